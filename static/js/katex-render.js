@@ -1,0 +1,47 @@
+// Render LaTeX in model text with KaTeX's auto-render (SPEC §4: "LaTeX rendered").
+//
+// Only elements with the class "tex" are rendered: the server has already escaped their text, and
+// auto-render only replaces the text between delimiters with KaTeX's own markup (trust is off, so
+// \href, \url and \html* commands cannot produce links or attributes). Runs on page load and on
+// every fragment htmx swaps in.
+(function () {
+  "use strict";
+
+  var OPTIONS = {
+    delimiters: [
+      { left: "$$", right: "$$", display: true },
+      { left: "\\[", right: "\\]", display: true },
+      { left: "\\(", right: "\\)", display: false },
+      { left: "$", right: "$", display: false },
+    ],
+    throwOnError: false,
+    trust: false,
+    strict: "ignore",
+    ignoredTags: ["script", "noscript", "style", "textarea", "pre", "code", "option"],
+  };
+
+  function texElements(root) {
+    var found = Array.prototype.slice.call(root.querySelectorAll(".tex:not([data-tex-rendered])"));
+    if (root.matches && root.matches(".tex:not([data-tex-rendered])")) {
+      found.unshift(root);
+    }
+    return found;
+  }
+
+  function renderTex(root) {
+    if (typeof window.renderMathInElement !== "function") {
+      return;
+    }
+    texElements(root).forEach(function (element) {
+      element.setAttribute("data-tex-rendered", "");
+      window.renderMathInElement(element, OPTIONS);
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    renderTex(document.body);
+  });
+  document.addEventListener("htmx:load", function (event) {
+    renderTex(event.target);
+  });
+})();

@@ -1,0 +1,172 @@
+"""End to end in a real browser (SPEC §4): log in, filter the list (htmx), open a trace, read it.
+
+Data: a real Sky-T1 long chain-of-thought trace (LaTeX, closed thinking), a real PRM800K trace
+(alternative completions), a trace whose text is an XSS payload, and filler traces enough for
+"Load more". Every console error, failed request or
+JS dialog fails the test; the pages set a Content-Security-Policy without 'unsafe-inline', so an
+inline script or handler would show up as a console error too.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+from playwright.sync_api import Page, expect
+
+from traces.actions.labels import LabelInput, do_save_labels
+from traces.actions.store import store_traces
+from traces.formats.base import ParsedStep, ParsedTrace
+from traces.formats.prm800k import parse_record
+from traces.models import Label, Membership, Project, Role, Run, RunKind, Step, TraceAnnotation
+from traces.views.traces import PAGE_SIZE
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PRM800K = Path("prm800k") / "phase1_train.examples.jsonl"
+SKY_T1 = Path("skyt1_math500_traces") / "Sky-T1-math-correct-5K-27B.math500.lines1-300.jsonl"
+SKY_T1_LINE = 20  # 1-based: ~11k characters, closed thinking with Sky-T1 markers, LaTeX
+XSS_TEXT = "<script>alert(1)</script> and <img src=x onerror=alert(1)>"
+PASSWORD = "correct horse battery"
+FILLERS = PAGE_SIZE + 2
+
+
+def sky_t1_record(shared_data: Path) -> dict:  # type: ignore[type-arg]
+    with (shared_data / SKY_T1).open(encoding="utf-8") as fp:
+        for number, line in enumerate(fp, start=1):
+            if number == SKY_T1_LINE:
+                return json.loads(line)
+    raise AssertionError(f"{SKY_T1} has fewer than {SKY_T1_LINE} lines")
+
+
+def seed(shared_data: Path, user) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """The demo project: fillers, a PRM800K trace, the Sky-T1 trace with labels from two sources, the XSS trace."""
+    project = Project.objects.create(name="Browser demo", slug="demo")
+    Membership.objects.create(project=project, user=user, role=Role.OWNER)
+    run = Run.objects.create(project=project, kind=RunKind.IMPORT, name="browser.jsonl")
+    fillers = [
+        ParsedTrace(line_no=i, prompt=f"Filler {i}: what is {i} + 1?", reference_answer=str(i + 1),
+                    text=f"{i} + 1 = {i + 1}.\n\nThe answer is {i + 1}.", model_name="filler-model")
+        for i in range(FILLERS)
+    ]
+    record = sky_t1_record(shared_data)
+    sky = ParsedTrace(line_no=FILLERS, prompt=record["question"], reference_answer=record["answer"],
+                      text=record["code"][0], model_name="Sky-T1-27B", think_format="sky_t1", finish_reason="stop")
+    xss = ParsedTrace(line_no=FILLERS + 1, prompt=f"Hostile {XSS_TEXT}", reference_answer="1", model_name="hostile",
+                      text="", steps=[ParsedStep(text=f"Step one: {XSS_TEXT}", label=-1), ParsedStep(text="$x=1$")],
+                      label_source="import:test")
+    with (shared_data / PRM800K).open(encoding="utf-8") as fp:
+        prm800k = parse_record(json.loads(fp.readline()), 1)
+    ids = store_traces(project, run, [*fillers, *prm800k, sky, xss]).trace_ids
+    prm800k_id, sky_id, xss_id = ids[-3], ids[-2], ids[-1]
+    steps = list(Step.objects.filter(trace_id=sky_id).order_by("index"))
+    do_save_labels(user, [LabelInput(step=steps[0], value=1), LabelInput(step=steps[1], value=-1, note="wrong turn")])
+    Label.objects.create(step=steps[1], trace_id=sky_id, value=0, source="mc_rollout", confidence=0.5)
+    TraceAnnotation.objects.create(trace_id=sky_id, source="human", user=user, first_error_step=1)
+    return {"prm800k": prm800k_id, "sky": sky_id, "xss": xss_id}
+
+
+def watch(page: Page) -> tuple[list[str], list[str]]:
+    """Collect console errors, page errors, failed responses and JS dialogs (the last must stay empty)."""
+    problems: list[str] = []
+    dialogs: list[str] = []
+
+    def on_console(message) -> None:  # type: ignore[no-untyped-def]
+        if message.type == "error":
+            problems.append(f"console: {message.text}")
+
+    def on_response(response) -> None:  # type: ignore[no-untyped-def]
+        if response.status >= 400:
+            problems.append(f"{response.status}: {response.url}")
+
+    def on_dialog(dialog) -> None:  # type: ignore[no-untyped-def]
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: problems.append(f"pageerror: {error}"))
+    page.on("requestfailed", lambda request: problems.append(f"failed: {request.url} {request.failure}"))
+    page.on("response", on_response)
+    page.on("dialog", on_dialog)
+    return problems, dialogs
+
+
+def current_step(page: Page) -> str:
+    return page.evaluate("document.activeElement && document.activeElement.id")
+
+
+def test_login_filter_open_and_read_a_trace(live_server, browser, make_user, shared_data, artifacts) -> None:  # type: ignore[no-untyped-def]
+    user = make_user("reader", PASSWORD)
+    ids = seed(shared_data, user)
+    page = browser.new_page(viewport={"width": 1360, "height": 900})
+    problems, dialogs = watch(page)
+
+    # Login required: the list redirects to the login form, which brings us back.
+    page.goto(live_server.url + reverse("trace-list", args=["demo"]))
+    expect(page.locator("h1")).to_have_text("Log in")
+    page.fill("#id_username", "reader")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page.locator("h1")).to_have_text("Traces")
+
+    rows = page.locator("#trace-rows > tr:not(#load-more)")
+    expect(rows).to_have_count(PAGE_SIZE)
+    page.screenshot(path=str(artifacts / "trace-list.png"))
+    page.click("#load-more a")  # htmx appends the next keyset page
+    expect(rows).to_have_count(FILLERS + 3)
+    expect(page.locator("#load-more")).to_have_count(0)
+    expect(page.get_by_text(f"Hostile {XSS_TEXT}")).to_be_visible()  # the payload is text in the list too
+
+    page.select_option("#id_model", label="Sky-T1-27B")  # "change" → htmx swaps the results
+    expect(rows).to_have_count(1)
+    assert "model=" in page.url  # hx-push-url keeps the filter in the address bar
+
+    page.click(f"#trace-rows a[href$='/traces/{ids['sky']}/']")
+    expect(page.locator("h1")).to_have_text(f"Trace #{ids['sky']}")
+    expect(page.locator(".katex").first).to_be_attached()
+    assert page.locator(".katex").count() > 3
+
+    think = page.locator("details#think")
+    expect(think).not_to_have_attribute("open", "")  # long thinking starts collapsed
+    page.keyboard.press("t")
+    expect(think).to_have_attribute("open", "")
+    page.keyboard.press("j")
+    assert current_step(page) == "step-1"
+    page.keyboard.press("j")
+    assert current_step(page) == "step-2"
+    expect(page.locator("#step-2")).to_have_class("step first-error is-current")
+    page.keyboard.press("k")
+    assert current_step(page) == "step-1"
+    expect(page.locator("#step-2 .chip")).to_have_count(2)
+    page.keyboard.press("?")
+    expect(page.locator("#shortcut-help")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.locator("#shortcut-help")).to_be_hidden()
+    page.keyboard.press("t")
+    expect(think).not_to_have_attribute("open", "")
+    page.keyboard.press("t")
+    page.wait_for_timeout(200)  # let KaTeX's fonts settle before the screenshot
+    page.screenshot(path=str(artifacts / "trace-viewer.png"))
+
+    # A PRM800K trace: each step's other completions with their ratings, in a <details>.
+    page.goto(live_server.url + reverse("trace-detail", args=["demo", ids["prm800k"]]))
+    alternatives = page.locator("details.alternatives").first
+    expect(alternatives.locator(".alternative").first).to_be_hidden()
+    alternatives.locator("summary").click()
+    expect(alternatives.locator(".alternative .rating").first).to_be_visible()
+    alternatives.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / "trace-viewer-prm800k.png"))
+
+    # The hostile trace: its markup is shown as text and nothing executes.
+    page.goto(live_server.url + reverse("trace-detail", args=["demo", ids["xss"]]))
+    expect(page.locator("#step-1 .step-text")).to_have_text(f"Step one: {XSS_TEXT}")
+    expect(page.locator(".problem .prose")).to_contain_text(f"Hostile {XSS_TEXT}")
+    assert page.locator("main script, main img").count() == 0
+    expect(page.locator("#step-2 .katex")).to_have_count(1)
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(artifacts / "trace-viewer-xss.png"))
+
+    assert dialogs == []
+    assert problems == []

@@ -1,0 +1,123 @@
+"""Fixtures shared by every test area: the sample-data folder, users, a project with members."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+#: ../shared/data beside the repository: real public samples, read in place (never copied).
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.fail(f"sample data missing: {SHARED_DATA} (it sits beside the repository in CI)")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def make_user(django_user_model):  # type: ignore[no-untyped-def]
+    def make(username: str = "alice", password: str = "correct horse battery"):  # type: ignore[no-untyped-def]
+        return django_user_model.objects.create_user(username=username, password=password)
+
+    return make
+
+
+@pytest.fixture
+def project(db):  # type: ignore[no-untyped-def]
+    from traces.models import Project
+
+    return Project.objects.create(name="Test project", slug="test")
+
+
+@pytest.fixture
+def owner(make_user, project):  # type: ignore[no-untyped-def]
+    from traces.models import Membership, Role
+
+    user = make_user("owner")
+    Membership.objects.create(project=project, user=user, role=Role.OWNER)
+    return user
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, tmp_path):  # type: ignore[no-untyped-def]
+    """A real ``celery worker`` process on the configured broker, reading and writing the test database.
+
+    The broker is whatever settings choose (Redis when ``REDIS_URL`` is set, as ``scripts/test`` does
+    when Redis answers; kombu's filesystem transport otherwise), so the test exercises the same path
+    as production. The worker consumes both queues with ``--pool solo``, as the embedded default does.
+    """
+    worker = start_worker(tmp_path / "worker.log")
+    try:
+        yield worker
+    finally:
+        stop_worker(worker)
+
+
+def start_worker(log: Path) -> subprocess.Popen[bytes]:
+    """Start a worker whose database is the test database of this session and wait until it is ready."""
+    from django.db import connection
+
+    purge_queues()
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "app.settings", "LOG_LEVEL": "INFO"}
+    name = connection.settings_dict["NAME"]
+    if connection.vendor == "sqlite":
+        env["SQLITE_PATH"] = str(name)
+    else:
+        env["DATABASE_URL"] = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + f"/{name}"
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "app", "worker", "-Q", "default,gpu", "--pool", "solo",
+         "--concurrency", "1", "-n", f"test-{os.getpid()}@%h", "--without-heartbeat", "--without-gossip",
+         "--without-mingle", "--loglevel", "INFO", "--logfile", str(log)],
+        cwd=REPO_ROOT,
+        env=env,
+    )
+    deadline = time.monotonic() + 60
+    while "ready." not in (log.read_text() if log.exists() else ""):
+        if worker.poll() is not None or time.monotonic() > deadline:
+            stop_worker(worker)
+            pytest.fail(f"celery worker did not start:\n{log.read_text() if log.exists() else '(no log)'}")
+        time.sleep(0.2)
+    return worker
+
+
+def stop_worker(worker: subprocess.Popen[bytes]) -> None:
+    worker.terminate()
+    try:
+        worker.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
+
+
+def purge_queues() -> None:
+    """Drop messages an earlier test left on the broker, so a worker runs only this test's tasks."""
+    from app.celery import celery_app
+
+    celery_app.control.purge()
+
+
+@pytest.fixture
+def wait_for():  # type: ignore[no-untyped-def]
+    """``wait_for(predicate, timeout)``: poll until ``predicate()`` is truthy, else fail the test."""
+    return poll_until
+
+
+def poll_until(predicate, timeout: float = 120, interval: float = 0.25):  # type: ignore[no-untyped-def]
+    """Poll ``predicate`` until it returns a truthy value; fail the test with its last value otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            if not value:
+                pytest.fail(f"condition not reached in {timeout} s (last value {value!r})")
+            return value
+        time.sleep(interval)

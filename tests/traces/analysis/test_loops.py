@@ -1,0 +1,181 @@
+"""Loops: blocks repeated ≥ 3 times and the tokens they waste (SPEC §3.4), on the real Sky-T1 traces."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from traces.analysis.loops import DEFAULT_MIN_TOKENS, Loops, find_loops
+from traces.analysis.overthinking import reasoning_range
+from traces.analysis.segmentation import Span
+from traces.analysis.think import split_think
+from traces.analysis.tokens import count_tokens
+
+from skyt1_samples import SkyTrace
+
+
+Found = tuple[SkyTrace, tuple[int, int], Loops]
+
+
+def _squeezed(s: str) -> str:
+    return "".join(s.split()).casefold()
+
+
+@pytest.fixture(scope="module")
+def found(skyt1_traces: list[SkyTrace]) -> list[tuple[SkyTrace, tuple[int, int], Loops]]:
+    """Loops of the reasoning of every trace (the think part, or the whole text without tags)."""
+    out = []
+    for trace in skyt1_traces:
+        start, end = reasoning_range(split_think(trace.text))
+        out.append((trace, (start, end), find_loops(trace.text, start, end)))
+    return out
+
+
+def test_paragraph_of_a_real_trace_repeated_three_times(found: list[Found]) -> None:
+    trace, (start, end), _ = next(f for f in found if f[1][0] > 0 and not f[2].loops and f[0].score)
+    think = trace.text[start:end]
+    paragraphs = [p for p in think.split("\n\n") if count_tokens(p) >= 2 * DEFAULT_MIN_TOKENS]
+    paragraph = paragraphs[len(paragraphs) // 2]
+    at = trace.text.index(paragraph, start)
+    text = trace.text[:at] + "\n\n".join([paragraph] * 3) + trace.text[at + len(paragraph) :]
+    new_start, new_end = reasoning_range(split_think(text))
+
+    loops = find_loops(text, new_start, new_end).loops
+
+    step = len(paragraph) + 2
+    assert [loop.repeats for loop in loops] == [
+        tuple(Span(at + i * step, at + i * step + len(paragraph)) for i in range(3))
+    ]
+    assert loops[0].count == 3
+    assert loops[0].tokens_wasted == 2 * count_tokens(paragraph)
+
+
+def test_repeats_differing_in_case_and_spacing_are_one_loop(skyt1_traces: list[SkyTrace]) -> None:
+    sentence = (
+        "Wait, maybe I should consider the case where x is negative, because then the square root is not real."
+    )
+    variants = [sentence, sentence.upper(), sentence.replace(" ", "  \n ")]
+    paragraphs = skyt1_traces[0].thought.split("\n\n")
+    text = "\n\n".join([*paragraphs[:3], " ".join(variants), *paragraphs[3:6]])
+    loops = find_loops(text).loops
+    assert len(loops) == 1 and loops[0].count == 3
+    assert [text[r.start : r.end] for r in loops[0].repeats] == variants
+    assert loops[0].tokens_wasted == 2 * count_tokens(sentence)
+
+
+def test_every_loop_in_the_real_traces_is_a_true_repeat(found: list[Found]) -> None:
+    looping = 0
+    wasted = 0
+    by_truncation: dict[bool, list[bool]] = defaultdict(list)
+    for trace, (start, end), result in found:
+        by_truncation[trace.truncated].append(bool(result.loops))
+        looping += bool(result.loops)
+        wasted += result.tokens_wasted
+        covered: list[Span] = []
+        for loop in result.loops:
+            repeats = loop.repeats
+            assert loop.count == len(repeats) >= 3
+            texts = [trace.text[r.start : r.end] for r in repeats]
+            assert len({_squeezed(t) for t in texts}) == 1
+            assert count_tokens(texts[0]) >= DEFAULT_MIN_TOKENS
+            assert all(start <= r.start < r.end <= end for r in repeats)
+            for a, b in zip(repeats, repeats[1:]):
+                assert a.end <= b.start
+                assert count_tokens(trace.text[a.end : b.start]) <= count_tokens(texts[0])
+            assert loop.tokens_wasted == sum(count_tokens(t) for t in texts[1:])
+            covered.extend(repeats)
+        covered.sort(key=lambda s: s.start)
+        assert all(a.end <= b.start for a, b in zip(covered, covered[1:])), trace.idx
+    n = len(found)
+    rate = {k: sum(v) / len(v) for k, v in by_truncation.items()}
+    print(
+        f"\nSky-T1 loop rate: {looping}/{n} traces ({looping / n:.1%}); tokens wasted in loops: {wasted}; "
+        f"loop rate of truncated thoughts {rate[True]:.1%} vs others {rate[False]:.1%}"
+    )
+    assert rate[True] > rate[False]
+
+
+def test_lines_repeated_close_together_are_reported(found: list[Found]) -> None:
+    """An independent detector: a line of ≥ 24 tokens occurring 3+ times, each gap shorter than it."""
+    checked = 0
+    for trace, (start, end), result in found:
+        reasoning = trace.text[start:end]
+        positions: dict[str, list[int]] = defaultdict(list)
+        for m in re.finditer(r"[^\n]+", reasoning):
+            line = m.group().strip()
+            if count_tokens(line) >= DEFAULT_MIN_TOKENS:
+                positions[line].append(start + m.start() + m.group().index(line))
+        for line, where in positions.items():
+            tokens = count_tokens(line)
+            pairs = zip(where, where[1:])
+            close = [(a, b) for a, b in pairs if count_tokens(trace.text[a + len(line) : b]) <= tokens]
+            if len(close) < 2 or close[0][1] != close[1][0]:
+                continue
+            checked += 1
+            for at in (close[0][0], close[0][1], close[1][1]):
+                repeats = [r for loop in result.loops for r in loop.repeats]
+                assert any(r.start < at + len(line) and at < r.end for r in repeats), (trace.idx, line)
+    assert checked >= 5
+
+
+def test_real_token_offsets_count_the_waste() -> None:
+    block = "So the sum of the digits is seven plus two plus one, which is ten, not nine. "
+    text = "Start. " + block * 4 + "End."
+    per_char = list(range(len(text)))
+    loop = find_loops(text, token_starts=per_char).loops[0]
+    assert loop.count == 4 and loop.tokens_wasted == sum(r.end - r.start for r in loop.repeats[1:])
+
+
+def test_rejects_meaningless_parameters() -> None:
+    with pytest.raises(ValueError, match="min_repeats"):
+        find_loops("a b c", min_repeats=1)
+    with pytest.raises(ValueError, match="min_tokens"):
+        find_loops("a b c", min_tokens=0)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    text=st.lists(st.sampled_from(["Wait", ", ", "x = 1", ". ", "\n", "so", " the ", "ab"]), max_size=300)
+    .map("".join)
+    | st.text(max_size=400),
+    start=st.integers(-5, 500),
+    end=st.integers(-5, 500) | st.none(),
+    min_tokens=st.integers(1, 6),
+    min_repeats=st.integers(2, 4),
+)
+def test_never_raises_and_spans_stay_in_bounds(
+    text: str, start: int, end: int | None, min_tokens: int, min_repeats: int
+) -> None:
+    lo = max(0, min(start, len(text)))
+    hi = len(text) if end is None else max(0, min(end, len(text)))
+    result = find_loops(text, start, end, min_tokens=min_tokens, min_repeats=min_repeats)
+    for loop in result.loops:
+        assert loop.count >= min_repeats and loop.tokens_wasted >= 0
+        assert len({_squeezed(text[r.start : r.end]) for r in loop.repeats}) == 1
+        for r in loop.repeats:
+            assert lo <= r.start < r.end <= hi
+        assert all(a.end <= b.start for a, b in zip(loop.repeats, loop.repeats[1:]))
+
+
+@pytest.mark.parametrize(
+    ("text", "loops"),
+    [
+        ("Wait, that is not right. " * 8_000, 1),
+        ("a " * 100_000, 1),
+        ("1" * 200_000, 1),
+        ("{" * 200_000, 1),
+        (" ".join(f"w{i % 997} z{i % 991}" for i in range(20_000)), None),
+        ("\n" * 200_000, 0),
+    ],
+    ids=["one-sentence", "one-word", "digits", "braces", "near-periodic", "blank"],
+)
+def test_pathological_200kb_inputs_complete(text: str, loops: int | None) -> None:
+    result = find_loops(text)
+    if loops is not None:
+        assert len(result.loops) == loops
+    if loops == 1:
+        assert result.tokens_wasted >= count_tokens(text) * 0.9

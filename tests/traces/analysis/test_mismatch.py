@@ -1,0 +1,186 @@
+"""Reached answers, think–answer mismatch and truncation (SPEC §3.3) on the real Sky-T1 traces."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from traces.analysis.mismatch import (
+    Mismatch,
+    is_truncated,
+    reached_answers,
+    states_answer,
+    think_answer_mismatch,
+)
+from traces.analysis.think import split_think
+
+from skyt1_samples import SkyTrace
+
+_SIMPLE_BOX = re.compile(r"\\boxed\{([^{}]*)\}")
+
+
+@pytest.fixture(scope="module")
+def verdicts(skyt1_traces: list[SkyTrace]) -> list[tuple[SkyTrace, Mismatch]]:
+    return [(trace, think_answer_mismatch(trace.text, split_think(trace.text))) for trace in skyt1_traces]
+
+
+def _last_simple_box(text: str) -> str | None:
+    boxes = _SIMPLE_BOX.findall(text)
+    return "".join(boxes[-1].split()) if boxes else None
+
+
+def test_every_real_trace_gets_a_verdict_with_positions(verdicts: list[tuple[SkyTrace, Mismatch]]) -> None:
+    for trace, m in verdicts:
+        assert m.truncated == trace.truncated
+        assert m.think_empty == (trace.think_span is not None and not trace.thought.strip())
+        if m.think_answer is not None:
+            assert trace.think_span is not None
+            assert trace.think_span[0] <= m.think_answer.start < m.think_answer.end <= trace.think_span[1]
+            assert trace.text[m.think_answer.start : m.think_answer.end] == m.think_answer.text
+        if m.final_answer is not None:
+            assert trace.solution_span[0] <= m.final_answer.start < m.final_answer.end <= trace.solution_span[1]
+            assert trace.text[m.final_answer.start : m.final_answer.end] == m.final_answer.text
+        if m.think_answer is None or m.final_answer is None:
+            assert m.verdict == "undetermined"
+        if trace.think_span is None or m.final_answer is None:
+            assert m.unsupported is None
+        if m.verdict == "match":
+            assert m.unsupported is False
+    counts = Counter(m.verdict for _, m in verdicts)
+    with_think = [m for t, m in verdicts if t.think_span is not None]
+    print(
+        f"\nSky-T1 think–answer verdicts over {len(verdicts)} traces ({len(with_think)} with a think part): "
+        f"{dict(counts)}; answer without thinking support: {sum(m.unsupported is True for _, m in verdicts)}; "
+        f"truncated: {sum(m.truncated for _, m in verdicts)}"
+    )
+    for trace, m in verdicts:
+        if m.verdict == "mismatch":
+            assert m.think_answer is not None and m.final_answer is not None
+            print(f"  mismatch idx {trace.idx}: think {m.think_answer.text!r} vs final {m.final_answer.text!r}")
+
+
+def test_same_box_in_thought_and_solution_is_a_match(verdicts: list[tuple[SkyTrace, Mismatch]]) -> None:
+    """Where thought and solution both end on the same ``\\boxed{X}`` (read by a plain regex here)."""
+    same = [
+        (t, m)
+        for t, m in verdicts
+        if t.think_span is not None and _last_simple_box(t.thought) is not None
+        and _last_simple_box(t.thought) == _last_simple_box(t.solution)
+    ]
+    assert len(same) >= 5
+    assert [(t.idx, m.verdict) for t, m in same if m.verdict != "match"] == []
+
+
+def test_changing_the_final_answer_of_a_real_trace_is_a_mismatch(
+    verdicts: list[tuple[SkyTrace, Mismatch]],
+) -> None:
+    """The real solution's last box is replaced by a value the thinking never states."""
+    matched = [(t, m) for t, m in verdicts if m.verdict == "match" and m.final_answer is not None][:15]
+    assert len(matched) == 15
+    for trace, m in matched:
+        final = m.final_answer
+        assert final is not None
+        text = trace.text[: final.start] + "987654321" + trace.text[final.end :]
+        changed = think_answer_mismatch(text, split_think(text))
+        assert changed.verdict == "mismatch", trace.idx
+        assert changed.final_answer is not None and changed.final_answer.text == "987654321"
+        assert changed.think_answer == m.think_answer
+        assert changed.unsupported is True
+
+
+def test_an_earlier_supporting_answer_is_support(verdicts: list[tuple[SkyTrace, Mismatch]]) -> None:
+    """A final answer reached earlier in the thinking, then abandoned: mismatch but supported."""
+    trace, m = next((t, m) for t, m in verdicts if m.verdict == "match" and t.think_span is not None)
+    assert m.think_answer is not None
+    think_end = trace.think_span[1]  # type: ignore[index]
+    text = trace.text[:think_end] + "\n\nSo the answer is 987654321.\n\n" + trace.text[think_end:]
+    changed = think_answer_mismatch(text, split_think(text))
+    assert changed.think_answer is not None and changed.think_answer.text == "987654321"
+    assert (changed.verdict, changed.unsupported) == ("mismatch", False)
+
+
+def test_reached_answers_in_real_sentences(skyt1_traces: list[SkyTrace]) -> None:
+    """Conclusions and results are found, premises are not (sentences cut from the real traces)."""
+    by_idx = {t.idx: t.text for t in skyt1_traces}
+    cases = [
+        (0, "Therefore, the polar coordinates are (3, π/2).", [("(3, π/2)", "conclusion")]),
+        (5, "Plugging in the numbers: 126 - 2 times 6 times 7 = 126 - 84 = 42 inches.", [("42 inches", "result")]),
+        (6, "3n + 3 = 27\n\n3n = 24\n\nn = 8", [("8", "result")]),
+        (61, "\\[a = -256\\]", [("-256", "result")]),
+        (0, "x = 3 cos(π/2) = 3 * 0 = 0", [("0", "result")]),
+        (0, "The formula for r is:\n\nr = √(x² + y²)", []),
+    ]
+    for idx, snippet, expected in cases:
+        text = by_idx[idx]
+        at = text.index(snippet)
+        found = reached_answers(text, at, at + len(snippet))
+        assert [(a.text, a.kind) for a in found] == expected, (idx, snippet)
+
+
+def test_stated_answers_keep_their_kind(skyt1_traces: list[SkyTrace]) -> None:
+    trace = next(t for t in skyt1_traces if t.think_span is not None and "\\boxed{" in t.solution)
+    found = reached_answers(trace.text, *trace.solution_span)
+    assert found and found[-1].kind == "boxed"
+    assert found[-1].text == _last_simple_box(trace.solution) or "{" in found[-1].text
+
+
+def test_empty_and_truncated_thinking() -> None:
+    empty = "<think>\n\n</think>\n\nThe answer is 5."
+    m = think_answer_mismatch(empty, split_think(empty))
+    assert (m.think_empty, m.truncated, m.verdict, m.unsupported) == (True, False, "undetermined", True)
+    cut = "<think>\nSo x = 5. Let me double-check by plugging back"
+    m = think_answer_mismatch(cut, split_think(cut))
+    assert (m.truncated, m.final_answer, m.unsupported) == (True, None, None)
+    assert m.think_answer is not None and m.think_answer.text == "5"
+    closed = "<think>So x = 5.</think>The answer is 5."
+    assert is_truncated(split_think(closed), "length") and not is_truncated(split_think(closed), "stop")
+    none = "The answer is 5."
+    m = think_answer_mismatch(none, split_think(none))
+    assert (m.verdict, m.unsupported, m.think_empty, m.truncated) == ("undetermined", None, False, False)
+
+
+def test_states_answer_screens_before_grading() -> None:
+    assert states_answer("42 inches", "42") and states_answer("(3, π/2)", "\\left( 3, \\frac{\\pi}{2} \\right)")
+    assert not states_answer("\\frac{37}{8} \\cdot \\frac{8}{37}", "1")  # a computation, not a statement
+    assert not states_answer("2", "p - q") and not states_answer("4", "(1, -2)")
+    assert states_answer("B", "(B)", "choice") and states_answer("Evelyn", "\\text{Evelyn}", "text")
+
+
+_TAGS = st.sampled_from(["<think>", "</think>", "<|begin_of_thought|>", "<|end_of_thought|>",
+                         "<|begin_of_solution|>", "\\boxed{", "}", "So x = ", "The answer is ", "\n\n"])
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(parts=st.lists(_TAGS | st.text(max_size=40), max_size=12),
+       start=st.integers(-10, 500), end=st.integers(-10, 500) | st.none())
+def test_never_raises_and_spans_stay_in_bounds(parts: list[str], start: int, end: int | None) -> None:
+    text = "".join(parts)
+    lo, hi = max(0, min(start, len(text))), len(text) if end is None else max(0, min(end, len(text)))
+    found = reached_answers(text, start, end)
+    assert found == sorted(found, key=lambda a: (a.start, a.end))
+    for a in found:
+        assert lo <= a.start < a.end <= max(lo, hi) and text[a.start : a.end] == a.text
+    m = think_answer_mismatch(text, split_think(text), finish_reason="length")
+    assert m.truncated
+    for answer in (m.think_answer, m.final_answer):
+        assert answer is None or text[answer.start : answer.end] == answer.text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<think>" + "So x = 1. " * 20_000 + "</think>The answer is 2.",
+        "<think>" + "\\boxed{" * 28_000 + "</think>",
+        "<think>" + "= " * 100_000,
+        "So the answer is " * 12_000,
+        "(" * 200_000,
+    ],
+    ids=["results", "open-boxes", "equals", "answer-is", "parens"],
+)
+def test_pathological_200kb_inputs_complete(text: str) -> None:
+    m = think_answer_mismatch(text, split_think(text))
+    assert m.verdict in ("match", "mismatch", "undetermined")

@@ -1,0 +1,215 @@
+"""Overthinking (t*, ratio, re-verifications) and underthinking (SPEC §3.4) on the real Sky-T1 traces."""
+
+from __future__ import annotations
+
+import re
+import statistics
+from dataclasses import dataclass
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from math_verify import parse, verify
+
+from traces.analysis.behaviours import VERIFICATION_PHRASES
+from traces.analysis.overthinking import (
+    Overthinking,
+    measure_overthinking,
+    measure_underthinking,
+    reasoning_range,
+)
+from traces.analysis.segmentation import Span, segment
+from traces.analysis.think import split_think
+from traces.analysis.tokens import count_tokens
+
+from skyt1_samples import SkyTrace
+
+_SIMPLE_BOX = re.compile(r"\\boxed\{([^{}]*)\}")
+_UNIT_WORDS = re.compile(r"(?<=\d)\s+[A-Za-z][A-Za-z ]*\Z")  # "6 Trinkets" states 6
+
+
+@dataclass(frozen=True)
+class Measured:
+    trace: SkyTrace
+    start: int
+    end: int
+    steps: list[Span]
+    result: Overthinking
+
+
+def _measure(trace: SkyTrace, reference: str) -> Measured:
+    start, end = reasoning_range(split_think(trace.text))
+    steps = segment(trace.text, "reasoning", start, end)
+    return Measured(trace, start, end, steps, measure_overthinking(trace.text, steps, reference))
+
+
+@pytest.fixture(scope="module")
+def measured(skyt1_traces: list[SkyTrace]) -> list[Measured]:
+    """Every trace measured against its own MATH-500 reference answer."""
+    return [_measure(trace, trace.answer) for trace in skyt1_traces]
+
+
+def _equivalent(reference: str, candidate: str) -> bool:
+    """math-verify called directly, not through ``answers.grade`` and its normaliser."""
+    candidate = _UNIT_WORDS.sub("", candidate)
+    return any(
+        verify(parse(wrap(reference)), parse(wrap(candidate)))
+        for wrap in (lambda s: f"${s}$", lambda s: f"\\boxed{{{s}}}")
+    )
+
+
+def test_t_star_and_ratio_for_every_correct_trace(measured: list[Measured]) -> None:
+    correct = [m for m in measured if m.trace.score]
+    assert len(correct) == sum(1 for m in measured if m.trace.score) > 150
+    ratios = []
+    for m in correct:
+        r = m.result
+        assert r.think_tokens == count_tokens(m.trace.text[m.start : m.end])
+        assert 0.0 <= r.ratio <= 1.0
+        ratios.append(r.ratio)
+        if r.t_star is None:
+            assert (r.ratio, r.tokens_after, r.tail_start, r.reverifications) == (0.0, 0, None, ())
+            continue
+        step = m.steps[r.t_star]
+        found = r.first_correct
+        assert found is not None and step.start <= found.start < step.end
+        assert m.trace.text[found.start : found.end] == found.text
+        assert _equivalent(m.trace.answer, found.text), (m.trace.idx, found)
+        assert r.tail_start == step.end
+        assert r.tokens_after == count_tokens(m.trace.text[step.end : m.end])
+    found_share = sum(m.result.t_star is not None for m in correct) / len(correct)
+    print(
+        f"\nSky-T1 correct traces: {len(correct)}; t* found in {found_share:.1%}; "
+        f"median overthinking ratio {statistics.median(ratios):.3f} "
+        f"(mean {statistics.mean(ratios):.3f}); median re-verifications after t* "
+        f"{statistics.median(len(m.result.reverifications) for m in correct)}"
+    )
+    assert found_share >= 0.9
+
+
+def test_no_step_before_t_star_boxes_the_reference(measured: list[Measured]) -> None:
+    """t* is the *first* step: no earlier step holds a plain ``\\boxed{X}`` with X the reference."""
+    for m in measured:
+        if m.result.t_star is None:
+            continue
+        before = m.trace.text[m.start : m.steps[m.result.t_star].start]
+        assert not any(_equivalent(m.trace.answer, box) for box in _SIMPLE_BOX.findall(before)), m.trace.idx
+
+
+def test_reverifications_are_verification_phrases_after_t_star(measured: list[Measured]) -> None:
+    phrases = {p.replace("-", " ") for p in VERIFICATION_PHRASES}
+    for m in measured:
+        if m.result.t_star is None:
+            continue
+        after = m.steps[m.result.t_star].end
+        for cue in m.result.reverifications:
+            assert after <= cue.start < cue.end <= m.end
+            assert " ".join(cue.text.casefold().replace("-", " ").split()) in phrases
+
+
+def test_a_reference_never_reached_gives_ratio_zero(measured: list[Measured]) -> None:
+    """Every trace measured against an answer it never states: no t*, ratio 0 (SPEC §3.4)."""
+    for m in measured[:40]:
+        r = measure_overthinking(m.trace.text, m.steps, "987654321")
+        assert (r.t_star, r.first_correct, r.ratio, r.reverifications) == (None, None, 0.0, ())
+        assert r.think_tokens == m.result.think_tokens
+
+
+def test_incorrect_traces_that_passed_the_reference(measured: list[Measured]) -> None:
+    """Wrong final answers whose thinking had reached the reference: reported, bounded ratios."""
+    wrong = [m for m in measured if not m.trace.score]
+    reached = [m for m in wrong if m.result.t_star is not None]
+    for m in wrong:
+        assert 0.0 <= m.result.ratio <= 1.0
+    print(f"\nSky-T1 incorrect traces: {len(wrong)}; thinking reached the reference in {len(reached)}")
+
+
+def test_real_token_offsets_are_used_when_given(measured: list[Measured]) -> None:
+    m = next(m for m in measured if m.result.t_star is not None)
+    per_char = list(range(len(m.trace.text)))  # a "tokenizer" with one token per character
+    r = measure_overthinking(m.trace.text, m.steps, m.trace.answer, token_starts=per_char)
+    assert r.think_tokens == m.end - m.start
+    assert r.tokens_after == m.end - m.steps[r.t_star].end  # type: ignore[index]
+
+
+def test_reasoning_range_is_the_think_part_or_the_whole_text(skyt1_traces: list[SkyTrace]) -> None:
+    for trace in skyt1_traces:
+        expected = trace.think_span if trace.think_span is not None else (0, len(trace.text))
+        assert reasoning_range(split_think(trace.text)) == expected
+
+
+def test_underthinking_counts_switches_before_the_correct_path() -> None:
+    text = (
+        "Let me set x = 2y. Then nothing works.\n\n"
+        "Alternatively, maybe use symmetry. That fails too.\n\n"
+        "Wait, maybe I should factor. Still stuck.\n\n"
+        "Another approach: count directly. So the total is 42.\n\n"
+        "Let me verify: 6 times 7 = 42. Alternatively, 40 + 2 = 42."
+    )
+    steps = segment(text, "paragraphs")
+    over = measure_overthinking(text, steps, "42")
+    assert over.t_star == 3 and over.first_correct is not None and over.first_correct.text == "42"
+    under = measure_underthinking(text, 0, len(text), over.first_correct)
+    assert [s.text for s in under.switches] == ["Alternatively", "Wait, maybe", "Another approach", "Alternatively"]
+    assert under.correct_path_start == text.index("Another approach")
+    assert under.switches_before_correct_path == 2
+    assert [c.text for c in over.reverifications] == ["Let me verify"]
+    never = measure_underthinking(text, 0, len(text), None)
+    assert (never.correct_path_start, never.switches_before_correct_path) == (None, None)
+    assert len(never.switches) == 4
+
+
+def test_underthinking_on_real_traces(measured: list[Measured]) -> None:
+    """Thought switches beside correctness (SPEC §3.4): printed, and positions inside the thinking."""
+    before: list[int] = []
+    totals = {True: [], False: []}  # type: dict[bool, list[int]]
+    for m in measured:
+        under = measure_underthinking(m.trace.text, m.start, m.end, m.result.first_correct)
+        for s in under.switches:
+            assert m.start <= s.start < s.end <= m.end
+        totals[m.trace.score].append(len(under.switches))
+        if under.switches_before_correct_path is not None:
+            assert m.start <= under.correct_path_start <= m.result.first_correct.start  # type: ignore[operator,union-attr]
+            before.append(under.switches_before_correct_path)
+    print(
+        f"\nthought switches: median {statistics.median(totals[True])} in correct traces, "
+        f"{statistics.median(totals[False])} in incorrect; median before the correct path {statistics.median(before)}"
+    )
+
+
+_spans = st.lists(st.tuples(st.integers(-5, 400), st.integers(-5, 400)), max_size=6)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=st.text(alphabet=st.sampled_from(list("ab =.\n5\\boxed{}So,xWait")), max_size=300) | st.text(max_size=300),
+       raw_steps=_spans, reference=st.sampled_from(["5", "x", "", "\\frac{1}{2}"]))
+def test_never_raises_and_stays_in_bounds(text: str, raw_steps: list[tuple[int, int]], reference: str) -> None:
+    steps = [Span(a, b) for a, b in raw_steps]
+    over = measure_overthinking(text, steps, reference or None)
+    assert 0.0 <= over.ratio <= 1.0
+    if over.first_correct is not None:
+        assert 0 <= over.first_correct.start <= over.first_correct.end <= len(text)
+        assert 0 <= over.t_star < len(steps)  # type: ignore[operator]
+    for cue in over.reverifications:
+        assert 0 <= cue.start <= cue.end <= len(text)
+    under = measure_underthinking(text, -3, len(text) + 3, over.first_correct)
+    for s in under.switches:
+        assert 0 <= s.start <= s.end <= len(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "So x = 1. " * 20_000,
+        "= " * 100_000,
+        "\\boxed{" * 30_000,
+        "Alternatively, let me check. " * 7_000,
+        "a" * 200_000,
+    ],
+    ids=["results", "equals", "open-boxes", "switches", "one-word"],
+)
+def test_pathological_200kb_inputs_complete(text: str) -> None:
+    steps = segment(text, "reasoning")
+    over = measure_overthinking(text, steps, "\\frac{\\pi}{7}")
+    under = measure_underthinking(text, 0, len(text), over.first_correct)
+    assert over.ratio == 0.0 and under.switches_before_correct_path is None

@@ -1,0 +1,149 @@
+"""``manage.py demo``: the demo user, project, problems, traces and labels, and its idempotence."""
+
+from __future__ import annotations
+
+import stat
+import sys
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+
+from traces.actions.store import store_traces
+from traces.demo_problems import demo_problems
+from traces.formats.base import ParsedTrace
+from traces.management.commands.demo import (
+    DEMO_LABEL_NOTE,
+    SEED,
+    answer_step,
+    demo_password,
+    demo_project,
+    demo_user,
+    seed_demo_labels,
+)
+from traces.models import HUMAN, Label, LanguageModel, Problem, Project, Role, Run, RunKind, RunStatus, Trace
+
+pytestmark = pytest.mark.django_db
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_the_password_is_generated_once_into_a_private_file(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "demo_password"
+    password = demo_password(path)
+    assert len(password) >= 16 and path.read_text() == password + "\n"
+    assert _mode(path) == 0o600
+    path.chmod(0o644)
+    assert demo_password(path) == password
+    assert _mode(path) == 0o600
+    path.write_text("\n")
+    assert demo_password(path) not in ("", password)
+
+
+def test_the_demo_user_gets_the_saved_password_back() -> None:
+    user, changed = demo_user("first secret")
+    assert changed and user.check_password("first secret")
+    assert demo_user("first secret")[1] is False
+    user.set_password("changed in the UI")
+    user.save()
+    user, changed = demo_user("first secret")
+    assert changed and get_user_model().objects.get(username="demo").check_password("first secret")
+
+
+def test_bad_counts_are_refused() -> None:
+    with pytest.raises(CommandError, match="not a positive integer"):
+        call_command("demo", "--problems", "0")
+    with pytest.raises(CommandError, match="not a whole number"):
+        call_command("demo", "--samples", "two")
+
+
+def _stored_run(texts: list[str], answer: str = "12") -> Run:
+    user, _ = demo_user("pw")
+    project = demo_project(user)
+    run = Run.objects.create(project=project, kind=RunKind.GENERATION)
+    parsed = [
+        ParsedTrace(line_no=i, prompt=f"Problem {i}", text=text, reference_answer=answer, think_format="none")
+        for i, text in enumerate(texts)
+    ]
+    store_traces(project, run, parsed)
+    return run
+
+
+def test_answer_step_is_the_step_stating_the_final_answer() -> None:
+    run = _stored_run(["First, 3 times 4.\n\nSo it is twelve.\n\nThe answer is 12.\n\nThat was fun.", "No answer here."])
+    with_answer, without = Trace.objects.filter(run=run).order_by("pk")
+    step = answer_step(with_answer)
+    assert step is not None and "The answer is 12." in with_answer.raw_text[step.char_start : step.char_end]
+    assert answer_step(without) is None
+
+
+def test_demo_labels_mark_the_answer_step_once_and_say_they_are_demo_annotations() -> None:
+    texts = [f"Step one.\n\nThe answer is {n}." for n in (12, 7, 12, 12, 12, 5, 9, 8)] + ["No answer."]
+    run = _stored_run(texts)
+    user = get_user_model().objects.get(username="demo")
+    assert seed_demo_labels(run, user) == 6  # three correct and three incorrect traces
+    labels = Label.objects.filter(trace__run=run).select_related("trace", "step")
+    assert sorted(label.value for label in labels) == [-1, -1, -1, 1, 1, 1]
+    for label in labels:
+        assert (label.source, label.user, label.note) == (HUMAN, user, DEMO_LABEL_NOTE)
+        assert label.value == (1 if label.trace.is_correct else -1)
+        assert label.trace.raw_text[label.step.char_start : label.step.char_end].startswith("The answer is")
+        assert label.trace.has_labels
+    assert seed_demo_labels(run, user) == 0
+    assert Label.objects.filter(trace__run=run).count() == 6
+
+
+@pytest.mark.model
+def test_demo_end_to_end_then_idempotent_then_forced(settings, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    settings.DATA_DIR = tmp_path
+    args = ["--problems", "2", "--samples", "1", "--max-new-tokens", "24"]
+    out = StringIO()
+    call_command("demo", *args, stdout=out, stderr=StringIO())
+
+    password_file = tmp_path / "demo_password"
+    password = password_file.read_text().strip()
+    assert _mode(password_file) == 0o600
+    assert out.getvalue().splitlines()[-1] == f"Log in at http://127.0.0.1:8000/ as demo / {password}"
+    user = get_user_model().objects.get(username="demo")
+    assert user.check_password(password)
+    project = Project.objects.get(slug="demo")
+    assert project.name == "Demo" and project.role_of(user) == Role.OWNER
+
+    expected = {(p.problem_id, p.prompt, p.answer, "numeric", "thinkscope-demo") for p in demo_problems(2, seed=SEED)}
+    stored = set(Problem.objects.filter(project=project).values_list("external_id", "prompt", "answer", "answer_type", "source"))
+    assert stored == expected
+    model = LanguageModel.objects.get(project=project)
+    assert (model.backend, model.think_format) == ("transformers", "none")
+    assert Path(model.path, "config.json").is_file()
+
+    run = Run.objects.get(project=project, kind=RunKind.GENERATION)
+    assert (run.status, run.progress_done, run.progress_total, run.model) == (RunStatus.SUCCEEDED, 2, 2, model)
+    traces = list(Trace.objects.filter(run=run))
+    assert len(traces) == 2
+    assert run.tokens_generated == sum(trace.meta["completion_tokens"] for trace in traces)
+    for trace in traces:
+        assert trace.raw_text.strip() and trace.steps.exists() and trace.tokens_exact
+        assert 0 < trace.meta["completion_tokens"] <= 24
+        assert (trace.finish_reason == "length") == (trace.meta["completion_tokens"] == 24)
+        assert trace.is_correct is not None  # graded against the reference ("no_answer" counts as wrong)
+
+    # A second start loads no model (its module cannot even be imported) and changes nothing.
+    monkeypatch.setitem(sys.modules, "workers.backends.transformers", None)
+    out = StringIO()
+    call_command("demo", *args, stdout=out, stderr=StringIO())
+    assert "nothing to generate" in out.getvalue()
+    assert out.getvalue().splitlines()[-1] == f"Log in at http://127.0.0.1:8000/ as demo / {password}"
+    assert password_file.read_text().strip() == password
+    assert sorted(Trace.objects.filter(project=project).values_list("pk", flat=True)) == sorted(t.pk for t in traces)
+    assert Run.objects.filter(project=project).count() == 1
+    monkeypatch.undo()
+
+    call_command("demo", *args, "--force", stdout=StringIO(), stderr=StringIO())
+    regenerated = Trace.objects.filter(project=project)
+    assert regenerated.count() == 2 and not set(regenerated.values_list("pk", flat=True)) & {t.pk for t in traces}
+    assert Run.objects.get(project=project).status == RunStatus.SUCCEEDED
+    assert get_user_model().objects.get(username="demo").check_password(password)

@@ -1,0 +1,24 @@
+"""The embedded default model for the tests marked ``model`` (converted once per cache folder)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir() -> Path:
+    """The converted SmolLM2 folder under ``settings.MODEL_CACHE_DIR`` (the first call converts it)."""
+    from workers.backends.embedded import embedded_model_dir
+
+    return embedded_model_dir(settings.MODEL_CACHE_DIR)
+
+
+@pytest.fixture(scope="session")
+def smollm2(smollm2_dir: Path):  # type: ignore[no-untyped-def]
+    """A TransformersBackend on the CPU, shared by the model tests of a session."""
+    from workers.backends.transformers import TransformersBackend
+
+    return TransformersBackend(smollm2_dir, batch_size=8)

@@ -1,0 +1,72 @@
+"""The transformers backend on the real embedded model, SmolLM2-135M-Instruct on the CPU (MODELS.md).
+
+Kept small (2 prompts, a few tokens): each generate call costs seconds on 2 cores.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from transformers import AutoTokenizer
+
+from workers.backends.base import ChatPrompt, GenerationBackend, SamplingParams
+from workers.backends.embedded import EMBEDDED_PACKAGE, PROVENANCE_FILE, embedded_model_dir, is_converted
+from workers.generation import build_prompt
+
+pytestmark = pytest.mark.model
+
+PROMPTS = [build_prompt("Tom has 3 apples and buys 4 more. How many apples does he have?"), build_prompt("What is 9 minus 5?")]
+GREEDY = SamplingParams(max_new_tokens=8, temperature=0)
+
+
+@pytest.fixture(scope="module")
+def tokenizer(smollm2_dir: Path):  # type: ignore[no-untyped-def]
+    """A tokenizer loaded apart from the backend's, to check its counts independently."""
+    return AutoTokenizer.from_pretrained(smollm2_dir)
+
+
+def test_the_packaged_gguf_is_converted_once(smollm2_dir: Path) -> None:
+    assert is_converted(smollm2_dir)
+    provenance = json.loads((smollm2_dir / PROVENANCE_FILE).read_text())
+    assert provenance["package"] == EMBEDDED_PACKAGE and provenance["seconds"] > 0
+    assert embedded_model_dir(smollm2_dir.parent) == smollm2_dir  # found, not converted again
+
+
+def test_greedy_batch_is_deterministic_and_hits_the_length_limit(smollm2, tokenizer) -> None:  # type: ignore[no-untyped-def]
+    assert isinstance(smollm2, GenerationBackend)
+    first = smollm2.generate(PROMPTS, GREEDY)
+    second = smollm2.generate(PROMPTS, GREEDY)
+    assert [[c.text for c in samples] for samples in first] == [[c.text for c in samples] for samples in second]
+    for prompt, (completion,) in zip(PROMPTS, first, strict=True):
+        assert completion.text.strip()
+        assert (completion.finish_reason, completion.completion_tokens) == ("length", GREEDY.max_new_tokens)
+        rendered = tokenizer.apply_chat_template(prompt.as_list(), tokenize=False, add_generation_prompt=True)
+        assert completion.prompt_tokens == len(tokenizer(rendered, add_special_tokens=False)["input_ids"])
+        assert smollm2.count_tokens(completion.text) == len(tokenizer.encode(completion.text, add_special_tokens=False))
+        assert completion.seconds > 0
+
+
+def test_a_completion_that_ends_stops_before_the_limit(smollm2) -> None:  # type: ignore[no-untyped-def]
+    ((completion,),) = smollm2.generate([ChatPrompt.of("What is the capital of France?")], SamplingParams(max_new_tokens=24, temperature=0))
+    assert completion.finish_reason == "stop"
+    assert 0 < completion.completion_tokens < 24
+    assert "Paris" in completion.text and "<|im_end|>" not in completion.text
+
+
+def test_seeded_sampling_repeats_and_gives_n_samples(smollm2) -> None:  # type: ignore[no-untyped-def]
+    params = SamplingParams(max_new_tokens=8, temperature=1.0, top_p=1.0, n=2, seed=3)
+    first = smollm2.generate(PROMPTS, params)
+    assert [len(samples) for samples in first] == [2, 2]
+    assert [[c.text for c in s] for s in first] == [[c.text for c in s] for s in smollm2.generate(PROMPTS, params)]
+
+
+def test_greedy_logprobs_pick_the_most_likely_token(smollm2) -> None:  # type: ignore[no-untyped-def]
+    ((completion,),) = smollm2.generate(PROMPTS[:1], SamplingParams(max_new_tokens=4, temperature=0, logprobs=2))
+    assert completion.logprobs is not None and len(completion.logprobs) == completion.completion_tokens
+    for entry in completion.logprobs:
+        assert len(entry["top_logprobs"]) == 2
+        assert entry["logprob"] <= 0
+        assert entry["logprob"] == pytest.approx(entry["top_logprobs"][0]["logprob"])
+    assert "".join(entry["token"] for entry in completion.logprobs) == completion.text

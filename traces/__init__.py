@@ -1,0 +1,1 @@
+"""The thinkscope Django app: traces, steps, labels, scores and everything that reads them."""

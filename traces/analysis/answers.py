@@ -1,0 +1,532 @@
+"""Final-answer extraction and correctness grading (SPEC §3.2).
+
+Extraction (``extract_answer``) looks, in priority order, for
+
+1. the last ``\\boxed{…}`` / ``\\fbox{…}`` (nested braces; also ``\\boxed 5``)      kind ``boxed``
+2. the last GSM8K ``#### N`` line                                                 kind ``gsm8k``
+3. the last "the (final) answer is/should be/must be …" to the end of its sentence  kind ``answer_is``
+   (after an adverb such as "indeed", "clearly")
+4. the last "Answer: X" / "Final answer: X" (or a "Final Answer" / PRM800K "# Answer"
+   heading line followed by the answer)                                             kind ``answer_colon``
+5. a lone multiple-choice letter such as "(B)" at the very end                     kind ``choice``
+6. only with ``last_number_fallback=True``: the last number in the text           kind ``last_number``
+
+The returned ``ExtractedAnswer.text`` is always ``input[start:end]``: surrounding ``$``, ``\\(``
+``\\)``, ``\\[`` ``\\]``, ``**`` and a trailing period are trimmed from the span, nothing is
+rewritten.  SPEC §3.2 asks for both the last answer reached inside the think part and the final
+answer part: call ``extract_answer`` on each part (``think.split_think``).
+
+Grading (``grade``) first tries a cheap normaliser (``normalize_answer``: strips ``$``,
+``\\text{}``, ``\\left``/``\\right``, spacing commands, degrees, percent, thousands separators,
+a few unit words…) and exact numeric comparison; only when that cannot decide does it ask
+math-verify for symbolic equivalence.  The cheap path exists for speed: math-verify parses LaTeX
+into SymPy and simplifies, which costs milliseconds to seconds per pair, while most real answer
+pairs (integers, identical strings) are settled by the normaliser in microseconds.
+
+Every regex in this module is linear-time (no nested quantifiers, no two adjacent optional
+whitespace runs) and brace matching is one pass, so arbitrary megabyte inputs are safe.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import unicodedata
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import lru_cache
+from typing import Literal
+
+logger = logging.getLogger(__name__)
+
+AnswerType = Literal["numeric", "math", "choice", "text"]
+
+MAX_MATH_VERIFY_CHARS = 1000
+"""Longer answers are not sent to math-verify (SymPy on long input is slow); grade says undetermined."""
+
+MATH_VERIFY_TIMEOUT_S = 5
+"""math-verify's own per-parse/per-comparison timeout; only effective in the main thread."""
+
+MAX_NUMBER_CHARS = 100
+"""Longer strings are never read as numbers (guards Fraction against megabyte digit strings)."""
+
+NUMERIC_REL_TOL = Fraction(1, 10**6)
+"""Relative tolerance of numeric equality (math-verify rounds floats to 6 places too)."""
+
+
+@dataclass(frozen=True)
+class ExtractedAnswer:
+    """An answer found in a text: its ``text`` (== ``input[start:end]``) and how it was found."""
+
+    text: str
+    kind: str  # "boxed" | "gsm8k" | "answer_is" | "answer_colon" | "choice" | "last_number"
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Correctness of a predicted answer (SPEC §3.2); ``correct`` None means undetermined."""
+
+    correct: bool | None
+    method: str  # "exact" | "numeric" | "choice" | "math_verify" | "text" | "undetermined"
+
+
+UNDETERMINED = Verdict(None, "undetermined")
+
+# --------------------------------------------------------------------------------------------
+# Extraction
+# --------------------------------------------------------------------------------------------
+
+_BOXED = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
+_BRACE = re.compile(r"\\[{}]|[{}]")  # escaped braces are matched (and skipped) as one token
+_BARE_BOXED_ARG = re.compile(r"[^\s$]+")
+_GSM8K = re.compile(r"####[ \t]*([^\n]*)")
+_GSM8K_NUMBERISH = re.compile(r"[-+$]?[ \t]*\.?\d")
+_ANSWER_IS = re.compile(
+    r"\b(?:the\s+)?(?:final\s+)?answer\s+(?:is|should\s+be|must\s+be)\b"
+    r"(?:[ \t]+(?:indeed|clearly|definitely|certainly|simply|just|therefore|thus|still)\b)?[ \t]*:?",
+    re.IGNORECASE,
+)
+_ANSWER_COLON = re.compile(
+    r"\b(?:final[ \t]+)?answer[ \t]*(?:\*\*[ \t]*)?:[ \t]*(?:\*\*)?"
+    r"|\bfinal[ \t]+answer[ \t]*(?:\*\*[ \t]*)?(?=\n)"
+    r"|(?:^|(?<=\n))#{1,6}[ \t]*(?:final[ \t]+)?answer[ \t]*(?=\n)",  # PRM800K "# Answer\n\nX"
+    re.IGNORECASE,
+)
+_SENTENCE_END = re.compile(r"\.(?=\s|$)|\n")
+_LONE_CHOICE_LINE = re.compile(r"[ \t*]*(?:\(([A-J])\)|([A-J]))[ \t*.]*")
+_TAIL_CHOICE = re.compile(r"\(([A-J])\)[\s.*$]*\Z")
+_CHOICE_TAIL_CHARS = 16
+_ANY_NUMBER = re.compile(r"-?(?:\d+(?:\.\d+)?|\.\d+)")
+_JUDGEMENT_WORDS = frozenset(
+    "correct incorrect right wrong valid invalid consistent inconsistent confirmed reasonable "
+    "plausible indeed verified".split()
+)
+
+# Trimmed from both ends of an extracted span, repeatedly: markdown bold, math delimiters.
+_EDGE_TOKENS = ("**", "$", "\\(", "\\)", "\\[", "\\]")
+_TRAILING_TOKENS = (".", " ки")  # trailing period; Math-Shepherd step tag
+_MAX_PHRASE_MATCHES = 20  # how many earlier "answer is"/"#### N" matches to fall back on
+_MAX_SENTENCE_CHARS = 2000  # an answer sentence longer than this is cut there
+
+
+def _brace_partners(text: str) -> dict[int, int]:
+    """Map the offset of every balanced unescaped ``{`` to the offset of its ``}`` (one pass)."""
+    partners: dict[int, int] = {}
+    stack: list[int] = []
+    for m in _BRACE.finditer(text):
+        token = m.group()
+        if len(token) == 2:  # \{ or \}
+            continue
+        if token == "{":
+            stack.append(m.start())
+        elif stack:
+            partners[stack.pop()] = m.start()
+    return partners
+
+
+def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """Shrink ``[start, end)`` past whitespace and the decoration tokens around an answer."""
+    changed = True
+    while changed and start < end:
+        changed = False
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        for token in _EDGE_TOKENS:
+            if text.startswith(token, start, end):
+                start += len(token)
+                changed = True
+            if end - start >= len(token) and text.endswith(token, start, end):
+                end -= len(token)
+                changed = True
+        for token in _TRAILING_TOKENS:
+            if end - start > len(token) and text.endswith(token, start, end):
+                end -= len(token)
+                changed = True
+    return start, end
+
+
+def _answer(text: str, kind: str, start: int, end: int) -> ExtractedAnswer | None:
+    start, end = _strip_span(text, start, end)
+    if start >= end:
+        return None
+    return ExtractedAnswer(text[start:end], kind, start, end)
+
+
+def _boxed_content(text: str, m: re.Match[str], partners: dict[int, int] | None) -> tuple[int, int] | None:
+    pos = m.end()
+    n = len(text)
+    while pos < n and text[pos] in " \t":
+        pos += 1
+    if pos < n and text[pos] == "{":
+        if partners is None:
+            return None
+        close = partners.get(pos)
+        return None if close is None else (pos + 1, close)
+    if pos == m.end():  # "\boxed5" is not LaTeX; "\boxed 5" is
+        return None
+    arg = _BARE_BOXED_ARG.match(text, pos)
+    return arg.span() if arg else None
+
+
+def last_boxed(text: str) -> ExtractedAnswer | None:
+    """The content of the last well-formed, non-empty ``\\boxed{…}``/``\\fbox{…}`` (SPEC §3.2).
+
+    Braces nest; an unbalanced (e.g. truncated) last box is skipped in favour of an earlier one.
+    ``\\boxed 5`` (argument without braces) yields ``5``.
+    """
+    matches = list(_BOXED.finditer(text))
+    if not matches:
+        return None
+    partners = _brace_partners(text) if "{" in text else None
+    for m in reversed(matches):
+        span = _boxed_content(text, m, partners)
+        if span is not None:
+            found = _answer(text, "boxed", *span)
+            if found is not None:
+                return found
+    return None
+
+
+def _last_gsm8k(text: str) -> ExtractedAnswer | None:
+    """The last ``#### N`` line whose content starts like a number (markdown h4 headings do not)."""
+    for m in reversed(list(_GSM8K.finditer(text))[-_MAX_PHRASE_MATCHES:]):
+        if _GSM8K_NUMBERISH.match(m.group(1)):
+            found = _answer(text, "gsm8k", *m.span(1))
+            if found is not None:
+                return found
+    return None
+
+
+def _rest_of_sentence(text: str, pos: int) -> tuple[int, int]:
+    """From ``pos`` to the end of its sentence; if the line is empty there, the next line.
+
+    Scans at most ``_MAX_SENTENCE_CHARS`` so that many matches on one huge line stay linear.
+    """
+    limit = min(len(text), pos + _MAX_SENTENCE_CHARS)
+    line_end = text.find("\n", pos, limit)
+    line_end = limit if line_end < 0 else line_end
+    if not text[pos:line_end].strip(" \t*:"):
+        # "Final Answer:\n\n42" -- skip to the next non-blank line.
+        while pos < limit and text[pos].isspace():
+            pos += 1
+        limit = min(len(text), pos + _MAX_SENTENCE_CHARS)
+    end = _SENTENCE_END.search(text, pos, limit)
+    return pos, (end.start() if end else limit)
+
+
+def _is_judgement(answer: str) -> bool:
+    """"our answer is correct." states a verdict, not an answer."""
+    return answer.strip(" .,!*").casefold() in _JUDGEMENT_WORDS
+
+
+def _last_phrase_answer(text: str, pattern: re.Pattern[str], kind: str) -> ExtractedAnswer | None:
+    for m in reversed(list(pattern.finditer(text))[-_MAX_PHRASE_MATCHES:]):
+        found = _answer(text, kind, *_rest_of_sentence(text, m.end()))
+        if found is not None and not _is_judgement(found.text):
+            return found
+    return None
+
+
+def _last_number(text: str) -> ExtractedAnswer | None:
+    """The last number written in ``text`` (opt-in low-precision fallback)."""
+    last = None
+    for last in _ANY_NUMBER.finditer(text):
+        pass
+    return None if last is None else ExtractedAnswer(last.group(), "last_number", *last.span())
+
+
+def _lone_choice(text: str) -> ExtractedAnswer | None:
+    """A multiple-choice letter alone on the last line, or "(B)" ending the text."""
+    stripped_end = len(text.rstrip())
+    line_start = text.rfind("\n", 0, stripped_end) + 1
+    if stripped_end - line_start <= _CHOICE_TAIL_CHARS:
+        m = _LONE_CHOICE_LINE.fullmatch(text, line_start, stripped_end)
+        if m:
+            group = 1 if m.group(1) else 2
+            return ExtractedAnswer(m.group(group), "choice", m.start(group), m.end(group))
+    tail_start = max(0, stripped_end - _CHOICE_TAIL_CHARS)
+    m = _TAIL_CHOICE.search(text, tail_start)
+    if m:
+        return ExtractedAnswer(m.group(1), "choice", m.start(1), m.end(1))
+    return None
+
+
+def extract_answer(text: str, *, last_number_fallback: bool = False) -> ExtractedAnswer | None:
+    """The final answer stated in ``text``, or None (SPEC §3.2).
+
+    Priority: last ``\\boxed{}``/``\\fbox{}``; last GSM8K ``#### N``; last "the (final) answer
+    is/should be/must be …" (not "…is correct"); last "Answer: X"/"Final answer: X"; a lone choice letter at the
+    end.  With ``last_number_fallback`` (off by default: low precision) the last number in the
+    text is taken when nothing else is found (kind ``last_number``), as the Qwen2.5-Math
+    evaluation scripts and lm-eval's "flexible-extract" do.  Linear time, never raises.
+    """
+    found = (
+        last_boxed(text)
+        or _last_gsm8k(text)
+        or _last_phrase_answer(text, _ANSWER_IS, "answer_is")
+        or _last_phrase_answer(text, _ANSWER_COLON, "answer_colon")
+        or _lone_choice(text)
+    )
+    if found is None and last_number_fallback:
+        found = _last_number(text)
+    return found
+
+
+# --------------------------------------------------------------------------------------------
+# Normalisation
+# --------------------------------------------------------------------------------------------
+
+_TEXT_WRAPPER = re.compile(
+    r"\\(?:text|textbf|textit|textrm|textnormal|mathrm|mathbf|mathit|mbox|operatorname)\{([^{}]*)\}"
+)
+_SPACING = re.compile(r"\\[,;:! ]|~|\\quad|\\qquad")
+_LEFT_RIGHT = re.compile(r"\\(?:left|right)(?:\.|(?![A-Za-z]))|\\displaystyle|\\limits")
+_WHITESPACE = re.compile(r"\s+")
+_FRAC_VARIANTS = re.compile(r"\\[dt]frac(?![A-Za-z])")
+_DEGREES = re.compile(r"\^\{?\\circ\}?|°|\\circ$|\\degree")
+_PERCENT_DOLLAR = re.compile(r"\\?[%$]")
+_SQRT_SHORT = re.compile(r"\\sqrt([0-9A-Za-z])")
+_FRAC_SHORT_BOTH = re.compile(r"\\frac([0-9A-Za-z])([0-9A-Za-z])")
+_FRAC_SHORT_DEN = re.compile(r"\\frac(\{[^{}]*\})([0-9A-Za-z])")
+_FRAC_SHORT_NUM = re.compile(r"\\frac([0-9A-Za-z])\{")
+_THOUSANDS_NUMBER = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_LATEX_THOUSANDS = re.compile(r"\{,\}")
+_SINGLE_VAR_ASSIGN = re.compile(r"[A-Za-z]=")
+_NUMBER_WITH_UNIT = re.compile(
+    r"([-+]?\d[\d.]*)(?:units?|sq\.?units?|squareunits|cm|mm|km|m|meters?|inches|inch|in|feet|foot|ft|"
+    r"yards?|miles?|mph|degrees?|dollars?|cents?|hours?|hrs?|minutes?|mins?|seconds?|secs?|days?|"
+    r"weeks?|months?|years?|people|students|pounds?|lbs?|kg|grams?|g|liters?|l|ml|gallons?)"
+    r"(?:\^\{?[23]\}?|²|³)?"
+)
+
+_NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d{1,3})?")
+_SLASH_FRACTION = re.compile(r"([-+]?\d+)/(\d+)")
+_LATEX_FRACTION = re.compile(r"(-?)\\frac\{(-?\d+)\}\{(-?\d+)\}")
+
+
+def normalize_answer(s: str) -> str:
+    """Cheap canonical form of a math answer string for exact comparison (SPEC §3.2).
+
+    Strips math delimiters (``$``, ``\\(``…), a wrapping ``\\boxed{}``, ``\\text{}``-style
+    wrappers, ``\\left``/``\\right``, spacing commands (``\\!``, ``\\,``…) and all whitespace,
+    ``^\\circ``/degrees, ``%`` and ``$`` signs, thousands separators ("1,000", "1{,}000"), a
+    trailing period, a unit word after a number ("5 cm"), and a leading single-variable
+    assignment ("x = 5" → "5"); rewrites ``\\dfrac``/``\\tfrac`` to ``\\frac`` and the brace-less
+    shorthands ``\\frac12``/``\\sqrt2``.  Case is kept (variables are case-sensitive).
+    """
+    s = _SPACING.sub("", s)
+    s = _WHITESPACE.sub("", s)
+    for _ in range(2):  # two passes unwrap \text{\textbf{x}}
+        s = _TEXT_WRAPPER.sub(r"\1", s)
+    s = _LEFT_RIGHT.sub("", s)
+    s = _FRAC_VARIANTS.sub(r"\\frac", s)
+    s = _DEGREES.sub("", s)
+    s = _PERCENT_DOLLAR.sub("", s)
+    s = s.replace("\\(", "").replace("\\)", "").replace("\\[", "").replace("\\]", "")
+    s = _unwrap_boxed(s)
+    s = _SQRT_SHORT.sub(r"\\sqrt{\1}", s)
+    s = _FRAC_SHORT_BOTH.sub(r"\\frac{\1}{\2}", s)
+    s = _FRAC_SHORT_DEN.sub(r"\\frac\1{\2}", s)
+    s = _FRAC_SHORT_NUM.sub(r"\\frac{\1}{", s)
+    s = _LATEX_THOUSANDS.sub(",", s)
+    s = s.rstrip(".")
+    if _THOUSANDS_NUMBER.fullmatch(s):
+        s = s.replace(",", "")
+    if _SINGLE_VAR_ASSIGN.match(s) and s.count("=") == 1 and len(s) > 2:
+        s = s[2:]
+    with_unit = _NUMBER_WITH_UNIT.fullmatch(s)
+    if with_unit:
+        s = with_unit.group(1)
+    if s.startswith("."):
+        s = "0" + s
+    return s
+
+
+def _unwrap_boxed(s: str) -> str:
+    """``\\boxed{X}`` → ``X`` when the box wraps the whole string; else ``s`` unchanged."""
+    m = _BOXED.match(s)
+    if m and s.endswith("}"):
+        span = _boxed_content(s, m, _brace_partners(s))
+        if span is not None and span[1] == len(s) - 1:
+            return s[span[0] : span[1]]
+    return s
+
+
+def _to_number(norm: str) -> Fraction | None:
+    """Exact value of a normalised answer that is a plain number or a simple fraction, else None."""
+    if not norm or len(norm) > MAX_NUMBER_CHARS:
+        return None
+    try:
+        if _NUMBER.fullmatch(norm):
+            return Fraction(norm)
+        m = _SLASH_FRACTION.fullmatch(norm)
+        if m:
+            return Fraction(int(m.group(1)), int(m.group(2)))
+        m = _LATEX_FRACTION.fullmatch(norm)
+        if m:
+            value = Fraction(int(m.group(2)), int(m.group(3)))
+            return -value if m.group(1) else value
+    except (ValueError, ZeroDivisionError):
+        return None
+    return None
+
+
+def _numbers_equal(a: Fraction, b: Fraction) -> bool:
+    return a == b or abs(a - b) <= NUMERIC_REL_TOL * max(abs(a), abs(b))
+
+
+def _numeric_values(raw: str, norm: str) -> list[Fraction]:
+    """The value of a numeric answer; a percentage may also mean its value / 100."""
+    value = _to_number(norm)
+    if value is None:
+        return []
+    return [value, value / 100] if "%" in raw else [value]
+
+
+_CHOICE = re.compile(r"\(?([A-Za-z])\)?(?:[.:)]|$)")
+_CHOICE_DECORATION = re.compile(r"[\s$*]|\\text\{|\\textbf\{|\}")
+
+
+def _choice_letter(s: str) -> str | None:
+    """The option letter of "B", "(B)", "$\\text{(B)}$", "B) 42"…, upper-cased, else None."""
+    cleaned = _CHOICE_DECORATION.sub("", s)[:64]
+    m = _CHOICE.match(cleaned)
+    return m.group(1).upper() if m else None
+
+
+def _is_word_separator(c: str) -> bool:
+    """Punctuation (any script), ``$`` and ``\\`` separate words in a free-text answer."""
+    return unicodedata.category(c).startswith("P") or c in "$\\"
+
+
+_ASCII_WORD_SEPARATORS = {i: " " for i in range(128) if _is_word_separator(chr(i))}
+
+
+def _text_key(s: str) -> str:
+    """Casefolded words of ``s``: ``\\text{}`` unwrapped, ``$`` and punctuation dropped."""
+    s = _TEXT_WRAPPER.sub(r"\1", s).casefold().translate(_ASCII_WORD_SEPARATORS)
+    if not s.isascii():
+        s = "".join(" " if _is_word_separator(c) else c for c in s)
+    return " ".join(s.split())
+
+
+# --------------------------------------------------------------------------------------------
+# math-verify
+# --------------------------------------------------------------------------------------------
+
+
+def _math_verify_timeout() -> int | None:
+    # math-verify implements its timeouts with signal.alarm, which only works in the main thread
+    # of the main interpreter (it raises ValueError elsewhere).  Off the main thread (Django
+    # runserver, threaded workers) we disable its timeout; MAX_MATH_VERIFY_CHARS bounds the work.
+    return MATH_VERIFY_TIMEOUT_S if threading.current_thread() is threading.main_thread() else None
+
+
+def _as_latex_target(s: str) -> str:
+    """Wrap a bare answer in ``\\boxed{}`` so math-verify's LaTeX extractor reads all of it."""
+    s = s.strip()
+    if s.startswith("$") and s.endswith("$"):
+        s = s.strip("$")
+    return "\\boxed{" + s + "}"
+
+
+@lru_cache(maxsize=4096)
+def _math_verify_equal(predicted: str, reference: str) -> bool | None:
+    """math-verify's equivalence of two answers; None when either side cannot be parsed."""
+    from math_verify import parse, verify
+    from math_verify.errors import TimeoutException
+
+    timeout = _math_verify_timeout()
+    try:
+        gold = parse(_as_latex_target(reference), parsing_timeout=timeout)
+        pred = parse(_as_latex_target(predicted), parsing_timeout=timeout)
+        if not gold or not pred:
+            return None
+        return bool(verify(gold, pred, timeout_seconds=timeout))
+    except (Exception, TimeoutException):  # noqa: BLE001 - grading must never raise
+        logger.debug("math-verify failed on %r vs %r", predicted[:80], reference[:80], exc_info=True)
+        return None
+
+
+# --------------------------------------------------------------------------------------------
+# Grading
+# --------------------------------------------------------------------------------------------
+
+
+def _grade_choice(predicted: str, reference: str) -> Verdict:
+    p, r = _choice_letter(predicted), _choice_letter(reference)
+    if p is not None and r is not None:
+        return Verdict(p == r, "choice")
+    return _grade_text(predicted, reference)
+
+
+def _grade_text(predicted: str, reference: str) -> Verdict:
+    p, r = _text_key(predicted), _text_key(reference)
+    if not p or not r:
+        return UNDETERMINED
+    return Verdict(p == r, "text")
+
+
+def _grade_math(predicted: str, reference: str) -> Verdict:
+    p, r = normalize_answer(predicted), normalize_answer(reference)
+    if p and p == r:
+        return Verdict(True, "exact")
+    p_values, r_values = _numeric_values(predicted, p), _numeric_values(reference, r)
+    if p_values and r_values:
+        same = any(_numbers_equal(a, b) for a in p_values for b in r_values)
+        return Verdict(same, "numeric")
+    if len(predicted) > MAX_MATH_VERIFY_CHARS or len(reference) > MAX_MATH_VERIFY_CHARS:
+        return UNDETERMINED
+    equal = _math_verify_equal(predicted.strip(), reference.strip())
+    if equal is None:
+        return UNDETERMINED
+    return Verdict(equal, "math_verify")
+
+
+def grade(
+    predicted: str | None, reference: str | None, answer_type: AnswerType = "math"
+) -> Verdict:
+    """Is ``predicted`` the same answer as ``reference``? (SPEC §3.2).
+
+    None or blank on either side is undetermined.  ``choice``: option letters, case-insensitive.
+    ``text``: casefolded words without punctuation.  ``numeric``/``math``: cheap normalisation
+    and exact numeric comparison first, math-verify only when those cannot decide.  Never raises.
+    """
+    if predicted is None or reference is None or not predicted.strip() or not reference.strip():
+        return UNDETERMINED
+    try:
+        if answer_type == "choice":
+            return _grade_choice(predicted, reference)
+        if answer_type == "text":
+            return _grade_text(predicted, reference)
+        return _grade_math(predicted, reference)
+    except Exception:  # noqa: BLE001 - a grading bug must not break imports or pages
+        logger.exception("grade failed on %r vs %r", predicted[:80], reference[:80])
+        return UNDETERMINED
+
+
+_MATHY = re.compile(r"[\\^_{}=+*/<>()\[\]|0-9]")
+_WORD = re.compile(r"[^\W\d_]{3,}")
+
+
+def infer_answer_type(reference: str) -> AnswerType:
+    """Guess the answer type of a reference answer (SPEC §1 Problem.answer_type, §3.2).
+
+    A lone option letter A–J (optionally in parentheses) is ``choice``; a plain number, fraction
+    or percentage is ``numeric``; words without math symbols ("Evelyn", "\\text{odd}") are
+    ``text``; anything else is ``math``.
+    """
+    s = reference.strip().strip("$").strip()
+    unwrapped = _TEXT_WRAPPER.sub(r"\1", s).strip()
+    if re.fullmatch(r"\(?[A-J]\)?", unwrapped):
+        return "choice"
+    if _to_number(normalize_answer(s)) is not None:
+        return "numeric"
+    if unwrapped and not _MATHY.search(unwrapped) and _WORD.search(unwrapped):
+        return "text"
+    return "math"

@@ -1,0 +1,149 @@
+"""Reasoning behaviours: where a trace verifies, backtracks, sets subgoals, chains backwards or
+reflects (SPEC §3.5).
+
+Each behaviour is recognised by a list of English cue phrases.  The lists are *heuristics*, chosen
+after the cognitive behaviours studied in Gandhi et al. 2025 ("Cognitive Behaviors that Enable
+Self-Improving Reasoners": verification, backtracking, subgoal setting, backward chaining) plus the
+"aha"/reflection phrases of DeepSeek-R1-style traces.  They count *phrases*, not reasoning acts:
+"wait" also appears in "wait time", "verify" in "verify that f is injective".  SPEC §3.5 asks to
+show the counts beside correctness because more reflection is not better; read them as
+indicators, never as grades.
+
+Matching is case-insensitive, on word boundaries, with any run of whitespace between the words of
+a phrase, ``'`` or ``’`` for apostrophes and a space or hyphen inside "double-check"-style
+compounds.  Each pattern is one alternation of literals (longest first), plus one bounded
+``to get X we need`` template for backward chaining, so matching is linear in the text length.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Literal
+
+Behaviour = Literal["verification", "backtracking", "subgoal", "backward_chaining", "reflection"]
+
+VERIFICATION_PHRASES: tuple[str, ...] = (
+    "let me check", "let's check", "let me verify", "let's verify", "verify", "verifying",
+    "verification", "double-check", "double-checking", "let me confirm", "let's confirm",
+    "to confirm", "confirming", "check again", "check my work", "check the answer", "recheck",
+    "re-check", "cross-check", "sanity check", "plug back", "plugging back", "plug it back",
+    "plug in back", "substitute back", "substituting back", "make sure",
+)
+"""Cues of checking a result already reached (SPEC §3.5 verification)."""
+
+BACKTRACKING_PHRASES: tuple[str, ...] = (
+    "wait", "that's wrong", "that is wrong", "that's not right", "that is not right",
+    "that's incorrect", "that is incorrect", "that can't be right", "that cannot be right",
+    "that doesn't make sense", "that does not make sense", "let me reconsider", "reconsider",
+    "I made a mistake", "I made an error", "my mistake", "I was wrong", "I messed up",
+    "scratch that", "start over", "let me go back", "go back", "on second thought",
+)
+"""Cues of abandoning or correcting the current line of reasoning (SPEC §3.5 backtracking)."""
+
+SUBGOAL_PHRASES: tuple[str, ...] = (
+    "first, I need to", "first, I'll", "first, let's", "first, let me", "first, we need to",
+    "first I need to", "first we need to", "step 1", "step one", "the first step",
+    "let's break", "let me break", "break it down", "break this down", "break down the problem",
+    "next, I need to", "next, we need to", "then I need to", "I need to find", "we need to find",
+    "let's start by", "let me start by", "subproblem", "sub-problem", "subgoal", "sub-goal",
+)
+"""Cues of splitting the problem into intermediate goals (SPEC §3.5 subgoal setting)."""
+
+BACKWARD_CHAINING_PHRASES: tuple[str, ...] = (
+    "working backwards", "working backward", "work backwards", "work backward",
+    "backwards from", "backward from", "reason backwards", "start from the answer",
+    "start from the goal", "it suffices to", "it is enough to show", "we need to show",
+    "what do we need",
+)
+"""Cues of reasoning from the goal towards the givens (SPEC §3.5 backward chaining)."""
+
+BACKWARD_GOAL_TEMPLATE = (
+    r"\bto\s+(?:get|find|obtain|compute|determine|have|make)\b[^.!?;\n]{1,80}?"
+    r"\b(?:we|I)\s+(?:need|must|have\s+to|should)\b"
+)
+""""to get X, we need …": a goal followed by what it requires, within one clause (≤ 80 chars)."""
+
+REFLECTION_PHRASES: tuple[str, ...] = (
+    "aha", "now I see", "I see now", "oh, I see", "oh I see", "I realize", "I realized",
+    "I just realized", "now I realize", "I get it", "I understand now", "now I understand",
+    "that makes sense now", "the key insight", "eureka", "it clicks",
+    "an aha moment",
+)
+"""Cues of sudden insight or reflection on one's own reasoning (SPEC §3.5 "aha"/reflection)."""
+
+
+def _phrase_regex(phrase: str) -> str:
+    """Regex for one cue phrase: any whitespace between words, both apostrophes, ``-`` or space."""
+    words = re.escape(phrase).replace("'", "['’]").replace(r"\-", "[- ]").split(r"\ ")
+    return r"\s+".join(words)
+
+
+def phrase_pattern(phrases: tuple[str, ...], *extra: str) -> re.Pattern[str]:
+    """One case-insensitive word-boundary pattern for ``phrases`` (longest first) and ``extra`` regexes."""
+    alternatives = [_phrase_regex(p) for p in sorted(set(phrases), key=len, reverse=True)]
+    body = "|".join([*alternatives, *extra])
+    return re.compile(r"(?<![\w'’-])(?:" + body + r")(?![\w'’-])", re.IGNORECASE)
+
+
+PATTERNS: dict[Behaviour, re.Pattern[str]] = {
+    "verification": phrase_pattern(VERIFICATION_PHRASES),
+    "backtracking": phrase_pattern(BACKTRACKING_PHRASES),
+    "subgoal": phrase_pattern(SUBGOAL_PHRASES),
+    "backward_chaining": phrase_pattern(BACKWARD_CHAINING_PHRASES, BACKWARD_GOAL_TEMPLATE),
+    "reflection": phrase_pattern(REFLECTION_PHRASES),
+}
+"""The pattern of each behaviour (SPEC §3.5)."""
+
+
+@dataclass(frozen=True)
+class PhraseMatch:
+    """One cue phrase found at ``text[start:end]`` (absolute offsets), with its ``category``."""
+
+    category: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Behaviours:
+    """Every behaviour cue of a range of a trace, in text order (SPEC §3.5)."""
+
+    matches: tuple[PhraseMatch, ...]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Number of cues per behaviour; every behaviour is present, 0 when absent."""
+        found = Counter(m.category for m in self.matches)
+        return {name: found[name] for name in PATTERNS}
+
+
+def clamp_range(text: str, start: int, end: int | None) -> tuple[int, int]:
+    """``[start, end)`` clamped into ``text`` (``end`` None is the end of the text)."""
+    n = len(text)
+    end = n if end is None else max(0, min(end, n))
+    return max(0, min(start, end)), end
+
+
+def find_phrases(
+    pattern: re.Pattern[str], category: str, text: str, start: int = 0, end: int | None = None
+) -> tuple[PhraseMatch, ...]:
+    """Every non-overlapping match of ``pattern`` in ``text[start:end]``, in absolute offsets."""
+    start, end = clamp_range(text, start, end)
+    return tuple(
+        PhraseMatch(category, m.start(), m.end(), m.group())
+        for m in pattern.finditer(text, start, end)
+    )
+
+
+def find_behaviours(text: str, start: int = 0, end: int | None = None) -> Behaviours:
+    """Counts and positions of the five behaviours in ``text[start:end]`` (SPEC §3.5).
+
+    A phrase may count for two behaviours ("on second thought" is backtracking only, but a
+    "wait, let me check" is one backtracking and one verification cue).  Never raises.
+    """
+    found = [m for name, pattern in PATTERNS.items() for m in find_phrases(pattern, name, text, start, end)]
+    found.sort(key=lambda m: (m.start, m.end))
+    return Behaviours(tuple(found))

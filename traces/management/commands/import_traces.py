@@ -1,0 +1,93 @@
+"""``manage.py import_traces PATH --format F --project P`` (SPEC §2 formats)."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from traces.actions.imports import ImportFailed, do_import
+from traces.formats import FORMAT_NAMES, SEPARATOR_FORMATS, get_parser
+from traces.models import Project
+
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
+
+
+def unescape(value: str) -> str:
+    """``--step-separator`` as typed on a command line: ``\\n``, ``\\t``, ``\\r`` and ``\\\\`` are decoded."""
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group(1) not in _ESCAPES:
+            raise argparse.ArgumentTypeError(f"unknown escape \\{match.group(1)} (use \\n, \\t, \\r or \\\\)")
+        return _ESCAPES[match.group(1)]
+
+    return re.sub(r"\\(.)", replace, value, flags=re.DOTALL)
+
+
+class Command(BaseCommand):
+    help = (
+        "Import a file of reasoning traces into a project. The import is atomic: a bad line aborts it "
+        "and nothing is written (use --skip-invalid to import the valid lines and list the others). "
+        "Re-importing the same file adds nothing (traces are deduplicated by content hash)."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("path", type=Path, help="JSONL file to import")
+        parser.add_argument("--format", required=True, choices=FORMAT_NAMES, help="Format of the file")
+        parser.add_argument("--project", required=True, help="Project slug (created if --create-project)")
+        parser.add_argument("--create-project", action="store_true", help="Create the project if it does not exist")
+        parser.add_argument("--skip-invalid", action="store_true", help="Import valid lines, report the invalid ones")
+        parser.add_argument(
+            "--step-separator",
+            type=unescape,
+            default=None,
+            help=f"What joins the steps into the trace text, for {', '.join(SEPARATOR_FORMATS)} (default \\n); "
+            "escapes \\n, \\t, \\r, \\\\ are decoded",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        path: Path = options["path"]
+        if not path.is_file():
+            raise CommandError(f"{path}: no such file")
+        try:
+            get_parser(options["format"], step_separator=options["step_separator"])
+        except ValueError as error:  # a step separator for a format that takes none
+            raise CommandError(str(error)) from None
+        project = self._project(options["project"], options["create_project"])
+        started = time.perf_counter()
+        try:
+            result = do_import(
+                project,
+                path,
+                options["format"],
+                skip_invalid=options["skip_invalid"],
+                step_separator=options["step_separator"],
+            )
+        except ImportFailed as failed:
+            raise CommandError(f"Import failed, nothing was imported: {failed.error}") from None
+        seconds = time.perf_counter() - started
+        report = result.store
+        lines = report.traces_created + report.duplicates_skipped + result.skipped_count
+        for error in result.skipped:
+            self.stderr.write(f"skipped {error}")
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Imported {report.traces_created} traces ({report.steps_created} steps, {report.labels_created} labels, "
+                f"{report.problems_created} new problems) from {path} into '{project.slug}' as run {result.run.pk}; "
+                f"{report.duplicates_skipped} duplicates skipped, {result.skipped_count} invalid lines skipped; "
+                f"{seconds:.1f} s ({lines / seconds if seconds else 0:.0f} lines/s)."
+            )
+        )
+
+    def _project(self, slug: str, create: bool) -> Project:
+        project = Project.objects.filter(slug=slug).first()
+        if project is None and create:
+            return Project.objects.create(slug=slug, name=slug)
+        if project is None:
+            known = ", ".join(Project.objects.values_list("slug", flat=True)) or "none yet"
+            raise CommandError(f"No project '{slug}' (known: {known}). Pass --create-project to create it.")
+        return project

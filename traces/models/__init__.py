@@ -1,0 +1,35 @@
+"""thinkscope's data model, split by domain (STYLE.md §1) and re-exported here."""
+
+from traces.models.label import ADJUDICATED, HUMAN, Label, LabelValue, TraceAnnotation, is_auto_source
+from traces.models.problem import AnswerType, Problem
+from traces.models.project import ROLE_RANK, Membership, Project, Role
+from traces.models.run import Backend, LanguageModel, Run, RunKind, RunStatus, ThinkFormat
+from traces.models.score import Score
+from traces.models.trace import FinishReason, Part, Segmentation, Step, Trace
+
+__all__ = [
+    "ADJUDICATED",
+    "HUMAN",
+    "ROLE_RANK",
+    "AnswerType",
+    "Backend",
+    "FinishReason",
+    "Label",
+    "LabelValue",
+    "LanguageModel",
+    "Membership",
+    "Part",
+    "Problem",
+    "Project",
+    "Role",
+    "Run",
+    "RunKind",
+    "RunStatus",
+    "Score",
+    "Segmentation",
+    "Step",
+    "ThinkFormat",
+    "Trace",
+    "TraceAnnotation",
+    "is_auto_source",
+]

@@ -1,0 +1,104 @@
+"""Models (generators) and runs (SPEC §1 Model, Run)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from traces.models.project import Project
+
+
+class Backend(models.TextChoices):
+    VLLM = "vllm", "vLLM (in-process)"
+    OPENAI = "openai", "OpenAI-compatible server"
+    TRANSFORMERS = "transformers", "transformers (local CPU/GPU)"
+    IMPORTED = "imported", "Imported (no backend)"
+
+
+class ThinkFormat(models.TextChoices):
+    """Where a model puts its reasoning (SPEC §1 Trace think delimiters)."""
+
+    AUTO = "auto", "Detect"
+    THINK_TAGS = "think_tags", "<think>…</think>"
+    SKY_T1 = "sky_t1", "<|begin_of_thought|>…<|end_of_thought|>"
+    REASONING_CONTENT = "reasoning_content", "Separate reasoning_content field"
+    NONE = "none", "No think part"
+
+
+class LanguageModel(models.Model):
+    """SPEC's "Model": a named generator. Named LanguageModel so it never reads as django's Model."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="language_models")
+    name = models.CharField(max_length=200)
+    backend = models.CharField(max_length=16, choices=Backend.choices, default=Backend.IMPORTED)
+    path = models.CharField(max_length=500, blank=True, default="", help_text="Model path, id or server URL")
+    chat_template = models.TextField(blank=True, default="", help_text="Empty: the tokenizer's own")
+    system_prompt = models.TextField(blank=True, default="")
+    think_format = models.CharField(max_length=20, choices=ThinkFormat.choices, default=ThinkFormat.AUTO)
+    default_params = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="model_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class RunKind(models.TextChoices):
+    GENERATION = "generation", "Generation"
+    IMPORT = "import", "Import"
+
+
+class Run(models.Model):
+    """One generation job, or the import of one file (then `source_file`/`source_format` are set)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="runs")
+    model = models.ForeignKey(LanguageModel, on_delete=models.PROTECT, related_name="runs", null=True, blank=True)
+    kind = models.CharField(max_length=16, choices=RunKind.choices)
+    name = models.CharField(max_length=200, blank=True, default="")
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    n_samples = models.PositiveIntegerField(default=1)
+    params = models.JSONField(default=dict, blank=True, help_text="Sampling parameters")
+    seed = models.BigIntegerField(null=True, blank=True)
+    source_file = models.CharField(max_length=500, blank=True, default="")
+    source_format = models.CharField(max_length=32, blank=True, default="")
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    tokens_generated = models.BigIntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+    report = models.JSONField(default=dict, blank=True, help_text="Counts and skipped lines of an import")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["project", "-created_at"], name="run_project_recent_idx")]
+
+    def __str__(self) -> str:
+        return self.name or f"{self.kind} run {self.pk}"
+
+    @property
+    def seconds(self) -> float | None:
+        """Wall-clock duration, when the run has started and finished."""
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        seconds = self.seconds
+        return self.tokens_generated / seconds if seconds else None

@@ -1,0 +1,63 @@
+"""Small display helpers of the browser UI: correctness badges, token counts, step ratings.
+
+Every helper builds its HTML with ``format_html``, which escapes its arguments; none marks model
+text safe.
+"""
+
+from __future__ import annotations
+
+from django import template
+from django.contrib.humanize.templatetags.humanize import intcomma
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from traces.models import LabelValue
+
+register = template.Library()
+
+_CORRECTNESS = {
+    True: ("ok", "✓", "correct"),
+    False: ("bad", "✗", "incorrect"),
+    None: ("unknown", "?", "undetermined"),
+}
+
+#: A rating's CSS class, symbol and text (SPEC §1 Label: PRM800K semantics). Colour is never the
+#: only cue: each value has its own symbol and its signed number.
+_RATINGS = {
+    1: ("pos", "✓", "+1"),
+    0: ("zero", "○", "0"),
+    -1: ("neg", "✗", "−1"),
+    None: ("none", "?", "unrated"),
+}
+
+
+@register.simple_tag
+def correctness_badge(is_correct: bool | None, method: str = "") -> SafeString:
+    """A badge for ``Trace.is_correct`` (colour, symbol and word), with the grading method as its tooltip."""
+    css, symbol, text = _CORRECTNESS[is_correct]
+    title = f"graded by {method}" if method else text
+    return format_html(
+        '<span class="badge {}" title="{}"><span aria-hidden="true">{}</span> {}</span>', css, title, symbol, text
+    )
+
+
+@register.simple_tag
+def rating(value: int | None) -> SafeString:
+    """A step rating −1/0/+1 (or unrated) as a chip: colour, symbol and signed number."""
+    css, symbol, text = _RATINGS[value]
+    title = LabelValue(value).label if value is not None else "not rated"
+    return format_html(
+        '<span class="rating rating-{}" title="{}"><span class="rating-symbol" aria-hidden="true">{}</span>{}</span>',
+        css,
+        title,
+        symbol,
+        text,
+    )
+
+
+@register.simple_tag
+def tokens(count: int | None, exact: bool = True) -> str:
+    """A token count with thousands separators, prefixed by "≈" when it is an estimate."""
+    if count is None:
+        return "–"
+    return f"{'' if exact else '≈'}{intcomma(count)}"

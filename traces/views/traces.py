@@ -1,0 +1,103 @@
+"""The trace list and the trace viewer (SPEC §4 browser UI).
+
+The list is one URL for the full page and its two htmx fragments: ``results`` (the filter form
+swaps the whole result section) and ``rows`` ("Load more" appends the next page's rows). It is
+paginated by keyset on the id (``?after=<id>``, newest first), so page 10 000 costs what page 1
+costs: every filter has a ``(project, column, -id)`` index (``traces/models/trace.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.middleware import HtmxDetails
+
+from traces.models import Project, Trace
+from traces.views.access import member_project
+from traces.views.forms import TraceFilterForm
+from traces.views.presenters import label_chips_by_step, step_rows, viewer_parts
+
+PAGE_SIZE = 50
+
+#: The id of the "Load more" row; an htmx request aimed at it gets the next page's rows only.
+LOAD_MORE_TARGET = "load-more"
+
+
+class HtmxHttpRequest(HttpRequest):
+    """A request that passed django-htmx's middleware (the type django-htmx's docs suggest)."""
+
+    htmx: HtmxDetails
+
+
+@dataclass(frozen=True)
+class TracePage:
+    """One keyset page of the trace list and the query strings of its navigation links."""
+
+    traces: list[Trace]
+    next_query: str | None  # the query string of the next page, None on the last page
+    first_query: str | None  # the query string of the first page, None when on it
+
+
+def wants_fragment(request: HtmxHttpRequest) -> bool:
+    """An htmx request that swaps a fragment (not a history restore, which needs the whole page)."""
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+def list_template(request: HtmxHttpRequest) -> str:
+    """The whole page, the result section (filters changed) or the next rows ("Load more")."""
+    if not wants_fragment(request):
+        return "traces/trace_list.html"
+    if request.htmx.target == LOAD_MORE_TARGET:
+        return "traces/trace_list.html#rows"
+    return "traces/trace_list.html#results"
+
+
+def with_cursor(query: QueryDict, after: int | None) -> str:
+    """``query`` with its ``after`` cursor replaced (or removed when ``after`` is None)."""
+    params = query.copy()
+    params.pop("after", None)
+    if after is not None:
+        params["after"] = str(after)
+    return params.urlencode()
+
+
+def trace_page(project: Project, form: TraceFilterForm, query: QueryDict) -> TracePage:
+    """The page the filter form asks for; an invalid form yields an empty page (its errors show)."""
+    if not form.is_valid():
+        return TracePage(traces=[], next_query=None, first_query=None)
+    after = form.cleaned_data["after"]
+    matching = Trace.objects.in_project(project).filtered(**form.filters()).with_list_columns()
+    rows = matching.page_after(after, PAGE_SIZE + 1)
+    traces = rows[:PAGE_SIZE]
+    has_more = len(rows) > PAGE_SIZE
+    return TracePage(
+        traces=traces,
+        next_query=with_cursor(query, traces[-1].pk) if has_more else None,
+        first_query=with_cursor(query, None) if after is not None else None,
+    )
+
+
+@vary_on_headers("HX-Request", "HX-Target")
+@login_required
+def trace_list(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    """The project's traces, filtered and paginated; htmx requests get a fragment only."""
+    project = member_project(request, slug)
+    form = TraceFilterForm(request.GET, project=project)
+    page = trace_page(project, form, request.GET)
+    context = {"project": project, "form": form, "page": page, "page_size": PAGE_SIZE, "load_more_id": LOAD_MORE_TARGET}
+    return render(request, list_template(request), context)
+
+
+@login_required
+def trace_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """One trace: problem, answers, counts, and its steps with labels from every source."""
+    project = member_project(request, slug)
+    trace = get_object_or_404(Trace.objects.in_project(project).for_viewer(), pk=pk)
+    annotations = list(trace.annotations.select_related("user").order_by("source", "id"))
+    parts = viewer_parts(trace, step_rows(trace), label_chips_by_step(trace), annotations)
+    context = {"project": project, "trace": trace, "annotations": annotations, "parts": parts}
+    return render(request, "traces/trace_detail.html", context)

