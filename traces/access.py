@@ -1,7 +1,7 @@
 """Who may do what in a project (SPEC §1 roles), shared by the UI, the API and the actions.
 
-owner: manage the project and its members; reviewer: adjudicate, import, start runs; annotator:
-label; viewer: read. Non-members see nothing (views answer 404, never data).
+owner: manage the project and its members; reviewer: adjudicate, import, export, start runs;
+annotator: label; viewer: read. Non-members see nothing (views answer 404, never data).
 """
 
 from __future__ import annotations
@@ -12,15 +12,23 @@ from traces.models import ROLE_RANK, Project, Role
 
 
 class Action(Enum):
-    """Actions and the least role allowed to take each."""
+    """Actions and the least role allowed to take each.
 
-    READ = Role.VIEWER
-    LABEL = Role.ANNOTATOR
-    ADJUDICATE = Role.REVIEWER
-    IMPORT = Role.REVIEWER
-    GENERATE = Role.REVIEWER
-    EXPORT = Role.VIEWER
-    MANAGE = Role.OWNER
+    Each value is ``(name, least role)``: with the role alone, actions sharing a role would be
+    aliases of one member (IMPORT would be ADJUDICATE, and its error would name the wrong action).
+    """
+
+    READ = "read", Role.VIEWER
+    LABEL = "label", Role.ANNOTATOR
+    ADJUDICATE = "adjudicate", Role.REVIEWER
+    IMPORT = "import", Role.REVIEWER
+    GENERATE = "generate", Role.REVIEWER
+    EXPORT = "export", Role.REVIEWER
+    MANAGE = "manage", Role.OWNER
+
+    @property
+    def least_role(self) -> Role:
+        return self.value[1]
 
 
 class PermissionDenied(Exception):
@@ -30,7 +38,7 @@ class PermissionDenied(Exception):
 def can(project: Project, user: object, action: Action) -> bool:
     """Whether ``user`` may take ``action`` in ``project``."""
     role = project.role_of(user)
-    return role is not None and ROLE_RANK[role] >= ROLE_RANK[action.value]
+    return role is not None and ROLE_RANK[role] >= ROLE_RANK[action.least_role]
 
 
 def require(project: Project, user: object, action: Action) -> None:

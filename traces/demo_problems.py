@@ -54,6 +54,38 @@ def plural(count: int, noun: str) -> str:
 
 
 # --- Templates: each draws its numbers from ``rng`` and computes the answer -----------------------
+# Four one-step problems (a tiny model gets some of them right, so the demo shows both verdicts) and
+# problems of two or more steps; the rotation below starts by alternating them.
+
+
+def apples_left(rng: random.Random) -> _Draft:
+    name = rng.choice(NAMES)
+    apples, given = rng.randint(6, 20), rng.randint(1, 5)
+    prompt = f"{name} has {apples} apples and gives {given} of them to a friend. How many apples does {name} have left?"
+    return _Draft(prompt, apples - given, {"apples": apples, "given": given})
+
+
+def marbles_in_all(rng: random.Random) -> _Draft:
+    name = rng.choice(NAMES)
+    red, blue = rng.randint(2, 15), rng.randint(2, 15)
+    prompt = f"{name} has {red} red marbles and {blue} blue marbles. How many marbles does {name} have in all?"
+    return _Draft(prompt, red + blue, {"red": red, "blue": blue})
+
+
+def pencils_in_boxes(rng: random.Random) -> _Draft:
+    boxes, per_box = rng.randint(2, 9), rng.randint(2, 10)
+    prompt = f"There are {boxes} boxes with {per_box} pencils in each box. How many pencils are there in total?"
+    return _Draft(prompt, boxes * per_box, {"boxes": boxes, "per_box": per_box})
+
+
+def cookies_shared(rng: random.Random) -> _Draft:
+    name = rng.choice(NAMES)
+    friends, each = rng.randint(2, 6), rng.randint(2, 8)
+    prompt = (
+        f"{name} shares {friends * each} cookies equally among {friends} friends. "
+        "How many cookies does each friend get?"
+    )
+    return _Draft(prompt, each, {"cookies": friends * each, "friends": friends})
 
 
 def shopping_change(rng: random.Random) -> _Draft:
@@ -66,8 +98,11 @@ def shopping_change(rng: random.Random) -> _Draft:
         f"{name} buys {notebooks} notebooks at ${notebook_price} each and {pens} pens at ${pen_price} each. "
         f"{name} pays with ${bill}. How many dollars of change does {name} get back?"
     )
-    return _Draft(prompt, bill - total, {"notebooks": notebooks, "notebook_price": notebook_price,
-                                         "pens": pens, "pen_price": pen_price, "bill": bill})
+    return _Draft(
+        prompt,
+        bill - total,
+        {"notebooks": notebooks, "notebook_price": notebook_price, "pens": pens, "pen_price": pen_price, "bill": bill},
+    )
 
 
 def sibling_ages(rng: random.Random) -> _Draft:
@@ -87,8 +122,11 @@ def train_distance(rng: random.Random) -> _Draft:
         f"A train travels at {speed1} km per hour for {plural(hours1, 'hour')}, then at {speed2} km per hour "
         f"for {plural(hours2, 'hour')}. How many kilometres does it travel in total?"
     )
-    return _Draft(prompt, speed1 * hours1 + speed2 * hours2,
-                  {"speed1": speed1, "hours1": hours1, "speed2": speed2, "hours2": hours2})
+    return _Draft(
+        prompt,
+        speed1 * hours1 + speed2 * hours2,
+        {"speed1": speed1, "hours1": hours1, "speed2": speed2, "hours2": hours2},
+    )
 
 
 def sharing_stickers(rng: random.Random) -> _Draft:
@@ -171,9 +209,13 @@ Template = Callable[[random.Random], _Draft]
 
 #: The rotation: problem ``i`` uses ``TEMPLATES[i % len(TEMPLATES)]``.
 TEMPLATES: tuple[Template, ...] = (
+    apples_left,
     shopping_change,
+    marbles_in_all,
     sibling_ages,
+    pencils_in_boxes,
     train_distance,
+    cookies_shared,
     sharing_stickers,
     percent_discount,
     flour_for_cakes,

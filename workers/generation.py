@@ -134,6 +134,10 @@ def _part_tokens(
 
 
 def _think_format(name: str) -> ThinkFormat:
+    """The delimiters the storing action splits ``text`` with (``trace_builder.think_spans``): a
+    ``reasoning_content`` model whose server sent no reasoning is split by detection."""
+    if name == "reasoning_content":
+        return "auto"
     if name in ("think_tags", "sky_t1", "none", "auto"):
         return name  # type: ignore[return-value]
     raise ValueError(f"unknown think format {name!r}")
@@ -191,7 +195,8 @@ def generate_run(
     :func:`missing_samples` resumes it. The Run's status goes running → succeeded (failed or
     cancelled on an error or an interrupt, with the error recorded, then the exception propagates);
     ``progress_done`` counts its stored traces out of ``progress_total``, ``tokens_generated`` the
-    tokens the engine produced, and ``report`` the engine seconds and tokens per second.
+    completion tokens of every sample the backend returned, and ``report`` the seconds spent in
+    the backend and the tokens per second.
     """
     if prompts_per_batch < 1:
         raise ValueError("prompts_per_batch must be at least 1")

@@ -10,13 +10,15 @@ from pathlib import Path
 
 from celery import shared_task
 
+from traces.actions.analysis import analyze_traces, needing_analysis
+from traces.actions.exports import ExportFailed, do_export
 from traces.actions.imports import ImportFailed, do_import
-from traces.models import Run, RunStatus
+from traces.models import Run, RunKind, RunStatus, Trace
 
 
 @shared_task(name="workers.tasks.import_file")
 def import_file(run_id: int) -> None:
-    """Run a queued import; a bad file fails the Run (recorded on it), it is never retried."""
+    """Run a queued import, then analyse its traces; a bad file fails the Run, it is never retried."""
     run = Run.objects.filter(pk=run_id, status=RunStatus.QUEUED).select_related("project").first()
     if run is None:
         return
@@ -29,4 +31,23 @@ def import_file(run_id: int) -> None:
             run=run,
         )
     except ImportFailed:
+        return
+    analyze_run(run_id)
+
+
+@shared_task(name="workers.tasks.analyze_run")
+def analyze_run(run_id: int) -> None:
+    """Analyse a run's traces not yet analysed by this engine version (idempotent: safe to redeliver)."""
+    analyze_traces(needing_analysis(Trace.objects.filter(run_id=run_id)))
+
+
+@shared_task(name="workers.tasks.export_run")
+def export_run(run_id: int) -> None:
+    """Run a queued export; a failure is recorded on the Run, it is never retried."""
+    run = Run.objects.filter(pk=run_id, kind=RunKind.EXPORT, status=RunStatus.QUEUED).select_related("project").first()
+    if run is None:
+        return
+    try:
+        do_export(run)
+    except ExportFailed:
         return

@@ -18,6 +18,8 @@
     trust: false,
     strict: "ignore",
     ignoredTags: ["script", "noscript", "style", "textarea", "pre", "code", "option"],
+    // The tags of analysis marks are the viewer's own words, never TeX.
+    ignoredClasses: ["mark-tag"],
   };
 
   function texElements(root) {

@@ -2,14 +2,17 @@
 //
 //   j / k   focus the next / previous visible step
 //   t       collapse or expand the thinking (<details id="think">)
+//   m       show or hide the analysis marks in the text (the class "marks-hidden" on <body>)
 //   ?       show or hide the shortcut help (<dialog id="shortcut-help">)
 //
-// Buttons with data-open-dialog="<id>" open that dialog. No inline handlers: this file is loaded
+// Buttons with data-open-dialog="<id>" open that dialog; a button with data-toggle-marks does what m
+// does and shows the state in aria-pressed. No inline handlers: this file is loaded
 // from static files so the page works under a Content-Security-Policy without 'unsafe-inline'.
 (function () {
   "use strict";
 
   var CURRENT = "is-current";
+  var MARKS_HIDDEN = "marks-hidden";
 
   function isTyping(event) {
     var target = event.target;
@@ -56,6 +59,13 @@
     }
   }
 
+  function toggleMarks() {
+    var hidden = document.body.classList.toggle(MARKS_HIDDEN);
+    document.querySelectorAll("[data-toggle-marks]").forEach(function (button) {
+      button.setAttribute("aria-pressed", hidden ? "false" : "true");
+    });
+  }
+
   function toggleDialog(id) {
     var dialog = document.getElementById(id);
     if (!dialog) {
@@ -72,6 +82,7 @@
     j: function () { moveStep(1); },
     k: function () { moveStep(-1); },
     t: toggleThink,
+    m: toggleMarks,
     "?": function () { toggleDialog("shortcut-help"); },
   };
 
@@ -91,6 +102,9 @@
     var opener = event.target instanceof Element && event.target.closest("[data-open-dialog]");
     if (opener) {
       toggleDialog(opener.getAttribute("data-open-dialog"));
+    }
+    if (event.target instanceof Element && event.target.closest("[data-toggle-marks]")) {
+      toggleMarks();
     }
     var step = event.target instanceof Element && event.target.closest("[data-step]");
     var selecting = window.getSelection().toString() !== "";

@@ -1,26 +1,29 @@
-"""End to end in a real browser (SPEC §4): log in, filter the list (htmx), open a trace, read it.
+"""End to end in a real browser (SPEC §4): log in, filter the list (htmx), open a trace, read it;
+the analysis marks in the text (issue 4 item 5), the key that hides them, and the list sorted by a score.
 
 Data: a real Sky-T1 long chain-of-thought trace (LaTeX, closed thinking), a real PRM800K trace
 (alternative completions), a trace whose text is an XSS payload, and filler traces enough for
-"Load more". Every console error, failed request or
-JS dialog fails the test; the pages set a Content-Security-Policy without 'unsafe-inline', so an
-inline script or handler would show up as a console error too.
+"Load more"; the marks test adds a looping Sky-T1 trace and analyses them all. Every console error,
+failed request or JS dialog fails the test; the pages set a Content-Security-Policy without
+'unsafe-inline', so an inline script or handler would show up as a console error too.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from django.urls import reverse
 from playwright.sync_api import Page, expect
 
+from traces.actions.analysis import analyze_traces
 from traces.actions.labels import LabelInput, do_save_labels
 from traces.actions.store import store_traces
 from traces.formats.base import ParsedStep, ParsedTrace
 from traces.formats.prm800k import parse_record
-from traces.models import Label, Membership, Project, Role, Run, RunKind, Step, TraceAnnotation
+from traces.models import Label, Membership, Project, Role, Run, RunKind, Score, Step, Trace, TraceAnnotation
 from traces.views.traces import PAGE_SIZE
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -28,17 +31,18 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PRM800K = Path("prm800k") / "phase1_train.examples.jsonl"
 SKY_T1 = Path("skyt1_math500_traces") / "Sky-T1-math-correct-5K-27B.math500.lines1-300.jsonl"
 SKY_T1_LINE = 20  # 1-based: ~11k characters, closed thinking with Sky-T1 markers, LaTeX
+SKY_T1_LOOP_LINE = 11  # 1-based: one block repeated dozens of times (a loop)
 XSS_TEXT = "<script>alert(1)</script> and <img src=x onerror=alert(1)>"
 PASSWORD = "correct horse battery"
 FILLERS = PAGE_SIZE + 2
 
 
-def sky_t1_record(shared_data: Path) -> dict:  # type: ignore[type-arg]
+def sky_t1_record(shared_data: Path, wanted: int = SKY_T1_LINE) -> dict:  # type: ignore[type-arg]
     with (shared_data / SKY_T1).open(encoding="utf-8") as fp:
         for number, line in enumerate(fp, start=1):
-            if number == SKY_T1_LINE:
+            if number == wanted:
                 return json.loads(line)
-    raise AssertionError(f"{SKY_T1} has fewer than {SKY_T1_LINE} lines")
+    raise AssertionError(f"{SKY_T1} has fewer than {wanted} lines")
 
 
 def seed(shared_data: Path, user) -> dict[str, int]:  # type: ignore[no-untyped-def]
@@ -167,6 +171,121 @@ def test_login_filter_open_and_read_a_trace(live_server, browser, make_user, sha
     expect(page.locator("#step-2 .katex")).to_have_count(1)
     page.wait_for_timeout(300)
     page.screenshot(path=str(artifacts / "trace-viewer-xss.png"))
+
+    assert dialogs == []
+    assert problems == []
+
+
+def log_in(page: Page, live_server, url: str) -> None:  # type: ignore[no-untyped-def]
+    """Open ``url`` through the login form as "reader"."""
+    page.goto(live_server.url + url)
+    page.fill("#id_username", "reader")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+
+
+#: The number of formulas KaTeX renders in each plain text, with static/js/katex-render.js's delimiters.
+COUNT_FORMULAS_OF_PLAIN_TEXT = r"""(texts) => texts.map((text) => {
+  const probe = document.createElement("div");
+  probe.textContent = text;
+  document.body.appendChild(probe);
+  window.renderMathInElement(probe, {delimiters: [
+    {left: "$$", right: "$$", display: true}, {left: "\\[", right: "\\]", display: true},
+    {left: "\\(", right: "\\)", display: false}, {left: "$", right: "$", display: false}],
+    throwOnError: false, trust: false, strict: "ignore"});
+  const count = probe.querySelectorAll(".katex").length;
+  probe.remove();
+  return count;
+})"""
+
+
+def test_analysis_marks_render_and_m_hides_them(live_server, browser, make_user, shared_data, artifacts) -> None:  # type: ignore[no-untyped-def]
+    user = make_user("reader", PASSWORD)
+    ids = seed(shared_data, user)
+    project = Project.objects.get(slug="demo")
+    record = sky_t1_record(shared_data, SKY_T1_LOOP_LINE)
+    looping = ParsedTrace(line_no=FILLERS + 2, prompt=record["question"], reference_answer=record["answer"],
+                          text=record["code"][0], model_name="Sky-T1-27B", think_format="sky_t1")
+    loop_id = store_traces(project, Run.objects.get(project=project), [looping]).trace_ids[0]
+    analyze_traces(Trace.objects.filter(project=project))
+    sky = Trace.objects.select_related("analysis").get(pk=ids["sky"])
+    assert sky.analysis.verdicts["t_star"] is not None  # the trace chosen for its t*
+    steps = list(Step.objects.filter(trace=sky).order_by("index"))
+    plain = [sky.raw_text[s.char_start : s.char_end].strip() for s in steps]
+
+    page = browser.new_page(viewport={"width": 1360, "height": 900})
+    problems, dialogs = watch(page)
+    log_in(page, live_server, reverse("trace-detail", args=["demo", sky.pk]))
+    expect(page.locator("h1")).to_have_text(f"Trace #{sky.pk}")
+    expect(page.locator("[data-badge=mismatch]")).to_be_visible()
+    t_star_badge = page.locator("[data-badge=t-star]")
+    expect(t_star_badge).to_have_text(re.compile(r"t\* at step \d+"))
+    page.keyboard.press("t")  # the long thinking starts collapsed
+
+    # Marks are in the text: one t* tag, shaded steps after it, tags for behaviours and switches.
+    t_star = page.locator(".part .mark-tag-t-star")
+    expect(t_star).to_have_count(1)
+    expect(t_star).to_be_visible()
+    assert page.locator(".part .mark-after-t-star").count() > 10
+    assert page.locator(".part .mark-tag-thought-switch").count() > 0
+    # KaTeX renders every formula it would render in the unmarked text, step by step; the t*
+    # mark wraps a whole formula here and KaTeX renders inside it.
+    count_formulas = "(els) => els.map((el) => el.querySelectorAll('.katex').length)"
+    shown = page.eval_on_selector_all(".part .step-text", count_formulas)
+    assert shown == page.evaluate(COUNT_FORMULAS_OF_PLAIN_TEXT, plain)
+    assert sum(shown) > 20
+    expect(page.locator(".part .mark-t-star .katex")).to_have_count(1)
+
+    # m hides the marks (tags gone, no shading) and shows them again; so does the button.
+    toggle = page.locator("[data-toggle-marks]")
+    shaded = page.locator(".part .mark-after-t-star").first
+    background = "(el) => getComputedStyle(el).backgroundColor"
+    assert shaded.evaluate(background) != "rgba(0, 0, 0, 0)"
+    page.keyboard.press("m")
+    expect(t_star).to_be_hidden()
+    expect(toggle).to_have_attribute("aria-pressed", "false")
+    assert shaded.evaluate(background) == "rgba(0, 0, 0, 0)"
+    page.keyboard.press("m")
+    expect(t_star).to_be_visible()
+    expect(toggle).to_have_attribute("aria-pressed", "true")
+    toggle.click()
+    expect(t_star).to_be_hidden()
+    toggle.click()
+    expect(t_star).to_be_visible()
+    page.keyboard.press("?")
+    expect(page.locator("#shortcut-help")).to_contain_text("Show or hide the analysis marks")
+    page.keyboard.press("Escape")
+    page.wait_for_timeout(300)  # KaTeX's fonts
+    page.screenshot(path=str(artifacts / "trace-viewer-analysis.png"))  # badges, facts, legend
+
+    t_star_badge.click()  # jumps to the step holding t*
+    page.locator(".part .mark-tag-t-star").scroll_into_view_if_needed()
+    page.evaluate("window.scrollBy(0, -200)")
+    page.wait_for_timeout(300)  # KaTeX's fonts
+    page.screenshot(path=str(artifacts / "trace-viewer-marks.png"))
+
+    # A looping trace: its badge, and every repeat highlighted.
+    page.goto(live_server.url + reverse("trace-detail", args=["demo", loop_id]))
+    loop_count = int(Score.objects.get(trace_id=loop_id, name="loop_count").value)
+    repeats = sum(1 for m in Trace.objects.get(pk=loop_id).analysis.markers if m["kind"] == "loop")
+    expect(page.locator("[data-badge=loops]")).to_contain_text(f"{loop_count} loop")
+    page.keyboard.press("t")
+    expect(page.locator(".part .mark-tag-loop")).to_have_count(repeats)
+    page.locator(".part .mark-loop").nth(2).scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(artifacts / "trace-viewer-loops.png"))
+
+    # The list sorted by a score from the filter form (htmx), highest first, the score in a column.
+    page.goto(live_server.url + reverse("trace-list", args=["demo"]))
+    page.select_option("#id_score", "overthinking_ratio")
+    expect(page.locator("th.score-column")).to_have_text("overthinking_ratio")
+    page.select_option("#id_order", "desc")
+    expect(page.locator(".score-note")).to_contain_text("Traces without this score are left out")
+    highest = Score.objects.filter(trace__project=project, name="overthinking_ratio").order_by("-value", "-trace_id")
+    first = highest.first()
+    expect(page.locator("#trace-rows > tr").first.locator("td").first).to_have_text(str(first.trace_id))
+    assert "score=overthinking_ratio" in page.url and "order=desc" in page.url
+    page.screenshot(path=str(artifacts / "trace-list-by-score.png"))
 
     assert dialogs == []
     assert problems == []

@@ -74,7 +74,9 @@ def _stored_run(texts: list[str], answer: str = "12") -> Run:
 
 
 def test_answer_step_is_the_step_stating_the_final_answer() -> None:
-    run = _stored_run(["First, 3 times 4.\n\nSo it is twelve.\n\nThe answer is 12.\n\nThat was fun.", "No answer here."])
+    run = _stored_run(
+        ["First, 3 times 4.\n\nSo it is twelve.\n\nThe answer is 12.\n\nThat was fun.", "No answer here."]
+    )
     with_answer, without = Trace.objects.filter(run=run).order_by("pk")
     step = answer_step(with_answer)
     assert step is not None and "The answer is 12." in with_answer.raw_text[step.char_start : step.char_end]
@@ -114,7 +116,9 @@ def test_demo_end_to_end_then_idempotent_then_forced(settings, tmp_path: Path, m
     assert project.name == "Demo" and project.role_of(user) == Role.OWNER
 
     expected = {(p.problem_id, p.prompt, p.answer, "numeric", "thinkscope-demo") for p in demo_problems(2, seed=SEED)}
-    stored = set(Problem.objects.filter(project=project).values_list("external_id", "prompt", "answer", "answer_type", "source"))
+    stored = set(
+        Problem.objects.filter(project=project).values_list("external_id", "prompt", "answer", "answer_type", "source")
+    )
     assert stored == expected
     model = LanguageModel.objects.get(project=project)
     assert (model.backend, model.think_format) == ("transformers", "none")
@@ -130,6 +134,7 @@ def test_demo_end_to_end_then_idempotent_then_forced(settings, tmp_path: Path, m
         assert 0 < trace.meta["completion_tokens"] <= 24
         assert (trace.finish_reason == "length") == (trace.meta["completion_tokens"] == 24)
         assert trace.is_correct is not None  # graded against the reference ("no_answer" counts as wrong)
+        assert trace.analysis.version and trace.scores.filter(name="overthinking_ratio").exists()
 
     # A second start loads no model (its module cannot even be imported) and changes nothing.
     monkeypatch.setitem(sys.modules, "workers.backends.transformers", None)

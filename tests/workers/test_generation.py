@@ -18,7 +18,9 @@ from workers.generation import (
     missing_samples,
 )
 
-PROBLEM = DemoProblem(problem_id="p-1", prompt="What is 3 times 4?", answer="12", template="t", numbers={"a": 3, "b": 4})
+PROBLEM = DemoProblem(
+    problem_id="p-1", prompt="What is 3 times 4?", answer="12", template="t", numbers={"a": 3, "b": 4}
+)
 
 
 def words(text: str) -> int:
@@ -67,6 +69,12 @@ def test_reasoning_content_is_the_think_part() -> None:
     completion = Completion(text="The answer is 12.", reasoning_content="four threes make twelve")
     parsed = completion_to_parsed(PROBLEM, completion, 0, "m", count_tokens=words)
     assert (parsed.think_tokens, parsed.answer_tokens, parsed.think_format) == (4, 4, "reasoning_content")
+
+
+def test_a_reasoning_content_model_without_reasoning_is_split_by_detection() -> None:
+    completion = Completion(text="<think>a b</think>The answer is 12.")
+    parsed = completion_to_parsed(PROBLEM, completion, 0, "m", count_tokens=words, think_format="reasoning_content")
+    assert (parsed.think_tokens, parsed.answer_tokens, parsed.think_format) == (2, 4, "reasoning_content")
 
 
 def test_without_a_tokenizer_the_counts_are_left_to_the_store() -> None:
@@ -128,7 +136,9 @@ def test_generate_run_stores_every_sample_and_keeps_the_run_current(generation_r
     run, model = generation_run
     problems, params = _problems(5), SamplingParams(n=2, seed=1)
     backend, batches = ScriptedBackend(), []
-    generate_run(run, model, backend, missing_samples(run, problems, 2), params, prompts_per_batch=2, on_batch=batches.append)
+    generate_run(
+        run, model, backend, missing_samples(run, problems, 2), params, prompts_per_batch=2, on_batch=batches.append
+    )
 
     assert backend.calls == [2, 2, 1]
     assert [batch.traces for batch in batches] == [4, 4, 2]
@@ -153,12 +163,18 @@ def test_a_failed_run_keeps_its_finished_batches_and_resumes(generation_run) -> 
     run, model = generation_run
     problems, params = _problems(5), SamplingParams(n=1, seed=1)
     with pytest.raises(RuntimeError, match="engine crashed"):
-        generate_run(run, model, ScriptedBackend(fail_on_call=2), missing_samples(run, problems, 1), params, prompts_per_batch=2)
+        generate_run(
+            run, model, ScriptedBackend(fail_on_call=2), missing_samples(run, problems, 1), params, prompts_per_batch=2
+        )
     run.refresh_from_db()
     assert (run.status, run.error, run.progress_done, run.progress_total) == (RunStatus.FAILED, "engine crashed", 2, 5)
 
     pending = missing_samples(run, problems, 1)
-    assert [(item.problem.problem_id, item.sample_indices) for item in pending] == [("p-2", (0,)), ("p-3", (0,)), ("p-4", (0,))]
+    assert [(item.problem.problem_id, item.sample_indices) for item in pending] == [
+        ("p-2", (0,)),
+        ("p-3", (0,)),
+        ("p-4", (0,)),
+    ]
     generate_run(run, model, ScriptedBackend(), pending, params, prompts_per_batch=2)
     run.refresh_from_db()
     assert (run.status, run.error, run.progress_done, run.progress_total) == (RunStatus.SUCCEEDED, "", 5, 5)

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from traces.actions.imports import do_enqueue_import
-from traces.models import Label, Project, Run, RunStatus, Step, Trace
+from traces.models import Label, Project, Run, RunStatus, Step, Trace, TraceAnalysis
 
 
 def test_queued_import_runs_in_a_worker_process(celery_worker_process, wait_for, shared_data: Path) -> None:  # type: ignore[no-untyped-def]
@@ -23,6 +23,8 @@ def test_queued_import_runs_in_a_worker_process(celery_worker_process, wait_for,
     # ProcessBench labels: every step up to and including the first error, or all steps when there is none.
     rated = sum(len(r["steps"]) if r["label"] == -1 else r["label"] + 1 for r in records)
     assert Label.objects.filter(trace__run=run).count() == rated
+    # The worker analyses what it imported (issue 4: analysis runs automatically after import).
+    wait_for(lambda: TraceAnalysis.objects.filter(trace__run=run).count() == len(records))
 
 
 def test_a_bad_file_fails_the_run_in_the_worker(celery_worker_process, wait_for, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 
 import pytest
-from transformers import AutoTokenizer
 
 from workers.backends.base import ChatPrompt, GenerationBackend, SamplingParams
 from workers.backends.embedded import EMBEDDED_PACKAGE, PROVENANCE_FILE, embedded_model_dir, is_converted
@@ -17,14 +16,23 @@ from workers.generation import build_prompt
 
 pytestmark = pytest.mark.model
 
-PROMPTS = [build_prompt("Tom has 3 apples and buys 4 more. How many apples does he have?"), build_prompt("What is 9 minus 5?")]
+PROMPTS = [
+    build_prompt("Tom has 3 apples and buys 4 more. How many apples does he have?"),
+    build_prompt("What is 9 minus 5?"),
+]
 GREEDY = SamplingParams(max_new_tokens=8, temperature=0)
 
 
 @pytest.fixture(scope="module")
-def tokenizer(smollm2_dir: Path):  # type: ignore[no-untyped-def]
-    """A tokenizer loaded apart from the backend's, to check its counts independently."""
-    return AutoTokenizer.from_pretrained(smollm2_dir)
+def tokenizer(smollm2):  # type: ignore[no-untyped-def]
+    """A tokenizer loaded apart from the backend's, to check its counts independently.
+
+    Imported here, after the backend module: torch must first be imported by
+    ``workers.backends.transformers``, which sets OpenMP's wait policy before torch loads.
+    """
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(smollm2.model_dir)
 
 
 def test_the_packaged_gguf_is_converted_once(smollm2_dir: Path) -> None:
@@ -49,7 +57,9 @@ def test_greedy_batch_is_deterministic_and_hits_the_length_limit(smollm2, tokeni
 
 
 def test_a_completion_that_ends_stops_before_the_limit(smollm2) -> None:  # type: ignore[no-untyped-def]
-    ((completion,),) = smollm2.generate([ChatPrompt.of("What is the capital of France?")], SamplingParams(max_new_tokens=24, temperature=0))
+    ((completion,),) = smollm2.generate(
+        [ChatPrompt.of("What is the capital of France?")], SamplingParams(max_new_tokens=24, temperature=0)
+    )
     assert completion.finish_reason == "stop"
     assert 0 < completion.completion_tokens < 24
     assert "Paris" in completion.text and "<|im_end|>" not in completion.text

@@ -1,18 +1,38 @@
-"""Filters of the API's trace list (django-filter), the same criteria as the browser's list."""
+"""Filters of the API's lists (django-filter); the trace list's are the browser list's criteria.
+
+Related objects are filtered by id (``IdFilter``), never by a ``ModelChoiceFilter``: that one
+validates the id against every row of the table, so a 400 for an id of another project's object
+would tell that it exists.
+"""
 
 from __future__ import annotations
 
-import django_filters
+from typing import Any
 
-from traces.models import FinishReason, Trace
+import django_filters
+from django import forms
+
+from traces.models import FinishReason, Label, Score, Trace
 from traces.models.trace import TraceQuerySet
+
+#: The largest id a database holds (a signed 64-bit integer).
+MAX_ID = 2**63 - 1
+
+
+class IdFilter(django_filters.Filter):
+    """A row id: a whole number in [1, MAX_ID] (anything else is a 400 naming the filter)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, min_value=1, max_value=MAX_ID, **kwargs)
 
 
 class TraceFilter(django_filters.FilterSet):
     project = django_filters.CharFilter(field_name="project__slug")
     model = django_filters.CharFilter(field_name="model__name")
-    run = django_filters.NumberFilter(field_name="run_id")
-    problem = django_filters.NumberFilter(field_name="problem_id")
+    run = IdFilter(field_name="run_id")
+    problem = IdFilter(field_name="problem_id")
     is_correct = django_filters.BooleanFilter()
     finish_reason = django_filters.ChoiceFilter(choices=FinishReason.choices)
     has_labels = django_filters.BooleanFilter()
@@ -24,3 +44,24 @@ class TraceFilter(django_filters.FilterSet):
 
     def filter_text(self, queryset: TraceQuerySet, name: str, value: str) -> TraceQuerySet:
         return queryset.matching_text(value)
+
+
+class LabelFilter(django_filters.FilterSet):
+    trace = IdFilter(field_name="trace_id")
+    step = IdFilter(field_name="step_id")
+    source = django_filters.CharFilter()
+    project = django_filters.CharFilter(field_name="trace__project__slug")
+
+    class Meta:
+        model = Label
+        fields = ["trace", "step", "source", "project"]
+
+
+class ScoreFilter(django_filters.FilterSet):
+    trace = IdFilter(field_name="trace_id")
+    name = django_filters.CharFilter()
+    method = django_filters.CharFilter()
+
+    class Meta:
+        model = Score
+        fields = ["trace", "name", "method"]

@@ -2,12 +2,40 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import fields as dataclass_fields
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.reverse import reverse
 
+from traces.actions.exports import (
+    ExportFilters,
+    ExportSpec,
+    RequestRejected,
+    build_policy,
+    export_file_names,
+)
+from traces.exports.policy import HUMAN_ELSE_AUTO, AfterError, Neutral
+from traces.exports.writers import EXPORT_FORMAT_NAMES, MANIFEST_NAME
 from traces.formats import FORMAT_NAMES
-from traces.models import Label, LanguageModel, Problem, Project, Run, Score, Step, Trace, TraceAnnotation
+from traces.formats.trl import DEFAULT_STEP_SEPARATOR
+from traces.models import (
+    FinishReason,
+    Label,
+    LanguageModel,
+    Problem,
+    Project,
+    Run,
+    RunStatus,
+    Score,
+    Step,
+    Trace,
+    TraceAnnotation,
+)
+from traces.models.trace import CORRECTNESS_FILTER
 
 
 class ProjectSerializer(serializers.ModelSerializer):
@@ -23,11 +51,23 @@ class ProjectSerializer(serializers.ModelSerializer):
         return role.value if role else None
 
 
+#: What a project slug looks like (Django's ``validate_slug``); the router's lookup uses it too.
+SLUG_PATTERN = r"[-a-zA-Z0-9_]+"
+SLUG = re.compile(SLUG_PATTERN)
+
+
+@extend_schema_field(OpenApiTypes.STR)
 class ProjectSlugField(serializers.SlugRelatedField):
     """A project named by slug, limited to the requesting user's projects."""
 
     def __init__(self, **kwargs: Any):
         super().__init__(slug_field="slug", **kwargs)
+
+    def to_internal_value(self, data: Any) -> Project:
+        """A value that is no slug names no project: the same error as a missing one, no query."""
+        if not isinstance(data, str) or not SLUG.fullmatch(data):
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data)
+        return super().to_internal_value(data)  # type: ignore[no-any-return]
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return Project.objects.visible_to(self.context["request"].user)
@@ -52,6 +92,22 @@ class LanguageModelSerializer(serializers.ModelSerializer):
             "default_params", "created_at",
         ]  # fmt: skip
         read_only_fields = ["id", "created_at"]
+
+    def validate_default_params(self, params: Any) -> Any:
+        if contains_nul(params):  # PostgreSQL's jsonb refuses them
+            raise serializers.ValidationError("must not contain NUL characters (\\u0000)")
+        return params
+
+
+def contains_nul(value: Any) -> bool:
+    """Whether a JSON value holds a NUL character in any string or key."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(contains_nul(key) or contains_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(contains_nul(item) for item in value)
+    return False
 
 
 class RunSerializer(serializers.ModelSerializer):
@@ -167,3 +223,165 @@ class ImportSerializer(serializers.Serializer):
     format = serializers.ChoiceField(choices=FORMAT_NAMES)
     file = serializers.FileField()
     skip_invalid = serializers.BooleanField(default=False)
+
+
+class TraceSelectionSerializer(serializers.Serializer):
+    """Which of the project's traces an export or an evaluation reads (the trace list's filters)."""
+
+    model = serializers.CharField(required=False, default="", allow_blank=True, max_length=200, help_text="Model name")
+    run = serializers.IntegerField(required=False, default=None, allow_null=True, min_value=1, max_value=2**63 - 1)
+    correct = serializers.ChoiceField(choices=["", *CORRECTNESS_FILTER], required=False, default="")
+    finish_reason = serializers.ChoiceField(choices=["", *FinishReason.values], required=False, default="")
+    labeled = serializers.ChoiceField(choices=["", "yes", "no"], required=False, default="")
+    q = serializers.CharField(required=False, default="", allow_blank=True, max_length=200)
+
+
+class LabelPolicySerializer(serializers.Serializer):
+    """An export's label policy (SPEC §2; ``traces.exports.policy.LabelPolicy``)."""
+
+    sources = serializers.CharField(
+        max_length=100,
+        help_text=f"human, adjudicated, one automatic method (mc_rollout, llm_judge:<model>, heuristic:<name>, "
+        f"import:<format>), or {HUMAN_ELSE_AUTO} (adjudicated, else human, else auto_method, per step)",
+    )
+    auto_method = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
+    neutral = serializers.ChoiceField(choices=[n.value for n in Neutral], default=Neutral.NEGATIVE.value)
+    after_error = serializers.ChoiceField(choices=[a.value for a in AfterError], default=AfterError.KEEP.value)
+    test_fraction = serializers.FloatField(default=0.0, min_value=0.0, max_value=1.0, help_text="in [0, 1)")
+    seed = serializers.IntegerField(default=0, min_value=-(2**63), max_value=2**63 - 1)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        try:
+            attrs["label_policy"] = build_policy(**attrs)
+        except RequestRejected as rejected:
+            raise serializers.ValidationError({rejected.field: [rejected.message]}) from None
+        return attrs
+
+
+class ExportRequestSerializer(serializers.Serializer):
+    """POST /api/exports/: what to export, under which label policy, from which traces."""
+
+    project = ProjectSlugField()
+    format = serializers.ChoiceField(choices=EXPORT_FORMAT_NAMES)
+    policy = LabelPolicySerializer()
+    filters = TraceSelectionSerializer(required=False)
+    step_separator = serializers.CharField(
+        required=False, trim_whitespace=False, allow_blank=True, max_length=32,
+        help_text="TRL formats only: the separator PRMTrainer appends to each step (default a newline)",
+    )  # fmt: skip
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs["spec"] = ExportSpec(
+            format=attrs["format"],
+            policy=attrs["policy"]["label_policy"],
+            filters=selection(attrs.get("filters", {})),
+            step_separator=attrs.get("step_separator", DEFAULT_STEP_SEPARATOR),
+        )
+        return attrs
+
+
+def selection(data: dict[str, Any]) -> ExportFilters:
+    """The trace filters among validated data (``TraceSelectionSerializer``'s fields)."""
+    return ExportFilters(**{f.name: data[f.name] for f in dataclass_fields(ExportFilters) if f.name in data})
+
+
+def rejection_detail(rejected: RequestRejected) -> dict[str, Any]:
+    """A rejected request as DRF's error body: the message under its field (filters nested)."""
+    if rejected.field in TraceSelectionSerializer._declared_fields:
+        return {"filters": {rejected.field: [rejected.message]}}
+    return {rejected.field: [rejected.message]}
+
+
+class ExportedFileSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    split = serializers.CharField()
+    rows = serializers.IntegerField()
+    bytes = serializers.IntegerField()
+    sha256 = serializers.CharField()
+    url = serializers.URLField(help_text="Download link")
+
+
+class ExportSerializer(serializers.ModelSerializer):
+    """An export job: its request, status and, once done, its manifest and files."""
+
+    project = ProjectSlugField(read_only=True)
+    format = serializers.SerializerMethodField()
+    policy = serializers.SerializerMethodField()
+    filters = serializers.SerializerMethodField()
+    manifest = serializers.SerializerMethodField()
+    files = serializers.SerializerMethodField()
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Run
+        fields = [
+            "id", "project", "status", "format", "policy", "filters", "progress_done", "progress_total", "error",
+            "manifest", "files", "created_by", "created_at", "started_at", "finished_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_format(self, run: Run) -> str:
+        return str(run.params.get("format", ""))
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_policy(self, run: Run) -> dict[str, Any]:
+        return dict(run.params.get("policy", {}))
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_filters(self, run: Run) -> dict[str, Any]:
+        return ExportFilters(**run.params.get("filters", {})).as_query()
+
+    @extend_schema_field({"type": "object", "nullable": True, "description": "manifest.json of a finished export"})
+    def get_manifest(self, run: Run) -> dict[str, Any] | None:
+        return run.report if run.status == RunStatus.SUCCEEDED else None
+
+    @extend_schema_field(ExportedFileSerializer(many=True))
+    def get_files(self, run: Run) -> list[dict[str, Any]]:
+        """Each downloadable file: the data files of the splits, then the manifest."""
+        request = self.context.get("request")
+        sizes = {entry["split"]: entry for entry in run.report.get("files", [])}
+        files = []
+        for name in export_file_names(run):
+            url = reverse("export-download", args=[run.pk], request=request) + f"?file={name}"
+            entry = sizes.get(name, {"name": MANIFEST_NAME, "split": name, "rows": 0, "bytes": 0, "sha256": ""})
+            files.append({**entry, "url": url})
+        return files
+
+
+class EvaluationRequestSerializer(TraceSelectionSerializer):
+    """GET /api/projects/<slug>/evaluate/: which label source to score against which reference."""
+
+    method = serializers.CharField(max_length=100, help_text="The label source to score, e.g. llm_judge:qwen")
+    reference = serializers.CharField(max_length=100, help_text="The reference label source, e.g. human")
+
+
+class ProcessBenchScoreSerializer(serializers.Serializer):
+    erroneous_accuracy = serializers.FloatField(allow_null=True)
+    error_free_accuracy = serializers.FloatField(allow_null=True)
+    f1 = serializers.FloatField(allow_null=True)
+    n_erroneous = serializers.IntegerField()
+    n_error_free = serializers.IntegerField()
+
+
+class ConfusionSerializer(serializers.Serializer):
+    labels = serializers.ListField(child=serializers.IntegerField())
+    counts = serializers.ListField(
+        child=serializers.ListField(child=serializers.IntegerField()),
+        help_text="counts[i][j]: steps the reference labelled labels[i] and the method labels[j]",
+    )
+
+
+class EvaluationSerializer(serializers.Serializer):
+    """A labeller's scores against a reference (``traces.actions.evaluation.LabellerEvaluation``)."""
+
+    method = serializers.CharField()
+    reference = serializers.CharField()
+    traces_read = serializers.IntegerField()
+    traces_compared = serializers.IntegerField()
+    missing_method = serializers.IntegerField()
+    missing_reference = serializers.IntegerField()
+    first_errors_compared = serializers.IntegerField()
+    processbench = ProcessBenchScoreSerializer(allow_null=True)
+    step_accuracy = serializers.FloatField(allow_null=True)
+    steps_compared = serializers.IntegerField()
+    confusion = ConfusionSerializer(allow_null=True)

@@ -15,6 +15,7 @@ router.register("traces", views.TraceViewSet, basename="trace")
 router.register("labels", views.LabelViewSet, basename="label")
 router.register("scores", views.ScoreViewSet, basename="score")
 router.register("imports", views.ImportViewSet, basename="import")
+router.register("exports", views.ExportViewSet, basename="export")
 
 urlpatterns = [
     path("", include(router.urls)),

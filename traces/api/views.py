@@ -8,6 +8,9 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import QuerySet
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -16,11 +19,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from traces import access
+from traces.actions.evaluation import evaluate_labeller
+from traces.actions.exports import RequestRejected, do_start_export, download_name, export_file
 from traces.actions.imports import do_enqueue_import
 from traces.actions.labels import LabelInput, do_save_labels
 from traces.api import serializers as s
-from traces.api.filters import TraceFilter
-from traces.models import Label, LanguageModel, Membership, Problem, Project, Role, Run, Score, Trace
+from traces.api.filters import LabelFilter, ScoreFilter, TraceFilter
+from traces.models import Label, LanguageModel, Membership, Problem, Project, Role, Run, RunKind, Score, Trace
 
 
 class NewestFirstCursor(CursorPagination):
@@ -43,6 +48,7 @@ def require_role(project: Project, user: object, needed: access.Action) -> None:
 class ProjectViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = s.ProjectSerializer
     lookup_field = "slug"
+    lookup_value_regex = s.SLUG_PATTERN
 
     def get_queryset(self) -> QuerySet[Project]:
         return Project.objects.visible_to(self.request.user).order_by("name")
@@ -50,6 +56,21 @@ class ProjectViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     def perform_create(self, serializer: s.ProjectSerializer) -> None:
         project = serializer.save()
         Membership.objects.create(project=project, user=self.request.user, role=Role.OWNER)
+
+    @extend_schema(parameters=[s.EvaluationRequestSerializer], responses=s.EvaluationSerializer)
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def evaluate(self, request: Request, slug: str) -> Response:
+        """Score one label source against a reference source over the project's (filtered) traces:
+        ProcessBench F1 of the first errors, step accuracy and the step confusion matrix."""
+        project = self.get_object()
+        query = s.EvaluationRequestSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        try:
+            evaluation = evaluate_labeller(project, data["method"], data["reference"], s.selection(data))
+        except RequestRejected as rejected:
+            raise ValidationError({rejected.field: [rejected.message]}) from None
+        return Response(s.EvaluationSerializer(evaluation.as_dict()).data)
 
 
 class ProblemViewSet(viewsets.ReadOnlyModelViewSet):
@@ -105,7 +126,7 @@ class LabelViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
 
     serializer_class = s.LabelSerializer
     pagination_class = NewestFirstCursor
-    filterset_fields = {"trace": ["exact"], "step": ["exact"], "source": ["exact"], "trace__project__slug": ["exact"]}
+    filterset_class = LabelFilter
 
     def get_queryset(self) -> QuerySet[Label]:
         return Label.objects.filter(trace__in=Trace.objects.visible_to(self.request.user)).select_related("user")
@@ -137,7 +158,7 @@ class LabelViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
 class ScoreViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = s.ScoreSerializer
     pagination_class = NewestFirstCursor
-    filterset_fields = {"trace": ["exact"], "name": ["exact"], "method": ["exact"]}
+    filterset_class = ScoreFilter
 
     def get_queryset(self) -> QuerySet[Score]:
         return Score.objects.filter(trace__in=Trace.objects.visible_to(self.request.user))
@@ -171,3 +192,47 @@ def save_upload(upload: Any) -> Path:
         for chunk in upload.chunks():
             out.write(chunk)
     return path
+
+
+class ExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """PRM training-data exports, each run as a job (a Run of kind ``export``) by a worker."""
+
+    pagination_class = NewestFirstCursor
+    filterset_fields = {"project__slug": ["exact"], "status": ["exact"]}
+
+    def get_queryset(self) -> QuerySet[Run]:
+        return Run.objects.filter(
+            kind=RunKind.EXPORT, project__in=Project.objects.visible_to(self.request.user)
+        ).select_related("project", "created_by")
+
+    def get_serializer_class(self) -> type[s.ExportSerializer] | type[s.ExportRequestSerializer]:
+        return s.ExportRequestSerializer if self.action == "create" else s.ExportSerializer
+
+    @extend_schema(request=s.ExportRequestSerializer, responses={202: s.ExportSerializer})
+    def create(self, request: Request) -> Response:
+        """Start an export job (reviewers and owners); poll the job, then download its files."""
+        serializer = s.ExportRequestSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        project = serializer.validated_data["project"]
+        require_role(project, request.user, access.Action.EXPORT)
+        try:
+            run = do_start_export(project, serializer.validated_data["spec"], user=request.user)
+        except RequestRejected as rejected:
+            raise ValidationError(s.rejection_detail(rejected)) from None
+        body = s.ExportSerializer(run, context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("file", str, required=True, description="a split (train, test) or manifest")],
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+    )
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def download(self, request: Request, pk: str) -> FileResponse:
+        """One file of a finished export, as an attachment."""
+        run = self.get_object()
+        name = request.query_params.get("file", "")
+        try:
+            path = export_file(run, name)
+        except RequestRejected as rejected:
+            raise ValidationError({rejected.field: [rejected.message]}) from None
+        return FileResponse(path.open("rb"), as_attachment=True, filename=download_name(run, path))

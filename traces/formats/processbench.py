@@ -26,7 +26,7 @@ strings) and ``label`` (−1 or an index into ``steps``); anything else is a For
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from traces.formats.base import (
     FormatError,
@@ -64,8 +64,7 @@ def split_of(sample_id: str) -> str:
 def _first_error(record: dict[str, Any], step_count: int, line_no: int) -> int:
     if "label" not in record:
         raise FormatError("missing required field", line_no=line_no, field="label")
-    label = expect_int(record["label"], line_no, "label")
-    assert label is not None  # not nullable
+    label = cast(int, expect_int(record["label"], line_no, "label"))  # not nullable: never None
     if not NO_ERROR <= label < step_count:
         raise FormatError(
             f"must be -1 (no error) or a step index 0..{step_count - 1}, got {label}", line_no=line_no, field="label"

@@ -1,6 +1,8 @@
 """thinkscope's data model, split by domain (STYLE.md §1) and re-exported here."""
 
+from traces.models.analysis import TraceAnalysis
 from traces.models.label import ADJUDICATED, HUMAN, Label, LabelValue, TraceAnnotation, is_auto_source
+from traces.models.label_history import LabelChange
 from traces.models.problem import AnswerType, Problem
 from traces.models.project import ROLE_RANK, Membership, Project, Role
 from traces.models.run import Backend, LanguageModel, Run, RunKind, RunStatus, ThinkFormat
@@ -15,6 +17,7 @@ __all__ = [
     "Backend",
     "FinishReason",
     "Label",
+    "LabelChange",
     "LabelValue",
     "LanguageModel",
     "Membership",
@@ -30,6 +33,7 @@ __all__ = [
     "Step",
     "ThinkFormat",
     "Trace",
+    "TraceAnalysis",
     "TraceAnnotation",
     "is_auto_source",
 ]

@@ -57,10 +57,12 @@ class RunStatus(models.TextChoices):
 class RunKind(models.TextChoices):
     GENERATION = "generation", "Generation"
     IMPORT = "import", "Import"
+    EXPORT = "export", "Export"
 
 
 class Run(models.Model):
-    """One generation job, or the import of one file (then `source_file`/`source_format` are set)."""
+    """One job: a generation, the import of one file (then `source_file`/`source_format` are set), or
+    an export (its format, label policy and filters in `params`, its manifest in `report`)."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="runs")
     model = models.ForeignKey(LanguageModel, on_delete=models.PROTECT, related_name="runs", null=True, blank=True)

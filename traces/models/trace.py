@@ -53,6 +53,13 @@ def _label_queryset() -> models.QuerySet:  # type: ignore[type-arg]
     return Label.objects.all()
 
 
+def _score_queryset() -> models.QuerySet:  # type: ignore[type-arg]
+    """``Score.objects.all()``, imported at call time (``traces.models.score`` imports this module)."""
+    from traces.models.score import Score
+
+    return Score.objects.all()
+
+
 class TraceQuerySet(models.QuerySet["Trace"]):
     def visible_to(self, user: object) -> TraceQuerySet:
         """Traces of projects the user is a member of."""
@@ -69,6 +76,43 @@ class TraceQuerySet(models.QuerySet["Trace"]):
         queryset = self.order_by("-id")
         if after_id is not None:
             queryset = queryset.filter(id__lt=after_id)
+        return list(queryset[:size])
+
+    def with_score(
+        self, name: str, method: str, *, required: bool, low: float | None = None, high: float | None = None
+    ) -> TraceQuerySet:
+        """Each trace with ``score_value``: its trace-level score ``name`` made by ``method``.
+
+        ``required`` keeps only the traces that have the score, within ``[low, high]`` when given,
+        by joining the score row (at most one per trace: constraint ``score_unique_trace``), so
+        the list can filter and sort on it. Otherwise ``score_value`` is a correlated lookup of
+        the page's rows, None for a trace without that score.
+        """
+        if not required:
+            value = _score_queryset().filter(trace_id=OuterRef("pk"), name=name, method=method, step__isnull=True)
+            return self.annotate(score_value=Subquery(value.values("value")[:1]))
+        bounds = {"scores__value__gte": low, "scores__value__lte": high}
+        return self.filter(
+            scores__name=name,
+            scores__method=method,
+            scores__step__isnull=True,
+            **{lookup: bound for lookup, bound in bounds.items() if bound is not None},
+        ).annotate(score_value=F("scores__value"))
+
+    def page_by_score(self, after: tuple[float, int] | None, size: int, *, descending: bool) -> list[Trace]:
+        """One keyset page ordered by ``(score_value, id)`` (``with_score(required=True)`` first).
+
+        ``after`` is the ``(score_value, id)`` of the previous page's last row; the id breaks ties,
+        so every trace comes exactly once however many share a value.
+        """
+        direction = "-" if descending else ""
+        queryset = self.order_by(f"{direction}score_value", f"{direction}id")
+        if after is not None:
+            value, after_id = after
+            beyond = "lt" if descending else "gt"
+            queryset = queryset.filter(
+                Q(**{f"score_value__{beyond}": value}) | Q(score_value=value, **{f"id__{beyond}": after_id})
+            )
         return list(queryset[:size])
 
     def in_project(self, project: Project) -> TraceQuerySet:

@@ -2,13 +2,45 @@
 
 from __future__ import annotations
 
-from typing import Any
+from functools import cached_property
+from typing import Any, NamedTuple
 
 from django import forms
 
-from traces.models import FinishReason, LanguageModel, Project, Run
+from traces.analysis.engine import METHOD
+from traces.models import FinishReason, LanguageModel, Project, Run, Score
 
 ANY = ("", "any")
+
+#: The orders of the trace list: newest first, or by the chosen score with the id breaking ties.
+SCORE_ORDERS = {"asc": "score, lowest first", "desc": "score, highest first"}
+
+
+class ScoreKey(NamedTuple):
+    """A trace-level score as the list filters on it: its method and name (SPEC §1 Score)."""
+
+    method: str
+    name: str
+
+    @property
+    def choice(self) -> str:
+        """Its value in the query string: the bare name for the analysis engine's scores, else ``method:name``."""
+        return self.name if self.method == METHOD else f"{self.method}:{self.name}"
+
+    @property
+    def label(self) -> str:
+        return self.name if self.method == METHOD else f"{self.name} ({self.method})"
+
+
+def project_score_keys(project: Project) -> list[ScoreKey]:
+    """The distinct trace-level scores of the project's traces, by name (one query)."""
+    rows = (
+        Score.objects.filter(trace__project=project, step__isnull=True)
+        .order_by("name", "method")
+        .values_list("method", "name")
+        .distinct()
+    )
+    return [ScoreKey(method, name) for method, name in rows]
 
 
 class RunChoiceField(forms.ModelChoiceField):
@@ -37,20 +69,78 @@ class TraceFilterForm(forms.Form):
     )
     finish_reason = forms.ChoiceField(label="Finish", required=False, choices=[ANY, *FinishReason.choices])
     labeled = forms.ChoiceField(label="Labels", required=False, choices=[ANY, ("yes", "labeled"), ("no", "unlabeled")])
+    score = forms.ChoiceField(label="Score", required=False)
+    score_min = forms.FloatField(label="Min", required=False, widget=forms.NumberInput(attrs={"step": "any"}))
+    score_max = forms.FloatField(label="Max", required=False, widget=forms.NumberInput(attrs={"step": "any"}))
+    order = forms.ChoiceField(label="Order", required=False, choices=[("", "newest first"), *SCORE_ORDERS.items()])
     after = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    after_value = forms.FloatField(required=False, widget=forms.HiddenInput)
+
+    #: The fields that are ``TraceQuerySet.filtered``'s keyword arguments.
+    QUERYSET_FILTERS = ("q", "model", "run", "correct", "finish_reason", "labeled")
 
     def __init__(self, data: Any, *, project: Project) -> None:
         super().__init__(data)
+        self.project = project
         models = LanguageModel.objects.filter(project=project).only("id", "name").order_by("name")
         runs = Run.objects.filter(project=project).only("id", "name", "kind").order_by("-id")
         self.fields["model"].queryset = models  # type: ignore[attr-defined]
         self.fields["run"].queryset = runs  # type: ignore[attr-defined]
+        # A callable: the query runs when the choices are first read (validation or rendering), once.
+        self.fields["score"].choices = self.score_choices  # type: ignore[attr-defined]
+
+    @cached_property
+    def score_keys(self) -> list[ScoreKey]:
+        """The trace-level scores the project's traces have, by name then method (one query, on first use)."""
+        return project_score_keys(self.project)
+
+    def score_choices(self) -> list[tuple[str, str]]:
+        return [("", "none"), *((key.choice, key.label) for key in self.score_keys)]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not data.get("score") and self.narrows_by_score_fields(data):
+            self.add_error("score", "Choose a score to filter or sort by.")
+        low, high = data.get("score_min"), data.get("score_max")
+        if low is not None and high is not None and low > high:
+            self.add_error("score_max", f"Max ({high:g}) is below min ({low:g}).")
+        if data.get("order") and data.get("after") is not None and data.get("after_value") is None:
+            self.add_error("after_value", "A page cursor in a score order needs the score value of the last row.")
+        if data.get("after_value") is not None and not data.get("order"):
+            self.add_error("after_value", "A score cursor is only valid in a score order.")
+        return data
+
+    @staticmethod
+    def narrows_by_score_fields(data: dict[str, Any]) -> bool:
+        """Whether ``data`` orders by the score or bounds it (which leaves out traces without it)."""
+        return bool(data.get("order")) or data.get("score_min") is not None or data.get("score_max") is not None
 
     def filters(self) -> dict[str, Any]:
         """The cleaned filters as keyword arguments of ``TraceQuerySet.filtered``."""
-        return {name: value for name, value in self.cleaned_data.items() if name != "after"}
+        return {name: self.cleaned_data[name] for name in self.QUERYSET_FILTERS}
+
+    @property
+    def score_key(self) -> ScoreKey | None:
+        """The chosen score (a valid form only)."""
+        choice = self.cleaned_data["score"]
+        return next((key for key in self.score_keys if key.choice == choice), None) if choice else None
+
+    @property
+    def narrows_by_score(self) -> bool:
+        """Whether the list keeps only traces with the chosen score: it filters or sorts by it."""
+        return self.narrows_by_score_fields(self.cleaned_data)
+
+    @property
+    def descending(self) -> bool:
+        return self.cleaned_data["order"] == "desc"
+
+    @property
+    def score_cursor(self) -> tuple[float, int] | None:
+        """The ``(score value, id)`` after which a score-ordered page starts."""
+        after = self.cleaned_data["after"]
+        return None if after is None else (self.cleaned_data["after_value"], after)
 
     @property
     def is_filtering(self) -> bool:
-        """Whether any filter (not just the cursor) narrows the list."""
-        return any(value not in (None, "") for value in self.filters().values())
+        """Whether any filter (not just the cursor or the score column) narrows the list."""
+        return any(value not in (None, "") for value in self.filters().values()) or self.narrows_by_score

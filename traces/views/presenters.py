@@ -1,18 +1,25 @@
-"""Plain data the trace viewer renders: steps sliced from the raw text, label chips, alternatives.
+"""Plain data the trace viewer renders: steps sliced from the raw text, label chips, alternatives,
+and the analysis results: badges and the marks inside the step texts.
 
-SPEC §1 (Step, Label, Trace annotation) and §4 (trace viewer). Everything here is text for
-Django's autoescaping: nothing is marked safe.
+SPEC §1 (Step, Label, Trace annotation), §3.3–3.5 (analysis markers) and §4 (trace viewer).
+Everything here is text for Django's autoescaping: nothing is marked safe. Marked text is a list
+of plain ``Segment`` values that the template escapes one by one.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import re
+from bisect import bisect_right
+from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 from django.contrib.auth import get_user_model
 
-from traces.models import Label, Part, Step, Trace, TraceAnnotation, is_auto_source
+from traces.analysis.engine import METHOD, Marker
+from traces.models import Label, Part, Score, Step, Trace, TraceAnalysis, TraceAnnotation, is_auto_source
 
 #: The think part starts collapsed when it is longer than this many characters (about two screens).
 COLLAPSE_THINK_OVER_CHARS = 4000
@@ -42,6 +49,197 @@ class Alternative:
     chosen: bool
 
 
+@dataclass(frozen=True)
+class MarkStyle:
+    """How the viewer shows one kind of analysis marker: its CSS, its inline tag, its legend."""
+
+    css: str  # the ``mark-<css>`` class of the text it covers
+    tag: str  # the word of the small tag where it starts
+    meaning: str  # what the legend says it is
+
+
+#: Every marker kind of the analysis engine (``traces.analysis.engine.analyze_trace``), in legend order.
+MARK_STYLES: dict[str, MarkStyle] = {
+    "t_star": MarkStyle("t-star", "t*", "t*: the reference answer is first reached in the thinking"),
+    "after_t_star": MarkStyle("after-t-star", "after t*", "shaded: reasoning after step t* (overthinking)"),
+    "reverification": MarkStyle("reverification", "re-check", "re-verification after t*"),
+    "loop": MarkStyle("loop", "↻ loop", "loop: a sentence or block repeated 3 times or more"),
+    "thought_switch": MarkStyle("thought-switch", "⇄ switch", "thought switch to another approach"),
+    "behaviour_verification": MarkStyle("verification", "verify", "behaviour: verification"),
+    "behaviour_backtracking": MarkStyle("backtracking", "backtrack", "behaviour: backtracking"),
+    "behaviour_subgoal": MarkStyle("subgoal", "subgoal", "behaviour: subgoal setting"),
+    "behaviour_backward_chaining": MarkStyle("backward-chaining", "backward", "behaviour: backward chaining"),
+    "behaviour_reflection": MarkStyle("reflection", "aha", "behaviour: reflection, “aha”"),
+}
+
+#: The style of a marker kind the viewer does not know yet (a newer engine): shown, never dropped.
+OTHER_MARK = MarkStyle("other", "mark", "other analysis marker")
+
+
+def mark_style(kind: str) -> MarkStyle:
+    return MARK_STYLES.get(kind, OTHER_MARK)
+
+
+@dataclass(frozen=True)
+class MarkTag:
+    """The small tag shown where a marker starts; ``title`` is the marker's label."""
+
+    css: str
+    text: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A run of shown text covered by the same markers (none: plain text), after the tags starting there."""
+
+    text: str
+    css: tuple[str, ...] = ()
+    title: str = ""
+    tags: tuple[MarkTag, ...] = ()
+
+
+#: KaTeX auto-render's delimiters in the order of ``static/js/katex-render.js`` ("$$" before "$").
+TEX_DELIMITERS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
+_TEX_OPEN = re.compile("|".join(re.escape(left) for left, _ in TEX_DELIMITERS))
+
+
+def _end_of_formula(text: str, right: str, pos: int) -> int:
+    """Where ``right`` closes a formula opened before ``pos``, as auto-render's ``findEndOfMath`` finds it.
+
+    The closing delimiter counts at brace level 0 only, and a backslash escapes the next
+    character. Returns -1 when the formula never closes.
+    """
+    level = 0
+    while pos < len(text):
+        if level <= 0 and text.startswith(right, pos):
+            return pos
+        char = text[pos]
+        if char == "\\":
+            pos += 1
+        elif char == "{":
+            level += 1
+        elif char == "}":
+            level -= 1
+        pos += 1
+    return -1
+
+
+def tex_spans(text: str) -> list[tuple[int, int]]:
+    """The ``[start, end)`` of each formula KaTeX auto-render finds in ``text``, delimiters included.
+
+    A port of auto-render's ``splitAtDelimiters``: the earliest opening delimiter, then its closing
+    one. An opening delimiter that never closes makes auto-render leave the rest of the text
+    alone; that rest is returned as one span, so no mark is cut inside it either.
+    """
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    while found := _TEX_OPEN.search(text, pos):
+        left, right = next(pair for pair in TEX_DELIMITERS if text.startswith(pair[0], found.start()))
+        close = _end_of_formula(text, right, found.start() + len(left))
+        if close == -1:
+            spans.append((found.start(), len(text)))
+            break
+        pos = close + len(right)
+        spans.append((found.start(), pos))
+    return spans
+
+
+def outside_formulas(pos: int, formulas: list[tuple[int, int]], starts: list[int], *, upward: bool) -> int:
+    """``pos``, or the end (``upward``) or start of the formula it falls strictly inside."""
+    i = bisect_right(starts, pos) - 1
+    if i >= 0 and formulas[i][0] < pos < formulas[i][1]:
+        return formulas[i][1] if upward else formulas[i][0]
+    return pos
+
+
+@dataclass(frozen=True)
+class _Placed:
+    """A marker clipped to one shown text: offsets in that text, and whether its tag goes here."""
+
+    start: int
+    end: int
+    style: MarkStyle
+    label: str
+    tagged_here: bool
+
+
+#: The order of the mark classes on a piece of text covered by several markers.
+STYLE_ORDER = (*MARK_STYLES.values(), OTHER_MARK)
+
+
+def segments_of(text: str, placed: list[_Placed]) -> list[Segment]:
+    """``text`` cut at every boundary of ``placed`` markers; each piece lists the markers covering it.
+
+    A sweep over the cuts: the markers covering a piece are those still open at its start, so the
+    cost grows with the markers open at once, not with all the markers of the text.
+    """
+    cuts = sorted({0, len(text), *(p.start for p in placed), *(p.end for p in placed)})
+    starting: dict[int, list[_Placed]] = defaultdict(list)
+    for p in placed:
+        starting[p.start].append(p)
+    covering: list[_Placed] = []
+    segments = []
+    for start, end in pairwise(cuts):
+        covering = [p for p in covering if p.end > start] + starting[start]
+        present = {p.style for p in covering}
+        segments.append(
+            Segment(
+                text=text[start:end],
+                css=tuple(style.css for style in STYLE_ORDER if style in present),
+                title=" · ".join(dict.fromkeys(p.label for p in covering)),
+                tags=tuple(MarkTag(p.style.css, p.style.tag, p.label) for p in starting[start] if p.tagged_here),
+            )
+        )
+    return segments
+
+
+def marked_texts(text: str, spans: Sequence[tuple[int, int]], markers: Sequence[Marker]) -> list[list[Segment]]:
+    """The segments of each shown span ``text[start:end]``, in the order of ``spans`` (SPEC §4 analysis markers).
+
+    Markers may overlap each other and cross span boundaries: each is clipped to every span it
+    covers, and its tag appears once, where it first shows. KaTeX renders each text node on its
+    own, so a cut inside a formula would break it: a marker edge that falls strictly inside a
+    formula (``tex_spans``) is moved out to the formula's edge, so marks wrap whole formulas. The
+    spans must not overlap each other.
+    """
+    order = sorted(range(len(spans)), key=lambda k: spans[k])
+    by_start = sorted(range(len(markers)), key=lambda i: markers[i].start)
+    taken = 0  # markers by_start[:taken] start before the current span ends
+    active: list[int] = []
+    tagged: set[int] = set()
+    result: dict[int, list[Segment]] = {}
+    for k in order:
+        start, end = spans[k]
+        while taken < len(by_start) and markers[by_start[taken]].start < end:
+            active.append(by_start[taken])
+            taken += 1
+        active = [i for i in active if markers[i].end > start]
+        shown = text[start:end]
+        formulas = tex_spans(shown)
+        starts = [f[0] for f in formulas]
+        placed = []
+        for i in active:
+            marker = markers[i]
+            lo = outside_formulas(max(marker.start, start) - start, formulas, starts, upward=False)
+            hi = outside_formulas(min(marker.end, end) - start, formulas, starts, upward=True)
+            if lo < hi:
+                placed.append(_Placed(lo, hi, mark_style(marker.kind), marker.label, i not in tagged))
+                tagged.add(i)
+        result[k] = segments_of(shown, placed)
+    return [result[k] for k in range(len(spans))]
+
+
+def shown_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """``[start, end)`` without the whitespace around it: what a step shows of itself."""
+    piece = text[start:end]
+    core = piece.strip()
+    if not core:
+        return start, start
+    lead = len(piece) - len(piece.lstrip())
+    return start + lead, start + lead + len(core)
+
+
 @dataclass
 class StepRow:
     """One step of the current segmentation as the viewer shows it."""
@@ -49,6 +247,7 @@ class StepRow:
     index: int  # 0-based, as stored and as ProcessBench counts
     text: str
     part: str
+    segments: list[Segment] = field(default_factory=list)
     labels: list[LabelChip] = field(default_factory=list)
     alternatives: list[Alternative] = field(default_factory=list)
     first_error: bool = False
@@ -80,6 +279,8 @@ class ViewerParts:
     answer: list[StepRow]
     first_error: FirstError | None
     think_collapsed: bool
+    think_text: list[Segment] = field(default_factory=list)  # the marked think part when it has no steps
+    answer_text: list[Segment] = field(default_factory=list)  # the marked answer part when it has no steps
 
     @property
     def step_count(self) -> int:
@@ -161,25 +362,140 @@ def viewer_parts(
     steps: list[dict[str, Any]],
     labels: dict[int, list[LabelChip]],
     annotations: list[TraceAnnotation],
+    markers: Sequence[Marker] = (),
 ) -> ViewerParts:
-    """Slice each step's text from the raw text and split the steps into think and answer."""
+    """Slice each step's text from the raw text, mark it, and split the steps into think and answer.
+
+    A part without steps is shown whole, marked the same way.
+    """
     first_error = first_error_of(annotations)
-    rows = []
-    for step in steps:
-        text = trace.raw_text[step["char_start"] : step["char_end"]]
-        rows.append(
-            StepRow(
-                index=step["index"],
-                text=text.strip(),  # the blank lines around a step separate steps; shown, they only add gaps
-                part=step["part"],
-                labels=labels.get(step["id"], []),
-                alternatives=alternatives_of(step["alternatives"], text),
-                first_error=first_error is not None and step["index"] == first_error.step_index,
-            )
+    raw = trace.raw_text
+    # The blank lines around a step separate steps; shown, they only add gaps.
+    spans = [shown_span(raw, step["char_start"], step["char_end"]) for step in steps]
+    parts = {step["part"] for step in steps}
+    part_spans = {Part.THINK: (trace.think_start, trace.think_end), Part.ANSWER: (trace.answer_start, trace.answer_end)}
+    whole_parts = {part: span for part, span in part_spans.items() if part not in parts}
+    marked = marked_texts(raw, [*spans, *whole_parts.values()], markers)
+    whole = dict(zip(whole_parts, marked[len(spans) :]))
+    rows = [
+        StepRow(
+            index=step["index"],
+            text=raw[start:end],
+            part=step["part"],
+            segments=segments,
+            labels=labels.get(step["id"], []),
+            alternatives=alternatives_of(step["alternatives"], raw[start:end]),
+            first_error=first_error is not None and step["index"] == first_error.step_index,
         )
+        for step, (start, end), segments in zip(steps, spans, marked)
+    ]
     return ViewerParts(
         think=[row for row in rows if row.part == Part.THINK],
         answer=[row for row in rows if row.part != Part.THINK],
         first_error=first_error,
         think_collapsed=think_is_long(trace),
+        think_text=whole.get(Part.THINK, []),
+        answer_text=whole.get(Part.ANSWER, []),
+    )
+
+
+@dataclass(frozen=True)
+class ScoreRow:
+    """One trace-level score (SPEC §1 Score)."""
+
+    name: str
+    method: str
+    value: float
+
+
+@dataclass(frozen=True)
+class LegendEntry:
+    """One kind of mark present in the trace, with how many of it."""
+
+    style: MarkStyle
+    count: int
+
+
+@dataclass(frozen=True)
+class AnalysisSummary:
+    """What the viewer's badges and legend say about one analysed trace (SPEC §3.3–3.5)."""
+
+    version: str
+    mismatch: str  # match / mismatch / undetermined
+    think_answer: str | None  # the conclusion of the thinking that the final answer is compared with
+    truncated: bool
+    think_empty: bool
+    unsupported: bool | None  # the final answer is never reached in the thinking; None: not applicable
+    overthinking_ratio: float | None
+    t_star_step: int | None  # the 1-based number of the shown step holding t*
+    tokens_after_t_star: int | None
+    reverifications: int | None
+    loop_count: int
+    loop_tokens_wasted: int
+    legend: list[LegendEntry]
+    scores: list[ScoreRow]
+
+    @property
+    def overthinking_percent(self) -> int | None:
+        return None if self.overthinking_ratio is None else round(100 * self.overthinking_ratio)
+
+
+def analysis_of(trace: Trace) -> TraceAnalysis | None:
+    """The trace's stored analysis, None when it was never analysed (load it with ``select_related``)."""
+    try:
+        return trace.analysis
+    except TraceAnalysis.DoesNotExist:
+        return None
+
+
+def markers_of(analysis: TraceAnalysis | None) -> list[Marker]:
+    """The stored markers as the engine's ``Marker`` values (none without an analysis)."""
+    if analysis is None:
+        return []
+    return [Marker(str(m["kind"]), int(m["start"]), int(m["end"]), str(m["label"])) for m in analysis.markers]
+
+
+def trace_scores(trace: Trace) -> list[ScoreRow]:
+    """Every trace-level score of the trace, by method and name (one query)."""
+    rows = Score.objects.filter(trace_id=trace.pk, step__isnull=True).order_by("method", "name")
+    return [ScoreRow(name, method, value) for name, method, value in rows.values_list("name", "method", "value")]
+
+
+def step_number_at(steps: list[dict[str, Any]], pos: int) -> int | None:
+    """The 1-based number of the step whose text holds character ``pos``."""
+    return next((step["index"] + 1 for step in steps if step["char_start"] <= pos < step["char_end"]), None)
+
+
+def legend_of(markers: Sequence[Marker]) -> list[LegendEntry]:
+    """The kinds of mark present, in legend order, each with its count."""
+    counts = Counter(mark_style(marker.kind) for marker in markers)
+    return [LegendEntry(style, counts[style]) for style in STYLE_ORDER if counts[style]]
+
+
+def analysis_summary(
+    analysis: TraceAnalysis, markers: Sequence[Marker], scores: list[ScoreRow], steps: list[dict[str, Any]]
+) -> AnalysisSummary:
+    """The badges of an analysed trace from its verdicts, its ``analysis`` scores and its t* marker."""
+    verdicts = analysis.verdicts
+    values = {row.name: row.value for row in scores if row.method == METHOD}
+    t_star = next((marker for marker in markers if marker.kind == "t_star"), None)
+
+    def count(name: str) -> int | None:
+        return int(values[name]) if name in values else None
+
+    return AnalysisSummary(
+        version=analysis.version,
+        mismatch=str(verdicts.get("mismatch") or "undetermined"),
+        think_answer=verdicts.get("think_answer"),
+        truncated=bool(verdicts.get("truncated")),
+        think_empty=bool(verdicts.get("think_empty")),
+        unsupported=verdicts.get("unsupported_answer"),
+        overthinking_ratio=values.get("overthinking_ratio"),
+        t_star_step=step_number_at(steps, t_star.start) if t_star else None,
+        tokens_after_t_star=count("tokens_after_t_star"),
+        reverifications=count("reverifications_after_t_star"),
+        loop_count=count("loop_count") or 0,
+        loop_tokens_wasted=count("loop_tokens_wasted") or 0,
+        legend=legend_of(markers),
+        scores=scores,
     )

@@ -3,7 +3,9 @@
 The list is one URL for the full page and its two htmx fragments: ``results`` (the filter form
 swaps the whole result section) and ``rows`` ("Load more" appends the next page's rows). It is
 paginated by keyset on the id (``?after=<id>``, newest first), so page 10 000 costs what page 1
-costs: every filter has a ``(project, column, -id)`` index (``traces/models/trace.py``).
+costs: every filter has a ``(project, column, -id)`` index (``traces/models/trace.py``). Ordered
+by a score (issue 4 item 5), the cursor is the last row's ``(value, id)``
+(``?after=<id>&after_value=<value>``), so ties are neither repeated nor skipped.
 """
 
 from __future__ import annotations
@@ -19,7 +21,15 @@ from django_htmx.middleware import HtmxDetails
 from traces.models import Project, Trace
 from traces.views.access import member_project
 from traces.views.forms import TraceFilterForm
-from traces.views.presenters import label_chips_by_step, step_rows, viewer_parts
+from traces.views.presenters import (
+    analysis_of,
+    analysis_summary,
+    label_chips_by_step,
+    markers_of,
+    step_rows,
+    trace_scores,
+    viewer_parts,
+)
 
 PAGE_SIZE = 50
 
@@ -56,13 +66,23 @@ def list_template(request: HtmxHttpRequest) -> str:
     return "traces/trace_list.html#results"
 
 
-def with_cursor(query: QueryDict, after: int | None) -> str:
-    """``query`` with its ``after`` cursor replaced (or removed when ``after`` is None)."""
+CURSOR_PARAMS = ("after", "after_value")
+
+
+def with_cursor(query: QueryDict, cursor: dict[str, str]) -> str:
+    """``query`` with its cursor replaced by ``cursor`` (removed when it is empty)."""
     params = query.copy()
-    params.pop("after", None)
-    if after is not None:
-        params["after"] = str(after)
+    for name in CURSOR_PARAMS:
+        params.pop(name, None)
+    params.update(cursor)
     return params.urlencode()
+
+
+def cursor_after(trace: Trace, by_score: bool) -> dict[str, str]:
+    """The cursor of the page after ``trace``: its id, and its score value in a score order."""
+    if by_score:
+        return {"after": str(trace.pk), "after_value": repr(trace.score_value)}  # type: ignore[attr-defined]
+    return {"after": str(trace.pk)}
 
 
 def trace_page(project: Project, form: TraceFilterForm, query: QueryDict) -> TracePage:
@@ -71,13 +91,21 @@ def trace_page(project: Project, form: TraceFilterForm, query: QueryDict) -> Tra
         return TracePage(traces=[], next_query=None, first_query=None)
     after = form.cleaned_data["after"]
     matching = Trace.objects.in_project(project).filtered(**form.filters()).with_list_columns()
-    rows = matching.page_after(after, PAGE_SIZE + 1)
+    score = form.score_key
+    if score is not None:
+        low, high = form.cleaned_data["score_min"], form.cleaned_data["score_max"]
+        matching = matching.with_score(score.name, score.method, required=form.narrows_by_score, low=low, high=high)
+    by_score = bool(form.cleaned_data["order"])
+    if by_score:
+        rows = matching.page_by_score(form.score_cursor, PAGE_SIZE + 1, descending=form.descending)
+    else:
+        rows = matching.page_after(after, PAGE_SIZE + 1)
     traces = rows[:PAGE_SIZE]
     has_more = len(rows) > PAGE_SIZE
     return TracePage(
         traces=traces,
-        next_query=with_cursor(query, traces[-1].pk) if has_more else None,
-        first_query=with_cursor(query, None) if after is not None else None,
+        next_query=with_cursor(query, cursor_after(traces[-1], by_score)) if has_more else None,
+        first_query=with_cursor(query, {}) if after is not None else None,
     )
 
 
@@ -88,16 +116,27 @@ def trace_list(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     project = member_project(request, slug)
     form = TraceFilterForm(request.GET, project=project)
     page = trace_page(project, form, request.GET)
-    context = {"project": project, "form": form, "page": page, "page_size": PAGE_SIZE, "load_more_id": LOAD_MORE_TARGET}
+    context = {
+        "project": project,
+        "form": form,
+        "page": page,
+        "page_size": PAGE_SIZE,
+        "load_more_id": LOAD_MORE_TARGET,
+        "score": form.score_key if form.is_valid() else None,
+    }
     return render(request, list_template(request), context)
 
 
 @login_required
 def trace_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    """One trace: problem, answers, counts, and its steps with labels from every source."""
+    """One trace: problem, answers, counts, analysis badges, and its marked steps with labels from every source."""
     project = member_project(request, slug)
-    trace = get_object_or_404(Trace.objects.in_project(project).for_viewer(), pk=pk)
+    trace = get_object_or_404(Trace.objects.in_project(project).for_viewer().select_related("analysis"), pk=pk)
     annotations = list(trace.annotations.select_related("user").order_by("source", "id"))
-    parts = viewer_parts(trace, step_rows(trace), label_chips_by_step(trace), annotations)
-    context = {"project": project, "trace": trace, "annotations": annotations, "parts": parts}
+    analysis = analysis_of(trace)
+    markers = markers_of(analysis)
+    steps = step_rows(trace)
+    parts = viewer_parts(trace, steps, label_chips_by_step(trace), annotations, markers)
+    summary = analysis_summary(analysis, markers, trace_scores(trace), steps) if analysis else None
+    context = {"project": project, "trace": trace, "annotations": annotations, "parts": parts, "analysis": summary}
     return render(request, "traces/trace_detail.html", context)

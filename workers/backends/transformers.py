@@ -177,7 +177,9 @@ class TransformersBackend:
             for sample in range(rows_per_prompt):
                 row = prompt_index * rows_per_prompt + sample
                 samples.append(
-                    self._completion(generated[row], int(prompt_lengths[prompt_index]), seconds, row, step_logits, params)
+                    self._completion(
+                        generated[row], int(prompt_lengths[prompt_index]), seconds, row, step_logits, params
+                    )
                 )
             if rows_per_prompt < params.n:  # greedy: every sample is the same completion
                 samples = [samples[0]] + [_copy(samples[0]) for _ in range(params.n - 1)]
@@ -255,7 +257,7 @@ class TransformersBackend:
                 values, indices = torch.topk(logprobs, top)
                 entry["top_logprobs"] = [
                     {"token": self.tokenizer.decode([int(i)]), "logprob": float(v)}
-                    for v, i in zip(values.tolist(), indices.tolist())
+                    for v, i in zip(values.tolist(), indices.tolist(), strict=True)
                 ]
             entries.append(entry)
         return entries

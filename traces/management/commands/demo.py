@@ -23,6 +23,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from tqdm import tqdm
 
+from traces.actions.analysis import analyze_traces, needing_analysis
 from traces.actions.labels import LabelInput, do_save_labels
 from traces.analysis.answers import extract_answer
 from traces.demo_problems import SOURCE, demo_problems
@@ -41,25 +42,40 @@ from traces.models import (
     Trace,
 )
 from workers.backends.base import BackendUnavailable, SamplingParams
-from workers.backends.embedded import EMBEDDED_MODEL_NAME
-from workers.generation import DEFAULT_SYSTEM_PROMPT, THINK_FORMAT, BatchDone, PendingProblem, generate_run, missing_samples
+from workers.backends.embedded import (
+    EMBEDDED_MODEL_NAME,
+    converted_dir,
+    embedded_gguf_path,
+    embedded_model_dir,
+    is_converted,
+)
+from workers.generation import (
+    DEFAULT_SYSTEM_PROMPT,
+    THINK_FORMAT,
+    BatchDone,
+    PendingProblem,
+    generate_run,
+    missing_samples,
+)
 
 USERNAME = "demo"
 PROJECT_SLUG = "demo"
 PASSWORD_FILE = "demo_password"
 LOGIN_URL = "http://127.0.0.1:8000/"
 
-#: Defaults sized so the first start (GGUF conversion + generation) stays within ~3 minutes on
-#: 2 CPU cores (measured: see the issue's notes).
+#: Sized for a first start of about 3 minutes on 2 idle CPU cores (measured: GGUF conversion ≈25 s,
+#: then 4 batches of 8 prompts × ≤160 tokens at ≈32 tok/s); a busy machine takes about twice as long.
 DEFAULT_PROBLEMS = 32
 DEFAULT_SAMPLES = 1
-DEFAULT_MAX_NEW_TOKENS = 192
+DEFAULT_MAX_NEW_TOKENS = 160
 #: Prompts per ``generate`` call: one engine batch, stored in one transaction, one progress step.
+#: On 2 cores batches of 16 or 32 were no faster than 8 (31.6, 28.8, 22.5 tok/s on a busy machine).
 PROMPTS_PER_BATCH = 8
 #: Seeds both the problems and the sampling, so every machine starts from the same demo.
 SEED = 7
-TEMPERATURE = 0.7
-TOP_P = 0.95
+#: SmolLM2-Instruct's model card samples with temperature 0.2 and top_p 0.9.
+TEMPERATURE = 0.2
+TOP_P = 0.9
 
 #: How many traces get a seeded demo label, per verdict (correct / incorrect).
 LABELED_TRACES_PER_VERDICT = 3
@@ -80,16 +96,23 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--problems", type=_positive, default=DEFAULT_PROBLEMS, help=f"Word problems to generate (default {DEFAULT_PROBLEMS})"
+            "--problems",
+            type=_positive,
+            default=DEFAULT_PROBLEMS,
+            help=f"Word problems to generate (default {DEFAULT_PROBLEMS})",
         )
         parser.add_argument(
-            "--samples", type=_positive, default=DEFAULT_SAMPLES, help=f"Completions per problem (default {DEFAULT_SAMPLES})"
+            "--samples",
+            type=_positive,
+            default=DEFAULT_SAMPLES,
+            help=f"Completions per problem (default {DEFAULT_SAMPLES})",
         )
         parser.add_argument(
             "--max-new-tokens",
             type=_positive,
             default=DEFAULT_MAX_NEW_TOKENS,
-            help=f"Token limit of each completion; longer ones stop with finish_reason 'length' (default {DEFAULT_MAX_NEW_TOKENS})",
+            help="Token limit of each completion; longer ones stop with finish_reason 'length' "
+            f"(default {DEFAULT_MAX_NEW_TOKENS})",
         )
         parser.add_argument(
             "--force",
@@ -104,10 +127,18 @@ class Command(BaseCommand):
             project = demo_project(user)
             model = demo_model(project)
         params = SamplingParams(
-            max_new_tokens=options["max_new_tokens"], temperature=TEMPERATURE, top_p=TOP_P, n=options["samples"], seed=SEED
+            max_new_tokens=options["max_new_tokens"],
+            temperature=TEMPERATURE,
+            top_p=TOP_P,
+            n=options["samples"],
+            seed=SEED,
         )
         if options["force"]:
-            deleted = Run.objects.filter(project=project, model=model, kind=RunKind.GENERATION).delete()[1].get("traces.Trace", 0)
+            deleted = (
+                Run.objects.filter(project=project, model=model, kind=RunKind.GENERATION)
+                .delete()[1]
+                .get("traces.Trace", 0)
+            )
             self.stdout.write(f"--force: deleted the demo's generated runs and their {deleted} traces.")
         run = demo_run(project, model, params, user)
         problems = demo_problems(options["problems"], seed=SEED)
@@ -116,7 +147,8 @@ class Command(BaseCommand):
         if pending:
             self.stdout.write(
                 f"Generating {sum(len(p.sample_indices) for p in pending)} of {wanted} demo traces "
-                f"({len(problems)} problems × {params.n}, ≤{params.max_new_tokens} new tokens) with {model.name} on the CPU."
+                f"({len(problems)} problems × {params.n}, ≤{params.max_new_tokens} new tokens) "
+                f"with {model.name} on the CPU."
             )
             self._generate(run, model, pending, params, wanted, options["verbosity"])
         else:
@@ -124,30 +156,44 @@ class Command(BaseCommand):
                 f"Demo data already present: {wanted} of {wanted} traces in run {run.pk}; nothing to generate "
                 "(--force generates them again)."
             )
+        analysed = analyze_traces(needing_analysis(Trace.objects.filter(run=run)))
+        if analysed:
+            self.stdout.write(f"Analysed {analysed} demo traces (mismatch, overthinking, loops, behaviours).")
         labeled = seed_demo_labels(run, user)
         if labeled:
-            self.stdout.write(f"Seeded {labeled} demo step labels (source human, user {USERNAME}, noted as demo annotations).")
+            self.stdout.write(
+                f"Seeded {labeled} demo step labels (source human, user {USERNAME}, noted as demo annotations)."
+            )
         self.stdout.write(f"Log in at {LOGIN_URL} as {USERNAME} / {password}")
 
     def _demo_user(self, password: str) -> AbstractBaseUser:
         user, changed = demo_user(password)
         if changed:
-            self.stdout.write(f"Demo user '{USERNAME}' set to the password saved in {Path(settings.DATA_DIR) / PASSWORD_FILE}.")
+            self.stdout.write(
+                f"Demo user '{USERNAME}' set to the password saved in {Path(settings.DATA_DIR) / PASSWORD_FILE}."
+            )
         return user
 
     def _generate(
-        self, run: Run, model: LanguageModel, pending: list[PendingProblem], params: SamplingParams, wanted: int, verbosity: int
+        self,
+        run: Run,
+        model: LanguageModel,
+        pending: list[PendingProblem],
+        params: SamplingParams,
+        wanted: int,
+        verbosity: int,
     ) -> None:
         try:
-            from workers.backends.embedded import converted_dir, embedded_gguf_path, embedded_model_dir, is_converted
-            from workers.backends.transformers import TransformersBackend
+            from workers.backends.transformers import TransformersBackend  # torch: only when generating
         except ImportError as error:
             raise CommandError(f"generating the demo needs the CPU extra ({error}): pip install -e '.[cpu]'") from None
         try:
             _, version = embedded_gguf_path()
             converting = not is_converted(converted_dir(settings.MODEL_CACHE_DIR, version))
             if converting:
-                self.stdout.write(f"Converting the packaged GGUF weights into {settings.MODEL_CACHE_DIR} (once; about a minute).")
+                self.stdout.write(
+                    f"Converting the packaged GGUF weights into {settings.MODEL_CACHE_DIR} (once; about a minute)."
+                )
             started = time.perf_counter()
             model_dir = embedded_model_dir(settings.MODEL_CACHE_DIR)
             if converting:
@@ -168,7 +214,9 @@ class Command(BaseCommand):
                 bar.set_postfix(tok_s=f"{batch.tokens / batch.seconds:.0f}" if batch.seconds else "-")
 
             try:
-                generate_run(run, model, backend, pending, params, prompts_per_batch=PROMPTS_PER_BATCH, on_batch=advance)
+                generate_run(
+                    run, model, backend, pending, params, prompts_per_batch=PROMPTS_PER_BATCH, on_batch=advance
+                )
             except KeyboardInterrupt:
                 raise CommandError(
                     f"Interrupted after {run.progress_done} of {wanted} traces; they are kept and "
@@ -227,7 +275,9 @@ def demo_project(owner: AbstractBaseUser) -> Project:
         slug=PROJECT_SLUG,
         defaults={
             "name": "Demo",
-            "description": f"thinkscope's own math word problems ({SOURCE}) answered by {EMBEDDED_MODEL_NAME} on the CPU.",
+            "description": (
+                f"thinkscope's own math word problems ({SOURCE}) answered by {EMBEDDED_MODEL_NAME} on the CPU."
+            ),
         },
     )
     Membership.objects.update_or_create(project=project, user=owner, defaults={"role": Role.OWNER})

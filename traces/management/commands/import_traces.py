@@ -10,9 +10,12 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from tqdm import tqdm
+
+from traces.actions.analysis import analyze_traces
 from traces.actions.imports import ImportFailed, do_import
 from traces.formats import FORMAT_NAMES, SEPARATOR_FORMATS, get_parser
-from traces.models import Project
+from traces.models import Project, Trace
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
 
@@ -41,6 +44,11 @@ class Command(BaseCommand):
         parser.add_argument("--project", required=True, help="Project slug (created if --create-project)")
         parser.add_argument("--create-project", action="store_true", help="Create the project if it does not exist")
         parser.add_argument("--skip-invalid", action="store_true", help="Import valid lines, report the invalid ones")
+        parser.add_argument(
+            "--no-analyze",
+            action="store_true",
+            help="Skip the analysis pass after the import (run `manage.py analyze` later)",
+        )
         parser.add_argument(
             "--step-separator",
             type=unescape,
@@ -82,6 +90,14 @@ class Command(BaseCommand):
                 f"{seconds:.1f} s ({lines / seconds if seconds else 0:.0f} lines/s)."
             )
         )
+        if not options["no_analyze"]:
+            self._analyze(result.run.pk, report.traces_created)
+
+    def _analyze(self, run_id: int, count: int) -> None:
+        """The analysis pass (mismatch, overthinking, loops, behaviours) over the imported traces."""
+        with tqdm(total=count, unit="trace", desc="Analysing", file=self.stderr, disable=count == 0) as bar:
+            analyze_traces(Trace.objects.filter(run_id=run_id), progress=bar.update)
+        self.stdout.write(f"Analysed {count} traces (scores and markers in the trace viewer).")
 
     def _project(self, slug: str, create: bool) -> Project:
         project = Project.objects.filter(slug=slug).first()

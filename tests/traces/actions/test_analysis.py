@@ -1,0 +1,119 @@
+"""The analysis layer on stored traces: scores, markers, idempotence, ``manage.py analyze`` (issue 4, item 5)."""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from traces.actions.analysis import analyze_traces, needing_analysis
+from traces.actions.imports import do_import
+from traces.analysis.engine import ANALYSIS_VERSION, METHOD
+from traces.models import Project, Score, Trace, TraceAnalysis
+
+pytestmark = pytest.mark.django_db
+
+SKY_T1 = "skyt1_math500_traces/Sky-T1-math-correct-5K-27B.math500.lines1-300.jsonl"
+LINES = 40
+ALWAYS_PRESENT = {"overthinking_ratio", "thought_switches", "loop_count", "loop_tokens_wasted", "truncated"}
+
+
+@pytest.fixture
+def sky_records(shared_data: Path) -> list[dict]:
+    with (shared_data / SKY_T1).open(encoding="utf-8") as fp:
+        return [json.loads(line) for _, line in zip(range(LINES), fp)]
+
+
+@pytest.fixture
+def sky_project(sky_records: list[dict], tmp_path: Path) -> Project:
+    """The first Sky-T1 traces, imported through the generic JSONL format."""
+    path = tmp_path / "sky.jsonl"
+    with path.open("w", encoding="utf-8") as out:
+        for r in sky_records:
+            line = {"prompt": r["question"], "completion": r["code"][0], "reference_answer": r["answer"],
+                    "model": "sky-t1", "think_format": "sky_t1"}
+            out.write(json.dumps(line) + "\n")
+    project = Project.objects.create(name="Sky", slug="sky")
+    do_import(project, path, "jsonl")
+    return project
+
+
+def test_every_trace_gets_scores_and_markers(sky_project: Project, sky_records: list[dict]) -> None:
+    traces = Trace.objects.filter(project=sky_project)
+    assert analyze_traces(traces) == len(sky_records)
+
+    for trace in traces.select_related("analysis"):
+        names = set(Score.objects.filter(trace=trace, method=METHOD).values_list("name", flat=True))
+        assert ALWAYS_PRESENT <= names
+        assert trace.analysis.version == ANALYSIS_VERSION
+        for marker in trace.analysis.markers:
+            assert 0 <= marker["start"] <= marker["end"] <= len(trace.raw_text)
+        ratio = Score.objects.get(trace=trace, name="overthinking_ratio").value
+        assert 0.0 <= ratio <= 1.0
+        t_star = [m for m in trace.analysis.markers if m["kind"] == "t_star"]
+        assert bool(t_star) == ("t_star_step" in names) == (trace.analysis.verdicts["t_star"] is not None)
+
+
+def test_truncation_matches_the_raw_markers(sky_project: Project, sky_records: list[dict]) -> None:
+    """Independent count: a thought opened and never closed is truncated (SPEC §1)."""
+    analyze_traces(Trace.objects.filter(project=sky_project))
+    unclosed = sum(
+        "<|begin_of_thought|>" in r["code"][0] and "<|end_of_thought|>" not in r["code"][0] for r in sky_records
+    )
+    assert unclosed > 0
+    assert Score.objects.filter(trace__project=sky_project, name="truncated", value=1.0).count() == unclosed
+
+
+def test_rerunning_replaces_results_without_duplicates(sky_project: Project) -> None:
+    traces = Trace.objects.filter(project=sky_project)
+    analyze_traces(traces)
+    scores = sorted(Score.objects.filter(trace__project=sky_project).values_list("trace_id", "name", "value"))
+    assert not needing_analysis(traces).exists()
+
+    analyze_traces(traces)
+
+    again = sorted(Score.objects.filter(trace__project=sky_project).values_list("trace_id", "name", "value"))
+    assert again == scores
+    assert TraceAnalysis.objects.filter(trace__project=sky_project).count() == traces.count()
+
+
+def test_older_versions_are_analysed_again(sky_project: Project) -> None:
+    traces = Trace.objects.filter(project=sky_project)
+    analyze_traces(traces)
+    TraceAnalysis.objects.filter(trace=traces.first()).update(version="0")
+    assert needing_analysis(traces).count() == 1
+
+
+def test_analyze_command(sky_project: Project, sky_records: list[dict]) -> None:
+    out = StringIO()
+    call_command("analyze", project="sky", stdout=out, stderr=StringIO())
+    assert f"Analysed {len(sky_records)} traces" in out.getvalue()
+    call_command("analyze", project="sky", stdout=out, stderr=StringIO())
+    assert "Analysed 0 traces" in out.getvalue()
+    call_command("analyze", project="sky", all=True, stdout=out, stderr=StringIO())
+    assert out.getvalue().count(f"Analysed {len(sky_records)} traces") == 2
+
+
+def test_analyze_command_errors(sky_project: Project) -> None:
+    with pytest.raises(CommandError, match="No project 'nope' \\(known: sky\\)"):
+        call_command("analyze", project="nope")
+    with pytest.raises(CommandError, match="not a date"):
+        call_command("analyze", "--project", "sky", "--since", "yesterday")
+
+
+def test_cli_import_analyses_unless_told_not_to(shared_data: Path) -> None:
+    Project.objects.create(name="PB", slug="pb")
+    sample = shared_data / "processbench" / "gsm8k.jsonl"
+    lines = sum(1 for _ in sample.open(encoding="utf-8"))
+    out = StringIO()
+    call_command("import_traces", str(sample), format="processbench", project="pb", stdout=out, stderr=StringIO())
+    assert f"Analysed {lines} traces" in out.getvalue()
+    assert TraceAnalysis.objects.filter(trace__project__slug="pb").count() == lines
+
+    other = shared_data / "processbench" / "math.jsonl"
+    call_command("import_traces", str(other), format="processbench", project="pb", no_analyze=True, stdout=out, stderr=StringIO())
+    assert TraceAnalysis.objects.filter(trace__project__slug="pb").count() == lines
+    assert needing_analysis(Trace.objects.filter(project__slug="pb")).count() == sum(1 for _ in other.open(encoding="utf-8"))

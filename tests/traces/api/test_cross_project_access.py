@@ -1,0 +1,179 @@
+"""Every API endpoint, called by a member of another project on this project's objects, answers
+403 or 404 and never returns its data (issue 7, item 5).
+
+The endpoints come from the OpenAPI schema, so a new endpoint is covered as soon as it is routed:
+the test fails until ``secret_alpha`` (which alpha object a path parameter names) or ``bodies`` (what
+a write sends) say how to aim it at alpha. A write that names alpha's objects in its body gets
+DRF's 400 "does not exist", exactly what it gets for an object that does not exist at all.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from drf_spectacular.generators import SchemaGenerator
+from rest_framework.test import APIClient
+
+from traces.actions.store import store_traces
+from traces.formats.base import ParsedStep, ParsedTrace
+from traces.models import Label, LanguageModel, Problem, Project, Role, Run, RunKind, Score, Step, Trace
+
+pytestmark = pytest.mark.django_db
+
+SECRET = "ALPHA-SECRET-7f3a"
+MISSING_ID = 2**31 - 1
+
+#: Endpoints that do not read or write an existing project's objects.
+NOT_PROJECT_SCOPED = {("/api/projects/", "post"), ("/api/schema/", "get")}
+
+
+@pytest.fixture
+def secret_alpha(alpha: Project) -> dict[str, Any]:
+    """Alpha with one object of every kind that holds the secret, by resource name."""
+    run = Run.objects.create(project=alpha, kind=RunKind.IMPORT, name=f"{SECRET}.jsonl")
+    secret = ParsedTrace(
+        line_no=1, prompt=f"{SECRET} prompt", text=f"{SECRET} completion", model_name=f"{SECRET}-model",
+        steps=[ParsedStep(text=f"{SECRET} step", label=-1)], label_source="import:test",
+    )  # fmt: skip
+    store_traces(alpha, run, [secret])
+    trace = Trace.objects.get(run=run)
+    step = Step.objects.get(trace=trace)
+    score = Score.objects.create(trace=trace, name=SECRET, value=0.5)
+    export = Run.objects.create(project=alpha, kind=RunKind.EXPORT, name=SECRET, params={"format": "trl"})
+    return {
+        "exports": export.pk,
+        "imports": run.pk,
+        "labels": Label.objects.get(step=step).pk,
+        "models": LanguageModel.objects.get(project=alpha, name=f"{SECRET}-model").pk,
+        "problems": Problem.objects.get(prompt__startswith=SECRET).pk,
+        "projects": alpha.slug,
+        "runs": run.pk,
+        "scores": score.pk,
+        "traces": trace.pk,
+        "step": step.pk,
+    }
+
+
+def bodies(objects: dict[str, Any]) -> dict[tuple[str, str], Callable[[], dict[str, Any]]]:
+    """What each write sends, aimed at alpha; each call builds a fresh body (uploads are read once)."""
+    return {
+        ("/api/exports/", "post"): lambda: {"project": "alpha", "format": "trl", "policy": {"sources": "human"}},
+        ("/api/imports/", "post"): lambda: {
+            "project": "alpha",
+            "format": "jsonl",
+            "file": SimpleUploadedFile("x.jsonl", b'{"prompt": "p", "completion": "c"}\n'),
+        },  # fmt: skip
+        ("/api/labels/", "post"): lambda: {"step": objects["step"], "value": 1},
+        ("/api/labels/bulk/", "post"): lambda: {"labels": [{"step": objects["step"], "value": 1}]},
+        ("/api/models/", "post"): lambda: {"project": "alpha", "name": "intruder"},
+    }
+
+
+def endpoints() -> list[tuple[str, str]]:
+    paths = SchemaGenerator().get_schema(request=None, public=True)["paths"]
+    return sorted((path, method) for path, operations in paths.items() for method in operations)
+
+
+def aimed_at_alpha(path: str, objects: dict[str, Any]) -> str:
+    resource = path.split("/")[2]
+    if "{" in path and resource not in objects:
+        pytest.fail(f"{path}: say which alpha object its parameter names (secret_alpha in this test)")
+    return re.sub(r"\{[^}]+\}", str(objects.get(resource)), path)
+
+
+def alpha_ids(path: str) -> set[int]:
+    """The ids of alpha's rows that the list ``path`` could return."""
+    resource = path.split("/")[2]
+    alpha = {"project__slug": "alpha"}
+    querysets = {
+        "exports": Run.objects.filter(kind=RunKind.EXPORT, **alpha),
+        "labels": Label.objects.filter(trace__project__slug="alpha"),
+        "models": LanguageModel.objects.filter(**alpha),
+        "problems": Problem.objects.filter(**alpha),
+        "projects": Project.objects.filter(slug="alpha"),
+        "runs": Run.objects.filter(**alpha),
+        "scores": Score.objects.filter(trace__project__slug="alpha"),
+        "traces": Trace.objects.filter(**alpha),
+    }
+    if resource not in querysets:
+        pytest.fail(f"{path}: say which of alpha's rows it could list (alpha_ids in this test)")
+    ids = set(querysets[resource].values_list("id", flat=True))
+    assert ids, f"alpha has no {resource}: the test would prove nothing"
+    return ids
+
+
+def rows(response: Any) -> list[Any]:
+    """A list response's rows, paginated (``results``) or not."""
+    body = response.json()
+    return body["results"] if isinstance(body, dict) else body
+
+
+def leaks(response: Any) -> bool:
+    content = b"".join(response.streaming_content) if response.streaming else response.content
+    return SECRET.encode() in content
+
+
+def state() -> tuple[int, ...]:
+    """What a refused write must leave unchanged."""
+    return (Label.objects.count(), LanguageModel.objects.count(), Run.objects.count(), Project.objects.count())
+
+
+def test_every_endpoint_refuses_another_projects_member(secret_alpha, beta, client_for) -> None:  # type: ignore[no-untyped-def]
+    outsider: APIClient = client_for(beta, Role.OWNER)
+    writes = bodies(secret_alpha)
+    query = {"file": "train", "method": "import:test", "reference": "import:test"}
+    checked = []
+    for path, method in endpoints():
+        if (path, method) in NOT_PROJECT_SCOPED:
+            continue
+        url = aimed_at_alpha(path, secret_alpha)
+        if method == "get":
+            response = outsider.get(url, query)
+            if "{" in path:
+                assert response.status_code in (403, 404), f"GET {url}: {response.status_code}"
+            else:  # a list: the outsider's own rows only, also when filtering on alpha
+                filtered = outsider.get(
+                    url, {"project": "alpha", "project__slug": "alpha", "trace": secret_alpha["traces"]}
+                )
+                for listed in (response, filtered):
+                    assert listed.status_code == 200, f"GET {url}: {listed.status_code}"
+                    ids = {row["id"] for row in rows(listed)}
+                    assert not ids & alpha_ids(path), f"GET {url} lists alpha's rows"
+                    assert not leaks(listed)
+        else:
+            if (path, method) not in writes:
+                pytest.fail(f"{method.upper()} {path}: say what it sends (bodies() in this test)")
+            before = state()
+            body = writes[path, method]()
+            fmt = "multipart" if any(isinstance(v, SimpleUploadedFile) for v in body.values()) else "json"
+            response = getattr(outsider, method)(url, body, format=fmt)
+            assert response.status_code in (400, 403, 404), f"{method.upper()} {url}: {response.status_code}"
+            if response.status_code == 400:
+                assert "does not exist" in json.dumps(response.json()), f"{method.upper()} {url}: {response.json()}"
+            assert state() == before, f"{method.upper()} {url} changed the database"
+        assert not leaks(response), f"{method.upper()} {url} returned alpha's data"
+        checked.append((path, method))
+    assert {path for path, _ in checked} >= {
+        "/api/traces/{id}/",
+        "/api/exports/{id}/download/",
+        "/api/projects/{slug}/evaluate/",
+    }
+
+
+def test_a_foreign_id_in_a_filter_reads_like_a_missing_one(secret_alpha, beta, client_for) -> None:  # type: ignore[no-untyped-def]
+    outsider: APIClient = client_for(beta, Role.OWNER)
+    for url, name in (
+        ("/api/labels/", "trace"),
+        ("/api/labels/", "step"),
+        ("/api/scores/", "trace"),
+        ("/api/traces/", "run"),
+    ):
+        key = "step" if name == "step" else ("runs" if name == "run" else "traces")
+        foreign = outsider.get(url, {name: secret_alpha[key]})
+        missing = outsider.get(url, {name: MISSING_ID})
+        assert (foreign.status_code, rows(foreign)) == (missing.status_code, rows(missing)) == (200, [])

@@ -1,0 +1,160 @@
+"""One pass of every per-trace analysis (SPEC §3.3–3.5) over one trace: scores, verdicts, markers.
+
+``analyze_trace`` is what the analysis layer stores for each trace: numbers as ``Score`` rows
+(so lists can filter and sort by them), verdicts and the character spans the viewer marks (t*,
+the shaded tokens after t*, loops, behaviour cues, thought switches). It is pure: plain values
+in, plain values out; ``traces.actions.analysis`` loads traces and stores the results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from traces.analysis.answers import AnswerType
+from traces.analysis.behaviours import find_behaviours
+from traces.analysis.loops import Loops, find_loops
+from traces.analysis.mismatch import Mismatch, think_answer_mismatch
+from traces.analysis.overthinking import (
+    Overthinking,
+    Underthinking,
+    measure_overthinking,
+    measure_underthinking,
+    reasoning_range,
+)
+from traces.analysis.segmentation import Span
+from traces.analysis.think import ThinkSplit
+
+ANALYSIS_VERSION = "1"
+"""Bump when a change to any analysis changes its results: ``manage.py analyze`` re-runs older rows."""
+
+METHOD = "analysis"
+"""The ``Score.method`` of every score this module produces."""
+
+MISMATCH_VALUES = {"match": 0.0, "mismatch": 1.0}
+"""``think_answer_mismatch`` score: 1 mismatch, 0 match; absent when undetermined (SPEC §3.3)."""
+
+
+@dataclass(frozen=True)
+class TraceInput:
+    """What the analyses read of one trace: its text and spans, and its problem's reference."""
+
+    text: str
+    split: ThinkSplit
+    steps: Sequence[Span]
+    finish_reason: str | None = None
+    reference: str | None = None
+    answer_type: AnswerType = "math"
+    token_starts: Sequence[int] | None = None
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A span of the trace's raw text that the viewer highlights (``kind`` picks the style)."""
+
+    kind: str
+    start: int
+    end: int
+    label: str
+
+
+@dataclass(frozen=True)
+class TraceReport:
+    """Every result of one trace: named numbers, verdicts and markers in text order."""
+
+    scores: dict[str, float]
+    verdicts: dict[str, str | bool | int | None]
+    markers: list[Marker] = field(default_factory=list)
+
+
+def analyze_trace(trace: TraceInput) -> TraceReport:
+    """Run mismatch, overthinking, underthinking, loops and behaviours on one trace (SPEC §3.3–3.5).
+
+    The reasoning measured is the think part, or the whole answer part when the completion has no
+    think delimiters (``overthinking.reasoning_range``); ``steps`` are the trace's steps, of which
+    those inside that range are the steps t* is counted in.
+    """
+    start, end = reasoning_range(trace.split)
+    steps = [s for s in trace.steps if s.start >= start and s.end <= end and s.end > s.start]
+    mismatch = think_answer_mismatch(
+        trace.text, trace.split, answer_type=trace.answer_type, finish_reason=trace.finish_reason
+    )
+    over = measure_overthinking(
+        trace.text, steps, trace.reference or None, answer_type=trace.answer_type, token_starts=trace.token_starts
+    )
+    under = measure_underthinking(trace.text, start, end, over.first_correct)
+    loops = find_loops(trace.text, start, end, token_starts=trace.token_starts)
+    behaviours = find_behaviours(trace.text, start, end)
+    scores = {
+        **mismatch_scores(mismatch),
+        **overthinking_scores(over, under),
+        "loop_count": float(len(loops.loops)),
+        "loop_tokens_wasted": float(loops.tokens_wasted),
+        **{f"behaviour_{name}": float(count) for name, count in behaviours.counts.items()},
+    }
+    verdicts: dict[str, str | bool | int | None] = {
+        "mismatch": mismatch.verdict,
+        "think_answer": mismatch.think_answer.text if mismatch.think_answer else None,
+        "unsupported_answer": mismatch.unsupported,
+        "think_empty": mismatch.think_empty,
+        "truncated": mismatch.truncated,
+        "t_star": over.t_star,
+        "loop": bool(loops.loops),
+    }
+    markers = [
+        *overthinking_markers(over, end),
+        *loop_markers(loops),
+        *(Marker("thought_switch", m.start, m.end, m.text) for m in under.switches),
+        *(Marker(f"behaviour_{m.category}", m.start, m.end, m.text) for m in behaviours.matches),
+    ]
+    markers.sort(key=lambda m: (m.start, m.end, m.kind))
+    return TraceReport(scores, verdicts, markers)
+
+
+def mismatch_scores(mismatch: Mismatch) -> dict[str, float]:
+    """SPEC §3.3 as numbers: mismatch (when determined), unsupported answer, truncation, empty think."""
+    scores = {"truncated": float(mismatch.truncated), "think_empty": float(mismatch.think_empty)}
+    if mismatch.verdict in MISMATCH_VALUES:
+        scores["think_answer_mismatch"] = MISMATCH_VALUES[mismatch.verdict]
+    if mismatch.unsupported is not None:
+        scores["unsupported_answer"] = float(mismatch.unsupported)
+    return scores
+
+
+def overthinking_scores(over: Overthinking, under: Underthinking) -> dict[str, float]:
+    """SPEC §3.4 as numbers; t* and what depends on it only when the reference was reached."""
+    scores = {
+        "overthinking_ratio": over.ratio,
+        "thought_switches": float(len(under.switches)),
+        "think_tokens_measured": float(over.think_tokens),
+    }
+    if over.t_star is not None:
+        scores["t_star_step"] = float(over.t_star)
+        scores["tokens_after_t_star"] = float(over.tokens_after)
+        scores["reverifications_after_t_star"] = float(len(over.reverifications))
+    if under.switches_before_correct_path is not None:
+        scores["switches_before_correct_path"] = float(under.switches_before_correct_path)
+    return scores
+
+
+def overthinking_markers(over: Overthinking, reasoning_end: int) -> list[Marker]:
+    """The t* marker at the first correct answer, and the shaded stretch after step t*."""
+    if over.first_correct is None or over.tail_start is None:
+        return []
+    found = over.first_correct
+    markers = [Marker("t_star", found.start, found.end, f"t*: reference answer first reached ({found.text})")]
+    if reasoning_end > over.tail_start:
+        markers.append(
+            Marker("after_t_star", over.tail_start, reasoning_end, f"{over.tokens_after} tokens after t*")
+        )
+    markers.extend(Marker("reverification", m.start, m.end, m.text) for m in over.reverifications)
+    return markers
+
+
+def loop_markers(loops: Loops) -> list[Marker]:
+    """One marker per repeat of each loop, labelled with its position in the loop."""
+    return [
+        Marker("loop", span.start, span.end, f"loop {i + 1}: repeat {j + 1} of {loop.count}")
+        for i, loop in enumerate(loops.loops)
+        for j, span in enumerate(loop.repeats)
+    ]

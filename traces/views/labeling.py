@@ -1,0 +1,430 @@
+"""The labeling view (SPEC §4 "keyboard-first step labeling"; issue 6 item 1).
+
+One page per trace, ``/p/<slug>/traces/<pk>/label/``: the steps with the signed-in person's own
+label cell and the automatic suggestions (source and confidence), a sticky panel with the keys, the
+answers and the trace-level form. Each keystroke (``static/js/labeling.js``) is one htmx POST to
+``label/steps/`` (or ``label/undo/``) that calls one action of ``traces.actions.labels`` and answers
+with a status line plus, out of band, the label cells of the steps that changed: a 600-step trace
+is never re-rendered for one label.
+
+Rules: annotators, reviewers and owners label; viewers get 403 (they read traces in the viewer);
+non-members get 404; the page shows the person's own labels and the automatic suggestions, never
+other people's labels (judgments stay independent; the trace viewer shows them all).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.db.models import Count, Exists, FilteredRelation, OuterRef, Q
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from traces import access
+from traces.actions.annotations import (
+    MAX_NOTE_CHARS,
+    AnnotationError,
+    FinalAnswerVerdict,
+    MismatchVerdict,
+    OverthinkingVerdict,
+    TraceVerdicts,
+    do_save_trace_verdicts,
+)
+from traces.actions.labels import (
+    ACCEPTED,
+    LabelChanges,
+    LabelError,
+    best_suggestion,
+    do_accept_suggestion,
+    do_mark_first_error,
+    do_rate_step,
+    do_toggle_flag,
+    do_undo_last_change,
+)
+from traces.formats.processbench import NO_ERROR
+from traces.models import HUMAN, Label, LabelValue, Part, Project, Step, Trace, TraceAnnotation
+from traces.models.trace import TraceQuerySet
+from traces.views.access import member_project
+from traces.views.presenters import LabelChip, label_chips_by_step, shown_span, step_rows
+from traces.views.traces import HtmxHttpRequest
+
+#: The columns a label POST reads of its trace (never the raw text).
+TRACE_KEY_COLUMNS = ("id", "project_id", "current_segmentation_id")
+
+#: The columns of the person's label that its cell shows.
+LABEL_CELL_FIELDS = ("value", "flagged", "note", "params")
+
+STEP_ACTIONS = ("rate", "flag", "accept", "first_error", "no_error")
+
+#: What an undone change was, in the status line.
+CHANGE_NAMES = {
+    "rate": "rating",
+    "flag": "flag",
+    "accept": "accepted suggestion",
+    "first_error": "first-error mode",
+    "no_error": "“no error”",
+    "save": "API save",
+}
+
+_RATING_TEXT = {1: "+1", 0: "0", -1: "−1"}
+
+
+# --- What the page shows ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MyLabel:
+    """The signed-in person's label of one step, as its label cell shows it."""
+
+    step_id: int
+    number: int  # 1-based
+    value: int | None = None
+    flagged: bool = False
+    note: str = ""
+    accepted_from: str = ""  # the automatic source this value was accepted from
+    first_error: bool = False  # the person marked this step as the first error
+
+
+@dataclass(frozen=True)
+class LabelingStep:
+    """One step of the labeling page: its text, the person's label cell and the automatic suggestions."""
+
+    text: str
+    mine: MyLabel
+    suggestions: list[LabelChip]
+    best: LabelChip | None  # the suggestion ``a`` accepts
+
+    @property
+    def number(self) -> int:
+        return self.mine.number
+
+
+@dataclass(frozen=True)
+class PartSection:
+    """The steps of the think or the answer part."""
+
+    part: str
+    title: str
+    steps: list[LabelingStep]
+
+
+@dataclass(frozen=True)
+class Progress:
+    rated: int
+    total: int
+
+
+@dataclass(frozen=True)
+class Status:
+    text: str
+    level: str = "ok"  # ok | warn
+
+
+def my_label_rows(trace: Trace, user: object) -> dict[int, dict[str, Any]]:
+    """The person's human labels of the trace's current steps, by step id."""
+    labels = Label.objects.filter(
+        trace_id=trace.pk, source=HUMAN, user=user, step__segmentation_id=trace.current_segmentation_id
+    )
+    return {row["step_id"]: row for row in labels.values("step_id", *LABEL_CELL_FIELDS)}
+
+
+def my_annotation(trace: Trace, user: object) -> TraceAnnotation | None:
+    return TraceAnnotation.objects.filter(trace_id=trace.pk, source=HUMAN, user=user).first()
+
+
+def my_label(step_id: int, index: int, row: dict[str, Any] | None, first_error: int | None) -> MyLabel:
+    """The label cell of one step from the person's label row (None: unrated)."""
+    is_first_error = first_error is not None and index == first_error
+    if row is None:
+        return MyLabel(step_id=step_id, number=index + 1, first_error=is_first_error)
+    accepted = (row["params"] or {}).get(ACCEPTED) or {}
+    return MyLabel(
+        step_id=step_id,
+        number=index + 1,
+        value=row["value"],
+        flagged=bool(row["flagged"]),
+        note=row["note"],
+        accepted_from=str(accepted.get("source", "")),
+        first_error=is_first_error,
+    )
+
+
+def progress_of(trace: Trace, user: object) -> Progress:
+    """How many of the trace's current steps the person has rated (one query)."""
+    counts = Step.objects.filter(segmentation_id=trace.current_segmentation_id).aggregate(
+        total=Count("id", distinct=True),
+        rated=Count("labels", filter=Q(labels__source=HUMAN, labels__user=user, labels__value__isnull=False)),
+    )
+    return Progress(rated=counts["rated"], total=counts["total"])
+
+
+def label_cells(user: object, step_ids: list[int], first_error: int | None) -> list[MyLabel]:
+    """The label cells of these steps, in step order (one query: each step with the person's label joined)."""
+    mine = FilteredRelation("labels", condition=Q(labels__source=HUMAN, labels__user=user))
+    rows = (
+        Step.objects.filter(pk__in=step_ids)
+        .annotate(mine=mine)
+        .order_by("index")
+        .values("id", "index", "mine__id", "mine__value", "mine__flagged", "mine__note", "mine__params")
+    )
+    return [
+        my_label(
+            row["id"],
+            row["index"],
+            {field: row[f"mine__{field}"] for field in LABEL_CELL_FIELDS} if row["mine__id"] is not None else None,
+            first_error,
+        )
+        for row in rows
+    ]
+
+
+def labeling_sections(trace: Trace, user: object, annotation: TraceAnnotation | None) -> list[PartSection]:
+    """The think steps (when there are any) and the answer steps, each with the person's label and the suggestions.
+
+    Plain rows and one pass: no analysis marking here (the viewer shows it), so a 600-step trace stays cheap.
+    """
+    suggestions = label_chips_by_step(trace)
+    mine = my_label_rows(trace, user)
+    first_error = annotation.first_error_step if annotation else None
+    by_part: dict[str, list[LabelingStep]] = {Part.THINK: [], Part.ANSWER: []}
+    for step in step_rows(trace):
+        start, end = shown_span(trace.raw_text, step["char_start"], step["char_end"])
+        auto = [chip for chip in suggestions.get(step["id"], []) if chip.auto]
+        by_part[Part.THINK if step["part"] == Part.THINK else Part.ANSWER].append(
+            LabelingStep(
+                text=trace.raw_text[start:end],
+                mine=my_label(step["id"], step["index"], mine.get(step["id"]), first_error),
+                suggestions=auto,
+                best=best_suggestion(auto),
+            )
+        )
+    sections = [PartSection(Part.THINK, "Thinking", by_part[Part.THINK])] if by_part[Part.THINK] else []
+    return [*sections, PartSection(Part.ANSWER, "Answer", by_part[Part.ANSWER])]
+
+
+# --- Forms -----------------------------------------------------------------------------------------
+
+
+class StepActionForm(forms.Form):
+    """One keystroke: an action, the current step (not for ``no_error``) and, to rate, the value."""
+
+    action = forms.ChoiceField(choices=[(name, name) for name in STEP_ACTIONS])
+    step = forms.ModelChoiceField(queryset=Step.objects.none(), required=False)
+    value = forms.TypedChoiceField(choices=LabelValue.choices, coerce=int, required=False, empty_value=None)
+
+    def __init__(self, data: Any, *, trace: Trace) -> None:
+        super().__init__(data)
+        steps = Step.objects.filter(segmentation_id=trace.current_segmentation_id).only("id", "index", "trace_id")
+        self.fields["step"].queryset = steps  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        action = data.get("action")
+        if action and action != "no_error" and data.get("step") is None and "step" not in self.errors:
+            self.add_error("step", f"the action '{action}' needs a step of this trace")
+        if action == "rate" and data.get("value") is None and "value" not in self.errors:
+            self.add_error("value", "rating needs a value: -1, 0 or 1")
+        return data
+
+
+def verdict_choices(vocabulary: type[models.TextChoices]) -> list[tuple[str, str]]:
+    """A verdict's choices with "not given" first."""
+    return [("", "—"), *vocabulary.choices]
+
+
+class TraceVerdictsForm(forms.Form):
+    """The trace-level fields of the person's annotation (the first error is set by keyboard)."""
+
+    final_answer_verdict = forms.ChoiceField(
+        label="Final answer", required=False, choices=verdict_choices(FinalAnswerVerdict)
+    )
+    mismatch_verdict = forms.ChoiceField(label="Think–answer", required=False, choices=verdict_choices(MismatchVerdict))
+    overthinking_verdict = forms.ChoiceField(
+        label="Overthinking", required=False, choices=verdict_choices(OverthinkingVerdict)
+    )
+    tags = forms.CharField(label="Tags", required=False, help_text="comma-separated")
+    note = forms.CharField(
+        label="Note", required=False, max_length=MAX_NOTE_CHARS, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    @classmethod
+    def for_annotation(cls, annotation: TraceAnnotation | None) -> TraceVerdictsForm:
+        if annotation is None:
+            return cls()
+        return cls(
+            initial={
+                "final_answer_verdict": annotation.final_answer_verdict,
+                "mismatch_verdict": annotation.mismatch_verdict,
+                "overthinking_verdict": annotation.overthinking_verdict,
+                "tags": ", ".join(annotation.tags),
+                "note": annotation.note,
+            }
+        )
+
+    def clean_tags(self) -> tuple[str, ...]:
+        """Tags split at commas, trimmed, empty ones dropped, each kept once in order."""
+        tags = (tag.strip() for tag in self.cleaned_data["tags"].split(","))
+        return tuple(dict.fromkeys(tag for tag in tags if tag))
+
+    def verdicts(self) -> TraceVerdicts:
+        return TraceVerdicts(**self.cleaned_data)
+
+
+# --- Access --------------------------------------------------------------------------------------------
+
+
+def labeling_target(request: HttpRequest, slug: str, pk: int, traces: TraceQuerySet) -> tuple[Project, Trace]:
+    """The project (404 for non-members, 403 unless the role may label) and the trace (404 if not in it)."""
+    project = member_project(request, slug)
+    try:
+        access.require(project, request.user, access.Action.LABEL)
+    except access.PermissionDenied as denied:
+        raise PermissionDenied(str(denied)) from None
+    return project, get_object_or_404(traces.in_project(project), pk=pk)
+
+
+def next_trace_to_label(project: Project, user: object, after: Trace) -> Trace | None:
+    """The next trace in list order (newest first) that the person has not labeled, wrapping around."""
+    mine = Label.objects.filter(
+        trace_id=OuterRef("pk"), source=HUMAN, user=user, step__segmentation_id=OuterRef("current_segmentation_id")
+    )
+    candidates = Trace.objects.in_project(project).exclude(pk=after.pk).filter(~Exists(mine)).only("id")
+    return candidates.filter(pk__lt=after.pk).order_by("-id").first() or candidates.order_by("-id").first()
+
+
+# --- Views -------------------------------------------------------------------------------------------
+
+
+@require_GET
+@login_required
+def label_trace(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """The labeling page of one trace."""
+    project, trace = labeling_target(request, slug, pk, Trace.objects.for_viewer())
+    annotation = my_annotation(trace, request.user)
+    context = {
+        "project": project,
+        "trace": trace,
+        "sections": labeling_sections(trace, request.user, annotation),
+        "first_error": annotation.first_error_step if annotation else None,
+        "progress": progress_of(trace, request.user),
+        "form": TraceVerdictsForm.for_annotation(annotation),
+        "finished": "finished" in request.GET,
+    }
+    return render(request, "traces/label.html", context)
+
+
+@require_POST
+@login_required
+def label_step(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """One keystroke on one step (rate, flag, accept, first error, no error): the changed cells come back."""
+    _, trace = labeling_target(request, slug, pk, Trace.objects.only(*TRACE_KEY_COLUMNS))
+    form = StepActionForm(request.POST, trace=trace)
+    if not form.is_valid():
+        return HttpResponseBadRequest(error_text(form), content_type="text/plain; charset=utf-8")
+    try:
+        changes = run_step_action(request.user, trace, form.cleaned_data)
+    except LabelError as refused:
+        return changes_response(request, trace, None, Status(str(refused), "warn"))
+    return changes_response(request, trace, changes, step_status(form.cleaned_data, changes))
+
+
+@require_POST
+@login_required
+def undo_label(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """Undo the person's last change of this trace."""
+    _, trace = labeling_target(request, slug, pk, Trace.objects.only(*TRACE_KEY_COLUMNS))
+    changes = do_undo_last_change(request.user, trace)  # type: ignore[arg-type]
+    if changes is None:
+        return changes_response(request, trace, None, Status("Nothing to undo.", "warn"))
+    return changes_response(
+        request, trace, changes, Status(f"Undid the last {CHANGE_NAMES.get(changes.kind, changes.kind)}.")
+    )
+
+
+@require_POST
+@login_required
+def save_trace_verdicts(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
+    """Save the trace-level form; htmx gets the form back, a plain POST goes back to the page."""
+    project, trace = labeling_target(request, slug, pk, Trace.objects.only(*TRACE_KEY_COLUMNS))
+    form = TraceVerdictsForm(request.POST)
+    saved = False
+    if form.is_valid():
+        try:
+            do_save_trace_verdicts(request.user, trace, form.verdicts())  # type: ignore[arg-type]
+            saved = True
+        except AnnotationError as refused:
+            form.add_error(None, str(refused))
+    if not request.htmx:
+        return redirect("trace-label", project.slug, trace.pk)
+    context = {"project": project, "trace": trace, "form": form, "saved": saved}
+    return render(request, "traces/partials/label_verdicts.html", context)
+
+
+@require_GET
+@login_required
+def next_to_label(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """Go to the person's next unlabeled trace (everything is already saved); back here when none is left."""
+    project, trace = labeling_target(request, slug, pk, Trace.objects.only(*TRACE_KEY_COLUMNS))
+    following = next_trace_to_label(project, request.user, trace)
+    if following is None:
+        return redirect(reverse("trace-label", args=[project.slug, trace.pk]) + "?finished=1")
+    return redirect("trace-label", project.slug, following.pk)
+
+
+# --- Helpers of the POST views ------------------------------------------------------------------------------
+
+
+def run_step_action(user: Any, trace: Trace, data: dict[str, Any]) -> LabelChanges:
+    """Call the action a keystroke names."""
+    action, step = data["action"], data["step"]
+    if action == "rate":
+        return do_rate_step(user, step, data["value"])
+    if action == "flag":
+        return do_toggle_flag(user, step)
+    if action == "accept":
+        return do_accept_suggestion(user, step)
+    return do_mark_first_error(user, trace, step.index if action == "first_error" else NO_ERROR)
+
+
+def step_status(data: dict[str, Any], changes: LabelChanges) -> Status:
+    """The status line after a keystroke."""
+    action, step = data["action"], data["step"]
+    if action == "no_error":
+        return Status("No error: every step +1." if changes.changed else "Already marked “no error”.")
+    number = step.index + 1
+    if not changes.changed:
+        return Status(f"Step {number}: no change.")
+    if action == "rate":
+        return Status(f"Step {number}: {_RATING_TEXT[data['value']]}.")
+    if action == "flag":
+        return Status(f"Step {number}: flag changed.")
+    if action == "accept":
+        return Status(f"Step {number}: suggestion accepted.")
+    return Status(f"First error at step {number}: earlier steps +1, later steps unrated.")
+
+
+def changes_response(request: HttpRequest, trace: Trace, changes: LabelChanges | None, status: Status) -> HttpResponse:
+    """The status line and, when labels changed, out of band the changed label cells, the progress and
+    the first-error badge."""
+    context: dict[str, Any] = {"status": status, "oob": changes is not None and changes.changed}
+    if changes is not None and changes.changed:
+        annotation = my_annotation(trace, request.user)
+        first_error = annotation.first_error_step if annotation else None
+        context |= {
+            "cells": label_cells(request.user, list(changes.step_ids), first_error),
+            "progress": progress_of(trace, request.user),
+            "first_error": first_error,
+        }
+    return render(request, "traces/label.html#changes", context)
+
+
+def error_text(form: forms.Form) -> str:
+    """A form's errors as one line per field: ``field: message``."""
+    return "\n".join(f"{name}: {' '.join(str(error) for error in errors)}" for name, errors in form.errors.items())
