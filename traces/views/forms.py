@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 from django import forms
 
 from traces.analysis.engine import METHOD
-from traces.models import FinishReason, LanguageModel, Project, Run, Score
+from traces.models import FinishReason, LanguageModel, Project, Run, RunKind, Score
 
 ANY = ("", "any")
 
@@ -83,7 +83,7 @@ class TraceFilterForm(forms.Form):
         super().__init__(data)
         self.project = project
         models = LanguageModel.objects.filter(project=project).only("id", "name").order_by("name")
-        runs = Run.objects.filter(project=project).only("id", "name", "kind").order_by("-id")
+        runs = Run.objects.filter(project=project).exclude(kind=RunKind.EXPORT).only("id", "name", "kind").order_by("-id")
         self.fields["model"].queryset = models  # type: ignore[attr-defined]
         self.fields["run"].queryset = runs  # type: ignore[attr-defined]
         # A callable: the query runs when the choices are first read (validation or rendering), once.

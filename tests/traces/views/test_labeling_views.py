@@ -39,13 +39,17 @@ def member(make_user, project) -> Callable[[str, Role], tuple[object, Client]]: 
     return make
 
 
+URL_NAMES = {
+    "page": "trace-label",
+    "step": "trace-label-step",
+    "undo": "trace-label-undo",
+    "verdicts": "trace-label-verdicts",
+    "next": "trace-label-next",
+}
+
+
 def urls(trace: Trace) -> dict[str, str]:
-    args = [trace.project.slug, trace.pk]
-    return {
-        name: reverse(f"trace-label{suffix}", args=args)
-        for name, suffix in (("page", ""), ("step", "-step"), ("undo", "-undo"), ("verdicts", "-verdicts"),
-                             ("next", "-next"))
-    }  # fmt: skip
+    return {key: reverse(name, args=[trace.project.slug, trace.pk]) for key, name in URL_NAMES.items()}
 
 
 def steps_of(trace: Trace) -> list[Step]:
@@ -74,9 +78,9 @@ def swapped_cells(body: str) -> dict[int, str]:
 
 
 def five_steps(make_traces, **spec: object) -> Trace:  # type: ignore[no-untyped-def]
-    return make_traces([TraceSpec(key="five", think=["t0", "t1"], steps=["a2", "a3", "So the answer is 4."], **spec)])[
-        "five"
-    ]
+    """A trace of two think steps and three answer steps."""
+    steps = ["a2", "a3", "So the answer is 4."]
+    return make_traces([TraceSpec(key="five", think=["t0", "t1"], steps=steps, **spec)])["five"]
 
 
 def processbench_values(count: int, first_error: int) -> list[int | None]:
@@ -89,8 +93,13 @@ def processbench_values(count: int, first_error: int) -> list[int | None]:
 # --- Roles --------------------------------------------------------------------------------------------------
 
 
-ENDPOINTS = [("page", "get", {}), ("next", "get", {}), ("step", "post", {"action": "no_error"}),
-             ("undo", "post", {}), ("verdicts", "post", {"note": "x"})]  # fmt: skip
+ENDPOINTS = [
+    ("page", "get", {}),
+    ("next", "get", {}),
+    ("step", "post", {"action": "no_error"}),
+    ("undo", "post", {}),
+    ("verdicts", "post", {"note": "x"}),
+]
 
 
 @pytest.mark.parametrize("endpoint, method, data", ENDPOINTS)
@@ -193,19 +202,22 @@ def test_page_shows_own_labels_and_automatic_suggestions_but_not_other_peoples_l
     )
     # Sorted by source; the highest confidence is the one `a` accepts.
     assert suggestion_chips == [(" chip-best", "llm_judge:qwen", "0.90"), ("", "mc_rollout", "0.25")]
-    for key in ("<kbd>1</kbd>", "<kbd>2</kbd>", "<kbd>3</kbd>", "<kbd>f</kbd>", "<kbd>e</kbd>", "<kbd>u</kbd>",
-                "<kbd>n</kbd>", "<kbd>?</kbd>", "<kbd>⇧E</kbd>"):  # fmt: skip
-        assert key in body
-    assert "<script>" not in body.split("</head>")[1]  # no inline script (the CSP forbids them)
-    assert " on" + "click=" not in body and "onkeydown=" not in body
+    for key in ("1", "2", "3", "f", "a", "e", "⇧E", "u", "n", "?"):
+        assert f"<kbd>{key}</kbd>" in body, key
+    page_body = body.split("</head>")[1]
+    assert "<script" not in page_body and not re.search(r"\son[a-z]+=", page_body)  # the CSP forbids inline code
 
 
 def test_everything_a_model_or_a_source_wrote_is_escaped(member, make_traces) -> None:  # type: ignore[no-untyped-def]
-    trace = make_traces(
-        [TraceSpec(key="xss", prompt=f"Problem {PAYLOAD}", think=[f"think {PAYLOAD}"], steps=[f"step {PAYLOAD}"],
-                   final_answer=f"final {PAYLOAD}",
-                   labels=[LabelSpec(step=1, value=1, source=f"llm_judge:{PAYLOAD}", confidence=0.5)])]
-    )["xss"]  # fmt: skip
+    spec = TraceSpec(
+        key="xss",
+        prompt=f"Problem {PAYLOAD}",
+        think=[f"think {PAYLOAD}"],
+        steps=[f"step {PAYLOAD}"],
+        final_answer=f"final {PAYLOAD}",
+        labels=[LabelSpec(step=1, value=1, source=f"llm_judge:{PAYLOAD}", confidence=0.5)],
+    )
+    trace = make_traces([spec])["xss"]
     user, client = member("ann")
     post_key(client, trace, "accept", steps_of(trace)[1])
     do_save_labels(user, [LabelInput(step=steps_of(trace)[0], value=1, note=f"note {PAYLOAD}")])
@@ -435,8 +447,13 @@ def test_trace_level_form_saves_through_htmx_and_keeps_the_first_error(member, m
     trace = five_steps(make_traces)
     user, client = member("ann")
     post_key(client, trace, "first_error", steps_of(trace)[2])
-    data = {"final_answer_verdict": "incorrect", "mismatch_verdict": "mismatch", "overthinking_verdict": "severe",
-            "tags": " loop, arithmetic ,loop,, ", "note": f"see step 3 {PAYLOAD}"}  # fmt: skip
+    data = {
+        "final_answer_verdict": "incorrect",
+        "mismatch_verdict": "mismatch",
+        "overthinking_verdict": "severe",
+        "tags": " loop, arithmetic ,loop,, ",
+        "note": f"see step 3 {PAYLOAD}",
+    }
 
     response = client.post(urls(trace)["verdicts"], data, HTTP_HX_REQUEST="true")
     body = response.content.decode()
@@ -444,8 +461,8 @@ def test_trace_level_form_saves_through_htmx_and_keeps_the_first_error(member, m
     assert response.status_code == 200
     assert body.startswith('<form id="trace-verdicts"') and "Saved." in body
     annotation = TraceAnnotation.objects.get(trace=trace, user=user, source=HUMAN)
-    assert (annotation.final_answer_verdict, annotation.mismatch_verdict, annotation.overthinking_verdict) == (
-        "incorrect", "mismatch", "severe")  # fmt: skip
+    verdicts = (annotation.final_answer_verdict, annotation.mismatch_verdict, annotation.overthinking_verdict)
+    assert verdicts == ("incorrect", "mismatch", "severe")
     assert annotation.tags == ["loop", "arithmetic"]
     assert annotation.first_error_step == 2
     assert "<script>alert" not in body
@@ -503,3 +520,10 @@ def test_a_label_save_costs_the_same_queries_on_a_600_step_trace(member, make_tr
         counts.append(len(captured.captured_queries))
         assert len(response.content) < 2000  # one cell, the progress and the badge: not the 600 steps
     assert counts[0] == counts[1] and counts[0] <= 16
+
+
+def test_the_trace_viewer_links_to_the_labeling_page(member, make_traces) -> None:  # type: ignore[no-untyped-def]
+    trace = five_steps(make_traces)
+    _, client = member("ann")
+    body = client.get(reverse("trace-detail", args=[trace.project.slug, trace.pk])).content.decode()
+    assert f'href="{urls(trace)["page"]}">Label this trace</a>' in body
