@@ -58,8 +58,8 @@ def test_zero_rows_names_the_sources_present(processbench, project, tmp_path: Pa
         (["--sources", "human-else-auto"], "Invalid label policy: sources 'human-else-auto' needs the automatic"),
         (["--test-fraction", "1.5"], "Invalid label policy: test_fraction must be in [0, 1)"),
         (["--format", "processbench", "--step-separator", "\\n"], "--step-separator applies to the TRL formats only"),
-        (["--model", "gpt-9"], "No model 'gpt-9' in project 'test' (known: "),
-        (["--run", "999999"], "No run 999999 in project 'test'"),
+        (["--model", "gpt-9"], "--model: no model named 'gpt-9' in project 'test'"),
+        (["--run", "999999"], "--run: no run 999999 in project 'test'"),
         (["--chunk-size", "0"], "--chunk-size must be at least 1"),
     ],
 )

@@ -10,7 +10,8 @@ from tqdm import tqdm
 
 from traces.actions.analysis import analyze_traces, needing_analysis
 from traces.analysis.engine import ANALYSIS_VERSION
-from traces.models import Project, Trace
+from traces.management.projects import project_or_error
+from traces.models import Trace
 
 
 def since_date(value: str) -> datetime:
@@ -35,10 +36,7 @@ class Command(BaseCommand):
         parser.add_argument("--all", action="store_true", help="Re-analyse traces already analysed by this version")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        project = Project.objects.filter(slug=options["project"]).first()
-        if project is None:
-            known = ", ".join(Project.objects.values_list("slug", flat=True)) or "none yet"
-            raise CommandError(f"No project '{options['project']}' (known: {known}).")
+        project = project_or_error(options["project"])
         traces = Trace.objects.filter(project=project)
         if options["since"]:
             traces = traces.filter(created_at__gte=options["since"])

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from traces.actions.evaluation import LabellerEvaluation, evaluate_labeller, label_sources
 from traces.actions.exports import ExportFilters, RequestRejected
-from traces.models import Project
+from traces.management.projects import project_or_error
 from traces.models.trace import CORRECTNESS_FILTER, FinishReason
 
 
@@ -38,10 +38,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        project = Project.objects.filter(slug=options["project"]).first()
-        if project is None:
-            known = ", ".join(Project.objects.values_list("slug", flat=True)) or "none yet"
-            raise CommandError(f"No project '{options['project']}' (known: {known}).")
+        project = project_or_error(options["project"])
         filters = ExportFilters(
             model=options["model"],
             run=options["run"],

@@ -12,7 +12,9 @@ from traces.exports.policy import HUMAN_ELSE_AUTO, AfterError, LabelPolicy, Neut
 from traces.exports.writers import EXPORT_FORMAT_NAMES, EXPORT_FORMATS, MANIFEST_NAME, Manifest, write_export
 from traces.formats.trl import DEFAULT_STEP_SEPARATOR
 from traces.management.commands.import_traces import unescape
-from traces.models import Label, LanguageModel, Project, Run, Trace
+from traces.management.projects import project_or_error
+from traces.actions.exports import ExportFilters, RequestRejected, select_traces
+from traces.models import Label, Project
 from traces.models.trace import CORRECTNESS_FILTER, FinishReason, TraceQuerySet
 
 _FORMATS_HELP = "; ".join(f"{name}: {f.description}" for name, f in EXPORT_FORMATS.items())
@@ -90,7 +92,7 @@ class Command(BaseCommand):
             )
         except ValueError as error:
             raise CommandError(f"Invalid label policy: {error}") from None
-        project = self._project(options["project"])
+        project = project_or_error(options["project"])
         traces, query = self._selection(project, options)
         out: Path = options["out"]
         self._check_out(out, fmt, policy, options["force"])
@@ -106,32 +108,15 @@ class Command(BaseCommand):
         )
         self._report(manifest, out, time.perf_counter() - started, traces)
 
-    def _project(self, slug: str) -> Project:
-        project = Project.objects.filter(slug=slug).first()
-        if project is None:
-            known = ", ".join(Project.objects.values_list("slug", flat=True)) or "none yet"
-            raise CommandError(f"No project '{slug}' (known: {known}).")
-        return project
-
     def _selection(self, project: Project, options: dict[str, Any]) -> tuple[TraceQuerySet, dict[str, Any]]:
-        """The filtered traces of the project, and the filter as the manifest records it."""
-        model = None
-        if options["model"]:
-            model = LanguageModel.objects.filter(project=project, name=options["model"]).first()
-            if model is None:
-                known = ", ".join(LanguageModel.objects.filter(project=project).values_list("name", flat=True)[:20])
-                raise CommandError(
-                    f"No model '{options['model']}' in project '{project.slug}' (known: {known or 'none'})."
-                )
-        run = None
-        if options["run"] is not None:
-            run = Run.objects.filter(project=project, pk=options["run"]).first()
-            if run is None:
-                raise CommandError(f"No run {options['run']} in project '{project.slug}'.")
-        filters = {key: options[key] for key in ("correct", "finish_reason", "labeled")}
-        traces = Trace.objects.in_project(project).filtered(model=model, run=run, **filters)
-        query = {"project": project.slug, "model": options["model"], "run": options["run"], **filters}
-        return traces, {key: value for key, value in query.items() if value not in ("", None)}
+        """The filtered traces of the project (the same selection as an export job), and the filter as
+        the manifest records it."""
+        filters = ExportFilters(**{key: options[key] for key in ("model", "run", "correct", "finish_reason", "labeled")})
+        try:
+            traces = select_traces(project, filters)
+        except RequestRejected as rejected:
+            raise CommandError(f"--{rejected.field}: {rejected.message}") from None
+        return traces, {"project": project.slug, **filters.as_query()}
 
     def _check_out(self, out: Path, fmt: str, policy: LabelPolicy, force: bool) -> None:
         if out.exists() and not out.is_dir():

@@ -15,6 +15,7 @@ from tqdm import tqdm
 from traces.actions.analysis import analyze_traces
 from traces.actions.imports import ImportFailed, do_import
 from traces.formats import FORMAT_NAMES, SEPARATOR_FORMATS, get_parser
+from traces.management.projects import project_or_error
 from traces.models import Project, Trace
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
@@ -100,10 +101,6 @@ class Command(BaseCommand):
         self.stdout.write(f"Analysed {count} traces (scores and markers in the trace viewer).")
 
     def _project(self, slug: str, create: bool) -> Project:
-        project = Project.objects.filter(slug=slug).first()
-        if project is None and create:
+        if create and not Project.objects.filter(slug=slug).exists():
             return Project.objects.create(slug=slug, name=slug)
-        if project is None:
-            known = ", ".join(Project.objects.values_list("slug", flat=True)) or "none yet"
-            raise CommandError(f"No project '{slug}' (known: {known}). Pass --create-project to create it.")
-        return project
+        return project_or_error(slug, hint="Pass --create-project to create it.")
