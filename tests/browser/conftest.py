@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,10 @@ def allow_orm_beside_playwright(monkeypatch: pytest.MonkeyPatch) -> None:
 def browser():  # type: ignore[no-untyped-def]
     """A headless chromium for one test, started and stopped inside it."""
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)")
+        missing = f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium; `make test` does)"
+        if os.environ.get("THINKSCOPE_REQUIRE_BROWSER") == "1":  # scripts/test: never pass silently without it
+            pytest.fail(missing)
+        pytest.skip(missing)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
