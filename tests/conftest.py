@@ -121,3 +121,13 @@ def poll_until(predicate, timeout: float = 120, interval: float = 0.25):  # type
                 pytest.fail(f"condition not reached in {timeout} s (last value {value!r})")
             return value
         time.sleep(interval)
+
+
+@pytest.fixture
+def eager_celery():  # type: ignore[no-untyped-def]
+    """Run Celery tasks inline, in the test's own process and transaction."""
+    from app.celery import celery_app
+
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = False

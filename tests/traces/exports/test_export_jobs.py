@@ -36,15 +36,6 @@ def data_dir(settings, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
     return tmp_path
 
 
-@pytest.fixture
-def eager_celery():  # type: ignore[no-untyped-def]
-    from app.celery import celery_app
-
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = False
-
-
 def expected_trl_rows(count: int) -> list[dict[str, object]]:
     """``synthetic_trace(i)`` as TRL rows: its steps, the last one false on every third trace."""
     rows = []

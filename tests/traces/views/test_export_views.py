@@ -22,15 +22,6 @@ def data_dir(settings, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
     return tmp_path
 
 
-@pytest.fixture
-def eager_celery():  # type: ignore[no-untyped-def]
-    from app.celery import celery_app
-
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = False
-
-
 def labelled(key: str, correct: bool, second: int) -> TraceSpec:
     return TraceSpec(key=key, is_correct=correct, labels=[LabelSpec(0, 1), LabelSpec(1, second)])
 

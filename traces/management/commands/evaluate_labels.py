@@ -9,8 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from traces.actions.evaluation import LabellerEvaluation, evaluate_labeller, label_sources
 from traces.actions.exports import ExportFilters, RequestRejected
-from traces.management.projects import project_or_error
-from traces.models.trace import CORRECTNESS_FILTER, FinishReason
+from traces.management.projects import add_filter_arguments, project_or_error
 
 
 def percent(value: float | None) -> str:
@@ -29,13 +28,7 @@ class Command(BaseCommand):
         parser.add_argument("--method", required=True, help="The label source to score")
         parser.add_argument("--reference", required=True, help="The reference label source (e.g. human)")
         parser.add_argument("--json", action="store_true", help="Print the figures as JSON")
-        filters = parser.add_argument_group("filters (all optional; combined with AND)")
-        filters.add_argument("--model", default="", help="Model name")
-        filters.add_argument("--run", type=int, default=None, help="Run id")
-        filters.add_argument("--correct", choices=list(CORRECTNESS_FILTER), default="", help="Final-answer correctness")
-        filters.add_argument(
-            "--finish-reason", choices=list(FinishReason.values), default="", help="How generation ended"
-        )
+        add_filter_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         project = project_or_error(options["project"])
@@ -44,6 +37,7 @@ class Command(BaseCommand):
             run=options["run"],
             correct=options["correct"],
             finish_reason=options["finish_reason"],
+            labeled=options["labeled"],
         )
         try:
             evaluation = evaluate_labeller(project, options["method"], options["reference"], filters)

@@ -12,10 +12,10 @@ from traces.exports.policy import HUMAN_ELSE_AUTO, AfterError, LabelPolicy, Neut
 from traces.exports.writers import EXPORT_FORMAT_NAMES, EXPORT_FORMATS, MANIFEST_NAME, Manifest, write_export
 from traces.formats.trl import DEFAULT_STEP_SEPARATOR
 from traces.management.commands.import_traces import unescape
-from traces.management.projects import project_or_error
+from traces.management.projects import add_filter_arguments, project_or_error
 from traces.actions.exports import ExportFilters, RequestRejected, select_traces
 from traces.models import Label, Project
-from traces.models.trace import CORRECTNESS_FILTER, FinishReason, TraceQuerySet
+from traces.models.trace import TraceQuerySet
 
 _FORMATS_HELP = "; ".join(f"{name}: {f.description}" for name, f in EXPORT_FORMATS.items())
 
@@ -66,14 +66,7 @@ class Command(BaseCommand):
         parser.add_argument("--out", required=True, type=Path, help="Directory to write the files into")
         parser.add_argument("--force", action="store_true", help="Replace files an earlier export left in --out")
         parser.add_argument("--chunk-size", type=int, default=1000, help="Traces read and written per chunk")
-        filters = parser.add_argument_group("filters (all optional; combined with AND)")
-        filters.add_argument("--model", default="", help="Model name")
-        filters.add_argument("--run", type=int, default=None, help="Run id")
-        filters.add_argument("--correct", choices=list(CORRECTNESS_FILTER), default="", help="Final-answer correctness")
-        filters.add_argument(
-            "--finish-reason", choices=list(FinishReason.values), default="", help="How generation ended"
-        )
-        filters.add_argument("--labeled", choices=["yes", "no"], default="", help="Whether the trace has any label")
+        add_filter_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         fmt: str = options["format"]
