@@ -3,8 +3,10 @@
 from traces.models.analysis import TraceAnalysis
 from traces.models.label import ADJUDICATED, HUMAN, Label, LabelValue, TraceAnnotation, is_auto_source
 from traces.models.label_history import LabelChange
+from traces.models.preference import Preference, PreferenceChoice
 from traces.models.problem import AnswerType, Problem
 from traces.models.project import ROLE_RANK, Membership, Project, Role
+from traces.models.queue import AssignmentPolicy, AssignmentStatus, Queue, QueueAssignment, QueueItem
 from traces.models.run import Backend, LanguageModel, Run, RunKind, RunStatus, ThinkFormat
 from traces.models.score import Score
 from traces.models.trace import FinishReason, Part, Segmentation, Step, Trace
@@ -14,6 +16,8 @@ __all__ = [
     "HUMAN",
     "ROLE_RANK",
     "AnswerType",
+    "AssignmentPolicy",
+    "AssignmentStatus",
     "Backend",
     "FinishReason",
     "Label",
@@ -22,8 +26,13 @@ __all__ = [
     "LanguageModel",
     "Membership",
     "Part",
+    "Preference",
+    "PreferenceChoice",
     "Problem",
     "Project",
+    "Queue",
+    "QueueAssignment",
+    "QueueItem",
     "Role",
     "Run",
     "RunKind",

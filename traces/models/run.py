@@ -58,11 +58,15 @@ class RunKind(models.TextChoices):
     GENERATION = "generation", "Generation"
     IMPORT = "import", "Import"
     EXPORT = "export", "Export"
+    MC_ROLLOUT = "mc_rollout", "Monte Carlo step labels"
+    JUDGE = "judge", "LLM judge labels"
 
 
 class Run(models.Model):
-    """One job: a generation, the import of one file (then `source_file`/`source_format` are set), or
-    an export (its format, label policy and filters in `params`, its manifest in `report`)."""
+    """One job: a generation, the import of one file (then `source_file`/`source_format` are set), an
+    export (its format, label policy and filters in `params`, its manifest in `report`), or an
+    automatic labeling of traces (Monte Carlo rollouts or LLM judges; its traces' filter and
+    parameters in `params`). `status` CANCELLED set while it runs asks the worker to stop."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="runs")
     model = models.ForeignKey(LanguageModel, on_delete=models.PROTECT, related_name="runs", null=True, blank=True)

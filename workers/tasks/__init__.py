@@ -1,0 +1,12 @@
+"""Celery tasks (STYLE.md §8): take ids, load the row (return quietly if it is gone), call one action.
+
+Routing: tasks named ``workers.tasks.gpu_*`` go to the `gpu` queue (settings.CELERY_TASK_ROUTES),
+the rest to `default`. Job status lives on the Run row, never in a result backend. Task names are
+fixed strings, so moving a task between the modules below never strands a queued message.
+
+* :mod:`workers.tasks.data`: imports, analysis, exports (`default`).
+"""
+
+from workers.tasks.data import analyze_run, export_run, import_file
+
+__all__ = ["analyze_run", "export_run", "import_file"]
