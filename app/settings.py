@@ -193,7 +193,16 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 BROKER_DIR = DATA_DIR / "broker"
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 3600}
+    # A task not acknowledged within the visibility timeout (its worker was killed: tasks are
+    # acks_late) is delivered again; the sweep that finds such tasks runs every interval × throttle s.
+    # Keep the timeout above the longest task (a chunk of a generation run): a shorter one re-delivers
+    # tasks still running, which are idempotent but do the work twice.
+    VISIBILITY_TIMEOUT = int(os.environ.get("THINKSCOPE_BROKER_VISIBILITY_TIMEOUT", "3600"))
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        "visibility_timeout": VISIBILITY_TIMEOUT,
+        "unacked_restore_interval": min(10, VISIBILITY_TIMEOUT),
+        "unacked_restore_throttle": 1 if VISIBILITY_TIMEOUT < 600 else 10,
+    }
 else:
     # kombu's filesystem transport: a real worker process with no broker server to run.
     for folder in ("queue", "processed", "control"):

@@ -62,12 +62,34 @@ def celery_worker_process(transactional_db, tmp_path):  # type: ignore[no-untype
         stop_worker(worker)
 
 
-def start_worker(log: Path) -> subprocess.Popen[bytes]:
-    """Start a worker whose database is the test database of this session and wait until it is ready."""
+@pytest.fixture
+def start_workers(transactional_db, tmp_path):  # type: ignore[no-untyped-def]
+    """``start(env=None, purge=True)``: start a worker process (with extra environment), as many
+    times as a test needs (a crash test kills one and starts another); all are stopped at the end."""
+    workers: list[subprocess.Popen[bytes]] = []
+
+    def start(env: dict[str, str] | None = None, purge: bool = True) -> subprocess.Popen[bytes]:
+        worker = start_worker(tmp_path / f"worker-{len(workers)}.log", env, purge=purge)
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        if worker.poll() is None:
+            stop_worker(worker)
+
+
+def start_worker(log: Path, extra_env: dict[str, str] | None = None, purge: bool = True) -> subprocess.Popen[bytes]:
+    """Start a worker whose database is the test database of this session and wait until it is ready.
+
+    ``purge`` drops what earlier tests left on the broker; a test that restarts a killed worker
+    keeps the queue (its unacknowledged task is the point).
+    """
     from django.db import connection
 
-    purge_queues()
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "app.settings", "LOG_LEVEL": "INFO"}
+    if purge:
+        purge_queues()
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "app.settings", "LOG_LEVEL": "INFO", **(extra_env or {})}
     name = connection.settings_dict["NAME"]
     if connection.vendor == "sqlite":
         env["SQLITE_PATH"] = str(name)

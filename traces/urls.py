@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from traces.views import evaluation, exports, labeling, projects, traces
+from traces.views import evaluation, exports, labeling, projects, runs, traces
 
 urlpatterns = [
     path("", projects.project_list, name="project-list"),
@@ -17,4 +17,9 @@ urlpatterns = [
     path("p/<slug:slug>/exports/<int:pk>/", exports.export_job, name="export-job"),
     path("p/<slug:slug>/exports/<int:pk>/files/<str:name>/", exports.export_job_file, name="export-job-file"),
     path("p/<slug:slug>/evaluate/", evaluation.label_evaluation, name="label-evaluation"),
+    path("p/<slug:slug>/runs/", runs.run_list, name="job-list"),
+    path("p/<slug:slug>/runs/new/", runs.run_form, name="job-new"),
+    path("p/<slug:slug>/runs/<int:pk>/", runs.run_detail, name="job-detail"),
+    path("p/<slug:slug>/runs/<int:pk>/cancel/", runs.run_cancel, name="job-cancel"),
+    path("p/<slug:slug>/runs/<int:pk>/resume/", runs.run_resume, name="job-resume"),
 ]

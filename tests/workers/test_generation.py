@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pytest
 
 from traces.demo_problems import DemoProblem
-from traces.models import LanguageModel, Project, Run, RunKind, RunStatus, Trace
-from workers.backends.base import ChatPrompt, Completion, GenerationBackend, ProgressCallback, SamplingParams
-from workers.generation import (
-    DEFAULT_SYSTEM_PROMPT,
-    BatchDone,
-    build_prompt,
-    completion_to_parsed,
-    generate_run,
-    missing_samples,
-)
+from workers.backends.base import Completion
+from workers.generation import DEFAULT_SYSTEM_PROMPT, build_prompt, completion_to_parsed
 
 PROBLEM = DemoProblem(
     problem_id="p-1", prompt="What is 3 times 4?", answer="12", template="t", numbers={"a": 3, "b": 4}
@@ -88,115 +78,3 @@ def test_an_unknown_think_format_is_refused() -> None:
 
 
 # --- The Run loop, with a scripted backend (no model) ----------------------------------------------
-
-
-class ScriptedBackend:
-    """Answers "The answer is <sample index>." for every prompt; can fail on a chosen call."""
-
-    def __init__(self, fail_on_call: int | None = None, error: BaseException | None = None) -> None:
-        self.calls: list[int] = []
-        self.fail_on_call = fail_on_call
-        self.error = error or RuntimeError("engine crashed")
-
-    def generate(
-        self, prompts: Sequence[ChatPrompt], params: SamplingParams, progress: ProgressCallback | None = None
-    ) -> list[list[Completion]]:
-        self.calls.append(len(prompts))
-        if len(self.calls) == self.fail_on_call:
-            raise self.error
-        return [
-            [Completion(text=f"The answer is {k}.", prompt_tokens=10, completion_tokens=k + 3) for k in range(params.n)]
-            for _ in prompts
-        ]
-
-    def count_tokens(self, text: str) -> int:
-        return words(text)
-
-
-def _problems(count: int) -> list[DemoProblem]:
-    return [
-        DemoProblem(problem_id=f"p-{i}", prompt=f"Problem {i}: what is 0 + {i % 2}?", answer=str(i % 2), template="t")
-        for i in range(count)
-    ]
-
-
-@pytest.fixture
-def generation_run(db):  # type: ignore[no-untyped-def]
-    project = Project.objects.create(name="Gen", slug="gen")
-    model = LanguageModel.objects.create(project=project, name="scripted", backend="transformers", think_format="none")
-    run = Run.objects.create(project=project, model=model, kind=RunKind.GENERATION)
-    return run, model
-
-
-def test_scripted_backend_satisfies_the_protocol() -> None:
-    assert isinstance(ScriptedBackend(), GenerationBackend)
-
-
-def test_generate_run_stores_every_sample_and_keeps_the_run_current(generation_run) -> None:  # type: ignore[no-untyped-def]
-    run, model = generation_run
-    problems, params = _problems(5), SamplingParams(n=2, seed=1)
-    backend, batches = ScriptedBackend(), []
-    generate_run(
-        run, model, backend, missing_samples(run, problems, 2), params, prompts_per_batch=2, on_batch=batches.append
-    )
-
-    assert backend.calls == [2, 2, 1]
-    assert [batch.traces for batch in batches] == [4, 4, 2]
-    run.refresh_from_db()
-    assert (run.status, run.progress_done, run.progress_total, run.error) == (RunStatus.SUCCEEDED, 10, 10, "")
-    assert run.tokens_generated == 5 * (3 + 4) == sum(batch.tokens for batch in batches)
-    assert run.started_at is not None and run.finished_at is not None
-    assert run.report["engine_seconds"] >= 0
-    traces = Trace.objects.filter(run=run)
-    assert sorted(traces.values_list("problem__external_id", "sample_index")) == [
-        (f"p-{i}", k) for i in range(5) for k in range(2)
-    ]
-    # Stored like imports: steps, an extracted answer, a verdict, exact token counts.
-    sample_one = traces.get(problem__external_id="p-1", sample_index=1)
-    assert (sample_one.final_answer, sample_one.is_correct, sample_one.tokens_exact) == ("1", True, True)
-    assert sample_one.answer_tokens == 4 and sample_one.steps.count() >= 1
-    assert traces.get(problem__external_id="p-1", sample_index=0).is_correct is False
-    assert missing_samples(run, problems, 2) == []
-
-
-def test_a_failed_run_keeps_its_finished_batches_and_resumes(generation_run) -> None:  # type: ignore[no-untyped-def]
-    run, model = generation_run
-    problems, params = _problems(5), SamplingParams(n=1, seed=1)
-    with pytest.raises(RuntimeError, match="engine crashed"):
-        generate_run(
-            run, model, ScriptedBackend(fail_on_call=2), missing_samples(run, problems, 1), params, prompts_per_batch=2
-        )
-    run.refresh_from_db()
-    assert (run.status, run.error, run.progress_done, run.progress_total) == (RunStatus.FAILED, "engine crashed", 2, 5)
-
-    pending = missing_samples(run, problems, 1)
-    assert [(item.problem.problem_id, item.sample_indices) for item in pending] == [
-        ("p-2", (0,)),
-        ("p-3", (0,)),
-        ("p-4", (0,)),
-    ]
-    generate_run(run, model, ScriptedBackend(), pending, params, prompts_per_batch=2)
-    run.refresh_from_db()
-    assert (run.status, run.error, run.progress_done, run.progress_total) == (RunStatus.SUCCEEDED, "", 5, 5)
-    assert Trace.objects.filter(run=run).count() == 5
-
-
-def test_an_interrupt_cancels_the_run(generation_run) -> None:  # type: ignore[no-untyped-def]
-    run, model = generation_run
-    backend = ScriptedBackend(fail_on_call=1, error=KeyboardInterrupt())
-    with pytest.raises(KeyboardInterrupt):
-        generate_run(run, model, backend, missing_samples(run, _problems(1), 1), SamplingParams())
-    run.refresh_from_db()
-    assert (run.status, run.error) == (RunStatus.CANCELLED, "KeyboardInterrupt")
-
-
-def test_only_missing_sample_indices_are_stored(generation_run) -> None:  # type: ignore[no-untyped-def]
-    run, model = generation_run
-    problems = _problems(1)
-    generate_run(run, model, ScriptedBackend(), missing_samples(run, problems, 1), SamplingParams(n=1))
-    pending = missing_samples(run, problems, 3)
-    assert [item.sample_indices for item in pending] == [(1, 2)]
-    done: list[BatchDone] = []
-    generate_run(run, model, ScriptedBackend(), pending, SamplingParams(n=3), on_batch=done.append)
-    assert done[0].traces == 2
-    assert sorted(Trace.objects.filter(run=run).values_list("sample_index", flat=True)) == [0, 1, 2]

@@ -18,6 +18,7 @@ from traces.actions.exports import (
     build_policy,
     export_file_names,
 )
+from traces.actions.generation import GenerationError, select_problem_ids
 from traces.exports.policy import HUMAN_ELSE_AUTO, AfterError, Neutral
 from traces.exports.writers import EXPORT_FORMAT_NAMES, MANIFEST_NAME
 from traces.formats import FORMAT_NAMES
@@ -36,6 +37,7 @@ from traces.models import (
     TraceAnnotation,
 )
 from traces.models.trace import CORRECTNESS_FILTER
+from workers.backends.base import SamplingParams
 
 
 class ProjectSerializer(serializers.ModelSerializer):
@@ -122,6 +124,49 @@ class RunSerializer(serializers.ModelSerializer):
             "report", "created_at", "started_at", "finished_at",
         ]  # fmt: skip
         read_only_fields = fields
+
+
+class GenerationRequestSerializer(serializers.Serializer):
+    """POST /api/runs/: generate ``n`` samples of each selected problem with a model (SPEC §1 Run).
+
+    Problems: ``problem_ids``, else every problem of ``dataset`` (a source), else every problem of
+    the project; ``limit`` keeps the first N of the selection.
+    """
+
+    project = ProjectSlugField()
+    model = serializers.CharField(max_length=200, help_text="the name of one of the project's models")
+    dataset = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+    problem_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=100_000)
+    limit = serializers.IntegerField(required=False, min_value=1)
+    n = serializers.IntegerField(min_value=1, max_value=256, default=1)
+    temperature = serializers.FloatField(min_value=0.0, max_value=5.0, default=0.7)
+    top_p = serializers.FloatField(min_value=0.01, max_value=1.0, default=0.95)
+    max_new_tokens = serializers.IntegerField(min_value=1, max_value=131_072, default=256)
+    seed = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=2**31 - 1)
+    logprobs = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=20)
+    name = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        project = attrs["project"]
+        model = LanguageModel.objects.filter(project=project, name=attrs["model"]).first()
+        if model is None:
+            raise serializers.ValidationError({"model": [f"no model named '{attrs['model']}' in '{project.slug}'"]})
+        attrs["model"] = model
+        attrs["params"] = SamplingParams(
+            max_new_tokens=attrs["max_new_tokens"],
+            temperature=attrs["temperature"],
+            top_p=attrs["top_p"],
+            n=attrs["n"],
+            seed=attrs.get("seed"),
+            logprobs=attrs.get("logprobs"),
+        )
+        try:
+            attrs["selected"] = select_problem_ids(
+                project, source=attrs["dataset"], problem_ids=attrs.get("problem_ids", ()), limit=attrs.get("limit")
+            )
+        except GenerationError as error:
+            raise serializers.ValidationError({error.field: [error.message]}) from None
+        return attrs
 
 
 class LabelSerializer(serializers.ModelSerializer):

@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from traces import access
 from traces.actions.evaluation import evaluate_labeller
 from traces.actions.exports import RequestRejected, do_start_export, download_name, export_file
+from traces.actions.generation import GenerationError, do_cancel_run, do_resume_run, do_start_generation
 from traces.actions.imports import do_enqueue_import
 from traces.actions.labels import LabelInput, do_save_labels
 from traces.api import serializers as s
@@ -96,13 +97,53 @@ class LanguageModelViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSe
         serializer.save()
 
 
-class RunViewSet(viewsets.ReadOnlyModelViewSet):
-    serializer_class = s.RunSerializer
+class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Jobs of every kind; POST starts a generation run, ``cancel`` and ``resume`` control one."""
+
     pagination_class = NewestFirstCursor
     filterset_fields = {"project__slug": ["exact"], "kind": ["exact"], "status": ["exact"]}
 
     def get_queryset(self) -> QuerySet[Run]:
         return Run.objects.filter(project__in=Project.objects.visible_to(self.request.user)).select_related("project")
+
+    def get_serializer_class(self) -> type[s.RunSerializer] | type[s.GenerationRequestSerializer]:
+        return s.GenerationRequestSerializer if self.action == "create" else s.RunSerializer
+
+    @extend_schema(request=s.GenerationRequestSerializer, responses={202: s.RunSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Start a generation run (reviewers and owners); poll the run for its progress."""
+        serializer = s.GenerationRequestSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        require_role(data["project"], request.user, access.Action.GENERATE)
+        try:
+            run = do_start_generation(
+                data["project"], data["model"], data["selected"], data["params"], name=data["name"], user=request.user
+            )
+        except GenerationError as error:
+            raise ValidationError({error.field: [error.message]}) from None
+        return Response(s.RunSerializer(run, context=self.get_serializer_context()).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses=s.RunSerializer)
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def cancel(self, request: Request, pk: str) -> Response:
+        """Cancel a queued or running job; 409 when it had already finished."""
+        return self._control(do_cancel_run, "the run has already finished")
+
+    @extend_schema(request=None, responses=s.RunSerializer)
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def resume(self, request: Request, pk: str) -> Response:
+        """Resume a cancelled or failed generation run; 409 for any other run."""
+        return self._control(do_resume_run, "only a cancelled or failed generation run can be resumed")
+
+    def _control(self, change: Any, refusal: str) -> Response:
+        run = self.get_object()
+        require_role(run.project, self.request.user, access.Action.GENERATE)
+        body_status = status.HTTP_200_OK if change(run) else status.HTTP_409_CONFLICT
+        body = s.RunSerializer(run, context=self.get_serializer_context()).data
+        if body_status == status.HTTP_409_CONFLICT:
+            body = {"detail": refusal, "run": body}
+        return Response(body, status=body_status)
 
 
 class TraceViewSet(viewsets.ReadOnlyModelViewSet):

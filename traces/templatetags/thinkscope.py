@@ -6,6 +6,8 @@ text safe.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django import template
 from django.contrib.humanize.templatetags.humanize import intcomma
 from django.utils.html import format_html
@@ -61,3 +63,18 @@ def tokens(count: int | None, exact: bool = True) -> str:
     if count is None:
         return "–"
     return f"{'' if exact else '≈'}{intcomma(count)}"
+
+
+@register.filter
+def duration(value: timedelta | None) -> str:
+    """A wall-clock duration as ``1 h 02 min``, ``3 min 05 s`` or ``42 s``; ``—`` when unknown."""
+    if value is None:
+        return "—"
+    seconds = max(0, round(value.total_seconds()))
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    if minutes:
+        return f"{minutes} min {seconds:02d} s"
+    return f"{seconds} s"

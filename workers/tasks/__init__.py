@@ -5,8 +5,10 @@ the rest to `default`. Job status lives on the Run row, never in a result backen
 fixed strings, so moving a task between the modules below never strands a queued message.
 
 * :mod:`workers.tasks.data`: imports, analysis, exports (`default`).
+* :mod:`workers.tasks.generation`: generation runs, a task per chunk of problems (`gpu`).
 """
 
 from workers.tasks.data import analyze_run, export_run, import_file
+from workers.tasks.generation import gpu_generate_chunk
 
-__all__ = ["analyze_run", "export_run", "import_file"]
+__all__ = ["analyze_run", "export_run", "gpu_generate_chunk", "import_file"]

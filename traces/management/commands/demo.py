@@ -24,6 +24,7 @@ from django.db import transaction
 from tqdm import tqdm
 
 from traces.actions.analysis import analyze_traces, needing_analysis
+from traces.actions.generation import BatchDone, PendingProblem, generate_run, missing_samples
 from traces.actions.labels import LabelInput, do_save_labels
 from traces.analysis.answers import extract_answer
 from traces.demo_problems import SOURCE, demo_problems
@@ -49,14 +50,7 @@ from workers.backends.embedded import (
     embedded_model_dir,
     is_converted,
 )
-from workers.generation import (
-    DEFAULT_SYSTEM_PROMPT,
-    THINK_FORMAT,
-    BatchDone,
-    PendingProblem,
-    generate_run,
-    missing_samples,
-)
+from workers.generation import DEFAULT_SYSTEM_PROMPT, THINK_FORMAT
 
 USERNAME = "demo"
 PROJECT_SLUG = "demo"

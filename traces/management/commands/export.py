@@ -8,12 +8,12 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from traces.actions.exports import ExportFilters, RequestRejected, select_traces
 from traces.exports.policy import HUMAN_ELSE_AUTO, AfterError, LabelPolicy, Neutral
 from traces.exports.writers import EXPORT_FORMAT_NAMES, EXPORT_FORMATS, MANIFEST_NAME, Manifest, write_export
 from traces.formats.trl import DEFAULT_STEP_SEPARATOR
 from traces.management.commands.import_traces import unescape
 from traces.management.projects import add_filter_arguments, project_or_error
-from traces.actions.exports import ExportFilters, RequestRejected, select_traces
 from traces.models import Label, Project
 from traces.models.trace import TraceQuerySet
 

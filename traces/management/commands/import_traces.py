@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-
 from tqdm import tqdm
 
 from traces.actions.analysis import analyze_traces

@@ -1,0 +1,406 @@
+"""Generation runs (SPEC §1 Run; issue 5 §1, §3): start, generate in chunks, cancel and resume.
+
+A generation Run is model × problems × ``n`` samples. :func:`do_start_generation` validates the
+request, writes the Run (its problems and sampling parameters in ``params``) and, once that is
+committed, queues one `gpu` task per chunk of problems (:func:`enqueue_missing_chunks`).
+
+Each chunk task calls :func:`generate_chunk`, which is idempotent: it generates only the samples the
+Run does not hold yet (:func:`missing_samples`; a trace is unique per run, problem and sample
+index), stores each batch in its own transaction through ``store_traces`` (the writer path imports
+use too, STYLE.md §4), and re-reads the Run's status before every batch, so a cancelled run stops
+after the batch in flight. A task redelivered after its worker was killed therefore finishes the
+chunk without duplicating a trace; a cancelled or failed run is resumed by queueing its missing
+chunks again. The last chunk to finish marks the run succeeded and queues its analysis.
+
+:func:`generate_run` is the synchronous form of the same loop for one process that holds its own
+backend (``manage.py demo`` with its progress bar).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from traces.actions.store import store_traces
+from traces.models import Backend, LanguageModel, Problem, Project, Run, RunKind, RunStatus, Trace
+from traces.trace_builder import problem_hash
+from workers.backends.base import BackendUnavailable, GenerationBackend, SamplingParams
+from workers.generation import ProblemLike, build_prompt, completion_to_parsed
+
+#: Problems per `gpu` task: small enough that a killed worker loses little work, large enough to
+#: keep a batch full (a chunk's prompts go to the backend ``PROMPTS_PER_BATCH`` at a time).
+PROBLEMS_PER_CHUNK = 32
+PROMPTS_PER_BATCH = 8
+#: The largest run one request may start; bigger sweeps are several runs.
+MAX_SAMPLES_PER_RUN = 100_000
+#: Failures kept in a run's report for the job page (the first ones; the count is always exact).
+MAX_FAILURES_SHOWN = 20
+
+ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
+
+
+class GenerationError(ValueError):
+    """A generation request that cannot run; ``field`` names the input that is wrong."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+class RunCancelled(Exception):
+    """The run was cancelled while a chunk was generating it."""
+
+
+@dataclass(frozen=True)
+class StoredProblem:
+    """A stored Problem as the generation glue sees it (``workers.generation.ProblemLike``)."""
+
+    prompt: str
+    answer: str
+    answer_type: str
+    source: str
+    problem_id: str
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, problem: Problem) -> StoredProblem:
+        return cls(
+            prompt=problem.prompt,
+            answer=problem.answer,
+            answer_type=problem.answer_type,
+            source=problem.source,
+            problem_id=problem.external_id,
+            meta=problem.meta,
+        )
+
+
+@dataclass(frozen=True)
+class PendingProblem:
+    """A problem of a Run and the sample indices the Run does not hold yet."""
+
+    problem: ProblemLike
+    sample_indices: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class BatchDone:
+    """What one batch added, for a progress bar: traces stored, tokens generated, engine seconds."""
+
+    traces: int
+    tokens: int
+    seconds: float
+
+
+# --- Starting, cancelling, resuming --------------------------------------------------------------
+
+
+def select_problem_ids(
+    project: Project, *, source: str = "", problem_ids: Sequence[int] = (), limit: int | None = None
+) -> list[int]:
+    """The problems a run generates for, in id order: given ids, or a dataset (``source``), or all.
+
+    Raises GenerationError naming the ids that are not problems of ``project``.
+    """
+    problems = Problem.objects.filter(project=project)
+    if problem_ids:
+        wanted = list(dict.fromkeys(problem_ids))
+        found = set(problems.filter(pk__in=wanted).values_list("pk", flat=True))
+        unknown = [pk for pk in wanted if pk not in found]
+        if unknown:
+            raise GenerationError("problems", f"no problem {unknown[:5]} in project '{project.slug}'")
+        return sorted(found)[:limit] if limit else sorted(found)
+    if source:
+        problems = problems.filter(source=source)
+    ids = problems.order_by("pk").values_list("pk", flat=True)
+    return list(ids[:limit] if limit else ids)
+
+
+def do_start_generation(
+    project: Project,
+    model: LanguageModel,
+    problem_ids: Sequence[int],
+    params: SamplingParams,
+    *,
+    name: str = "",
+    user: AbstractBaseUser | None = None,
+) -> Run:
+    """Create a queued generation Run and queue its chunks once it is committed."""
+    if model.project_id != project.pk:
+        raise GenerationError("model", f"model '{model.name}' is not a model of project '{project.slug}'")
+    if model.backend == Backend.IMPORTED:
+        raise GenerationError("model", f"model '{model.name}' was imported: give it a backend to generate with")
+    if not problem_ids:
+        raise GenerationError("problems", "no problems selected: choose a dataset or problem ids")
+    total = len(problem_ids) * params.n
+    if total > MAX_SAMPLES_PER_RUN:
+        raise GenerationError("n", f"{total} samples asked; one run generates at most {MAX_SAMPLES_PER_RUN}")
+    with transaction.atomic():
+        run = Run.objects.create(
+            project=project,
+            model=model,
+            kind=RunKind.GENERATION,
+            name=name or f"{model.name} × {len(problem_ids)} problems",
+            n_samples=params.n,
+            seed=params.seed,
+            params={**params.as_dict(), "problem_ids": list(problem_ids)},
+            progress_total=total,
+            created_by=user if user is not None and user.is_authenticated else None,
+        )
+        transaction.on_commit(lambda: enqueue_missing_chunks(run.pk))
+    return run
+
+
+def do_cancel_run(run: Run) -> bool:
+    """Ask a queued or running run to stop: its chunks stop after the batch in flight, keeping
+    every trace they stored. False when the run had already finished."""
+    changed = Run.objects.filter(pk=run.pk, status__in=ACTIVE).update(
+        status=RunStatus.CANCELLED, finished_at=timezone.now(), error="Cancelled by a user"
+    )
+    run.refresh_from_db()
+    return bool(changed)
+
+
+def do_resume_run(run: Run) -> bool:
+    """Queue the missing chunks of a cancelled or failed generation run again. False when the run
+    is not a generation run that stopped early."""
+    if run.kind != RunKind.GENERATION:
+        return False
+    with transaction.atomic():
+        changed = Run.objects.filter(pk=run.pk, status__in=(RunStatus.CANCELLED, RunStatus.FAILED)).update(
+            status=RunStatus.QUEUED, finished_at=None, error=""
+        )
+        if changed:
+            transaction.on_commit(lambda: enqueue_missing_chunks(run.pk))
+    run.refresh_from_db()
+    return bool(changed)
+
+
+def enqueue_missing_chunks(run_id: int) -> int:
+    """Queue a `gpu` task per chunk of problems that still lack samples; the number queued."""
+    from workers.tasks.generation import gpu_generate_chunk
+
+    run = Run.objects.get(pk=run_id)
+    problems = run_problems(run)
+    pending = missing_samples(run, [problem for _, problem in problems], run.n_samples)
+    missing = {problem_hash(p.problem.prompt, p.problem.answer) for p in pending}
+    ids = [pk for pk, problem in problems if problem_hash(problem.prompt, problem.answer) in missing]
+    chunks = [ids[i : i + PROBLEMS_PER_CHUNK] for i in range(0, len(ids), PROBLEMS_PER_CHUNK)]
+    for chunk in chunks:
+        gpu_generate_chunk.delay(run.pk, chunk)
+    if not chunks:
+        _finish_if_complete(run.pk)
+    return len(chunks)
+
+
+def run_problems(run: Run, problem_ids: Sequence[int] | None = None) -> list[tuple[int, StoredProblem]]:
+    """The run's problems (or the given subset of them) as (id, problem), in id order."""
+    ids = run.params.get("problem_ids", []) if problem_ids is None else problem_ids
+    rows = Problem.objects.filter(project_id=run.project_id, pk__in=ids).order_by("pk")
+    return [(problem.pk, StoredProblem.of(problem)) for problem in rows]
+
+
+# --- Generating ----------------------------------------------------------------------------------
+
+
+def generate_chunk(run_id: int, problem_ids: Sequence[int], backend_for: Callable[[LanguageModel], GenerationBackend]) -> int:
+    """Generate what ``problem_ids`` of run ``run_id`` lack (a chunk task's body); traces stored.
+
+    Returns quietly when the run is gone or no longer active. BackendUnavailable propagates (the
+    task retries it); any other error fails the run with its text, then propagates.
+    """
+    run = Run.objects.filter(pk=run_id, kind=RunKind.GENERATION).select_related("model", "project").first()
+    if run is None or run.status not in ACTIVE or run.model is None:
+        return 0
+    _mark_started(run)
+    params = SamplingParams.from_dict(run.params)
+    pending = missing_samples(run, [problem for _, problem in run_problems(run, problem_ids)], run.n_samples)
+    try:
+        backend = backend_for(run.model)
+        stored = sum(done.traces for done in _generate_pending(run, run.model, backend, pending, params, PROMPTS_PER_BATCH))
+    except RunCancelled:
+        return 0
+    except BackendUnavailable:
+        raise
+    except Exception as error:
+        record_failure(run.pk, problem_ids, error)
+        raise
+    _finish_if_complete(run.pk)
+    return stored
+
+
+def generate_run(
+    run: Run,
+    model: LanguageModel,
+    backend: GenerationBackend,
+    pending: Sequence[PendingProblem],
+    params: SamplingParams,
+    *,
+    prompts_per_batch: int = PROMPTS_PER_BATCH,
+    on_batch: Callable[[BatchDone], None] | None = None,
+) -> Run:
+    """Generate and store the missing samples of ``run`` in this process (``manage.py demo``).
+
+    The Run's status goes running → succeeded (failed or cancelled on an error or an interrupt,
+    with the error recorded, then the exception propagates); progress, tokens and engine seconds
+    are kept current after each batch, as the chunk tasks keep them.
+    """
+    run.progress_done = Trace.objects.filter(run=run).count()
+    run.progress_total = run.progress_done + sum(len(p.sample_indices) for p in pending)
+    run.status = RunStatus.RUNNING
+    run.finished_at = None
+    run.error = ""
+    run.save(update_fields=["progress_done", "progress_total", "status", "finished_at", "error"])
+    _mark_started(run)
+    try:
+        for done in _generate_pending(run, model, backend, pending, params, prompts_per_batch):
+            if on_batch is not None:
+                on_batch(done)
+    except BaseException as error:
+        cancelled = isinstance(error, KeyboardInterrupt | RunCancelled)
+        _mark_finished(run.pk, RunStatus.CANCELLED if cancelled else RunStatus.FAILED, str(error) or type(error).__name__)
+        run.refresh_from_db()
+        raise
+    _mark_finished(run.pk, RunStatus.SUCCEEDED)
+    run.refresh_from_db()
+    return run
+
+
+def missing_samples(run: Run, problems: Sequence[ProblemLike], n: int) -> list[PendingProblem]:
+    """The problems that lack some of their ``n`` samples in ``run``, in the given order.
+
+    A problem is known by its content (prompt and reference answer, as the store dedupes problems),
+    a sample by its index.
+    """
+    held: dict[str, set[int]] = {}
+    for content_hash, sample_index in Trace.objects.filter(run=run).values_list("problem__content_hash", "sample_index"):
+        held.setdefault(content_hash, set()).add(sample_index)
+    pending = []
+    for problem in problems:
+        have = held.get(problem_hash(problem.prompt, problem.answer), set())
+        missing = tuple(i for i in range(n) if i not in have)
+        if missing:
+            pending.append(PendingProblem(problem, missing))
+    return pending
+
+
+def _generate_pending(
+    run: Run,
+    model: LanguageModel,
+    backend: GenerationBackend,
+    pending: Sequence[PendingProblem],
+    params: SamplingParams,
+    prompts_per_batch: int,
+) -> Iterator[BatchDone]:
+    """Generate ``pending`` a batch at a time, stopping with RunCancelled when the run is cancelled."""
+    if prompts_per_batch < 1:
+        raise ValueError("prompts_per_batch must be at least 1")
+    count_tokens = _token_counter(backend)
+    for start in range(0, len(pending), prompts_per_batch):
+        if Run.objects.filter(pk=run.pk, status=RunStatus.CANCELLED).exists():
+            raise RunCancelled(f"run {run.pk} was cancelled")
+        yield _generate_batch(run, model, backend, pending[start : start + prompts_per_batch], params, count_tokens)
+
+
+def _token_counter(backend: GenerationBackend) -> Callable[[str], int] | None:
+    """The backend's exact token counter, or None when it cannot count (a hosted API without vLLM's
+    ``/tokenize``): the store then estimates, and marks the counts as estimates."""
+    try:
+        backend.count_tokens("1 + 1")
+    except Exception:  # any failure of an optional endpoint means "no exact counts", never a failed run
+        return None
+    return backend.count_tokens
+
+
+def _generate_batch(
+    run: Run,
+    model: LanguageModel,
+    backend: GenerationBackend,
+    batch: Sequence[PendingProblem],
+    params: SamplingParams,
+    count_tokens: Callable[[str], int] | None,
+) -> BatchDone:
+    started = time.perf_counter()
+    prompts = [build_prompt(item.problem.prompt, model.system_prompt) for item in batch]
+    completions = backend.generate(prompts, params)
+    seconds = time.perf_counter() - started
+    parsed = [
+        completion_to_parsed(
+            item.problem,
+            samples[index],
+            index,
+            model.name,
+            count_tokens=count_tokens,
+            think_format=model.think_format,
+            meta={"run_id": run.pk},
+        )
+        for item, samples in zip(batch, completions, strict=True)
+        for index in item.sample_indices
+    ]
+    tokens = sum(completion.completion_tokens for samples in completions for completion in samples)
+    with transaction.atomic():
+        locked = Run.objects.select_for_update().get(pk=run.pk)
+        stored = store_traces(run.project, run, parsed, model=model)
+        engine_seconds = float(locked.report.get("engine_seconds", 0.0)) + seconds
+        tokens_total = locked.tokens_generated + tokens
+        Run.objects.filter(pk=run.pk).update(
+            progress_done=Trace.objects.filter(run_id=run.pk).count(),
+            tokens_generated=F("tokens_generated") + tokens,
+            report={
+                **locked.report,
+                "engine_seconds": round(engine_seconds, 2),
+                "tokens_per_second": round(tokens_total / engine_seconds, 2) if engine_seconds else None,
+            },
+        )
+    run.refresh_from_db(fields=["progress_done", "tokens_generated", "report"])
+    return BatchDone(traces=stored.traces_created, tokens=tokens, seconds=seconds)
+
+
+# --- Run status ----------------------------------------------------------------------------------
+
+
+def _mark_started(run: Run) -> None:
+    """Queued → running, and the start time of the run's first chunk."""
+    now = timezone.now()
+    Run.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(status=RunStatus.RUNNING)
+    Run.objects.filter(pk=run.pk, started_at__isnull=True).update(started_at=now)
+    run.refresh_from_db(fields=["status", "started_at"])
+
+
+def _finish_if_complete(run_id: int) -> None:
+    """Mark an active run succeeded once it holds every sample, and queue its analysis."""
+    from workers.tasks import analyze_run
+
+    with transaction.atomic():
+        run = Run.objects.select_for_update().filter(pk=run_id, status__in=ACTIVE).first()
+        if run is None or Trace.objects.filter(run=run).count() < run.progress_total:
+            return
+        _mark_finished(run.pk, RunStatus.SUCCEEDED)
+        transaction.on_commit(lambda: analyze_run.delay(run_id))
+
+
+def _mark_finished(run_id: int, status: str, error: str = "") -> None:
+    Run.objects.filter(pk=run_id).update(status=status, error=error, finished_at=timezone.now())
+
+
+def record_failure(run_id: int, problem_ids: Sequence[int], error: BaseException) -> None:
+    """Fail the run with the error text; the report keeps the first failures for the job page."""
+    message = f"{type(error).__name__}: {error}"
+    with transaction.atomic():
+        run = Run.objects.select_for_update().get(pk=run_id)
+        failures = list(run.report.get("failures", []))
+        if len(failures) < MAX_FAILURES_SHOWN:
+            failures.append({"problems": list(problem_ids)[:10], "error": message[:2000]})
+        run.report = {**run.report, "failures": failures, "failure_count": int(run.report.get("failure_count", 0)) + 1}
+        if run.status in ACTIVE:
+            run.status = RunStatus.FAILED
+            run.error = message[:2000]
+            run.finished_at = timezone.now()
+        run.save(update_fields=["report", "status", "error", "finished_at"])

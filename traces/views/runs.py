@@ -1,0 +1,240 @@
+"""Runs in the browser UI (SPEC §4 "job pages with live progress"; issue 5 §3).
+
+* ``runs/``: every job of a project (generations, imports, exports, automatic labelings), newest
+  first, a page at a time, each with its status and progress bar.
+* ``runs/new/``: the generation form: a model, the problems (a dataset, a number of them, or ids),
+  ``n`` and the sampling parameters; it starts the run (``do_start_generation``) and redirects to
+  its job page.
+* ``runs/<pk>/``: the job page. While the job is active, its ``progress`` fragment polls itself with
+  htmx every second: progress bar, traces done, tokens/s, elapsed time and ETA, failures with their
+  error text; cancel and resume buttons for those allowed to start runs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from traces import access
+from traces.actions.generation import (
+    ACTIVE,
+    GenerationError,
+    do_cancel_run,
+    do_resume_run,
+    do_start_generation,
+    select_problem_ids,
+)
+from traces.models import Backend, LanguageModel, Problem, Project, Run, RunKind, RunStatus
+from traces.views.access import member_project
+from traces.views.traces import HtmxHttpRequest, wants_fragment
+from workers.backends.base import SamplingParams
+
+RUNS_PER_PAGE = 25
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a job page shows of a run's progress at ``now``."""
+
+    done: int
+    total: int
+    percent: float | None
+    elapsed: timedelta | None
+    eta: timedelta | None
+    tokens_per_second: float | None
+
+
+def progress_of(run: Run, now: datetime) -> Progress:
+    """Progress, elapsed wall time, ETA (from the rate so far) and generation speed of ``run``."""
+    done, total = run.progress_done, run.progress_total
+    end = run.finished_at or now
+    elapsed = end - run.started_at if run.started_at else None
+    eta = None
+    if run.status == RunStatus.RUNNING and elapsed and 0 < done < total:
+        eta = elapsed * ((total - done) / done)
+    speed = run.report.get("tokens_per_second") if isinstance(run.report, dict) else None
+    return Progress(
+        done=done,
+        total=total,
+        percent=round(100 * done / total, 1) if total else None,
+        elapsed=elapsed,
+        eta=eta,
+        tokens_per_second=speed,
+    )
+
+
+# --- The generation form -------------------------------------------------------------------------
+
+
+class GenerationForm(forms.Form):
+    """Model × problems × n with sampling parameters (SPEC §1 Run)."""
+
+    model = forms.ModelChoiceField(queryset=LanguageModel.objects.none(), empty_label=None)
+    dataset = forms.ChoiceField(required=False, help_text="problems of one source dataset; empty: every problem")
+    limit = forms.IntegerField(required=False, min_value=1, help_text="the first N problems of the selection")
+    problem_ids = forms.CharField(
+        required=False, label="Problem ids", help_text="comma-separated; overrides the dataset"
+    )
+    n = forms.IntegerField(label="Samples per problem (n)", min_value=1, max_value=256, initial=1)
+    temperature = forms.FloatField(min_value=0.0, max_value=5.0, initial=0.7)
+    top_p = forms.FloatField(label="top_p", min_value=0.01, max_value=1.0, initial=0.95)
+    max_new_tokens = forms.IntegerField(label="Max new tokens", min_value=1, max_value=131_072, initial=256)
+    seed = forms.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
+    name = forms.CharField(required=False, max_length=200)
+
+    def __init__(self, data: Any, *, project: Project) -> None:
+        super().__init__(data)
+        self.project = project
+        models = LanguageModel.objects.filter(project=project).exclude(backend=Backend.IMPORTED)
+        self.fields["model"].queryset = models  # type: ignore[attr-defined]
+        sources = (
+            Problem.objects.filter(project=project)
+            .values("source")
+            .annotate(count=Count("id"))
+            .order_by("source")
+        )
+        self.fields["dataset"].choices = [  # type: ignore[attr-defined]
+            ("", "All problems"),
+            *((row["source"], f"{row['source'] or '(no source)'} — {row['count']} problems") for row in sources),
+        ]
+
+    def clean_problem_ids(self) -> list[int]:
+        raw = self.cleaned_data.get("problem_ids", "")
+        try:
+            return [int(part) for part in raw.replace(" ", "").split(",") if part]
+        except ValueError:
+            raise forms.ValidationError("problem ids are whole numbers separated by commas") from None
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.errors:
+            return data
+        try:
+            data["params"] = SamplingParams(
+                max_new_tokens=data["max_new_tokens"],
+                temperature=data["temperature"],
+                top_p=data["top_p"],
+                n=data["n"],
+                seed=data.get("seed"),
+            )
+            data["selected"] = select_problem_ids(
+                self.project, source=data.get("dataset", ""), problem_ids=data["problem_ids"], limit=data.get("limit")
+            )
+        except GenerationError as error:
+            self.reject(error)
+        except ValueError as error:
+            self.add_error(None, str(error))
+        return data
+
+    def reject(self, error: GenerationError) -> None:
+        """Show a refused request beside its field (above the form for one it lacks)."""
+        self.add_error(error.field if error.field in self.fields else None, error.message)
+
+
+# --- Views ---------------------------------------------------------------------------------------
+
+
+@login_required
+def run_list(request: HttpRequest, slug: str) -> HttpResponse:
+    """Every job of the project, newest first, a page at a time; ``?kind=`` keeps one kind."""
+    project = member_project(request, slug)
+    kind = request.GET.get("kind", "")
+    runs = Run.objects.filter(project=project).select_related("model", "created_by").order_by("-created_at", "-id")
+    if kind in RunKind.values:
+        runs = runs.filter(kind=kind)
+    page = Paginator(runs, RUNS_PER_PAGE).get_page(request.GET.get("page"))
+    now = timezone.now()
+    context = {
+        "project": project,
+        "page": page,
+        "rows": [(run, progress_of(run, now)) for run in page],
+        "kinds": RunKind.choices,
+        "kind": kind,
+        "can_generate": access.can(project, request.user, access.Action.GENERATE),
+    }
+    return render(request, "traces/run_list.html", context)
+
+
+@login_required
+def run_form(request: HttpRequest, slug: str) -> HttpResponse:
+    """The generation form; a valid POST starts the run and redirects to its job page."""
+    project = member_project(request, slug)
+    if not access.can(project, request.user, access.Action.GENERATE):
+        context = {"project": project, "forbidden": f"your role in '{project.slug}' does not allow starting runs"}
+        return render(request, "traces/run_form.html", context, status=403)
+    form = GenerationForm(request.POST if request.method == "POST" else None, project=project)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            run = do_start_generation(
+                project, data["model"], data["selected"], data["params"], name=data["name"], user=request.user  # type: ignore[arg-type]
+            )
+        except GenerationError as error:
+            form.reject(error)
+        else:
+            return redirect("job-detail", slug=project.slug, pk=run.pk)
+    has_models = form.fields["model"].queryset.exists()  # type: ignore[attr-defined]
+    context = {"project": project, "form": form, "has_models": has_models}
+    return render(request, "traces/run_form.html", context, status=400 if form.errors else 200)
+
+
+def run_of(request: HttpRequest, slug: str, pk: int) -> Run:
+    """Run ``pk`` of a project the user is a member of, else 404."""
+    project = member_project(request, slug)
+    return get_object_or_404(Run.objects.select_related("project", "model", "created_by"), project=project, pk=pk)
+
+
+@vary_on_headers("HX-Request")
+@login_required
+def run_detail(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
+    """A job's page; htmx polls get its ``progress`` fragment. Exports keep their own page (files)."""
+    run = run_of(request, slug, pk)
+    if run.kind == RunKind.EXPORT:
+        return redirect("export-job", slug=slug, pk=pk)
+    context = {
+        "project": run.project,
+        "run": run,
+        "progress": progress_of(run, timezone.now()),
+        "active": run.status in ACTIVE,
+        "can_generate": access.can(run.project, request.user, access.Action.GENERATE),
+        "resumable": run.kind == RunKind.GENERATION and run.status in (RunStatus.CANCELLED, RunStatus.FAILED),
+        "params": json.dumps({k: v for k, v in run.params.items() if k != "problem_ids"}, indent=1, sort_keys=True),
+        "problem_count": len(run.params.get("problem_ids", [])),
+    }
+    template = "traces/run_detail.html#progress" if wants_fragment(request) else "traces/run_detail.html"
+    return render(request, template, context)
+
+
+@require_POST
+@login_required
+def run_cancel(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """Cancel a queued or running job (reviewers and owners)."""
+    return _control(request, slug, pk, do_cancel_run)
+
+
+@require_POST
+@login_required
+def run_resume(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """Resume a cancelled or failed generation run where it stopped (reviewers and owners)."""
+    return _control(request, slug, pk, do_resume_run)
+
+
+def _control(request: HttpRequest, slug: str, pk: int, action: Any) -> HttpResponse:
+    run = run_of(request, slug, pk)
+    if not access.can(run.project, request.user, access.Action.GENERATE):
+        return HttpResponse("Your role does not allow controlling runs.", status=403, content_type="text/plain")
+    action(run)
+    return redirect(reverse("job-detail", kwargs={"slug": slug, "pk": pk}))
