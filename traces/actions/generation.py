@@ -10,7 +10,8 @@ index), stores each batch in its own transaction through ``store_traces`` (the w
 use too, STYLE.md §4), and re-reads the Run's status before every batch, so a cancelled run stops
 after the batch in flight. A task redelivered after its worker was killed therefore finishes the
 chunk without duplicating a trace; a cancelled or failed run is resumed by queueing its missing
-chunks again. The last chunk to finish marks the run succeeded and queues its analysis.
+chunks again. Each chunk queues the analysis of what it stored (SPEC §3; issue 4 §5); the last
+chunk to finish marks the run succeeded.
 
 :func:`generate_run` is the synchronous form of the same loop for one process that holds its own
 backend (``manage.py demo`` with its progress bar).
@@ -131,8 +132,10 @@ def do_start_generation(
     *,
     name: str = "",
     user: AbstractBaseUser | None = None,
+    enqueue: bool = True,
 ) -> Run:
-    """Create a queued generation Run and queue its chunks once it is committed."""
+    """Create a queued generation Run and queue its chunks once it is committed (``enqueue=False``:
+    the caller generates the chunks itself, as ``manage.py generate --here`` does)."""
     if model.project_id != project.pk:
         raise GenerationError("model", f"model '{model.name}' is not a model of project '{project.slug}'")
     if model.backend == Backend.IMPORTED:
@@ -154,7 +157,8 @@ def do_start_generation(
             progress_total=total,
             created_by=user if user is not None and user.is_authenticated else None,
         )
-        transaction.on_commit(lambda: enqueue_missing_chunks(run.pk))
+        if enqueue:
+            transaction.on_commit(lambda: enqueue_missing_chunks(run.pk))
     return run
 
 
@@ -192,12 +196,17 @@ def enqueue_missing_chunks(run_id: int) -> int:
     pending = missing_samples(run, [problem for _, problem in problems], run.n_samples)
     missing = {problem_hash(p.problem.prompt, p.problem.answer) for p in pending}
     ids = [pk for pk, problem in problems if problem_hash(problem.prompt, problem.answer) in missing]
-    chunks = [ids[i : i + PROBLEMS_PER_CHUNK] for i in range(0, len(ids), PROBLEMS_PER_CHUNK)]
+    chunks = chunked(ids)
     for chunk in chunks:
         gpu_generate_chunk.delay(run.pk, chunk)
     if not chunks:
         _finish_if_complete(run.pk)
     return len(chunks)
+
+
+def chunked(problem_ids: Sequence[int]) -> list[list[int]]:
+    """The problems of a run split into the chunks one task generates."""
+    return [list(problem_ids[i : i + PROBLEMS_PER_CHUNK]) for i in range(0, len(problem_ids), PROBLEMS_PER_CHUNK)]
 
 
 def run_problems(run: Run, problem_ids: Sequence[int] | None = None) -> list[tuple[int, StoredProblem]]:
@@ -210,10 +219,12 @@ def run_problems(run: Run, problem_ids: Sequence[int] | None = None) -> list[tup
 # --- Generating ----------------------------------------------------------------------------------
 
 
-def generate_chunk(run_id: int, problem_ids: Sequence[int], backend_for: Callable[[LanguageModel], GenerationBackend]) -> int:
+def generate_chunk(
+    run_id: int, problem_ids: Sequence[int], backend_for: Callable[[LanguageModel], GenerationBackend]
+) -> int:
     """Generate what ``problem_ids`` of run ``run_id`` lack (a chunk task's body); traces stored.
 
-    Returns quietly when the run is gone or no longer active. BackendUnavailable propagates (the
+    Returns quietly (0) when the run is gone or no longer active. BackendUnavailable propagates (the
     task retries it); any other error fails the run with its text, then propagates.
     """
     run = Run.objects.filter(pk=run_id, kind=RunKind.GENERATION).select_related("model", "project").first()
@@ -222,17 +233,23 @@ def generate_chunk(run_id: int, problem_ids: Sequence[int], backend_for: Callabl
     _mark_started(run)
     params = SamplingParams.from_dict(run.params)
     pending = missing_samples(run, [problem for _, problem in run_problems(run, problem_ids)], run.n_samples)
+    stored = 0
     try:
         backend = backend_for(run.model)
-        stored = sum(done.traces for done in _generate_pending(run, run.model, backend, pending, params, PROMPTS_PER_BATCH))
+        for done in _generate_pending(run, run.model, backend, pending, params, PROMPTS_PER_BATCH):
+            stored += done.traces
     except RunCancelled:
-        return 0
+        pass
     except BackendUnavailable:
         raise
     except Exception as error:
         record_failure(run.pk, problem_ids, error)
         raise
-    _finish_if_complete(run.pk)
+    else:
+        _finish_if_complete(run.pk)
+    finally:
+        if stored:
+            _queue_analysis(run.pk)
     return stored
 
 
@@ -265,7 +282,9 @@ def generate_run(
                 on_batch(done)
     except BaseException as error:
         cancelled = isinstance(error, KeyboardInterrupt | RunCancelled)
-        _mark_finished(run.pk, RunStatus.CANCELLED if cancelled else RunStatus.FAILED, str(error) or type(error).__name__)
+        _mark_finished(
+            run.pk, RunStatus.CANCELLED if cancelled else RunStatus.FAILED, str(error) or type(error).__name__
+        )
         run.refresh_from_db()
         raise
     _mark_finished(run.pk, RunStatus.SUCCEEDED)
@@ -280,7 +299,9 @@ def missing_samples(run: Run, problems: Sequence[ProblemLike], n: int) -> list[P
     a sample by its index.
     """
     held: dict[str, set[int]] = {}
-    for content_hash, sample_index in Trace.objects.filter(run=run).values_list("problem__content_hash", "sample_index"):
+    for content_hash, sample_index in Trace.objects.filter(run=run).values_list(
+        "problem__content_hash", "sample_index"
+    ):
         held.setdefault(content_hash, set()).add(sample_index)
     pending = []
     for problem in problems:
@@ -375,15 +396,19 @@ def _mark_started(run: Run) -> None:
 
 
 def _finish_if_complete(run_id: int) -> None:
-    """Mark an active run succeeded once it holds every sample, and queue its analysis."""
-    from workers.tasks import analyze_run
-
+    """Mark an active run succeeded once it holds every sample."""
     with transaction.atomic():
         run = Run.objects.select_for_update().filter(pk=run_id, status__in=ACTIVE).first()
-        if run is None or Trace.objects.filter(run=run).count() < run.progress_total:
-            return
-        _mark_finished(run.pk, RunStatus.SUCCEEDED)
-        transaction.on_commit(lambda: analyze_run.delay(run_id))
+        if run is not None and Trace.objects.filter(run=run).count() >= run.progress_total:
+            _mark_finished(run.pk, RunStatus.SUCCEEDED)
+
+
+def _queue_analysis(run_id: int) -> None:
+    """Analyse the traces a chunk stored (a `default` task; it skips traces already analysed), so
+    a long run's first traces are analysed while the rest generate, and a cancelled run's too."""
+    from workers.tasks import analyze_run
+
+    transaction.on_commit(lambda: analyze_run.delay(run_id))
 
 
 def _mark_finished(run_id: int, status: str, error: str = "") -> None:

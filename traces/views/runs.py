@@ -101,10 +101,7 @@ class GenerationForm(forms.Form):
         models = LanguageModel.objects.filter(project=project).exclude(backend=Backend.IMPORTED)
         self.fields["model"].queryset = models  # type: ignore[attr-defined]
         sources = (
-            Problem.objects.filter(project=project)
-            .values("source")
-            .annotate(count=Count("id"))
-            .order_by("source")
+            Problem.objects.filter(project=project).values("source").annotate(count=Count("id")).order_by("source")
         )
         self.fields["dataset"].choices = [  # type: ignore[attr-defined]
             ("", "All problems"),
@@ -180,7 +177,12 @@ def run_form(request: HttpRequest, slug: str) -> HttpResponse:
         data = form.cleaned_data
         try:
             run = do_start_generation(
-                project, data["model"], data["selected"], data["params"], name=data["name"], user=request.user  # type: ignore[arg-type]
+                project,
+                data["model"],
+                data["selected"],
+                data["params"],
+                name=data["name"],
+                user=request.user,  # type: ignore[arg-type]
             )
         except GenerationError as error:
             form.reject(error)

@@ -149,10 +149,16 @@ def test_start_refuses_what_cannot_run(stored_problems) -> None:  # type: ignore
         do_start_generation(other, model, [problems[0].pk], SamplingParams())
     with pytest.raises(GenerationError, match="at most"):
         do_start_generation(project, model, [problems[0].pk], SamplingParams(n=200_000))
-    assert not Run.objects.filter(project=project).exclude(pk__in=Run.objects.filter(kind=RunKind.GENERATION, params={})).exists()
+    assert (
+        not Run.objects.filter(project=project)
+        .exclude(pk__in=Run.objects.filter(kind=RunKind.GENERATION, params={}))
+        .exists()
+    )
 
 
-def test_a_started_run_queues_one_task_per_chunk_after_commit(stored_problems, django_capture_on_commit_callbacks, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_started_run_queues_one_task_per_chunk_after_commit(
+    stored_problems, django_capture_on_commit_callbacks, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     project, model, problems = stored_problems
     queued: list[tuple[int, list[int]]] = []
     monkeypatch.setattr("traces.actions.generation.PROBLEMS_PER_CHUNK", 4)
@@ -174,29 +180,35 @@ def _started(project, model, problems, n=1):  # type: ignore[no-untyped-def]
         return do_start_generation(project, model, [p.pk for p in problems], SamplingParams(n=n, seed=1))
 
 
-def test_chunks_are_idempotent_and_the_last_one_finishes_the_run(stored_problems, monkeypatch, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+def test_chunks_are_idempotent_and_the_last_one_finishes_the_run(
+    stored_problems, monkeypatch, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
     project, model, problems = stored_problems
     analysed: list[int] = []
     monkeypatch.setattr("workers.tasks.analyze_run.delay", analysed.append)
     run = _started(project, model, problems, n=2)
     ids = [p.pk for p in problems]
     backend = ScriptedBackend()
-    assert generate_chunk(run.pk, ids[:3], lambda m: backend) == 6
+    with django_capture_on_commit_callbacks(execute=True):
+        assert generate_chunk(run.pk, ids[:3], lambda m: backend) == 6
     run.refresh_from_db()
     assert (run.status, run.progress_done, run.progress_total) == (RunStatus.RUNNING, 6, 12)
+    assert analysed == [run.pk]  # each chunk's traces are analysed as soon as it ends
     assert generate_chunk(run.pk, ids[:3], lambda m: backend) == 0  # redelivered: nothing twice
     with django_capture_on_commit_callbacks(execute=True):
         assert generate_chunk(run.pk, ids[3:], lambda m: backend) == 6
     run.refresh_from_db()
     assert (run.status, run.progress_done, run.tokens_generated) == (RunStatus.SUCCEEDED, 12, 6 * (3 + 4))
     assert run.started_at and run.finished_at and run.report["tokens_per_second"] > 0
-    assert analysed == [run.pk]
+    assert analysed == [run.pk, run.pk]
     pairs = list(Trace.objects.filter(run=run).values_list("problem_id", "sample_index"))
     assert len(pairs) == len(set(pairs)) == 12
     assert generate_chunk(run.pk, ids, lambda m: backend) == 0  # a finished run does nothing
 
 
-def test_a_cancelled_run_stops_between_batches_and_resumes_only_what_is_missing(stored_problems, monkeypatch, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+def test_a_cancelled_run_stops_between_batches_and_resumes_only_what_is_missing(
+    stored_problems, monkeypatch, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
     project, model, problems = stored_problems
     monkeypatch.setattr("traces.actions.generation.PROMPTS_PER_BATCH", 2)
     run = _started(project, model, problems)
@@ -208,7 +220,7 @@ def test_a_cancelled_run_stops_between_batches_and_resumes_only_what_is_missing(
                 do_cancel_run(Run.objects.get(pk=run.pk))
             return done
 
-    assert generate_chunk(run.pk, [p.pk for p in problems], lambda m: CancelAfterFirstBatch()) == 0
+    assert generate_chunk(run.pk, [p.pk for p in problems], lambda m: CancelAfterFirstBatch()) == 2
     run.refresh_from_db()
     assert (run.status, run.progress_done) == (RunStatus.CANCELLED, 2)
     assert do_cancel_run(run) is False  # already over
@@ -225,7 +237,9 @@ def test_a_cancelled_run_stops_between_batches_and_resumes_only_what_is_missing(
     assert do_resume_run(run) is False  # nothing to resume
 
 
-def test_a_failing_backend_fails_the_run_with_its_error_and_keeps_finished_batches(stored_problems, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_failing_backend_fails_the_run_with_its_error_and_keeps_finished_batches(
+    stored_problems, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     project, model, problems = stored_problems
     monkeypatch.setattr("traces.actions.generation.PROMPTS_PER_BATCH", 2)
     run = _started(project, model, problems)

@@ -20,7 +20,9 @@ def queued_tasks(monkeypatch) -> list[tuple[int, list[int]]]:  # type: ignore[no
     return queued
 
 
-def test_a_reviewer_starts_a_run_and_polls_it(alpha, generator, client_for, queued_tasks, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+def test_a_reviewer_starts_a_run_and_polls_it(
+    alpha, generator, client_for, queued_tasks, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
     client = client_for(alpha, Role.REVIEWER)
     ids = list(Problem.objects.filter(project=alpha).order_by("pk").values_list("pk", flat=True))
     with django_capture_on_commit_callbacks(execute=True):

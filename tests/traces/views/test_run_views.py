@@ -46,7 +46,9 @@ def queued_tasks(monkeypatch) -> list[tuple[int, list[int]]]:  # type: ignore[no
     return queued
 
 
-def test_the_form_starts_a_run_and_redirects_to_its_job_page(member_client, project, generator, problems, queued_tasks, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+def test_the_form_starts_a_run_and_redirects_to_its_job_page(
+    member_client, project, generator, problems, queued_tasks, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
     page = member_client.get(reverse("job-new", args=[project.slug]))
     assert page.status_code == 200 and b"arith" in page.content and b"smol" in page.content
     with django_capture_on_commit_callbacks(execute=True):
@@ -104,7 +106,9 @@ def test_progress_reports_eta_from_the_rate_so_far() -> None:
     assert progress_of(Run(status=RunStatus.QUEUED), now).eta is None
 
 
-def test_cancel_and_resume_from_the_job_page(member_client, project, generator, problems, queued_tasks, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+def test_cancel_and_resume_from_the_job_page(
+    member_client, project, generator, problems, queued_tasks, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
     run = Run.objects.create(
         project=project, model=generator, kind=RunKind.GENERATION, status=RunStatus.RUNNING, progress_total=3,
         params={"problem_ids": [p.pk for p in problems], "n": 1},
@@ -134,7 +138,13 @@ def test_the_list_shows_every_kind_and_filters_by_kind(member_client, project, g
 
 @pytest.mark.parametrize(
     ("role", "read", "write"),
-    [(Role.OWNER, 200, 302), (Role.REVIEWER, 200, 302), (Role.ANNOTATOR, 200, 403), (Role.VIEWER, 200, 403), (None, 404, 404)],
+    [
+        (Role.OWNER, 200, 302),
+        (Role.REVIEWER, 200, 302),
+        (Role.ANNOTATOR, 200, 403),
+        (Role.VIEWER, 200, 403),
+        (None, 404, 404),
+    ],
 )
 def test_roles(make_user, project, generator, role, read, write) -> None:  # type: ignore[no-untyped-def]
     run = Run.objects.create(project=project, model=generator, kind=RunKind.GENERATION, status=RunStatus.RUNNING)

