@@ -17,7 +17,8 @@ sides decode the same tokens:
 The two alternate for ``--rounds`` rounds (never at the same time: the worker idles while the raw
 engine runs); the best round of each counts, so a burst of load from another process on a shared
 machine does not decide the ratio. Prints throughputs in generated tokens per wall second and
-their ratio (target ≥ 0.9×).
+their ratio (target ≥ 0.9×), and the share of the run's wall time its worker spent inside the engine
+(measured within the run itself, so immune to load that changes between rounds).
 """
 
 from __future__ import annotations
@@ -84,8 +85,9 @@ def start_worker(log: Path) -> subprocess.Popen[bytes]:
     return worker
 
 
-def run_to_the_end(project, model, problem_ids: list[int], params) -> tuple[int, float]:  # type: ignore[no-untyped-def]
-    """(tokens, seconds) of a Run from its start until it succeeded and its traces are analysed."""
+def run_to_the_end(project, model, problem_ids: list[int], params) -> tuple[int, float, float]:  # type: ignore[no-untyped-def]
+    """(tokens, wall seconds, engine seconds) of a Run from its start until it succeeded and its
+    traces are analysed; the engine seconds are those the worker spent inside ``backend.generate``."""
     from traces.actions.generation import do_start_generation
     from traces.models import RunStatus, Trace, TraceAnalysis
 
@@ -101,7 +103,7 @@ def run_to_the_end(project, model, problem_ids: list[int], params) -> tuple[int,
     traces = Trace.objects.filter(run=run).count()
     while TraceAnalysis.objects.filter(trace__run=run).count() < traces:
         time.sleep(0.05)
-    return run.tokens_generated, time.perf_counter() - started
+    return run.tokens_generated, time.perf_counter() - started, float(run.report["engine_seconds"])
 
 
 def main() -> None:
@@ -132,7 +134,9 @@ def main() -> None:
     problem_ids = make_problems(project, args.problems)
 
     worker = start_worker(data_dir / "worker.log")
-    raw, pipeline = [], []
+    raw: list[tuple[int, float]] = []
+    pipeline: list[tuple[int, float]] = []
+    in_engine: list[float] = []
     try:
         warm_project = Project.objects.create(name="Warm", slug="warm")
         warm_model = LanguageModel.objects.create(
@@ -141,18 +145,26 @@ def main() -> None:
         run_to_the_end(warm_project, warm_model, make_problems(warm_project, 1), params)  # the worker loads the model
         for round_number in range(1, args.rounds + 1):
             raw.append(raw_engine(model, problem_ids, params))
-            pipeline.append(run_to_the_end(project, model, problem_ids, params))
+            tokens, seconds, engine_seconds = run_to_the_end(project, model, problem_ids, params)
+            pipeline.append((tokens, seconds))
+            in_engine.append(engine_seconds / seconds)
             for name, (tokens, seconds) in (("raw engine", raw[-1]), ("pipeline", pipeline[-1])):
-                print(
-                    f"round {round_number} {name:>10}: {tokens} tokens in {seconds:.1f} s = {tokens / seconds:.1f} tok/s"
-                )
+                print(f"round {round_number} {name:>10}: {tokens} tokens in {seconds:.1f} s = {tokens / seconds:.1f} tok/s")
+            print(f"round {round_number}: pipeline / raw {throughput(pipeline[-1]) / throughput(raw[-1]):.2f}x; "
+                  f"the run spent {in_engine[-1]:.0%} of its wall time inside the engine")  # fmt: skip
     finally:
         worker.terminate()
         worker.wait(timeout=30)
-    best_raw = max(tokens / seconds for tokens, seconds in raw)
-    best_pipeline = max(tokens / seconds for tokens, seconds in pipeline)
+    best_raw = max(throughput(r) for r in raw)
+    best_pipeline = max(throughput(p) for p in pipeline)
     print(f"best of {args.rounds}: raw {best_raw:.1f} tok/s, pipeline {best_pipeline:.1f} tok/s")
-    print(f"pipeline / raw throughput: {best_pipeline / best_raw:.2f}x (target >= 0.9x)")
+    print(f"pipeline / raw throughput: {best_pipeline / best_raw:.2f}x (target >= 0.9x); "
+          f"engine share of the run's wall time: best {max(in_engine):.0%}")  # fmt: skip
+
+
+def throughput(measured: tuple[int, float]) -> float:
+    tokens, seconds = measured
+    return tokens / seconds
 
 
 if __name__ == "__main__":

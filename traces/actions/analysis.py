@@ -17,6 +17,7 @@ from traces.analysis.engine import ANALYSIS_VERSION, METHOD, TraceInput, TraceRe
 from traces.analysis.segmentation import Span
 from traces.analysis.think import ThinkSplit
 from traces.models import Score, Step, Trace, TraceAnalysis
+from traces.models.analysis import SUMMARY_SCORES
 
 BATCH_SIZE = 200
 
@@ -87,6 +88,7 @@ def _store(batch: list[Trace], reports: list[TraceReport]) -> None:
             version=ANALYSIS_VERSION,
             verdicts=report.verdicts,
             markers=[asdict(marker) for marker in report.markers],
+            **{name: report.scores.get(name) for name in SUMMARY_SCORES},
         )
         for trace, report in zip(batch, reports)
     )

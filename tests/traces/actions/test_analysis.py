@@ -117,3 +117,19 @@ def test_cli_import_analyses_unless_told_not_to(shared_data: Path) -> None:
     call_command("import_traces", str(other), format="processbench", project="pb", no_analyze=True, stdout=out, stderr=StringIO())
     assert TraceAnalysis.objects.filter(trace__project__slug="pb").count() == lines
     assert needing_analysis(Trace.objects.filter(project__slug="pb")).count() == sum(1 for _ in other.open(encoding="utf-8"))
+
+
+def test_summary_columns_repeat_the_scores(sky_project: Project) -> None:
+    """The dashboard reads TraceAnalysis columns: they must equal the Score rows of the same trace."""
+    from traces.models.analysis import SUMMARY_SCORES
+
+    analyze_traces(Trace.objects.filter(project=sky_project))
+    checked = 0
+    for analysis in TraceAnalysis.objects.filter(trace__project=sky_project):
+        stored = dict(
+            Score.objects.filter(trace_id=analysis.trace_id, method=METHOD, step__isnull=True).values_list("name", "value")
+        )
+        for name in SUMMARY_SCORES:
+            assert getattr(analysis, name) == stored.get(name), (analysis.trace_id, name)
+            checked += getattr(analysis, name) is not None
+    assert checked > 0
