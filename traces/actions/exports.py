@@ -196,6 +196,7 @@ def do_export(run: Run) -> Manifest:
             export_dir(run),
             query={"project": run.project.slug, **spec.filters.as_query()},
             step_separator=spec.step_separator,
+            progress=lambda done: Run.objects.filter(pk=run.pk).update(progress_done=done),
         )
     except (ValueError, OSError) as error:  # RequestRejected is a ValueError
         _record_failure(run, error)

@@ -28,7 +28,7 @@ import io
 import json
 import os
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -374,6 +374,8 @@ def _export_rows(job: _Job, writers: dict[str, RowWriter], manifest: Manifest, r
         pending[split_of(job.policy, trace.problem_hash)].append(record)
         if manifest.traces_read % job.chunk_size == 0:
             _flush(pending, writers, rows_per_split)
+            if job.progress is not None:
+                job.progress(manifest.traces_read)
     _flush(pending, writers, rows_per_split)
     manifest.skipped = dict(sorted(skipped.items()))
     manifest.rows_written = sum(rows_per_split.values())
@@ -397,14 +399,16 @@ def write_export(
     query: Mapping[str, Any] | None = None,
     step_separator: str = DEFAULT_STEP_SEPARATOR,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    progress: Callable[[int], None] | None = None,
 ) -> Manifest:
     """Export ``traces`` in format ``fmt`` under ``policy`` (module docstring).
 
     ``out`` is a directory (created if missing; ``<split>.<ext>`` files and ``manifest.json``
     are written there, replacing files of the same names) or a binary stream (one split only:
     the data is written to it and the manifest is only returned). ``query`` describes the
-    selection for the manifest (the SQL of ``traces`` when omitted). Raises ValueError for an
-    unknown format or a split export to a stream.
+    selection for the manifest (the SQL of ``traces`` when omitted). ``progress(n)`` is called
+    with the number of traces read so far after each chunk (a job page's progress bar). Raises
+    ValueError for an unknown format or a split export to a stream.
     """
     export_format = get_export_format(fmt)
     if not isinstance(out, Path) and len(policy.splits) > 1:
@@ -423,7 +427,7 @@ def write_export(
         options=options,
         fields=list(schema.names) if schema is not None else list(export_format.fields),
     )
-    job = _Job(traces, export_format, policy, RenderSettings(step_separator, columns), schema, chunk_size)
+    job = _Job(traces, export_format, policy, RenderSettings(step_separator, columns), schema, chunk_size, progress)
     names = {split: f"{split}.{export_format.extension}" for split in policy.splits}
     if isinstance(out, Path):
         _write_to_directory(job, out, names, manifest)
@@ -446,6 +450,7 @@ class _Job:
     settings: RenderSettings
     schema: pa.Schema | None
     chunk_size: int
+    progress: Callable[[int], None] | None
 
 
 def _write_files(job: _Job, targets: dict[str, BinaryIO], names: dict[str, str], manifest: Manifest) -> None:

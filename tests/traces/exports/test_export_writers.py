@@ -146,3 +146,11 @@ def test_flat_exports_carry_scores_and_guard_csv_formulas(project, tmp_path: Pat
         cells = list(csv.DictReader(fp))
     assert [c["final_answer"] for c in cells] == ["'=HYPERLINK(\"http://x\")", "-3", "'@SUM(A1)"]
     assert [c["trace_id"] for c in cells] == [str(t.pk) for t in traces]
+
+
+def test_progress_is_reported_after_each_chunk(project, tmp_path: Path) -> None:
+    run = seed_traces(project, 25, problems=5)
+    seen: list[int] = []
+    policy = LabelPolicy(sources=SYNTHETIC_SOURCE)
+    manifest = write_export(Trace.objects.filter(run=run), "trl", policy, tmp_path, chunk_size=10, progress=seen.append)
+    assert seen == [10, 20] and manifest.traces_read == 25  # the job records the total when it finishes
