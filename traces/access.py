@@ -24,6 +24,7 @@ class Action(Enum):
     IMPORT = "import", Role.REVIEWER
     GENERATE = "generate", Role.REVIEWER
     EXPORT = "export", Role.REVIEWER
+    CREATE_QUEUE = "create queues", Role.REVIEWER
     MANAGE = "manage", Role.OWNER
 
     @property

@@ -7,7 +7,8 @@
 //   e              first-error mode: this step is the first error
 //   E (shift+e)    no error: every step +1
 //   u              undo your last change of this trace
-//   n              go to the next trace you have not labeled
+//   n              go to the next trace you have not labeled; in a queue (?queue=<id>), submit
+//                  this item and go to your next item of the queue
 //   ?              show or hide the help
 //
 // Each key that changes labels is one htmx POST (the CSRF header comes from base.html's
@@ -126,6 +127,9 @@
     values = values || {};
     values.action = action;
     values.step = step.getAttribute("data-step-id");
+    if (root.hasAttribute("data-queue")) {
+      values.queue = root.getAttribute("data-queue");  // the queue's gold labels are no suggestions
+    }
     post(root.getAttribute("data-step-url"), values);
   }
 
@@ -144,7 +148,13 @@
     }
   }
 
+  // Once every label is saved: in a queue, submit the item (a POST form); else the next trace.
   function nextTrace() {
+    var queueForm = document.getElementById("queue-next-form");
+    if (queueForm) {
+      queue.then(function () { queueForm.submit(); });
+      return;
+    }
     var url = root.getAttribute("data-next-url");
     queue.then(function () { window.location.assign(url); });
   }

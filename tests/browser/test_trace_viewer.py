@@ -283,7 +283,7 @@ def test_analysis_marks_render_and_m_hides_them(live_server, browser, make_user,
     expect(page.locator(".score-note")).to_contain_text("Traces without this score are left out")
     highest = Score.objects.filter(trace__project=project, name="overthinking_ratio").order_by("-value", "-trace_id")
     first = highest.first()
-    expect(page.locator("#trace-rows > tr").first.locator("td").first).to_have_text(str(first.trace_id))
+    expect(page.locator("#trace-rows > tr").first.locator("td.num").first).to_have_text(str(first.trace_id))
     assert "score=overthinking_ratio" in page.url and "order=desc" in page.url
     page.screenshot(path=str(artifacts / "trace-list-by-score.png"))
 

@@ -4,7 +4,10 @@ A real HTTP server (``http.server`` in a thread, on 127.0.0.1 and an ephemeral p
 ``POST /v1/chat/completions`` and vLLM's ``POST /tokenize`` with the JSON those endpoints return.
 Its "model" is deterministic so tests can predict its answers: choice ``i`` of a request is
 ``"sample {i}: {last user message}"``, one token per whitespace-separated word, cut at
-``max_tokens`` (then ``finish_reason`` is ``length``).
+``max_tokens`` (then ``finish_reason`` is ``length``). A request continuing an assistant message
+(vLLM's ``continue_final_message``, SPEC §3.6 rollouts) gets only the continuation:
+``"continued sample {i}: {user message}"``. A test may script the answers instead
+(``FakeBehaviour.responder``), e.g. to play an LLM judge.
 
 It can be told to fail the first K chat requests (``fail_first``, ``fail_status``, ``retry_after``),
 to answer slowly (``delay``) and to add a ``reasoning_content`` field; it records every request
@@ -14,7 +17,9 @@ body and the most requests it served at the same time.
 from __future__ import annotations
 
 import json
+import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -30,6 +35,16 @@ def fake_answer(messages: list[dict[str, str]], index: int) -> str:
     return f"sample {index}: {messages[-1]['content']}"
 
 
+def fake_continuation(messages: list[dict[str, str]], index: int) -> str:
+    """Choice ``index``'s continuation of a conversation ending with a partial assistant message."""
+    return f"continued sample {index}: {messages[-2]['content']}"
+
+
+def is_continuation(body: dict[str, Any]) -> bool:
+    """Whether a request asks to continue its final (assistant) message, as vLLM's extension does."""
+    return bool(body.get("continue_final_message")) and body["messages"][-1]["role"] == "assistant"
+
+
 @dataclass
 class FakeBehaviour:
     """What the server does; tests change it between requests."""
@@ -39,6 +54,8 @@ class FakeBehaviour:
     retry_after: str | None = None
     delay: float = 0.0
     reasoning_content: str | None = None
+    #: When set, choice ``i`` of a request ``body`` answers ``responder(body, i)`` (before the cut).
+    responder: Callable[[dict[str, Any], int], str] | None = None
 
 
 @dataclass
@@ -100,14 +117,26 @@ class FakeOpenAIServer:
             with self.lock:
                 self.record.in_flight -= 1
 
+    def answer(self, body: dict[str, Any], index: int) -> str:
+        """Choice ``index``'s full text: scripted, a continuation, or the fake model's answer."""
+        if self.behaviour.responder is not None:
+            return self.behaviour.responder(body, index)
+        if is_continuation(body):
+            return fake_continuation(body["messages"], index)
+        return fake_answer(body["messages"], index)
+
     def completion(self, body: dict[str, Any]) -> dict[str, Any]:
         choices = []
         completion_tokens = 0
         for index in range(body.get("n", 1)):
-            words = fake_tokens(fake_answer(body["messages"], index))
+            answer = self.answer(body, index)
+            words = fake_tokens(answer)
             kept = words[: body["max_tokens"]]
             completion_tokens += len(kept)
-            message: dict[str, Any] = {"role": "assistant", "content": " ".join(kept)}
+            # a scripted answer keeps its line breaks (a judge's verdict lines); the fake model's
+            # own answers are single-spaced words
+            content = _cut(answer, len(kept)) if self.behaviour.responder is not None else " ".join(kept)
+            message: dict[str, Any] = {"role": "assistant", "content": content}
             if self.behaviour.reasoning_content is not None:
                 message["reasoning_content"] = self.behaviour.reasoning_content
             choice: dict[str, Any] = {
@@ -131,6 +160,12 @@ class FakeOpenAIServer:
                 "total_tokens": prompt_tokens + completion_tokens,
             },
         }
+
+
+def _cut(text: str, words: int) -> str:
+    """``text`` up to the end of its first ``words`` words, its whitespace kept."""
+    ends = [match.end() for match in re.finditer(r"\S+", text)]
+    return text[: ends[words - 1]] if words else ""
 
 
 def _logprob_entry(word: str, top: int) -> dict[str, Any]:

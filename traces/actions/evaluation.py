@@ -25,13 +25,23 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from django.db.models import QuerySet
+
 from traces.actions.exports import ExportFilters, RequestRejected, select_traces
 from traces.analysis.metrics import ProcessBenchScore, StepConfusion, processbench_f1, step_confusion
-from traces.exports.policy import HUMAN_ELSE_AUTO, LabelPolicy, Neutral, PolicyStep, SourcedLabel, trace_steps
+from traces.exports.policy import (
+    ADJUDICATED_ELSE_HUMAN,
+    HUMAN_ELSE_AUTO,
+    LabelPolicy,
+    Neutral,
+    PolicyStep,
+    SourcedLabel,
+    trace_steps,
+)
 from traces.exports.query import iter_export_traces
 from traces.exports.records import ExportTrace, first_error_position, labels_per_step
 from traces.exports.writers import fewer_gc_passes
-from traces.models import Label, Project
+from traces.models import Label, Project, Trace
 
 
 @dataclass(frozen=True)
@@ -74,8 +84,8 @@ class LabellerEvaluation:
 
 def labelling_policy(source: str, field: str) -> LabelPolicy:
     """The policy that reads one source's labels as they are (neutral is not an error)."""
-    if source == HUMAN_ELSE_AUTO:
-        raise RequestRejected(field, f"name one label source, not {HUMAN_ELSE_AUTO!r}")
+    if source in (HUMAN_ELSE_AUTO, ADJUDICATED_ELSE_HUMAN):
+        raise RequestRejected(field, f"name one label source, not {source!r}")
     try:
         return LabelPolicy(sources=source, neutral=Neutral.POSITIVE)
     except ValueError:
@@ -134,9 +144,13 @@ def evaluate_labeller(
     project: Project, method: str, reference: str, filters: ExportFilters | None = None
 ) -> LabellerEvaluation:
     """Score source ``method`` against source ``reference`` over the project's (filtered) traces."""
+    return evaluate_traces(select_traces(project, filters or ExportFilters()), method, reference)
+
+
+def evaluate_traces(traces: QuerySet[Trace], method: str, reference: str) -> LabellerEvaluation:
+    """Score source ``method`` against source ``reference`` over ``traces`` (a project's, or a queue's)."""
     method_policy = labelling_policy(method, "method")
     reference_policy = labelling_policy(reference, "reference")
-    traces = select_traces(project, filters or ExportFilters())
     stream = iter_export_traces(traces, sources={method, reference})
     with fewer_gc_passes():  # millions of small tuples, as in an export
         return score_labeller(method_policy, reference_policy, stream)

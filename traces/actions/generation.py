@@ -29,6 +29,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from traces.actions.runs import ACTIVE, error_text, is_stopped, mark_finished, mark_started
 from traces.actions.store import store_traces
 from traces.models import Backend, LanguageModel, Problem, Project, Run, RunKind, RunStatus, Trace
 from traces.trace_builder import problem_hash
@@ -43,8 +44,6 @@ PROMPTS_PER_BATCH = 8
 MAX_SAMPLES_PER_RUN = 100_000
 #: Failures kept in a run's report for the job page (the first ones; the count is always exact).
 MAX_FAILURES_SHOWN = 20
-
-ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
 
 
 class GenerationError(ValueError):
@@ -230,7 +229,7 @@ def generate_chunk(
     run = Run.objects.filter(pk=run_id, kind=RunKind.GENERATION).select_related("model", "project").first()
     if run is None or run.status not in ACTIVE or run.model is None:
         return 0
-    _mark_started(run)
+    mark_started(run)
     params = SamplingParams.from_dict(run.params)
     pending = missing_samples(run, [problem for _, problem in run_problems(run, problem_ids)], run.n_samples)
     stored = 0
@@ -275,19 +274,19 @@ def generate_run(
     run.finished_at = None
     run.error = ""
     run.save(update_fields=["progress_done", "progress_total", "status", "finished_at", "error"])
-    _mark_started(run)
+    mark_started(run)
     try:
         for done in _generate_pending(run, model, backend, pending, params, prompts_per_batch):
             if on_batch is not None:
                 on_batch(done)
     except BaseException as error:
         cancelled = isinstance(error, KeyboardInterrupt | RunCancelled)
-        _mark_finished(
+        mark_finished(
             run.pk, RunStatus.CANCELLED if cancelled else RunStatus.FAILED, str(error) or type(error).__name__
         )
         run.refresh_from_db()
         raise
-    _mark_finished(run.pk, RunStatus.SUCCEEDED)
+    mark_finished(run.pk, RunStatus.SUCCEEDED)
     run.refresh_from_db()
     return run
 
@@ -325,7 +324,7 @@ def _generate_pending(
         raise ValueError("prompts_per_batch must be at least 1")
     count_tokens = _token_counter(backend)
     for start in range(0, len(pending), prompts_per_batch):
-        if Run.objects.filter(pk=run.pk, status=RunStatus.CANCELLED).exists():
+        if is_stopped(run.pk):
             raise RunCancelled(f"run {run.pk} was cancelled")
         yield _generate_batch(run, model, backend, pending[start : start + prompts_per_batch], params, count_tokens)
 
@@ -387,20 +386,12 @@ def _generate_batch(
 # --- Run status ----------------------------------------------------------------------------------
 
 
-def _mark_started(run: Run) -> None:
-    """Queued → running, and the start time of the run's first chunk."""
-    now = timezone.now()
-    Run.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(status=RunStatus.RUNNING)
-    Run.objects.filter(pk=run.pk, started_at__isnull=True).update(started_at=now)
-    run.refresh_from_db(fields=["status", "started_at"])
-
-
 def _finish_if_complete(run_id: int) -> None:
     """Mark an active run succeeded once it holds every sample."""
     with transaction.atomic():
         run = Run.objects.select_for_update().filter(pk=run_id, status__in=ACTIVE).first()
         if run is not None and Trace.objects.filter(run=run).count() >= run.progress_total:
-            _mark_finished(run.pk, RunStatus.SUCCEEDED)
+            mark_finished(run.pk, RunStatus.SUCCEEDED)
 
 
 def _queue_analysis(run_id: int) -> None:
@@ -411,21 +402,17 @@ def _queue_analysis(run_id: int) -> None:
     transaction.on_commit(lambda: analyze_run.delay(run_id))
 
 
-def _mark_finished(run_id: int, status: str, error: str = "") -> None:
-    Run.objects.filter(pk=run_id).update(status=status, error=error, finished_at=timezone.now())
-
-
 def record_failure(run_id: int, problem_ids: Sequence[int], error: BaseException) -> None:
     """Fail the run with the error text; the report keeps the first failures for the job page."""
-    message = f"{type(error).__name__}: {error}"
+    message = error_text(error)
     with transaction.atomic():
         run = Run.objects.select_for_update().get(pk=run_id)
         failures = list(run.report.get("failures", []))
         if len(failures) < MAX_FAILURES_SHOWN:
-            failures.append({"problems": list(problem_ids)[:10], "error": message[:2000]})
+            failures.append({"problems": list(problem_ids)[:10], "error": message})
         run.report = {**run.report, "failures": failures, "failure_count": int(run.report.get("failure_count", 0)) + 1}
         if run.status in ACTIVE:
             run.status = RunStatus.FAILED
-            run.error = message[:2000]
+            run.error = message
             run.finished_at = timezone.now()
         run.save(update_fields=["report", "status", "error", "finished_at"])

@@ -23,7 +23,7 @@ Unflagging a step that has no value, note or params removes its label: an empty 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
@@ -297,9 +297,13 @@ def do_toggle_flag(user: AbstractBaseUser, step: Step) -> LabelChanges:
     return change_labels(user, step.trace_id, {step.pk: toggled_flag}, kind="flag")[0]
 
 
-def do_accept_suggestion(user: AbstractBaseUser, step: Step) -> LabelChanges:
-    """Make the step's best automatic label the person's own; raises LabelError when there is none."""
-    suggestion = best_suggestion(Label.objects.filter(step=step).only("source", "value", "confidence"))
+def do_accept_suggestion(user: AbstractBaseUser, step: Step, *, hidden: Collection[str] = ()) -> LabelChanges:
+    """Make the step's best automatic label the person's own; raises LabelError when there is none.
+
+    ``hidden`` sources are not suggestions (a queue's gold source, which annotators must not see).
+    """
+    labels = Label.objects.filter(step=step).exclude(source__in=list(hidden))
+    suggestion = best_suggestion(labels.only("source", "value", "confidence"))
     if suggestion is None:
         raise LabelError(f"step {step.index + 1} has no automatic suggestion to accept")
     accepted = {"source": suggestion.source, "value": suggestion.value, "confidence": suggestion.confidence}

@@ -11,8 +11,9 @@ from typing import Any
 
 import django_filters
 from django import forms
+from django.db.models import Q
 
-from traces.models import FinishReason, Label, Score, Trace
+from traces.models import FinishReason, Label, Preference, PreferenceChoice, Score, Trace
 from traces.models.trace import TraceQuerySet
 
 #: The largest id a database holds (a signed 64-bit integer).
@@ -65,3 +66,18 @@ class ScoreFilter(django_filters.FilterSet):
     class Meta:
         model = Score
         fields = ["trace", "name", "method"]
+
+
+class PreferenceFilter(django_filters.FilterSet):
+    project = django_filters.CharFilter(field_name="trace_a__project__slug")
+    trace = IdFilter(method="filter_trace", label="Preferences of a pair this trace is one of")
+    source = django_filters.CharFilter()
+    choice = django_filters.ChoiceFilter(choices=PreferenceChoice.choices)
+    user = django_filters.CharFilter(field_name="user__username")
+
+    class Meta:
+        model = Preference
+        fields = ["project", "trace", "source", "choice", "user"]
+
+    def filter_trace(self, queryset: Any, name: str, value: int) -> Any:
+        return queryset.filter(Q(trace_a_id=value) | Q(trace_b_id=value))

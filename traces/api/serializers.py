@@ -27,8 +27,11 @@ from traces.models import (
     FinishReason,
     Label,
     LanguageModel,
+    Preference,
     Problem,
     Project,
+    Queue,
+    QueueItem,
     Run,
     RunStatus,
     Score,
@@ -430,3 +433,57 @@ class EvaluationSerializer(serializers.Serializer):
     step_accuracy = serializers.FloatField(allow_null=True)
     steps_compared = serializers.IntegerField()
     confusion = ConfusionSerializer(allow_null=True)
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class VisibleTraceField(serializers.PrimaryKeyRelatedField):
+    """A trace id, limited to the traces of the requesting user's projects (others "do not exist")."""
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return Trace.objects.visible_to(self.context["request"].user).select_related("project")
+
+
+class PreferenceSerializer(serializers.ModelSerializer):
+    """A pairwise preference between two traces of one problem (issue 6 item 4).
+
+    To create one, send the pair as the person saw it: ``choice`` ``a`` means ``trace_a`` is
+    better. It is stored, and comes back, in canonical order (``trace_a`` < ``trace_b``, the choice
+    flipped when needed); sending the same pair again updates the person's preference.
+    """
+
+    trace_a = VisibleTraceField()
+    trace_b = VisibleTraceField()
+    user = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Preference
+        fields = ["id", "trace_a", "trace_b", "choice", "reason", "source", "user", "created_at", "updated_at"]
+        read_only_fields = ["id", "source", "user", "created_at", "updated_at"]
+        # One preference per (pair, person, source): saving again updates it (traces.actions.preferences).
+        validators: list[Any] = []
+
+
+class QueueSerializer(serializers.ModelSerializer):
+    """An annotation queue (issue 6 item 2): read-only; the browser UI makes them from a trace filter."""
+
+    project = ProjectSlugField(read_only=True)
+
+    class Meta:
+        model = Queue
+        fields = ["id", "project", "name", "instructions", "filters", "overlap", "policy", "is_open", "created_at"]
+        read_only_fields = fields
+
+
+class QueueItemSerializer(serializers.ModelSerializer):
+    """An item handed out by ``POST /api/queues/<id>/next/``. Whether it is gold is never said (issue 6 item 2)."""
+
+    labeling_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = QueueItem
+        fields = ["id", "queue", "position", "trace", "done_count", "labeling_url"]
+        read_only_fields = fields
+
+    def get_labeling_url(self, item: QueueItem) -> str:
+        args = [item.queue.project.slug, item.trace_id]
+        return reverse("trace-label", args=args, request=self.context.get("request")) + f"?queue={item.queue_id}"

@@ -14,8 +14,10 @@ router.register("runs", views.RunViewSet, basename="run")
 router.register("traces", views.TraceViewSet, basename="trace")
 router.register("labels", views.LabelViewSet, basename="label")
 router.register("scores", views.ScoreViewSet, basename="score")
+router.register("preferences", views.PreferenceViewSet, basename="preference")
 router.register("imports", views.ImportViewSet, basename="import")
 router.register("exports", views.ExportViewSet, basename="export")
+router.register("queues", views.QueueViewSet, basename="queue")
 
 urlpatterns = [
     path("", include(router.urls)),

@@ -24,9 +24,24 @@ from traces.actions.exports import RequestRejected, do_start_export, download_na
 from traces.actions.generation import GenerationError, do_cancel_run, do_resume_run, do_start_generation
 from traces.actions.imports import do_enqueue_import
 from traces.actions.labels import LabelInput, do_save_labels
+from traces.actions.preferences import PreferenceError, do_save_preference
+from traces.actions.queues import next_item_for
 from traces.api import serializers as s
-from traces.api.filters import LabelFilter, ScoreFilter, TraceFilter
-from traces.models import Label, LanguageModel, Membership, Problem, Project, Role, Run, RunKind, Score, Trace
+from traces.api.filters import LabelFilter, PreferenceFilter, ScoreFilter, TraceFilter
+from traces.models import (
+    Label,
+    LanguageModel,
+    Membership,
+    Preference,
+    Problem,
+    Project,
+    Queue,
+    Role,
+    Run,
+    RunKind,
+    Score,
+    Trace,
+)
 
 
 class NewestFirstCursor(CursorPagination):
@@ -277,3 +292,57 @@ class ExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         except RequestRejected as rejected:
             raise ValidationError({rejected.field: [rejected.message]}) from None
         return FileResponse(path.open("rb"), as_attachment=True, filename=download_name(run, path))
+
+
+class PreferenceViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Pairwise preferences (issue 6 item 4) of every person and judge in the user's projects.
+
+    POST records the user's own preference (annotators and above), or updates it when they had
+    already judged the pair; it answers 201 either way with the row in canonical order.
+    """
+
+    serializer_class = s.PreferenceSerializer
+    pagination_class = NewestFirstCursor
+    filterset_class = PreferenceFilter
+
+    def get_queryset(self) -> QuerySet[Preference]:
+        # Both traces of a pair belong to one project (traces.actions.preferences), so trace_a scopes it.
+        visible = Trace.objects.visible_to(self.request.user)
+        return Preference.objects.filter(trace_a__in=visible).select_related("user")
+
+    def perform_create(self, serializer: s.PreferenceSerializer) -> None:
+        data = serializer.validated_data
+        try:
+            serializer.instance = do_save_preference(
+                self.request.user,  # type: ignore[arg-type]
+                data["trace_a"],
+                data["trace_b"],
+                data["choice"],
+                data.get("reason", ""),
+            )
+        except access.PermissionDenied as denied:
+            raise PermissionDenied(str(denied)) from None
+        except PreferenceError as refused:
+            raise ValidationError({"non_field_errors": [str(refused)]}) from None
+
+
+class QueueViewSet(viewsets.ReadOnlyModelViewSet):
+    """Annotation queues of the user's projects; ``next`` hands the caller their next item (issue 6 item 2)."""
+
+    serializer_class = s.QueueSerializer
+    pagination_class = NewestFirstCursor
+    filterset_fields = {"project__slug": ["exact"], "is_open": ["exact"]}
+
+    def get_queryset(self) -> QuerySet[Queue]:
+        return Queue.objects.filter(project__in=Project.objects.visible_to(self.request.user)).select_related("project")
+
+    @extend_schema(request=None, responses={200: s.QueueItemSerializer, 204: None})
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def next(self, request: Request, pk: str) -> Response:
+        """The caller's item in progress, else a new one (annotators and above); 204 when none is left for them."""
+        queue = self.get_object()
+        require_role(queue.project, request.user, access.Action.LABEL)
+        item = next_item_for(queue, request.user)
+        if item is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(s.QueueItemSerializer(item, context=self.get_serializer_context()).data)

@@ -9,7 +9,9 @@ Decisions where SPEC §2 is silent:
 * **Sources.** ``human`` (people's labels, source ``human``), ``adjudicated``, one named automatic
   method (``mc_rollout``, ``llm_judge:<model>``, ``heuristic:<name>``, ``import:<format>``), or
   ``human-else-auto`` with ``auto_method`` named: per step, an adjudicated label wins, else the
-  people's, else the named method's. Other sources are ignored.
+  people's, else the named method's; ``adjudicated-else-human``: per step, an adjudicated label
+  wins, else the people's (what a queue gives after its disagreements were adjudicated, issue 6
+  item 3). Other sources are ignored.
 * **Several labels of one source on one step** (overlapping annotators): the majority value;
   a tie goes to the lowest value (the more critical rating). ``flagged`` is true when any of them
   is flagged, else false when any says false, else null.
@@ -39,6 +41,7 @@ from typing import Any, NamedTuple
 HUMAN = "human"
 ADJUDICATED = "adjudicated"
 HUMAN_ELSE_AUTO = "human-else-auto"
+ADJUDICATED_ELSE_HUMAN = "adjudicated-else-human"
 TRAIN = "train"
 TEST = "test"
 
@@ -108,7 +111,7 @@ class LabelPolicy:
             if not self.auto_method:
                 raise ValueError("sources 'human-else-auto' needs the automatic method named (auto_method)")
             _check_source_name(self.auto_method, "auto_method")
-            if self.auto_method in (HUMAN, ADJUDICATED, HUMAN_ELSE_AUTO):
+            if self.auto_method in (HUMAN, ADJUDICATED, HUMAN_ELSE_AUTO, ADJUDICATED_ELSE_HUMAN):
                 raise ValueError(f"auto_method must be an automatic method, not {self.auto_method!r}")
         elif self.auto_method:
             raise ValueError(f"auto_method is only for sources 'human-else-auto', not {self.sources!r}")
@@ -125,6 +128,8 @@ class LabelPolicy:
         """The sources consulted for each step, the first one with a label winning."""
         if self.sources == HUMAN_ELSE_AUTO:
             return (ADJUDICATED, HUMAN, self.auto_method)
+        if self.sources == ADJUDICATED_ELSE_HUMAN:
+            return (ADJUDICATED, HUMAN)
         return (self.sources,)
 
     @cached_property

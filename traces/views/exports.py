@@ -30,7 +30,7 @@ from traces.actions.exports import (
     export_file_names,
     select_traces,
 )
-from traces.exports.policy import ADJUDICATED, HUMAN, HUMAN_ELSE_AUTO, AfterError, Neutral
+from traces.exports.policy import ADJUDICATED, ADJUDICATED_ELSE_HUMAN, HUMAN, HUMAN_ELSE_AUTO, AfterError, Neutral
 from traces.exports.writers import EXPORT_FORMATS, MANIFEST_NAME
 from traces.formats.trl import DEFAULT_STEP_SEPARATOR
 from traces.models import Project, Run, RunKind, RunStatus, is_auto_source
@@ -74,7 +74,8 @@ class ExportForm(forms.Form):
         present = label_sources(project)
         people = [HUMAN, ADJUDICATED]
         autos = [source for source in present if is_auto_source(source)]
-        self.fields["sources"].choices = [(s, s) for s in [*people, *autos, HUMAN_ELSE_AUTO]]  # type: ignore[attr-defined]
+        combined = [ADJUDICATED_ELSE_HUMAN, HUMAN_ELSE_AUTO]
+        self.fields["sources"].choices = [(s, s) for s in [*people, *autos, *combined]]  # type: ignore[attr-defined]
         self.fields["auto_method"].choices = [("", "—"), *((s, s) for s in autos)]  # type: ignore[attr-defined]
 
     def clean(self) -> dict[str, Any]:

@@ -14,6 +14,7 @@ other people's labels (judgments stay independent; the trace viewer shows them a
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +23,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Count, Exists, FilteredRelation, OuterRef, Q
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -48,8 +49,9 @@ from traces.actions.labels import (
     do_toggle_flag,
     do_undo_last_change,
 )
+from traces.actions.queues import QueuePlace, gold_sources, queue_place
 from traces.formats.processbench import NO_ERROR
-from traces.models import HUMAN, Label, LabelValue, Part, Project, Step, Trace, TraceAnnotation
+from traces.models import HUMAN, Label, LabelValue, Part, Project, Queue, Step, Trace, TraceAnnotation
 from traces.models.trace import TraceQuerySet
 from traces.views.access import member_project
 from traces.views.presenters import LabelChip, label_chips_by_step, shown_span, step_rows
@@ -185,10 +187,13 @@ def label_cells(user: object, step_ids: list[int], first_error: int | None) -> l
     ]
 
 
-def labeling_sections(trace: Trace, user: object, annotation: TraceAnnotation | None) -> list[PartSection]:
+def labeling_sections(
+    trace: Trace, user: object, annotation: TraceAnnotation | None, hidden: Collection[str] = ()
+) -> list[PartSection]:
     """The think steps (when there are any) and the answer steps, each with the person's label and the suggestions.
 
     Plain rows and one pass: no analysis marking here (the viewer shows it), so a 600-step trace stays cheap.
+    Suggestions of the ``hidden`` sources are left out (a queue's gold labels).
     """
     suggestions = label_chips_by_step(trace)
     mine = my_label_rows(trace, user)
@@ -196,7 +201,7 @@ def labeling_sections(trace: Trace, user: object, annotation: TraceAnnotation | 
     by_part: dict[str, list[LabelingStep]] = {Part.THINK: [], Part.ANSWER: []}
     for step in step_rows(trace):
         start, end = shown_span(trace.raw_text, step["char_start"], step["char_end"])
-        auto = [chip for chip in suggestions.get(step["id"], []) if chip.auto]
+        auto = [chip for chip in suggestions.get(step["id"], []) if chip.auto and chip.source not in hidden]
         by_part[Part.THINK if step["part"] == Part.THINK else Part.ANSWER].append(
             LabelingStep(
                 text=trace.raw_text[start:end],
@@ -218,11 +223,13 @@ class StepActionForm(forms.Form):
     action = forms.ChoiceField(choices=[(name, name) for name in STEP_ACTIONS])
     step = forms.ModelChoiceField(queryset=Step.objects.none(), required=False)
     value = forms.TypedChoiceField(choices=LabelValue.choices, coerce=int, required=False, empty_value=None)
+    queue = forms.ModelChoiceField(queryset=Queue.objects.none(), required=False)  # labeling in queue context
 
     def __init__(self, data: Any, *, trace: Trace) -> None:
         super().__init__(data)
         steps = Step.objects.filter(segmentation_id=trace.current_segmentation_id).only("id", "index", "trace_id")
         self.fields["step"].queryset = steps  # type: ignore[attr-defined]
+        self.fields["queue"].queryset = Queue.objects.filter(project_id=trace.project_id)  # type: ignore[attr-defined]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -299,19 +306,34 @@ def next_trace_to_label(project: Project, user: object, after: Trace) -> Trace |
     return candidates.filter(pk__lt=after.pk).order_by("-id").first() or candidates.order_by("-id").first()
 
 
+def queue_place_of(request: HttpRequest, project: Project, trace: Trace) -> QueuePlace | None:
+    """The person's place in the queue ``?queue=<id>`` names (issue 6 item 2); 404 unless it is a queue of
+    the project that holds this trace; None without the parameter."""
+    raw = request.GET.get("queue", "")
+    if not raw:
+        return None
+    queue = get_object_or_404(Queue, project=project, pk=int(raw) if raw.isdigit() else 0)
+    place = queue_place(queue, request.user, trace)  # type: ignore[arg-type]
+    if place is None:
+        raise Http404(f"trace {trace.pk} is not an item of queue {queue.pk}")
+    return place
+
+
 # --- Views -------------------------------------------------------------------------------------------
 
 
 @require_GET
 @login_required
 def label_trace(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    """The labeling page of one trace."""
+    """The labeling page of one trace; with ``?queue=<id>``, in that queue's context (``n`` submits the item)."""
     project, trace = labeling_target(request, slug, pk, Trace.objects.for_viewer())
     annotation = my_annotation(trace, request.user)
+    place = queue_place_of(request, project, trace)
     context = {
         "project": project,
         "trace": trace,
-        "sections": labeling_sections(trace, request.user, annotation),
+        "place": place,
+        "sections": labeling_sections(trace, request.user, annotation, gold_sources(place.queue) if place else ()),
         "first_error": annotation.first_error_step if annotation else None,
         "progress": progress_of(trace, request.user),
         "form": TraceVerdictsForm.for_annotation(annotation),
@@ -389,7 +411,7 @@ def run_step_action(user: Any, trace: Trace, data: dict[str, Any]) -> LabelChang
     if action == "flag":
         return do_toggle_flag(user, step)
     if action == "accept":
-        return do_accept_suggestion(user, step)
+        return do_accept_suggestion(user, step, hidden=gold_sources(data["queue"]) if data["queue"] else ())
     return do_mark_first_error(user, trace, step.index if action == "first_error" else NO_ERROR)
 
 

@@ -30,13 +30,13 @@ from django.views.decorators.vary import vary_on_headers
 
 from traces import access
 from traces.actions.generation import (
-    ACTIVE,
     GenerationError,
     do_cancel_run,
     do_resume_run,
     do_start_generation,
     select_problem_ids,
 )
+from traces.actions.runs import ACTIVE
 from traces.models import Backend, LanguageModel, Problem, Project, Run, RunKind, RunStatus
 from traces.views.access import member_project
 from traces.views.traces import HtmxHttpRequest, wants_fragment

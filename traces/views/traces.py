@@ -19,6 +19,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
 from traces.models import Project, Trace
+from traces.models.trace import TraceQuerySet
 from traces.views.access import member_project
 from traces.views.forms import TraceFilterForm
 from traces.views.presenters import (
@@ -85,16 +86,23 @@ def cursor_after(trace: Trace, by_score: bool) -> dict[str, str]:
     return {"after": str(trace.pk)}
 
 
+def matching_traces(project: Project, form: TraceFilterForm) -> TraceQuerySet:
+    """The project's traces a valid filter form selects, with the chosen score as ``score_value``
+    (the list's rows, and the traces a queue is made from)."""
+    matching = Trace.objects.in_project(project).filtered(**form.filters())
+    score = form.score_key
+    if score is not None:
+        low, high = form.cleaned_data["score_min"], form.cleaned_data["score_max"]
+        matching = matching.with_score(score.name, score.method, required=form.narrows_by_score, low=low, high=high)
+    return matching
+
+
 def trace_page(project: Project, form: TraceFilterForm, query: QueryDict) -> TracePage:
     """The page the filter form asks for; an invalid form yields an empty page (its errors show)."""
     if not form.is_valid():
         return TracePage(traces=[], next_query=None, first_query=None)
     after = form.cleaned_data["after"]
-    matching = Trace.objects.in_project(project).filtered(**form.filters()).with_list_columns()
-    score = form.score_key
-    if score is not None:
-        low, high = form.cleaned_data["score_min"], form.cleaned_data["score_max"]
-        matching = matching.with_score(score.name, score.method, required=form.narrows_by_score, low=low, high=high)
+    matching = matching_traces(project, form).with_list_columns()
     by_score = bool(form.cleaned_data["order"])
     if by_score:
         rows = matching.page_by_score(form.score_cursor, PAGE_SIZE + 1, descending=form.descending)
@@ -139,4 +147,16 @@ def trace_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     parts = viewer_parts(trace, steps, label_chips_by_step(trace), annotations, markers)
     summary = analysis_summary(analysis, markers, trace_scores(trace), steps) if analysis else None
     context = {"project": project, "trace": trace, "annotations": annotations, "parts": parts, "analysis": summary}
+    context["same_problem"] = same_problem_traces(trace)
     return render(request, "traces/trace_detail.html", context)
+
+
+#: At most this many other traces of the problem are offered in the viewer's "Compare with…" menu.
+COMPARE_MENU_SIZE = 20
+
+
+def same_problem_traces(trace: Trace) -> list[Trace]:
+    """The other traces of the trace's problem, newest first, for the "Compare with…" menu (issue 6 item 4)."""
+    others = Trace.objects.filter(project_id=trace.project_id, problem_id=trace.problem_id).exclude(pk=trace.pk)
+    columns = ("id", "sample_index", "is_correct", "grading_method", "model__name")
+    return list(others.select_related("model").only(*columns).order_by("-id")[:COMPARE_MENU_SIZE])

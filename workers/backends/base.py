@@ -116,6 +116,12 @@ class Completion:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+def check_prefixes(prompts: Sequence[ChatPrompt], prefixes: Sequence[str]) -> None:
+    """Refuse a ``continue_from`` call whose prompts and prefixes do not pair up one to one."""
+    if len(prompts) != len(prefixes):
+        raise ValueError(f"{len(prompts)} prompts but {len(prefixes)} prefixes: give one prefix per prompt")
+
+
 @runtime_checkable
 class GenerationBackend(Protocol):
     """What a Run needs from an engine (STYLE.md §9)."""
@@ -132,3 +138,72 @@ class GenerationBackend(Protocol):
     def count_tokens(self, text: str) -> int:
         """Exact number of tokens of ``text`` under the model's tokenizer (no special tokens)."""
         ...
+
+
+@runtime_checkable
+class RolloutBackend(GenerationBackend, Protocol):
+    """A backend that can also continue a partial answer: what Monte Carlo step labels need
+    (SPEC §3.6). Kept apart from :class:`GenerationBackend` so a generation-only engine (or a test
+    double) still satisfies that one; the transformers and OpenAI-compatible backends are both."""
+
+    def continue_from(
+        self,
+        prompts: Sequence[ChatPrompt],
+        prefixes: Sequence[str],
+        params: SamplingParams,
+        progress: ProgressCallback | None = None,
+    ) -> list[list[Completion]]:
+        """``params.n`` continuations of each ``prompts[i]`` whose assistant answer already starts
+        with ``prefixes[i]`` (Monte Carlo rollouts, SPEC §3.6); a completion's text is only what
+        follows the prefix. Pass every prefix of a trace in one call: the engine then shares the
+        work on their common prompt (transformers: one batch; vLLM: its prefix cache)."""
+        ...
+
+
+class LocalTokenizerBackend:
+    """What the in-process engines share (transformers, vLLM): the model's own tokenizer renders
+    chat prompts with its template and counts tokens, and a continuation is the rendered prompt
+    with the partial answer appended verbatim. A subclass sets ``self.tokenizer`` and implements
+    :meth:`_generate_texts` over rendered model inputs."""
+
+    tokenizer: Any
+
+    def count_tokens(self, text: str) -> int:
+        """Exact token count of ``text`` under the model's tokenizer, without special tokens."""
+        return len(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def render(self, prompt: ChatPrompt) -> str:
+        """The prompt as the model sees it: the chat template with the assistant turn opened."""
+        rendered = self.tokenizer.apply_chat_template(prompt.as_list(), tokenize=False, add_generation_prompt=True)
+        return str(rendered)
+
+    def generate(
+        self,
+        prompts: Sequence[ChatPrompt],
+        params: SamplingParams,
+        progress: ProgressCallback | None = None,
+    ) -> list[list[Completion]]:
+        """``params.n`` completions per prompt, in prompt order."""
+        return self._generate_texts([self.render(prompt) for prompt in prompts], params, progress)
+
+    def continue_from(
+        self,
+        prompts: Sequence[ChatPrompt],
+        prefixes: Sequence[str],
+        params: SamplingParams,
+        progress: ProgressCallback | None = None,
+    ) -> list[list[Completion]]:
+        """``params.n`` continuations of each prompt's assistant turn opened with its prefix (SPEC §3.6).
+
+        The completions hold only the new text. All prefixes go to the engine together, so the
+        rollouts of every prefix of a trace share its work on their common prompt (transformers:
+        the same batches; vLLM: its prefix cache).
+        """
+        check_prefixes(prompts, prefixes)
+        texts = [self.render(prompt) + prefix for prompt, prefix in zip(prompts, prefixes, strict=True)]
+        return self._generate_texts(texts, params, progress)
+
+    def _generate_texts(
+        self, texts: Sequence[str], params: SamplingParams, progress: ProgressCallback | None
+    ) -> list[list[Completion]]:
+        raise NotImplementedError

@@ -37,6 +37,7 @@ from workers.backends.base import (
     FinishReason,
     ProgressCallback,
     SamplingParams,
+    check_prefixes,
 )
 
 #: How much of an error response's body an exception message quotes.
@@ -133,6 +134,18 @@ def request_body(model: str, prompt: ChatPrompt, params: SamplingParams) -> dict
     if params.logprobs is not None or params.n > 1:
         body["logprobs"] = True
         body["top_logprobs"] = params.logprobs or 0
+    return body
+
+
+def continuation_body(model: str, prompt: ChatPrompt, prefix: str, params: SamplingParams) -> dict[str, Any]:
+    """The Chat Completions request continuing an assistant answer that starts with ``prefix``
+    (SPEC §3.6 rollouts): the conversation ends with that assistant message, and vLLM's extension
+    ``continue_final_message`` (with ``add_generation_prompt`` off) makes the server render it
+    without closing the turn, so the choices hold only the continuation."""
+    body = request_body(model, prompt, params)
+    body["messages"] = [*prompt.as_list(), {"role": "assistant", "content": prefix}]
+    body["continue_final_message"] = True
+    body["add_generation_prompt"] = False
     return body
 
 
@@ -243,10 +256,33 @@ class OpenAIBackend:
         """``params.n`` completions per prompt, in prompt order; ``progress(n)`` as each prompt's
         request finishes (called in the caller's thread). The first request that fails for good
         cancels those not yet sent and raises once those in flight have ended."""
-        if not prompts:
+        return self._complete_all([request_body(self.model, prompt, params) for prompt in prompts], params, progress)
+
+    def continue_from(
+        self,
+        prompts: Sequence[ChatPrompt],
+        prefixes: Sequence[str],
+        params: SamplingParams,
+        progress: ProgressCallback | None = None,
+    ) -> list[list[Completion]]:
+        """``params.n`` continuations per (prompt, prefix) through vLLM's ``continue_final_message``
+        (:func:`continuation_body`), one request per prefix; vLLM's prefix cache shares the prompt
+        they have in common. Concurrency, retries and ``progress`` as in :meth:`generate`."""
+        check_prefixes(prompts, prefixes)
+        bodies = [
+            continuation_body(self.model, prompt, prefix, params)
+            for prompt, prefix in zip(prompts, prefixes, strict=True)
+        ]
+        return self._complete_all(bodies, params, progress)
+
+    def _complete_all(
+        self, bodies: Sequence[Mapping[str, Any]], params: SamplingParams, progress: ProgressCallback | None
+    ) -> list[list[Completion]]:
+        """Send the chat requests ``max_concurrency`` at a time; their completions in request order."""
+        if not bodies:
             return []
-        with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(prompts))) as pool:
-            futures = [pool.submit(self._complete_prompt, prompt, params) for prompt in prompts]
+        with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(bodies))) as pool:
+            futures = [pool.submit(self._complete_request, body, params) for body in bodies]
             for future in as_completed(futures):
                 error = future.exception()
                 if error is not None:
@@ -265,11 +301,11 @@ class OpenAIBackend:
         except (KeyError, TypeError, ValueError):
             raise ServerError(f"{self.root}/tokenize: no token 'count' in {json_excerpt(data)}") from None
 
-    # -- one prompt --
+    # -- one request --
 
-    def _complete_prompt(self, prompt: ChatPrompt, params: SamplingParams) -> list[Completion]:
+    def _complete_request(self, body: Mapping[str, Any], params: SamplingParams) -> list[Completion]:
         started = time.perf_counter()
-        data = self._post("/v1/chat/completions", request_body(self.model, prompt, params))
+        data = self._post("/v1/chat/completions", body)
         seconds = time.perf_counter() - started
         try:
             return completions_from_response(data, params, seconds)

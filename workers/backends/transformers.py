@@ -34,9 +34,9 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig  
 
 from workers.backends.base import (  # noqa: E402
     BackendUnavailable,
-    ChatPrompt,
     Completion,
     FinishReason,
+    LocalTokenizerBackend,
     ProgressCallback,
     SamplingParams,
 )
@@ -69,12 +69,12 @@ def convert_gguf(gguf: Path, out_dir: Path) -> float:
 # --- The backend ---------------------------------------------------------------------------------
 
 
-def _chunks(items: Sequence[ChatPrompt], size: int) -> Iterator[Sequence[ChatPrompt]]:
+def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
-class TransformersBackend:
+class TransformersBackend(LocalTokenizerBackend):
     """Batched local generation with ``model.generate`` (SPEC §1 Model backend ``transformers``).
 
     ``batch_size`` counts sequences: a batch holds ``batch_size // n`` prompts with their ``n``
@@ -124,28 +124,14 @@ class TransformersBackend:
             raise BackendUnavailable(f"{self.model_dir}: the model defines no end-of-sequence token")
         return frozenset(ids)
 
-    # -- GenerationBackend --
-
-    def count_tokens(self, text: str) -> int:
-        """Exact token count of ``text`` under the model's tokenizer, without special tokens."""
-        return len(self.tokenizer.encode(text, add_special_tokens=False))
-
-    def render(self, prompt: ChatPrompt) -> str:
-        """The prompt as the model sees it: the chat template with the assistant turn opened."""
-        rendered = self.tokenizer.apply_chat_template(prompt.as_list(), tokenize=False, add_generation_prompt=True)
-        return str(rendered)
-
-    def generate(
-        self,
-        prompts: Sequence[ChatPrompt],
-        params: SamplingParams,
-        progress: ProgressCallback | None = None,
+    def _generate_texts(
+        self, texts: Sequence[str], params: SamplingParams, progress: ProgressCallback | None
     ) -> list[list[Completion]]:
-        """``params.n`` completions per prompt, in prompt order; ``progress`` after each batch."""
+        """``params.n`` completions of each rendered model input, ``batch_size`` sequences at a time."""
         rows_per_prompt = 1 if params.greedy else params.n
         prompts_per_batch = max(1, self.batch_size // rows_per_prompt)
         results: list[list[Completion]] = []
-        for batch_number, chunk in enumerate(_chunks(prompts, prompts_per_batch)):
+        for batch_number, chunk in enumerate(_chunks(texts, prompts_per_batch)):
             results.extend(self._generate_batch(chunk, params, batch_number))
             if progress is not None:
                 progress(len(chunk) * params.n)
@@ -154,12 +140,10 @@ class TransformersBackend:
     # -- one batch --
 
     def _generate_batch(
-        self, chunk: Sequence[ChatPrompt], params: SamplingParams, batch_number: int
+        self, chunk: Sequence[str], params: SamplingParams, batch_number: int
     ) -> list[list[Completion]]:
         rows_per_prompt = 1 if params.greedy else params.n
-        encoded = self.tokenizer(
-            [self.render(prompt) for prompt in chunk], return_tensors="pt", padding=True, add_special_tokens=False
-        ).to(self.device)
+        encoded = self.tokenizer(chunk, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
         started = time.perf_counter()
         with self._seeded(params.seed, batch_number), torch.inference_mode():
             output = self.model.generate(

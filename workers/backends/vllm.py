@@ -21,16 +21,15 @@ import vllm
 
 from workers.backends.base import (
     BackendUnavailable,
-    ChatPrompt,
     Completion,
     FinishReason,
+    LocalTokenizerBackend,
     ProgressCallback,
     SamplingParams,
-    check_prefixes,
 )
 
 
-class VLLMBackend:
+class VLLMBackend(LocalTokenizerBackend):
     """``vllm.LLM`` behind the GenerationBackend interface (and continuations for rollouts)."""
 
     def __init__(self, model_path: str, chat_template: str | None = None, **engine_options: Any) -> None:
@@ -46,39 +45,6 @@ class VLLMBackend:
         if chat_template:
             self.tokenizer.chat_template = chat_template
         self.load_seconds = time.perf_counter() - started
-
-    # -- GenerationBackend --
-
-    def count_tokens(self, text: str) -> int:
-        """Exact token count of ``text`` under the model's tokenizer, without special tokens."""
-        return len(self.tokenizer.encode(text, add_special_tokens=False))
-
-    def render(self, prompt: ChatPrompt) -> str:
-        """The prompt as the model sees it: the chat template with the assistant turn opened."""
-        rendered = self.tokenizer.apply_chat_template(prompt.as_list(), tokenize=False, add_generation_prompt=True)
-        return str(rendered)
-
-    def generate(
-        self,
-        prompts: Sequence[ChatPrompt],
-        params: SamplingParams,
-        progress: ProgressCallback | None = None,
-    ) -> list[list[Completion]]:
-        """``params.n`` completions per prompt, in prompt order, in one engine call."""
-        return self._generate_texts([self.render(prompt) for prompt in prompts], params, progress)
-
-    def continue_from(
-        self,
-        prompts: Sequence[ChatPrompt],
-        prefixes: Sequence[str],
-        params: SamplingParams,
-        progress: ProgressCallback | None = None,
-    ) -> list[list[Completion]]:
-        """``params.n`` continuations of each prompt's assistant turn opened with its prefix (SPEC §3.6);
-        one engine call, so the prefix cache shares the trace's common prompt among all rollouts."""
-        check_prefixes(prompts, prefixes)
-        texts = [self.render(prompt) + prefix for prompt, prefix in zip(prompts, prefixes, strict=True)]
-        return self._generate_texts(texts, params, progress)
 
     def _generate_texts(
         self, texts: Sequence[str], params: SamplingParams, progress: ProgressCallback | None

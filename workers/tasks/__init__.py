@@ -6,9 +6,11 @@ fixed strings, so moving a task between the modules below never strands a queued
 
 * :mod:`workers.tasks.data`: imports, analysis, exports (`default`).
 * :mod:`workers.tasks.generation`: generation runs, a task per chunk of problems (`gpu`).
+* :mod:`workers.tasks.auto_labels`: Monte Carlo and LLM judge step labels, a task per run (`gpu`).
 """
 
+from workers.tasks.auto_labels import gpu_judge, gpu_mc_rollouts
 from workers.tasks.data import analyze_run, export_run, import_file
 from workers.tasks.generation import gpu_generate_chunk
 
-__all__ = ["analyze_run", "export_run", "gpu_generate_chunk", "import_file"]
+__all__ = ["analyze_run", "export_run", "gpu_generate_chunk", "gpu_judge", "gpu_mc_rollouts", "import_file"]

@@ -21,7 +21,22 @@ from rest_framework.test import APIClient
 
 from traces.actions.store import store_traces
 from traces.formats.base import ParsedStep, ParsedTrace
-from traces.models import Label, LanguageModel, Problem, Project, Role, Run, RunKind, Score, Step, Trace
+from traces.models import (
+    Label,
+    LanguageModel,
+    Preference,
+    Problem,
+    Project,
+    Queue,
+    QueueAssignment,
+    QueueItem,
+    Role,
+    Run,
+    RunKind,
+    Score,
+    Step,
+    Trace,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +44,12 @@ SECRET = "ALPHA-SECRET-7f3a"
 MISSING_ID = 2**31 - 1
 
 #: Endpoints that do not read or write an existing project's objects.
-NOT_PROJECT_SCOPED = {("/api/projects/", "post"), ("/api/schema/", "get")}
+NOT_PROJECT_SCOPED = {
+    ("/api/projects/", "post"),
+    ("/api/schema/", "get"),
+    ("/api/auth/token/", "post"),  # the caller's own token (tests/security/test_api_tokens.py)
+    ("/api/auth/token/", "delete"),
+}
 
 
 @pytest.fixture
@@ -45,10 +65,21 @@ def secret_alpha(alpha: Project) -> dict[str, Any]:
     step = Step.objects.get(trace=trace)
     score = Score.objects.create(trace=trace, name=SECRET, value=0.5)
     export = Run.objects.create(project=alpha, kind=RunKind.EXPORT, name=SECRET, params={"format": "trl"})
+    pair_run = Run.objects.create(project=alpha, kind=RunKind.IMPORT, name="pair.jsonl")
+    other = ParsedTrace(line_no=1, prompt=f"{SECRET} prompt", text="other completion", model_name=f"{SECRET}-model")
+    store_traces(alpha, pair_run, [other])  # a second trace of the same problem, for a preference
+    paired = Trace.objects.get(run=pair_run)
+    low, high = sorted((trace, paired), key=lambda t: t.pk)
+    preference = Preference.objects.create(trace_a=low, trace_b=high, choice="a", reason=SECRET)
+    queue = Queue.objects.create(project=alpha, name=SECRET)
+    QueueItem.objects.create(queue=queue, trace=trace, position=0)
     return {
+        "queues": queue.pk,
         "exports": export.pk,
         "imports": run.pk,
         "labels": Label.objects.get(step=step).pk,
+        "preferences": preference.pk,
+        "paired_trace": paired.pk,
         "models": LanguageModel.objects.get(project=alpha, name=f"{SECRET}-model").pk,
         "problems": Problem.objects.get(prompt__startswith=SECRET).pk,
         "projects": alpha.slug,
@@ -71,6 +102,13 @@ def bodies(objects: dict[str, Any]) -> dict[tuple[str, str], Callable[[], dict[s
         ("/api/labels/", "post"): lambda: {"step": objects["step"], "value": 1},
         ("/api/labels/bulk/", "post"): lambda: {"labels": [{"step": objects["step"], "value": 1}]},
         ("/api/models/", "post"): lambda: {"project": "alpha", "name": "intruder"},
+        ("/api/runs/", "post"): lambda: {"project": "alpha", "model": f"{SECRET}-model"},
+        ("/api/runs/{id}/cancel/", "post"): dict,
+        ("/api/runs/{id}/resume/", "post"): dict,
+        ("/api/queues/{id}/next/", "post"): dict,
+        ("/api/preferences/", "post"): lambda: {
+            "trace_a": objects["traces"], "trace_b": objects["paired_trace"], "choice": "a"
+        },  # fmt: skip
     }
 
 
@@ -94,7 +132,9 @@ def alpha_ids(path: str) -> set[int]:
         "exports": Run.objects.filter(kind=RunKind.EXPORT, **alpha),
         "labels": Label.objects.filter(trace__project__slug="alpha"),
         "models": LanguageModel.objects.filter(**alpha),
+        "preferences": Preference.objects.filter(trace_a__project__slug="alpha"),
         "problems": Problem.objects.filter(**alpha),
+        "queues": Queue.objects.filter(**alpha),
         "projects": Project.objects.filter(slug="alpha"),
         "runs": Run.objects.filter(**alpha),
         "scores": Score.objects.filter(trace__project__slug="alpha"),
@@ -120,7 +160,15 @@ def leaks(response: Any) -> bool:
 
 def state() -> tuple[int, ...]:
     """What a refused write must leave unchanged."""
-    return (Label.objects.count(), LanguageModel.objects.count(), Run.objects.count(), Project.objects.count())
+    return (
+        Label.objects.count(),
+        LanguageModel.objects.count(),
+        Run.objects.count(),
+        Project.objects.count(),
+        Preference.objects.count(),
+        QueueAssignment.objects.count(),
+        *Run.objects.order_by("pk").values_list("status", flat=True),
+    )
 
 
 def test_every_endpoint_refuses_another_projects_member(secret_alpha, beta, client_for) -> None:  # type: ignore[no-untyped-def]
@@ -171,6 +219,7 @@ def test_a_foreign_id_in_a_filter_reads_like_a_missing_one(secret_alpha, beta, c
         ("/api/labels/", "trace"),
         ("/api/labels/", "step"),
         ("/api/scores/", "trace"),
+        ("/api/preferences/", "trace"),
         ("/api/traces/", "run"),
     ):
         key = "step" if name == "step" else ("runs" if name == "run" else "traces")

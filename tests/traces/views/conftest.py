@@ -39,3 +39,17 @@ def outsider_client(make_user) -> Client:  # type: ignore[no-untyped-def]
     client = Client()
     client.force_login(user)
     return client
+
+
+@pytest.fixture
+def member(make_user, project) -> Callable[[str, Role], tuple[object, Client]]:  # type: ignore[no-untyped-def]
+    """``member(name, role)``: a user of that role in the project and a client logged in as them."""
+
+    def make(name: str, role: Role = Role.ANNOTATOR) -> tuple[object, Client]:
+        user = make_user(name)
+        Membership.objects.create(project=project, user=user, role=role)
+        client = Client()
+        client.force_login(user)
+        return user, client
+
+    return make

@@ -16,13 +16,13 @@ from django.urls import reverse
 from tqdm import tqdm
 
 from traces.actions.generation import (
-    ACTIVE,
     GenerationError,
     chunked,
     do_start_generation,
     generate_chunk,
     select_problem_ids,
 )
+from traces.actions.runs import ACTIVE
 from traces.management.projects import project_or_error
 from traces.models import LanguageModel, Run, RunStatus
 from workers.backends.base import BackendUnavailable, SamplingParams

@@ -1,0 +1,92 @@
+"""The annotation dashboard (issue 8 items 2, 5): progress, throughput, gold accuracy and agreement
+equal what ``traces.analysis.metrics`` gives on the seeded labels, computed here independently."""
+
+from __future__ import annotations
+
+import pytest
+from dashboard_seed import seed_annotation
+from django.test import Client
+from django.urls import reverse
+
+from traces.analysis.metrics import (
+    accuracy_with_ci,
+    cohen_kappa,
+    first_error_agreement,
+    fleiss_kappa,
+    krippendorff_alpha_ordinal,
+)
+from traces.models import Membership, Role, Trace
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def annotated(project, owner, make_user, records):  # type: ignore[no-untyped-def]
+    second = make_user("bob")
+    Membership.objects.create(project=project, user=second, role=Role.ANNOTATOR)
+    users = [owner, second]
+    traces = list(Trace.objects.filter(project=project).order_by("id")[:6])
+    return users, seed_annotation(project, users, traces)
+
+
+def data(client: Client, project, **params: str) -> dict:  # type: ignore[no-untyped-def, type-arg]
+    response = client.get(reverse("dashboard-data", args=[project.slug, "annotation"]), params)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def chart(payload: dict, chart_id: str) -> dict:  # type: ignore[type-arg]
+    return next(c for c in payload["charts"] if c["id"] == chart_id)
+
+
+def test_progress_throughput_and_gold_accuracy(member_client, project, annotated) -> None:  # type: ignore[no-untyped-def]
+    users, seeded = annotated
+    payload = data(member_client, project)
+    (queue,) = chart(payload, "queue_progress")["rows"]
+    complete = sum(1 for position in range(seeded.queue_items) if position % 3)
+    assert (queue["items"], queue["complete"], queue["gold"]) == (seeded.queue_items, complete, 1)
+    assert queue["progress"] == pytest.approx(complete / seeded.queue_items)
+
+    throughput = {row["annotator"]: row for row in chart(payload, "throughput")["rows"]}
+    gold = {row["annotator"]: row for row in chart(payload, "gold_accuracy")["rows"]}
+    for user in users:
+        steps = sum(user.pk in by_user for by_user in seeded.human.values())
+        hours = seeded.seconds[user.pk] / 3600
+        assert throughput[user.username]["steps"] == steps
+        assert throughput[user.username]["steps_per_hour"] == pytest.approx(steps / hours)
+        right = sum(seeded.human[step][user.pk] == value for step, value in seeded.gold.items())
+        expected = accuracy_with_ci(right, len(seeded.gold))
+        assert gold[user.username]["accuracy"] == pytest.approx(expected.value)
+        assert gold[user.username]["ci_low"] == pytest.approx(expected.low)
+
+
+def test_agreement_between_people_and_with_methods(member_client, project, annotated) -> None:  # type: ignore[no-untyped-def]
+    users, seeded = annotated
+    payload = data(member_client, project, period="day")
+    agreement = {row["measure"]: row for row in chart(payload, "agreement")["rows"]}  # one day: one row each
+    items = [list(by_user.values()) for by_user in seeded.human.values()]
+    assert agreement["Krippendorff's alpha"]["value"] == pytest.approx(krippendorff_alpha_ordinal(items))
+    assert agreement["Fleiss' kappa"]["value"] == pytest.approx(fleiss_kappa(items))
+    first = [marks[users[0].pk] for marks in seeded.first_errors.values()]
+    second = [marks[users[1].pk] for marks in seeded.first_errors.values()]
+    assert agreement["first-error agreement"]["value"] == pytest.approx(first_error_agreement(first, second))
+
+    methods = {row["source"]: row for row in chart(payload, "human_vs_auto")["rows"]}
+    assert set(methods) == {"mc_rollout", "import:gold"}  # every automatic source, the gold import included
+    auto = methods["mc_rollout"]
+    pairs = [(seeded.auto[step], value) for step, by_user in seeded.human.items() for value in by_user.values()]
+    assert auto["steps"] == len(pairs)
+    assert auto["kappa"] == pytest.approx(cohen_kappa([a for a, _ in pairs], [h for _, h in pairs]))
+    assert auto["agreement"] == pytest.approx(sum(a == h for a, h in pairs) / len(pairs))
+
+
+def test_date_filter_and_empty_state(member_client, project, annotated) -> None:  # type: ignore[no-untyped-def]
+    payload = data(member_client, project, date_from="2999-01-01")
+    assert chart(payload, "throughput")["rows"] == [] and chart(payload, "agreement")["rows"] == []
+    assert chart(payload, "queue_progress")["rows"]  # progress is the queues' current state
+
+
+def test_a_project_without_labels_says_so(member_client, project) -> None:  # type: ignore[no-untyped-def]
+    assert data(member_client, project)["empty"] == "No queues and no labels by people in this project yet."
+    response = member_client.get(reverse("dashboard-csv", args=[project.slug, "annotation"]), {"chart": "agreement"})
+    assert response.status_code == 400

@@ -1,0 +1,413 @@
+"""Annotation queues: make one from a trace filter, hand items out, submit or skip them (SPEC §1 Queue;
+issue 6 item 2).
+
+* ``do_create_queue`` makes one item per trace the trace list's filter selects (the caller passes
+  that queryset, built by the list's own filter code, and the filter's query to keep), newest first
+  as the list shows them, plus up to ``gold_count`` **gold items**: traces of the project that carry
+  labels of ``gold_source`` (``import:processbench``, ``adjudicated``…), those the filter selected
+  first. Gold items are spread evenly through the queue so that none of the policies hands them
+  out in a block.
+* ``next_item_for`` resumes the person's own item in progress, else hands out an item they never
+  had (done, skipped or in progress) that still needs labelings: an item is *taken* by its done
+  assignments and by assignments in progress started within ``LEASE`` (an abandoned hand-out stops
+  blocking the item after that), and is handed out only while taken < overlap. Hand-outs of one
+  queue are serialised by a row lock on the queue, so two people asking at once never push an item
+  past its overlap (PostgreSQL; SQLite serialises writers anyway).
+* ``do_submit_item`` finishes the person's assignment (time from hand-out to submit) and counts it in
+  ``QueueItem.done_count``; ``do_skip_item`` gives the item back for others.
+* ``annotator_progress`` gives per person: done, skipped, in progress, median seconds per item and
+  accuracy on gold items (their human step labels against the gold source's, on the steps both
+  rated). Gold accuracy is for reviewers and owners only: the views never show it to annotators,
+  and the labeling page hides the gold source's labels in queue context.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from traces.analysis.metrics import step_confusion
+from traces.models import (
+    HUMAN,
+    AssignmentPolicy,
+    AssignmentStatus,
+    Label,
+    Project,
+    Queue,
+    QueueAssignment,
+    QueueItem,
+    Trace,
+)
+
+#: An assignment in progress stops holding its item after this long (the person may still submit it).
+LEASE = timedelta(hours=2)
+MAX_OVERLAP = 20
+MAX_ITEMS = 50_000
+MAX_NAME_CHARS = 200
+
+#: The per-person order of the "shuffled" policy: item id × k mod M, with k = (user id × B + A) mod M and M prime,
+#: a different permutation of the ids for each person (portable SQL: integer product and modulo).
+_SHUFFLE_A, _SHUFFLE_B, _SHUFFLE_M = 2_654_435_761, 40_503, 1_000_003
+
+
+class QueueError(ValueError):
+    """A queue request that cannot be done; the message names the field or says why."""
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    """What a new queue is (the filter's traces are passed beside it)."""
+
+    name: str
+    overlap: int = 1
+    policy: str = AssignmentPolicy.IN_ORDER
+    instructions: str = ""
+    gold_source: str = ""
+    gold_count: int = 0
+
+
+def validate_spec(project: Project, spec: QueueSpec) -> None:
+    """Raise QueueError naming the first field that is not allowed."""
+    if not spec.name.strip() or len(spec.name) > MAX_NAME_CHARS:
+        raise QueueError(f"name: give a name of 1 to {MAX_NAME_CHARS} characters")
+    if Queue.objects.filter(project=project, name=spec.name).exists():
+        raise QueueError(f"name: project '{project.slug}' already has a queue named {spec.name!r}")
+    if not 1 <= spec.overlap <= MAX_OVERLAP:
+        raise QueueError(f"overlap: must be 1 to {MAX_OVERLAP} people per item, got {spec.overlap}")
+    if spec.policy not in AssignmentPolicy.values:
+        raise QueueError(f"policy: must be one of {', '.join(AssignmentPolicy.values)}, got {spec.policy!r}")
+    if spec.gold_count < 0:
+        raise QueueError(f"gold_count: must be 0 or more, got {spec.gold_count}")
+    if spec.gold_count and not spec.gold_source:
+        raise QueueError("gold_source: name the label source whose labels are the known answers")
+
+
+def gold_candidates(project: Project, source: str, selected: list[int]) -> list[int]:
+    """Ids of the project's traces with labels of ``source`` on their current steps: those in
+    ``selected`` first (in its order), then the others newest first."""
+    labelled = Label.objects.filter(
+        trace_id=OuterRef("pk"), source=source, step__segmentation_id=OuterRef("current_segmentation_id")
+    )
+    ids = list(Trace.objects.in_project(project).filter(Exists(labelled)).order_by("-id").values_list("id", flat=True))
+    chosen = set(ids)
+    first = [trace_id for trace_id in selected if trace_id in chosen]
+    taken = set(first)
+    return first + [trace_id for trace_id in ids if trace_id not in taken]
+
+
+def interleave(plain: list[int], gold: list[int]) -> list[tuple[int, bool]]:
+    """The queue order as (trace id, is gold): the plain traces in order, the gold ones spread evenly among them."""
+    slots: dict[int, list[int]] = defaultdict(list)  # plain index → the gold traces placed before it
+    for k, trace_id in enumerate(gold):
+        slots[round((k + 1) * len(plain) / (len(gold) + 1))].append(trace_id)
+    order: list[tuple[int, bool]] = []
+    for index in range(len(plain) + 1):
+        order.extend((trace_id, True) for trace_id in slots.get(index, []))
+        if index < len(plain):
+            order.append((plain[index], False))
+    return order
+
+
+def do_create_queue(
+    project: Project, user: AbstractBaseUser, spec: QueueSpec, traces: QuerySet[Trace], filters: dict[str, str]
+) -> Queue:
+    """Make a queue of the filter's traces (``traces``, of ``project``) and its gold items; all or nothing."""
+    validate_spec(project, spec)
+    selected = list(traces.filter(project=project).order_by("-id").values_list("id", flat=True)[: MAX_ITEMS + 1])
+    gold: list[int] = []
+    if spec.gold_count:
+        gold = gold_candidates(project, spec.gold_source, selected)[: spec.gold_count]
+        if not gold:
+            raise QueueError(f"gold_source: no trace of '{project.slug}' has labels of source {spec.gold_source!r}")
+    gold_ids = set(gold)
+    plain = [trace_id for trace_id in selected if trace_id not in gold_ids]
+    if not plain and not gold:
+        raise QueueError("filters: the filter selects no traces")
+    if len(plain) + len(gold) > MAX_ITEMS:
+        raise QueueError(f"filters: a queue holds at most {MAX_ITEMS} traces; narrow the filter")
+    with transaction.atomic():
+        queue = Queue.objects.create(
+            project=project,
+            name=spec.name,
+            instructions=spec.instructions,
+            filters=filters,
+            overlap=spec.overlap,
+            policy=spec.policy,
+            created_by=user,
+        )
+        QueueItem.objects.bulk_create(
+            QueueItem(
+                queue=queue, trace_id=trace_id, position=position, gold_source=spec.gold_source if is_gold else ""
+            )
+            for position, (trace_id, is_gold) in enumerate(interleave(plain, gold), start=1)
+        )
+    return queue
+
+
+# --- Handing items out ----------------------------------------------------------------------------
+
+
+def holding(now: datetime) -> Q:
+    """The assignments that take a place of their item: done, or in progress within the lease."""
+    return Q(status=AssignmentStatus.DONE) | Q(status=AssignmentStatus.IN_PROGRESS, started_at__gte=now - LEASE)
+
+
+def open_items(queue: Queue, user: AbstractBaseUser) -> QuerySet[QueueItem]:
+    """The queue's items the person never had that still need labelings, in the queue's policy order."""
+    now = timezone.now()
+    taken = (
+        QueueAssignment.objects.filter(holding(now), item_id=OuterRef("pk"))
+        .order_by()
+        .values("item_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    had = QueueAssignment.objects.filter(item_id=OuterRef("pk"), user=user)
+    items = (
+        QueueItem.objects.filter(queue=queue, done_count__lt=queue.overlap)
+        .filter(~Exists(had))
+        .annotate(taken=Coalesce(Subquery(taken), 0))
+        .filter(taken__lt=queue.overlap)
+    )
+    if queue.policy == AssignmentPolicy.SHUFFLED:
+        multiplier = (user.pk * _SHUFFLE_B + _SHUFFLE_A) % _SHUFFLE_M or 1
+        key = (F("id") * multiplier) % _SHUFFLE_M
+        return items.annotate(shuffle=key).order_by("shuffle", "position")
+    if queue.policy == AssignmentPolicy.FEWEST_DONE:
+        return items.order_by("taken", "position")
+    return items.order_by("position")
+
+
+def current_assignment(queue: Queue, user: AbstractBaseUser) -> QueueAssignment | None:
+    """The person's oldest assignment in progress in this queue."""
+    return (
+        QueueAssignment.objects.filter(item__queue=queue, user=user, status=AssignmentStatus.IN_PROGRESS)
+        .select_related("item")
+        .order_by("started_at", "id")
+        .first()
+    )
+
+
+def next_item_for(queue: Queue, user: AbstractBaseUser) -> QueueItem | None:
+    """The person's item in progress, else a newly handed-out one; None when nothing is left for them."""
+    with transaction.atomic():
+        locked = Queue.objects.select_for_update().filter(pk=queue.pk).first()  # one hand-out of a queue at a time
+        if locked is None:
+            return None
+        mine = current_assignment(locked, user)
+        if mine is not None:
+            return mine.item
+        if not locked.is_open:
+            return None
+        item = open_items(locked, user).first()
+        if item is None:
+            return None
+        QueueAssignment.objects.create(item=item, user=user)
+        return item
+
+
+def assignment_of(item: QueueItem, user: AbstractBaseUser) -> QueueAssignment:
+    """The person's assignment of the item, locked; QueueError if the item was never handed to them."""
+    assignment = QueueAssignment.objects.select_for_update().filter(item=item, user=user).first()
+    if assignment is None:
+        raise QueueError(f"item {item.position} was not handed to you: ask the queue for your next item")
+    return assignment
+
+
+def do_submit_item(item: QueueItem, user: AbstractBaseUser) -> QueueAssignment:
+    """Finish the person's labeling of the item (submitting twice is one submission)."""
+    with transaction.atomic():
+        assignment = assignment_of(item, user)
+        if assignment.status == AssignmentStatus.DONE:
+            return assignment
+        if assignment.status == AssignmentStatus.SKIPPED:
+            raise QueueError(f"you skipped item {item.position}; it is no longer yours to submit")
+        trace = Trace.objects.only("id", "current_segmentation_id").get(pk=item.trace_id)
+        labelled = Label.objects.filter(
+            trace_id=trace.pk, source=HUMAN, user=user, step__segmentation_id=trace.current_segmentation_id
+        )
+        if not labelled.filter(value__isnull=False).exists():
+            raise QueueError(f"rate at least one step of trace #{trace.pk} before submitting it (or skip it)")
+        now = timezone.now()
+        assignment.status = AssignmentStatus.DONE
+        assignment.finished_at = now
+        assignment.seconds_spent = (now - assignment.started_at).total_seconds()
+        assignment.save(update_fields=["status", "finished_at", "seconds_spent"])
+        QueueItem.objects.filter(pk=item.pk).update(done_count=F("done_count") + 1)
+    return assignment
+
+
+def do_skip_item(item: QueueItem, user: AbstractBaseUser) -> QueueAssignment:
+    """Give the item back: others may get it, the person will not get it again."""
+    with transaction.atomic():
+        assignment = assignment_of(item, user)
+        if assignment.status == AssignmentStatus.DONE:
+            raise QueueError(f"item {item.position} is already submitted")
+        if assignment.status == AssignmentStatus.IN_PROGRESS:
+            assignment.status = AssignmentStatus.SKIPPED
+            assignment.finished_at = timezone.now()
+            assignment.save(update_fields=["status", "finished_at"])
+    return assignment
+
+
+def do_set_queue_open(queue: Queue, is_open: bool) -> Queue:
+    """Close a queue (no more hand-outs; work in progress may still be submitted) or open it again."""
+    with transaction.atomic():
+        Queue.objects.filter(pk=queue.pk).update(is_open=is_open)
+    queue.is_open = is_open
+    return queue
+
+
+# --- Progress -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueProgress:
+    """How far a queue is: items with all their labelings, and labelings done of those needed."""
+
+    items: int
+    complete_items: int
+    labelings_done: int
+    labelings_needed: int
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.labelings_done / self.labelings_needed) if self.labelings_needed else 0
+
+
+def queue_progress(queue: Queue) -> QueueProgress:
+    """One query over the queue's items."""
+    counts = QueueItem.objects.filter(queue=queue).aggregate(
+        items=Count("id"),
+        complete=Count("id", filter=Q(done_count__gte=queue.overlap)),
+        done=Coalesce(Sum("done_count"), 0),
+    )
+    return QueueProgress(
+        items=counts["items"],
+        complete_items=counts["complete"],
+        labelings_done=counts["done"],
+        labelings_needed=counts["items"] * queue.overlap,
+    )
+
+
+@dataclass(frozen=True)
+class GoldScore:
+    """A person's step labels on gold items against the gold source: accuracy over ``steps`` compared."""
+
+    accuracy: float
+    steps: int
+    items: int
+
+
+@dataclass(frozen=True)
+class AnnotatorProgress:
+    user_id: int
+    username: str
+    done: int
+    skipped: int
+    in_progress: int
+    median_seconds: float | None
+    gold: GoldScore | None = None
+
+
+def annotator_progress(queue: Queue) -> list[AnnotatorProgress]:
+    """Each person who had items of the queue, by username (two queries, plus two for gold)."""
+    rows = (
+        QueueAssignment.objects.filter(item__queue=queue)
+        .values("user_id", "user__username")
+        .annotate(
+            done=Count("id", filter=Q(status=AssignmentStatus.DONE)),
+            skipped=Count("id", filter=Q(status=AssignmentStatus.SKIPPED)),
+            in_progress=Count("id", filter=Q(status=AssignmentStatus.IN_PROGRESS)),
+        )
+        .order_by("user__username")
+    )
+    seconds: dict[int, list[float]] = defaultdict(list)
+    finished = QueueAssignment.objects.filter(
+        item__queue=queue, status=AssignmentStatus.DONE, seconds_spent__isnull=False
+    ).values_list("user_id", "seconds_spent")
+    for user_id, spent in finished:
+        seconds[user_id].append(spent)
+    gold = gold_scores(queue)
+    return [
+        AnnotatorProgress(
+            user_id=row["user_id"],
+            username=row["user__username"],
+            done=row["done"],
+            skipped=row["skipped"],
+            in_progress=row["in_progress"],
+            median_seconds=statistics.median(seconds[row["user_id"]]) if seconds[row["user_id"]] else None,
+            gold=gold.get(row["user_id"]),
+        )
+        for row in rows
+    ]
+
+
+def gold_scores(queue: Queue) -> dict[int, GoldScore]:
+    """Each person's accuracy on the gold items they submitted: their human step values against the
+    gold source's on the current steps both rated (``traces.analysis.metrics.step_confusion``)."""
+    done = QueueAssignment.objects.filter(item__queue=queue, status=AssignmentStatus.DONE).exclude(item__gold_source="")
+    submitted = list(done.values_list("user_id", "item__trace_id", "item__gold_source"))
+    if not submitted:
+        return {}
+    trace_ids = {trace_id for _, trace_id, _ in submitted}
+    current = Q(step__segmentation_id=F("trace__current_segmentation_id"), value__isnull=False)
+    gold_values: dict[tuple[int, str], int] = {}
+    for step_id, source, value in Label.objects.filter(
+        current, trace_id__in=trace_ids, source__in={source for _, _, source in submitted}
+    ).values_list("step_id", "source", "value"):
+        gold_values[(step_id, source)] = value
+    human: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)  # (user, trace) → [(step, value)]
+    for user_id, trace_id, step_id, value in Label.objects.filter(
+        current, trace_id__in=trace_ids, source=HUMAN, user_id__in={user_id for user_id, _, _ in submitted}
+    ).values_list("user_id", "trace_id", "step_id", "value"):
+        human[(user_id, trace_id)].append((step_id, value))
+    pairs: dict[int, tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
+    items: dict[int, int] = defaultdict(int)
+    for user_id, trace_id, source in submitted:
+        items[user_id] += 1
+        for step_id, value in human[(user_id, trace_id)]:
+            truth = gold_values.get((step_id, source))
+            if truth is not None:
+                pairs[user_id][0].append(value)
+                pairs[user_id][1].append(truth)
+    return {
+        user_id: GoldScore(step_confusion(mine, truth).accuracy, len(mine), items[user_id])
+        for user_id, (mine, truth) in pairs.items()
+        if mine
+    }
+
+
+def gold_sources(queue: Queue) -> frozenset[str]:
+    """The label sources of the queue's gold items: the labeling page hides them on every item of the queue."""
+    sources = QueueItem.objects.filter(queue=queue).exclude(gold_source="").values_list("gold_source", flat=True)
+    return frozenset(sources.distinct())
+
+
+@dataclass(frozen=True)
+class QueuePlace:
+    """Where a person is in a queue, as the labeling page shows it ("item 3 of 40, your 12 done")."""
+
+    queue: Queue
+    item: QueueItem
+    total: int
+    mine_done: int
+    status: str | None  # the person's assignment of this item, None if they have none
+
+
+def queue_place(queue: Queue, user: AbstractBaseUser, trace: Trace) -> QueuePlace | None:
+    """The person's place in the queue at ``trace``; None when the trace is not one of its items."""
+    item = QueueItem.objects.filter(queue=queue, trace_id=trace.pk).first()
+    if item is None:
+        return None
+    status = QueueAssignment.objects.filter(item=item, user=user).values_list("status", flat=True).first()
+    mine_done = QueueAssignment.objects.filter(item__queue=queue, user=user, status=AssignmentStatus.DONE).count()
+    return QueuePlace(queue, item, QueueItem.objects.filter(queue=queue).count(), mine_done, status)

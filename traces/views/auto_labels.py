@@ -1,0 +1,151 @@
+"""Start automatic step labels from the browser (issue 5 items 4, 5, 6; SPEC §3.6, §3.7).
+
+One URL, ``auto-labels/``, for two selections: ``?trace=<id>`` (the trace viewer loads its form
+fragment with htmx into its "Automatic labels" panel) or the trace list's filters as the query
+string (the list's "Auto-label…" link). It shows a Monte Carlo form (rollout model, K, linear or
+binary search) and a judge form (judge models, per-step or first-error prompt, self-judging);
+submitting one starts the job (``traces.actions.auto_labels``) and redirects to its job page.
+Starting jobs is for reviewers and owners (``Action.GENERATE``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.vary import vary_on_headers
+
+from traces import access
+from traces.actions.auto_labels import (
+    DEFAULT_K,
+    MAX_K,
+    MAX_NEW_TOKENS,
+    JudgeSpec,
+    McSpec,
+    Selection,
+    do_start_judge,
+    do_start_mc,
+    selected_traces,
+)
+from traces.actions.exports import RequestRejected
+from traces.analysis.judges import JUDGE_MODES
+from traces.analysis.rollouts import MODES
+from traces.models import Backend, LanguageModel, Project, Run, Trace
+from traces.views.access import member_project
+from traces.views.exports import selection_from
+from traces.views.forms import TraceFilterForm
+from traces.views.traces import HtmxHttpRequest, wants_fragment
+
+
+def generating_models(project: Project) -> Any:
+    """The project's models that can generate (not imported)."""
+    return LanguageModel.objects.filter(project=project).exclude(backend=Backend.IMPORTED)
+
+
+class McForm(forms.Form):
+    """Monte Carlo step labels (SPEC §3.6)."""
+
+    model = forms.ModelChoiceField(queryset=LanguageModel.objects.none(), label="Rollout model")
+    k = forms.IntegerField(label="K (rollouts per prefix)", min_value=1, max_value=MAX_K, initial=DEFAULT_K)
+    mode = forms.ChoiceField(
+        choices=[(m, {"linear": "every prefix", "binary": "binary search for the first error"}[m]) for m in MODES]
+    )
+    max_new_tokens = forms.IntegerField(label="Max new tokens", min_value=1, max_value=MAX_NEW_TOKENS, initial=512)
+    temperature = forms.FloatField(min_value=0, max_value=2, initial=0.7)
+
+    def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["model"].queryset = generating_models(project)  # type: ignore[attr-defined]
+
+    def spec(self) -> McSpec:
+        data = self.cleaned_data
+        return McSpec(data["k"], data["mode"], data["max_new_tokens"], data["temperature"])
+
+
+class JudgeForm(forms.Form):
+    """LLM judge labels (SPEC §3.7)."""
+
+    judges = forms.ModelMultipleChoiceField(queryset=LanguageModel.objects.none(), help_text="two or more make a panel")
+    mode = forms.ChoiceField(
+        label="Prompt",
+        choices=[
+            (m, {"steps": "rate every step", "first_error": "find the first error (ProcessBench)"}[m])
+            for m in JUDGE_MODES
+        ],
+    )
+    allow_self_judging = forms.BooleanField(
+        required=False, label="Let a model judge its own traces", help_text="off by default (SPEC §3.7)"
+    )
+    max_new_tokens = forms.IntegerField(label="Max new tokens", min_value=1, max_value=MAX_NEW_TOKENS, initial=2048)
+    temperature = forms.FloatField(min_value=0, max_value=2, initial=0.0)
+
+    def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["judges"].queryset = generating_models(project)  # type: ignore[attr-defined]
+
+    def spec(self) -> JudgeSpec:
+        data = self.cleaned_data
+        return JudgeSpec(
+            tuple(model.pk for model in data["judges"]),
+            data["mode"],
+            data["allow_self_judging"],
+            data["max_new_tokens"],
+            data["temperature"],
+        )
+
+
+def _reject(form: forms.Form, rejected: RequestRejected) -> None:
+    """Show a refused request beside its field (above the form for a field it lacks)."""
+    form.add_error(rejected.field if rejected.field in form.fields else None, rejected.message)
+
+
+def _start(request: HtmxHttpRequest, project: Project, form: McForm | JudgeForm, selection: Selection) -> Run | None:
+    """Start the job of a valid form; None (the error shown on the form) when it is refused."""
+    if not form.is_valid():
+        return None
+    user = request.user  # type: ignore[assignment]
+    try:
+        if isinstance(form, McForm):
+            return do_start_mc(project, form.cleaned_data["model"], form.spec(), selection, user=user)  # type: ignore[arg-type]
+        return do_start_judge(project, form.spec(), selection, user=user)  # type: ignore[arg-type]
+    except RequestRejected as rejected:
+        _reject(form, rejected)
+        return None
+
+
+@vary_on_headers("HX-Request")
+@login_required
+def auto_label_form(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    """The Monte Carlo and judge forms for one trace (``?trace=``) or the list's filtered traces."""
+    project = member_project(request, slug)
+    trace = None
+    if "trace" in request.GET:
+        trace = get_object_or_404(Trace.objects.in_project(project), pk=request.GET.get("trace", "").strip() or 0)
+    trace_filters = TraceFilterForm(request.GET, project=project)
+    template = "traces/auto_label_form.html#forms" if wants_fragment(request) else "traces/auto_label_form.html"
+    context: dict[str, Any] = {"project": project, "trace": trace, "query": request.GET.urlencode()}
+    try:
+        access.require(project, request.user, access.Action.GENERATE)
+    except access.PermissionDenied as denied:
+        return render(request, template, {**context, "forbidden": str(denied)}, status=403)
+    if trace is None and not trace_filters.is_valid():
+        return render(request, template, {**context, "trace_filters": trace_filters, "invalid": True}, status=400)
+    selection = Selection(trace_ids=(trace.pk,)) if trace else Selection(selection_from(trace_filters))
+    method = request.POST.get("method") if request.method == "POST" else None
+    mc = McForm(request.POST if method == "mc" else None, prefix="mc", project=project)
+    judge = JudgeForm(request.POST if method == "judge" else None, prefix="judge", project=project)
+    if method in ("mc", "judge"):
+        run = _start(request, project, mc if method == "mc" else judge, selection)
+        if run is not None:
+            return redirect("job-detail", slug=project.slug, pk=run.pk)
+    context |= {
+        "mc": mc,
+        "judge": judge,
+        "filters": selection.filters.as_query(),
+        "trace_count": selected_traces(project, selection).count(),
+        "has_models": generating_models(project).exists(),
+    }
+    return render(request, template, context, status=400 if mc.errors or judge.errors else 200)

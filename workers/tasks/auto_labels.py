@@ -1,0 +1,40 @@
+"""Tasks of the `gpu` queue that label steps automatically (issue 5 items 4, 5): Monte Carlo
+rollouts (SPEC §3.6) and LLM judges (SPEC §3.7).
+
+Each takes a Run id and calls ``traces.actions.auto_labels.run_auto_labels``, which is idempotent
+(a redelivered task resumes after the last trace done), so the tasks acknowledge late. Only
+BackendUnavailable is retried (a server still starting, weights converting), waiting 10 s, 20 s,
+40 s … at most 5 minutes; after the last retry the run fails with the backend's message.
+"""
+
+from __future__ import annotations
+
+from celery import Task, shared_task
+
+from traces.actions.auto_labels import fail_run, run_auto_labels
+from workers.backends.base import BackendUnavailable
+from workers.backends.registry import backend_for
+
+MAX_BACKEND_RETRIES = 5
+
+
+def _run(task: Task, run_id: int) -> None:
+    try:
+        run_auto_labels(run_id, backend_for)
+    except BackendUnavailable as error:
+        if task.request.retries >= MAX_BACKEND_RETRIES:
+            fail_run(run_id, error)
+            return
+        raise task.retry(exc=error, countdown=min(300, 10 * 2**task.request.retries)) from None
+
+
+@shared_task(bind=True, name="workers.tasks.gpu_mc_rollouts", acks_late=True, max_retries=MAX_BACKEND_RETRIES)
+def gpu_mc_rollouts(self: Task, run_id: int) -> None:
+    """Monte Carlo step labels of a run's traces (SPEC §3.6)."""
+    _run(self, run_id)
+
+
+@shared_task(bind=True, name="workers.tasks.gpu_judge", acks_late=True, max_retries=MAX_BACKEND_RETRIES)
+def gpu_judge(self: Task, run_id: int) -> None:
+    """LLM judge labels of a run's traces (SPEC §3.7)."""
+    _run(self, run_id)
