@@ -82,6 +82,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "app.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -153,6 +154,26 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 THINKSCOPE_MAX_UPLOAD_BYTES = int(os.environ.get("THINKSCOPE_MAX_UPLOAD_BYTES", 512 * 1024 * 1024))
 
+# --- Security (issue 9; SECURITY.md says what each covers) -------------------------------------------
+# Scripts only from our own files (static/js): no inline script, no inline handler, no eval. Inline
+# style attributes are allowed (bar widths), style elements are not. Sent as a header on every response.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+# Login: this many failures for one username from one address lock it for the window (traces/views/auth.py).
+LOGIN_FAILURE_LIMIT = int(os.environ.get("THINKSCOPE_LOGIN_FAILURE_LIMIT", 5))
+LOGIN_FAILURE_WINDOW = int(os.environ.get("THINKSCOPE_LOGIN_FAILURE_WINDOW", 15 * 60))  # seconds
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Shared by every web process: Redis in a server deployment, else files under the data directory.
+    "login-attempts": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_URL"]}
+        if os.environ.get("REDIS_URL")
+        else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(DATA_DIR / "cache")}
+    ),
+}
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the <meta> tag, not the cookie.
 X_FRAME_OPTIONS = "DENY"

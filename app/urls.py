@@ -1,9 +1,15 @@
 """Top-level URLs: auth, the browser UI, the REST API and the admin."""
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, reverse_lazy
+from django.views.generic import RedirectView
+
+from traces.views.auth import LoginView
 
 urlpatterns = [
+    # The rate-limited login (issue 9); the admin signs in through it too, so no login is left unlimited.
+    path("accounts/login/", LoginView.as_view(), name="login"),
+    path("admin/login/", RedirectView.as_view(url=reverse_lazy("login"), query_string=True), name="admin-login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("traces.api.urls")),

@@ -88,10 +88,23 @@ def do_import(
             _finish(run, RunStatus.SUCCEEDED, report, skipped)
     except (FormatError, UnicodeDecodeError) as error:
         if isinstance(error, UnicodeDecodeError):
-            error = FormatError(f"not UTF-8 text ({error.reason} at byte {error.start})", path=str(path))
+            error = _undecodable(path, error)
         failed = _record_failure(run, error, existed)
         raise ImportFailed(error, failed) from None
     return ImportResult(run=run, store=report, skipped=skipped[:MAX_REPORTED_SKIPS], skipped_count=len(skipped))
+
+
+def _undecodable(path: Path, error: UnicodeDecodeError) -> FormatError:
+    """A FormatError naming the first line that is not UTF-8 and the byte in it (the decoder's own
+    offset counts from the chunk it was reading, not from the file)."""
+    with path.open("rb") as fp:
+        for line_no, line in enumerate(fp, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as bad:
+                return FormatError(f"not UTF-8 text ({bad.reason} at byte {bad.start + 1} of the line)",
+                                   line_no=line_no, path=str(path))  # fmt: skip
+    return FormatError(f"not UTF-8 text ({error.reason})", path=str(path))
 
 
 def _finish(run: Run, status: str, report: StoreReport, skipped: list[FormatError]) -> None:

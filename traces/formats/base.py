@@ -136,7 +136,32 @@ def decode_line(line: str, line_no: int) -> dict[str, Any]:
         raise FormatError(f"invalid JSON ({exc})", line_no=line_no) from None
     if not isinstance(value, dict):
         raise FormatError(f"expected a JSON object, got {json_type(value)}", line_no=line_no)
+    if "\\u" in line:  # only a \u escape can bring a lone surrogate or a NUL into a decoded line
+        _refuse_unstorable_text(value, line_no)
     return value
+
+
+#: Characters a JSON escape can produce that no database text column takes (issue 9 item 3): UTF-16
+#: surrogates cannot be encoded as UTF-8, PostgreSQL text cannot hold NUL.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _refuse_unstorable_text(value: Any, line_no: int, field: str = "") -> None:
+    """Raise a FormatError naming the first string (or key) under ``value`` with an unstorable character."""
+    if isinstance(value, str):
+        found = _UNSTORABLE.search(value)
+        if found:
+            what = "a NUL character" if found[0] == "\x00" else f"a lone UTF-16 surrogate (U+{ord(found[0]):04X})"
+            raise FormatError(f"holds {what} at character {found.start()}: not storable text",
+                              line_no=line_no, field=field or None)  # fmt: skip
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            path = f"{field}.{ascii(key)[1:-1]}" if field else ascii(key)[1:-1]
+            _refuse_unstorable_text(key, line_no, path)  # a key is named by its own (escaped) path
+            _refuse_unstorable_text(item, line_no, path)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _refuse_unstorable_text(item, line_no, f"{field}[{index}]")
 
 
 def read_records(fp: TextIO, parse_record: RecordParser) -> Iterator[ParsedTrace | FormatError]:

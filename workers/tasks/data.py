@@ -39,8 +39,13 @@ def analyze_run(run_id: int) -> None:
 
 @shared_task(name="workers.tasks.export_run")
 def export_run(run_id: int) -> None:
-    """Run a queued export; a failure is recorded on the Run, it is never retried."""
-    run = Run.objects.filter(pk=run_id, kind=RunKind.EXPORT, status=RunStatus.QUEUED).select_related("project").first()
+    """Run a queued export; a failure is recorded on the Run, it is never retried.
+
+    A RUNNING export is run again from the start: that is the broker redelivering the task of a worker
+    that died mid-export (acks_late, reject_on_worker_lost); its files are rewritten whole.
+    """
+    active = (RunStatus.QUEUED, RunStatus.RUNNING)
+    run = Run.objects.filter(pk=run_id, kind=RunKind.EXPORT, status__in=active).select_related("project").first()
     if run is None:
         return
     try:

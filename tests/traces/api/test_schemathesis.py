@@ -48,6 +48,8 @@ def test_no_generated_request_gets_a_server_error(loopback_server: LiveServer, a
     for result in schema.get_all_operations():
         operation = result.ok()
         operations += 1
+        if operation.path == "/api/auth/token/":  # rotating or revoking its own token would 401 every later call
+            continue
 
         @hypothesis_settings(
             max_examples=EXAMPLES,

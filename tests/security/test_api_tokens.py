@@ -1,0 +1,54 @@
+"""API tokens are per person and revocable (issue 9 item 1): ``/api/auth/token/`` and ``manage.py api_token``."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+pytestmark = pytest.mark.django_db
+
+TOKEN_URL = "/api/auth/token/"
+
+
+def with_token(key: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+def test_a_signed_in_person_issues_rotates_and_revokes_their_own_token(owner, make_user) -> None:  # type: ignore[no-untyped-def]
+    other_key = Token.objects.create(user=make_user("bob")).key
+    browser = APIClient()
+    browser.force_login(owner)
+    first = browser.post(TOKEN_URL).json()["token"]
+    assert with_token(first).get("/api/projects/").status_code == 200
+
+    second = with_token(first).post(TOKEN_URL).json()["token"]  # rotate with the current token
+    assert second != first
+    assert with_token(first).get("/api/projects/").status_code == 401
+    assert with_token(second).get("/api/projects/").status_code == 200
+
+    assert with_token(second).delete(TOKEN_URL).status_code == 204
+    assert with_token(second).get("/api/projects/").status_code == 401
+    assert with_token(other_key).get("/api/projects/").status_code == 200, "only the caller's own token goes"
+
+
+def test_the_endpoint_needs_a_signed_in_person() -> None:
+    assert APIClient().post(TOKEN_URL).status_code in (401, 403)
+    assert APIClient().delete(TOKEN_URL).status_code in (401, 403)
+    assert not Token.objects.exists()
+
+
+def test_the_command_issues_and_revokes(owner) -> None:  # type: ignore[no-untyped-def]
+    out = io.StringIO()
+    call_command("api_token", "owner", stdout=out)
+    key = out.getvalue().strip()
+    assert Token.objects.get(user=owner).key == key
+    call_command("api_token", "owner", "--revoke", stdout=io.StringIO())
+    assert with_token(key).get("/api/projects/").status_code == 401
+    with pytest.raises(CommandError, match="no user named 'nobody'"):
+        call_command("api_token", "nobody")
