@@ -44,6 +44,7 @@ from traces.models import (
     Queue,
     QueueAssignment,
     QueueItem,
+    Role,
     Trace,
 )
 
@@ -384,6 +385,21 @@ def gold_scores(queue: Queue) -> dict[int, GoldScore]:
         for user_id, (mine, truth) in pairs.items()
         if mine
     }
+
+
+def hidden_gold(user: object) -> Q:
+    """Matches the labels and trace annotations ``user`` must not see: the known answers of gold
+    items (their ``gold_source`` on their trace) in open queues of projects where ``user`` is an
+    annotator or a viewer (issue 6 §2: gold items measure annotators, hidden from them). Reviewers
+    and owners see them. Apply it to a Label or TraceAnnotation queryset with ``.exclude()``."""
+    gold = QueueItem.objects.filter(
+        queue__is_open=True,
+        trace_id=OuterRef("trace_id"),
+        gold_source=OuterRef("source"),
+        queue__project__memberships__user_id=getattr(user, "pk", None),
+        queue__project__memberships__role__in=[Role.ANNOTATOR, Role.VIEWER],
+    )
+    return Q(Exists(gold))
 
 
 def gold_sources(queue: Queue) -> frozenset[str]:

@@ -25,7 +25,7 @@ from traces.actions.generation import GenerationError, do_cancel_run, do_resume_
 from traces.actions.imports import do_enqueue_import
 from traces.actions.labels import LabelInput, do_save_labels
 from traces.actions.preferences import PreferenceError, do_save_preference
-from traces.actions.queues import next_item_for
+from traces.actions.queues import hidden_gold, next_item_for
 from traces.api import serializers as s
 from traces.api.filters import LabelFilter, PreferenceFilter, ScoreFilter, TraceFilter
 from traces.models import (
@@ -185,7 +185,8 @@ class LabelViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     filterset_class = LabelFilter
 
     def get_queryset(self) -> QuerySet[Label]:
-        return Label.objects.filter(trace__in=Trace.objects.visible_to(self.request.user)).select_related("user")
+        visible = Label.objects.filter(trace__in=Trace.objects.visible_to(self.request.user))
+        return visible.exclude(hidden_gold(self.request.user)).select_related("user")
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)

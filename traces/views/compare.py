@@ -28,6 +28,7 @@ from urllib.parse import urlencode
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -36,6 +37,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from traces import access
 from traces.actions.preferences import MAX_REASON_CHARS, PreferenceError, as_shown, do_save_preference
+from traces.actions.queues import hidden_gold
 from traces.analysis.alignment import StepList, align_steps
 from traces.models import HUMAN, Preference, PreferenceChoice, Project, Trace
 from traces.views.access import member_project
@@ -146,13 +148,13 @@ class ShownPreference:
         return f"{self.letter_a if self.choice == PreferenceChoice.A_BETTER else self.letter_b} is better"
 
 
-def column_of(letter: str, trace: Trace) -> CompareColumn:
+def column_of(letter: str, trace: Trace, hidden: Q) -> CompareColumn:
     """One trace's steps (think then answer, marked as in the viewer) and where its t* step is."""
     analysis = analysis_of(trace)
     markers = markers_of(analysis)
     steps = step_rows(trace)
-    annotations = list(trace.annotations.order_by("source", "id"))
-    parts = viewer_parts(trace, steps, label_chips_by_step(trace), annotations, markers)
+    annotations = list(trace.annotations.exclude(hidden).order_by("source", "id"))
+    parts = viewer_parts(trace, steps, label_chips_by_step(trace, hidden), annotations, markers)
     shown = parts.think + parts.answer
     if not shown:  # a trace without steps is shown whole, as one cell
         between = [Segment("\n\n")] if parts.think_text and parts.answer_text else []
@@ -164,9 +166,10 @@ def column_of(letter: str, trace: Trace) -> CompareColumn:
     return CompareColumn(letter=letter, trace=trace, summary=summary, steps=shown, t_star=t_star)
 
 
-def aligned_columns(traces: list[Trace]) -> tuple[list[CompareColumn], int | None]:
-    """The columns with their cells on the aligned rows, and the anchor (t*) row."""
-    columns = [column_of(letter, trace) for letter, trace in zip(LETTERS, traces, strict=False)]
+def aligned_columns(traces: list[Trace], hidden: Q) -> tuple[list[CompareColumn], int | None]:
+    """The columns with their cells on the aligned rows, and the anchor (t*) row; labels ``hidden``
+    matches (gold labels an annotator must not see) are left out."""
+    columns = [column_of(letter, trace, hidden) for letter, trace in zip(LETTERS, traces, strict=False)]
     alignment = align_steps([StepList(count=len(c.steps), anchor=c.t_star) for c in columns])
     for k, column in enumerate(columns):
         column.cells = [
@@ -275,9 +278,9 @@ def compare_context(
     }
 
 
-def columns_context(traces: list[Trace]) -> dict[str, Any]:
-    """The aligned columns of the whole page."""
-    columns, anchor_row = aligned_columns(traces)
+def columns_context(traces: list[Trace], user: object) -> dict[str, Any]:
+    """The aligned columns of the whole page, as ``user`` may see them (no hidden gold labels)."""
+    columns, anchor_row = aligned_columns(traces, hidden_gold(user))
     return {"columns": columns, "anchor_row": anchor_row}
 
 
@@ -314,7 +317,7 @@ def compare_traces(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     context = compare_context(request, project, traces, pair, form)
     if wants_fragment(request):
         return render(request, "traces/compare.html#preference", context)
-    return render(request, "traces/compare.html", context | columns_context(traces))
+    return render(request, "traces/compare.html", context | columns_context(traces, request.user))
 
 
 @require_POST
@@ -345,4 +348,4 @@ def save_preference(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     context = compare_context(request, project, traces, pair, form) | {"status": status}
     if request.htmx:
         return render(request, "traces/compare.html#preference", context)
-    return render(request, "traces/compare.html", context | columns_context(traces), status=400)
+    return render(request, "traces/compare.html", context | columns_context(traces, request.user), status=400)

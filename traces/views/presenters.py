@@ -17,6 +17,7 @@ from itertools import pairwise
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 
 from traces.analysis.engine import METHOD, Marker
 from traces.models import Label, Part, Score, Step, Trace, TraceAnalysis, TraceAnnotation, is_auto_source
@@ -297,12 +298,15 @@ def step_rows(trace: Trace) -> list[dict[str, Any]]:
     return list(steps.values(*STEP_COLUMNS))
 
 
-def label_chips_by_step(trace: Trace) -> dict[int, list[LabelChip]]:
-    """Every label of the current segmentation's steps, by step id, sorted by source (one query)."""
+def label_chips_by_step(trace: Trace, hidden: Q | None = None) -> dict[int, list[LabelChip]]:
+    """Every label of the current segmentation's steps, by step id, sorted by source (one query),
+    but those ``hidden`` matches (the gold labels an annotator must not see)."""
     username = f"user__{get_user_model().USERNAME_FIELD}"
+    labels = Label.objects.filter(trace_id=trace.pk, step__segmentation_id=trace.current_segmentation_id)
+    if hidden is not None:
+        labels = labels.exclude(hidden)
     rows = (
-        Label.objects.filter(trace_id=trace.pk, step__segmentation_id=trace.current_segmentation_id)
-        .order_by("source", "user_id", "id")
+        labels.order_by("source", "user_id", "id")
         .values_list("step_id", "source", username, "value", "flagged", "confidence", "note")
     )
     chips: dict[int, list[LabelChip]] = defaultdict(list)

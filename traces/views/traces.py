@@ -18,6 +18,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
+from traces.actions.queues import hidden_gold
 from traces.models import Project, Trace
 from traces.models.trace import TraceQuerySet
 from traces.views.access import member_project
@@ -140,11 +141,12 @@ def trace_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     """One trace: problem, answers, counts, analysis badges, and its marked steps with labels from every source."""
     project = member_project(request, slug)
     trace = get_object_or_404(Trace.objects.in_project(project).for_viewer().select_related("analysis"), pk=pk)
-    annotations = list(trace.annotations.select_related("user").order_by("source", "id"))
+    gold = hidden_gold(request.user)
+    annotations = list(trace.annotations.exclude(gold).select_related("user").order_by("source", "id"))
     analysis = analysis_of(trace)
     markers = markers_of(analysis)
     steps = step_rows(trace)
-    parts = viewer_parts(trace, steps, label_chips_by_step(trace), annotations, markers)
+    parts = viewer_parts(trace, steps, label_chips_by_step(trace, gold), annotations, markers)
     summary = analysis_summary(analysis, markers, trace_scores(trace), steps) if analysis else None
     context = {"project": project, "trace": trace, "annotations": annotations, "parts": parts, "analysis": summary}
     context["same_problem"] = same_problem_traces(trace)

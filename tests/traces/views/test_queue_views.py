@@ -248,7 +248,7 @@ def test_gold_is_hidden_from_annotators_and_shown_to_reviewers(member, queue, tr
     text = label_page.content.decode()
     assert GOLD not in text and JUDGE in text  # the gold source is no suggestion; others still are
     plain = annotator.get(reverse("trace-label", args=["test", traces["w1"].pk])).content.decode()
-    assert GOLD in plain  # outside the queue the labeling page is as before
+    assert GOLD not in plain and JUDGE in plain  # nor outside the queue while it is open (test_gold_visibility.py)
     # "a" in queue context accepts the judge's suggestion; outside it the gold label would win the tie on source name
     step = Step.objects.get(trace=traces["w1"], index=1)
     url = reverse("trace-label-step", args=["test", traces["w1"].pk])
