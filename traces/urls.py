@@ -2,10 +2,11 @@
 
 from django.urls import path
 
-from traces.views import auto_labels, compare, dashboards, evaluation, exports, labeling, projects, queues, runs, traces
+from traces.views import account, auto_labels, compare, dashboards, evaluation, exports, labeling, projects, queues, runs, traces
 
 urlpatterns = [
     path("", projects.project_list, name="project-list"),
+    path("account/token/", account.api_token, name="api-token"),
     path("p/<slug:slug>/traces/", traces.trace_list, name="trace-list"),
     path("p/<slug:slug>/traces/<int:pk>/", traces.trace_detail, name="trace-detail"),
     path("p/<slug:slug>/traces/<int:pk>/label/", labeling.label_trace, name="trace-label"),

@@ -88,6 +88,7 @@ TRACE, EXPORT, IMPORT_RUN, QUEUE = {"pk": "trace"}, {"pk": "export"}, {"pk": "im
 ROUTES: dict[str, Row] = {
     # --- browser UI (traces/urls.py)
     "project-list": Row(methods={"GET": SIGNED_IN}),
+    "api-token": Row(methods={"GET": SIGNED_IN, "POST": SIGNED_IN}),
     "trace-list": ui(GET=V),
     "trace-detail": ui(TRACE, GET=V),
     "trace-label": ui(TRACE, GET=A),

@@ -6,6 +6,8 @@ import io
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.test import Client
+from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -52,3 +54,25 @@ def test_the_command_issues_and_revokes(owner) -> None:  # type: ignore[no-untyp
     assert with_token(key).get("/api/projects/").status_code == 401
     with pytest.raises(CommandError, match="no user named 'nobody'"):
         call_command("api_token", "nobody")
+
+
+def test_a_person_creates_rotates_and_revokes_their_token_in_the_ui(make_user) -> None:  # type: ignore[no-untyped-def]
+    user = make_user("pipeline-owner")
+    client = Client()
+    client.force_login(user)
+    url = reverse("api-token")
+    assert "You have no API token." in client.get(url).content.decode()
+
+    first = client.post(url, {"action": "issue"}).content.decode()
+    key = Token.objects.get(user=user).key
+    assert key in first and "not shown again" in first
+    assert key not in client.get(url).content.decode()  # shown once only
+
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert api.get("/api/projects/").status_code == 200
+    client.post(url, {"action": "issue"})
+    assert api.get("/api/projects/").status_code == 401  # rotated: the old key stops at once
+    client.post(url, {"action": "revoke"})
+    assert not Token.objects.filter(user=user).exists()
+    assert client.post(url, {"action": "nonsense"}).status_code == 400
