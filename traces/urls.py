@@ -2,7 +2,19 @@
 
 from django.urls import path
 
-from traces.views import account, auto_labels, compare, dashboards, evaluation, exports, labeling, projects, queues, runs, traces
+from traces.views import (
+    account,
+    auto_labels,
+    compare,
+    dashboards,
+    evaluation,
+    exports,
+    labeling,
+    projects,
+    queues,
+    runs,
+    traces,
+)
 
 urlpatterns = [
     path("", projects.project_list, name="project-list"),
