@@ -35,8 +35,10 @@ def attempts_key(request: HttpRequest) -> str:
 
 
 def failures(key: str) -> int:
-    count, _ = caches[ATTEMPTS_CACHE].get(key, (0, 0.0))
-    return int(count)
+    """Failed attempts counted in the current window (0 once it has ended, even before the cache
+    entry expires)."""
+    count, ends = caches[ATTEMPTS_CACHE].get(key, (0, 0.0))
+    return int(count) if time.time() < ends else 0
 
 
 def record_failure(key: str) -> None:
@@ -47,7 +49,9 @@ def record_failure(key: str) -> None:
     """
     cache = caches[ATTEMPTS_CACHE]
     now = time.time()
-    count, ends = cache.get(key, (0, now + settings.LOGIN_FAILURE_WINDOW))
+    count, ends = cache.get(key, (0, 0.0))
+    if now >= ends:  # no window yet, or the last one has ended: this failure starts a new one
+        count, ends = 0, now + settings.LOGIN_FAILURE_WINDOW
     cache.set(key, (count + 1, ends), timeout=max(1, ends - now))
 
 
