@@ -41,7 +41,7 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from traces.actions.exports import ExportFilters, RequestRejected, select_traces
-from traces.actions.runs import ACTIVE, error_text, is_stopped, mark_started
+from traces.actions.runs import ACTIVE, DATABASE_GONE, error_text, is_stopped, mark_started
 from traces.analysis.judges import (
     JUDGE_MODES,
     JudgeMode,
@@ -330,7 +330,7 @@ def run_auto_labels(
     except RunStopped:
         run.refresh_from_db()
         return run
-    except BackendUnavailable:
+    except (BackendUnavailable, *DATABASE_GONE):
         raise
     except Exception as error:
         fail_run(run.pk, error)

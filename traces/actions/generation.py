@@ -29,7 +29,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from traces.actions.runs import ACTIVE, error_text, is_stopped, mark_finished, mark_started
+from traces.actions.runs import ACTIVE, DATABASE_GONE, error_text, is_stopped, mark_finished, mark_started
 from traces.actions.store import store_traces
 from traces.models import Backend, LanguageModel, Problem, Project, Run, RunKind, RunStatus, Trace
 from traces.trace_builder import problem_hash
@@ -223,8 +223,9 @@ def generate_chunk(
 ) -> int:
     """Generate what ``problem_ids`` of run ``run_id`` lack (a chunk task's body); traces stored.
 
-    Returns quietly (0) when the run is gone or no longer active. BackendUnavailable propagates (the
-    task retries it); any other error fails the run with its text, then propagates.
+    Returns quietly (0) when the run is gone or no longer active. BackendUnavailable and a lost
+    database connection propagate (the task retries them); any other error fails the run with its
+    text, then propagates.
     """
     run = Run.objects.filter(pk=run_id, kind=RunKind.GENERATION).select_related("model", "project").first()
     if run is None or run.status not in ACTIVE or run.model is None:
@@ -239,7 +240,7 @@ def generate_chunk(
             stored += done.traces
     except RunCancelled:
         pass
-    except BackendUnavailable:
+    except (BackendUnavailable, *DATABASE_GONE):
         raise
     except Exception as error:
         record_failure(run.pk, problem_ids, error)

@@ -3,6 +3,7 @@ Monte Carlo and judge runs all start, stop when cancelled, and fail the same way
 
 from __future__ import annotations
 
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from traces.models import Run, RunStatus
@@ -30,3 +31,8 @@ def mark_finished(run_id: int, status: str, error: str = "") -> None:
 def error_text(error: BaseException) -> str:
     """How a run records the error that failed it."""
     return f"{type(error).__name__}: {error}"[:2000]
+
+
+#: The database connection was lost (the server restarted, or a proxy dropped it): not the job's
+#: fault. Job bodies let these through untouched and their tasks retry with a new connection.
+DATABASE_GONE = (OperationalError, InterfaceError)

@@ -2,9 +2,8 @@
 rollouts (SPEC §3.6) and LLM judges (SPEC §3.7).
 
 Each takes a Run id and calls ``traces.actions.auto_labels.run_auto_labels``, which is idempotent
-(a redelivered task resumes after the last trace done), so the tasks acknowledge late. Only
-BackendUnavailable is retried (a server still starting, weights converting), waiting 10 s, 20 s,
-40 s … at most 5 minutes; after the last retry the run fails with the backend's message.
+(a redelivered task resumes after the last trace done), so the tasks acknowledge late; what they
+retry is in ``workers.tasks.retries``.
 """
 
 from __future__ import annotations
@@ -12,29 +11,21 @@ from __future__ import annotations
 from celery import Task, shared_task
 
 from traces.actions.auto_labels import fail_run, run_auto_labels
-from workers.backends.base import BackendUnavailable
 from workers.backends.registry import backend_for
-
-MAX_BACKEND_RETRIES = 5
+from workers.tasks.retries import MAX_RETRIES, run_retrying
 
 
 def _run(task: Task, run_id: int) -> None:
-    try:
-        run_auto_labels(run_id, backend_for)
-    except BackendUnavailable as error:
-        if task.request.retries >= MAX_BACKEND_RETRIES:
-            fail_run(run_id, error)
-            return
-        raise task.retry(exc=error, countdown=min(300, 10 * 2**task.request.retries)) from None
+    run_retrying(task, lambda: run_auto_labels(run_id, backend_for), lambda error: fail_run(run_id, error))
 
 
-@shared_task(bind=True, name="workers.tasks.gpu_mc_rollouts", acks_late=True, max_retries=MAX_BACKEND_RETRIES)
+@shared_task(bind=True, name="workers.tasks.gpu_mc_rollouts", acks_late=True, max_retries=MAX_RETRIES)
 def gpu_mc_rollouts(self: Task, run_id: int) -> None:
     """Monte Carlo step labels of a run's traces (SPEC §3.6)."""
     _run(self, run_id)
 
 
-@shared_task(bind=True, name="workers.tasks.gpu_judge", acks_late=True, max_retries=MAX_BACKEND_RETRIES)
+@shared_task(bind=True, name="workers.tasks.gpu_judge", acks_late=True, max_retries=MAX_RETRIES)
 def gpu_judge(self: Task, run_id: int) -> None:
     """LLM judge labels of a run's traces (SPEC §3.7)."""
     _run(self, run_id)
