@@ -220,7 +220,9 @@ def test_analysis_marks_render_and_m_hides_them(live_server, browser, make_user,
     expect(page.locator("[data-badge=mismatch]")).to_be_visible()
     t_star_badge = page.locator("[data-badge=t-star]")
     expect(t_star_badge).to_have_text(re.compile(r"t\* at step \d+"))
+    page.wait_for_load_state("load")  # the deferred scripts (the keyboard handler) have run
     page.keyboard.press("t")  # the long thinking starts collapsed
+    expect(page.locator("details#think")).to_have_attribute("open", "")
 
     # Marks are in the text: one t* tag, shaded steps after it, tags for behaviours and switches.
     t_star = page.locator(".part .mark-tag-t-star")

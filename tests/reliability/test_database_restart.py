@@ -22,12 +22,18 @@ pytestmark = [
 ]
 
 
-def kill_other_connections() -> int:
-    """Terminate every connection to the test database but this one; how many were killed."""
+#: The worker's connections are told apart by their application name (libpq reads PGAPPNAME), so the
+#: test kills them alone: other connections to the test database (a live server's) stay untouched.
+WORKER_APP = "thinkscope-test-worker"
+
+
+def kill_worker_connections() -> int:
+    """Terminate the worker's connections to the test database, as a restart would; how many."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " WHERE datname = current_database() AND application_name = %s",
+            [WORKER_APP],
         )
         return int(cursor.fetchone()[0])
 
@@ -45,10 +51,10 @@ def test_a_run_survives_its_workers_database_connection_dying(start_workers, wai
                 project=project, prompt=prompt, answer=answer, content_hash=problem_hash(prompt, answer)
             ).pk
         )
-    start_workers()
+    start_workers({"PGAPPNAME": WORKER_APP})
     run = do_start_generation(project, model, problems, SamplingParams(n=1, max_new_tokens=32, temperature=0.8, seed=4))
     wait_for(lambda: Trace.objects.filter(run=run).count() >= PROMPTS_PER_BATCH, timeout=600)
-    assert kill_other_connections() >= 1  # the worker's connection, while it generates the second batch
+    assert kill_worker_connections() >= 1  # the worker's connection, while it generates the second batch
 
     done = wait_for(
         lambda: Run.objects.filter(pk=run.pk).exclude(status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).first(),

@@ -228,15 +228,16 @@ def test_an_abandoned_hand_out_stops_holding_its_item_after_the_lease(project, o
     assert next_item_for(queue, bob) == item
 
 
-def test_policies_order_the_hand_outs(project, owner, traces, people) -> None:  # type: ignore[no-untyped-def]
+def test_policies_order_the_hand_outs(project, owner, traces, people, make_user) -> None:  # type: ignore[no-untyped-def]
     ann, bob, cat = people
+    dan, eve = make_user("dan"), make_user("eve")
     fewest = make_queue(project, owner, traces, name="fewest", overlap=3, policy=AssignmentPolicy.FEWEST_DONE)
     items = list(QueueItem.objects.filter(queue=fewest).order_by("position"))
     assert next_item_for(fewest, ann) == items[0]
     assert next_item_for(fewest, bob) == items[1]  # the first is taken once, the second not at all
     shuffled = make_queue(project, owner, traces, name="shuffled", overlap=3, policy=AssignmentPolicy.SHUFFLED)
     orders = {}
-    for person in (ann, bob, cat):
+    for person in (ann, bob, cat, dan, eve):  # five people share one order of 4 items 1 time in 24⁴
         order = []
         while (item := next_item_for(shuffled, person)) is not None:
             order.append(item.position)
