@@ -41,7 +41,7 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from traces.actions.exports import ExportFilters, RequestRejected, select_traces
-from traces.actions.runs import ACTIVE, DATABASE_GONE, error_text, is_stopped, mark_started
+from traces.actions.runs import ACTIVE, DATABASE_GONE, fail_run, is_stopped, mark_started
 from traces.analysis.judges import (
     JUDGE_MODES,
     JudgeMode,
@@ -337,13 +337,6 @@ def run_auto_labels(
         raise
     _finish(run)
     return run
-
-
-def fail_run(run_id: int, error: BaseException) -> None:
-    """Fail an active run with the error's text (the task calls it when retries are spent)."""
-    Run.objects.filter(pk=run_id, status__in=ACTIVE).update(
-        status=RunStatus.FAILED, error=error_text(error), finished_at=timezone.now()
-    )
 
 
 def _finish(run: Run) -> None:

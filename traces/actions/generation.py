@@ -29,7 +29,15 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from traces.actions.runs import ACTIVE, DATABASE_GONE, error_text, is_stopped, mark_finished, mark_started
+from traces.actions.runs import (
+    ACTIVE,
+    DATABASE_GONE,
+    error_text,
+    fail_run,
+    is_stopped,
+    mark_finished,
+    mark_started,
+)
 from traces.actions.store import store_traces
 from traces.models import Backend, LanguageModel, Problem, Project, Run, RunKind, RunStatus, Trace
 from traces.trace_builder import problem_hash
@@ -405,15 +413,11 @@ def _queue_analysis(run_id: int) -> None:
 
 def record_failure(run_id: int, problem_ids: Sequence[int], error: BaseException) -> None:
     """Fail the run with the error text; the report keeps the first failures for the job page."""
-    message = error_text(error)
     with transaction.atomic():
         run = Run.objects.select_for_update().get(pk=run_id)
         failures = list(run.report.get("failures", []))
         if len(failures) < MAX_FAILURES_SHOWN:
-            failures.append({"problems": list(problem_ids)[:10], "error": message})
+            failures.append({"problems": list(problem_ids)[:10], "error": error_text(error)})
         run.report = {**run.report, "failures": failures, "failure_count": int(run.report.get("failure_count", 0)) + 1}
-        if run.status in ACTIVE:
-            run.status = RunStatus.FAILED
-            run.error = message
-            run.finished_at = timezone.now()
-        run.save(update_fields=["report", "status", "error", "finished_at"])
+        run.save(update_fields=["report"])
+        fail_run(run_id, error)

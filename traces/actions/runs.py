@@ -28,6 +28,13 @@ def mark_finished(run_id: int, status: str, error: str = "") -> None:
     Run.objects.filter(pk=run_id).update(status=status, error=error, finished_at=timezone.now())
 
 
+def fail_run(run_id: int, error: BaseException) -> None:
+    """Fail an active run with the error's text (a job's own error, or a task's retries spent)."""
+    Run.objects.filter(pk=run_id, status__in=ACTIVE).update(
+        status=RunStatus.FAILED, error=error_text(error), finished_at=timezone.now()
+    )
+
+
 def error_text(error: BaseException) -> str:
     """How a run records the error that failed it."""
     return f"{type(error).__name__}: {error}"[:2000]

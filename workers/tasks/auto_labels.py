@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from celery import Task, shared_task
 
-from traces.actions.auto_labels import fail_run, run_auto_labels
+from traces.actions.auto_labels import run_auto_labels
+from traces.actions.runs import fail_run
 from workers.backends.registry import backend_for
 from workers.tasks.retries import MAX_RETRIES, run_retrying
 

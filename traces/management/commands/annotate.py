@@ -19,10 +19,10 @@ from traces.actions.auto_labels import (
     Selection,
     do_start_judge,
     do_start_mc,
-    fail_run,
     run_auto_labels,
 )
 from traces.actions.exports import ExportFilters, RequestRejected
+from traces.actions.runs import fail_run
 from traces.analysis.judges import JUDGE_MODES
 from traces.analysis.rollouts import MODES
 from traces.management.projects import add_filter_arguments, project_or_error
