@@ -69,13 +69,18 @@ def watch(page: Page) -> list[str]:
     return problems
 
 
+#: How long a page may take to settle; the 1 MB line's pages render KaTeX over 1 MB of text, which a
+#: loaded 2-core CI machine needs more than Playwright's default 30 s for (0.3 s of layout on its own).
+SETTLE_MS = 180_000
+
+
 def visit(page: Page, problems: list[str], url: str, shown: list[str]) -> None:
-    response = page.goto(url)
+    response = page.goto(url, timeout=SETTLE_MS)
     assert response is not None and response.status == 200, f"{url}: {response and response.status}"
     policy = response.headers.get("content-security-policy", "")
     script_src = next((part for part in policy.split(";") if part.strip().startswith("script-src")), "")
     assert script_src.strip() == "script-src 'self'", f"{url}: CSP {policy!r}"
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("networkidle", timeout=SETTLE_MS)
     assert page.evaluate("window.__pwned") is None, f"{url}: a payload ran"
     assert page.evaluate("window.__violations") == [], f"{url}: CSP violations {page.evaluate('window.__violations')}"
     assert not problems, f"{url}: {problems}"
