@@ -83,6 +83,21 @@ class FormatError(ValueError):
 
 RecordParser = Callable[[dict[str, Any], int], list[ParsedTrace]]
 
+#: The longest value each short text of a trace may have: the widths of the columns that store them
+#: (``LanguageModel.name``, ``Problem.source``/``split``/``external_id``; a test keeps them equal).
+#: PostgreSQL refuses a longer value, so a reader's error must say so first, naming the line.
+FIELD_LIMITS = {"model_name": 200, "source": 200, "split": 50, "problem_id": 200}
+
+
+def check_field_lengths(trace: ParsedTrace) -> None:
+    """Raise a FormatError when a short text of ``trace`` is longer than its column stores."""
+    for name, limit in FIELD_LIMITS.items():
+        length = len(getattr(trace, name))
+        if length > limit:
+            what = name.replace("_", " ")
+            raise FormatError(f"the {what} is {length:,} characters long; at most {limit} are stored",
+                              line_no=trace.line_no)  # fmt: skip
+
 
 #: A complete JSON string literal (unrolled loop: linear, no backtracking blow-up).
 _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
@@ -182,7 +197,10 @@ def read_records(fp: TextIO, parse_record: RecordParser) -> Iterator[ParsedTrace
         lines = ((n, line) for n, line in enumerate(fp, start=1) if line.strip())
     for line_no, line in lines:
         try:
-            yield from parse_record(decode_line(line, line_no), line_no)
+            traces = parse_record(decode_line(line, line_no), line_no)
+            for trace in traces:
+                check_field_lengths(trace)
+            yield from traces
         except FormatError as error:
             error.line_no = error.line_no or line_no
             yield error

@@ -132,3 +132,32 @@ def test_an_upload_over_the_limit_is_refused_with_a_clear_message(settings, make
     assert response.status_code == 400
     assert response.json() == {"file": "file is 2034 bytes; the limit is 1000"}
     assert not Run.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("fmt", "field", "what", "limit"),
+    [("processbench", "generator", "model name", 200), ("jsonl", "problem_id", "problem id", 200),
+     ("jsonl", "split", "split", 50)],
+)  # fmt: skip
+def test_an_overlong_short_field_names_the_line_on_every_database(
+    shared_data: Path, tmp_path: Path, fuzz_project: Project, fmt: str, field: str, what: str, limit: int
+) -> None:
+    """PostgreSQL refuses a value wider than its column; the reader says so first (found by the fuzz test)."""
+    good = real_record(shared_data, fmt)
+    path = tmp_path / "long.jsonl"
+    path.write_text(json.dumps(good) + "\n" + json.dumps({**good, field: "x" * (limit + 1)}) + "\n")
+    before = row_counts()
+    expected = rf"^{path}, line 2: the {what} is {limit + 1} characters long; at most {limit} are stored$"
+    with pytest.raises(ImportFailed, match=expected):
+        do_import(fuzz_project, path, fmt)
+    assert row_counts() == before
+
+
+def test_the_field_limits_are_the_column_widths() -> None:
+    from traces.formats.base import FIELD_LIMITS
+    from traces.models import LanguageModel
+
+    widths = {"model_name": LanguageModel._meta.get_field("name").max_length}
+    widths |= {name: Problem._meta.get_field(column).max_length
+               for name, column in (("source", "source"), ("split", "split"), ("problem_id", "external_id"))}  # fmt: skip
+    assert FIELD_LIMITS == widths
