@@ -78,6 +78,22 @@ def test_transformers_continue_from_renders_the_opened_turn_and_the_prefix(smoll
 
 
 @pytest.mark.model
+def test_transformers_rollouts_from_the_shared_cache_equal_rollouts_from_scratch(smollm2) -> None:  # type: ignore[no-untyped-def]
+    """The shared-prefix path (every prefix continues from the longest one's KV cache) gives the
+    tokens a full run of each input gives: nested prefixes, a prefix that leaves the others' path,
+    and a second prompt in the same call."""
+    prompt, other = build_prompt(QUESTION), build_prompt("What is 2 + 2?")
+    prefixes = [STEPS[0], "\n\n".join(STEPS[:2]), "\n\n".join(STEPS), "Tom has no apples at all.", "2 + 2"]
+    prompts = [prompt] * 4 + [other]
+    greedy = SamplingParams(max_new_tokens=12, temperature=0)
+    shared = smollm2.continue_from(prompts, prefixes, greedy)
+    texts = [smollm2.render(p) + prefix for p, prefix in zip(prompts, prefixes, strict=True)]
+    from_scratch = smollm2._generate_texts(texts[:4], greedy, None) + smollm2._generate_texts(texts[4:], greedy, None)
+    assert [c.text for (c,) in shared] == [c.text for (c,) in from_scratch]
+    assert [c.prompt_tokens for (c,) in shared] == [c.prompt_tokens for (c,) in from_scratch]
+
+
+@pytest.mark.model
 @pytest.mark.django_db(transaction=True)
 def test_mc_labels_on_the_real_model_agree_with_their_rollouts(project: Project, smollm2) -> None:  # type: ignore[no-untyped-def]
     """Each stored label is what its rollouts say, and the rollouts are what the model samples."""

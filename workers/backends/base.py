@@ -156,7 +156,8 @@ class RolloutBackend(GenerationBackend, Protocol):
         """``params.n`` continuations of each ``prompts[i]`` whose assistant answer already starts
         with ``prefixes[i]`` (Monte Carlo rollouts, SPEC §3.6); a completion's text is only what
         follows the prefix. Pass every prefix of a trace in one call: the engine then shares the
-        work on their common prompt (transformers: one batch; vLLM: its prefix cache)."""
+        work on their common beginning (transformers: one prefill and its KV cache; vLLM: its prefix
+        cache)."""
         ...
 
 
@@ -196,8 +197,8 @@ class LocalTokenizerBackend:
         """``params.n`` continuations of each prompt's assistant turn opened with its prefix (SPEC §3.6).
 
         The completions hold only the new text. All prefixes go to the engine together, so the
-        rollouts of every prefix of a trace share its work on their common prompt (transformers:
-        the same batches; vLLM: its prefix cache).
+        rollouts of every prefix of a trace share its work on their common beginning (vLLM: its
+        prefix cache; the transformers backend overrides this with an explicit shared KV cache).
         """
         check_prefixes(prompts, prefixes)
         texts = [self.render(prompt) + prefix for prompt, prefix in zip(prompts, prefixes, strict=True)]

