@@ -10,6 +10,14 @@ labels through the labeling endpoint (htmx POST with the CSRF token), each brows
 list, a trace viewer and the dashboards. Every loop stops at ``--duration`` seconds. It prints
 requests/s, p50/p95/p99 per kind of request and the errors, then checks that every acknowledged
 label (the last value each annotator saved on each step) is in the database.
+
+Pacing: each person pauses between requests for a time drawn uniformly from ``--annotator-pause`` /
+``--browser-pause`` (seconds). The defaults are a fast keyboard annotator (2–6 s per step: reading a
+step of a reasoning trace takes longer) and a person glancing at a page (3–10 s); ``--annotator-pause
+0.2,0.6 --browser-pause 0.5,1.5`` is a stress setting, ~5× what 50 people can click. People arrive
+spread over ``--ramp`` seconds (each logs in first: a password hash is ~0.3 s of CPU), and the
+figures count the requests made after the last one arrived, so the logins of 55 people in the same
+second are not read as label-save latency; the ramp's own requests are printed apart.
 """
 
 from __future__ import annotations
@@ -84,13 +92,18 @@ def seed(people: int, traces: int) -> tuple[list[int], dict[int, list[int]]]:
 
 
 class Stats:
-    def __init__(self) -> None:
+    """Request times and errors per kind, recorded apart during the ramp and after it."""
+
+    def __init__(self, steady_from: float) -> None:
+        self.steady_from = steady_from
         self.lock = threading.Lock()
         self.times: dict[str, list[float]] = defaultdict(list)
         self.errors: dict[str, int] = defaultdict(int)
         self.acknowledged: dict[tuple[str, int], int] = {}  # (username, step) -> last acknowledged value
 
     def record(self, kind: str, seconds: float, ok: bool) -> None:
+        if time.monotonic() < self.steady_from:
+            kind = f"{kind} (ramp)"
         with self.lock:
             self.times[kind].append(seconds)
             if not ok:
@@ -109,11 +122,16 @@ def log_in(base: str, username: str, stats: Stats) -> requests.Session:
     return session
 
 
+Pause = tuple[float, float]
+
+
 def annotator(
-    base: str, username: str, traces: list[int], steps: dict[int, list[int]], stop: float, stats: Stats
-) -> None:
-    session = log_in(base, username, stats)
+    base: str, username: str, traces: list[int], steps: dict[int, list[int]], stop: float, stats: Stats,
+    arrive: float, pause: Pause,
+) -> None:  # fmt: skip
     rng = random.Random(username)
+    time.sleep(arrive)
+    session = log_in(base, username, stats)
     while time.monotonic() < stop:
         trace = rng.choice(traces)
         step, value = rng.choice(steps[trace]), rng.choice((-1, 0, 1))
@@ -129,14 +147,19 @@ def annotator(
         if ok:
             with stats.lock:
                 stats.acknowledged[(username, step)] = value
-        time.sleep(rng.uniform(0.2, 0.6))  # a person reading the next step
+        time.sleep(rng.uniform(*pause))  # a person reading the next step
 
 
-def browser(base: str, username: str, traces: list[int], stop: float, stats: Stats) -> None:
-    session = log_in(base, username, stats)
+def browser(
+    base: str, username: str, traces: list[int], stop: float, stats: Stats, arrive: float, pause: Pause
+) -> None:
     rng = random.Random(username)
-    pages = [("trace list", f"/p/{SLUG}/traces/"), ("dashboard", f"/p/{SLUG}/dashboards/annotation/"),
-             ("dashboard data", f"/p/{SLUG}/dashboards/annotation/data.json")]  # fmt: skip
+    time.sleep(arrive)
+    session = log_in(base, username, stats)
+    pages = [("trace list", f"/p/{SLUG}/traces/")]
+    for board in ("annotation", "models"):
+        pages += [(f"{board} dashboard", f"/p/{SLUG}/dashboards/{board}/"),
+                  (f"{board} data", f"/p/{SLUG}/dashboards/{board}/data.json")]  # fmt: skip
     while time.monotonic() < stop:
         kind, path = rng.choice([*pages, ("trace viewer", f"/p/{SLUG}/traces/{rng.choice(traces)}/")])
         start = time.perf_counter()
@@ -145,7 +168,19 @@ def browser(base: str, username: str, traces: list[int], stop: float, stats: Sta
         except requests.RequestException:
             ok = False
         stats.record(kind, time.perf_counter() - start, ok)
-        time.sleep(rng.uniform(0.5, 1.5))
+        time.sleep(rng.uniform(*pause))
+
+
+def pause_range(text: str) -> Pause:
+    """``"2,6"`` -> (2.0, 6.0): the range of a person's pause between requests, in seconds."""
+    low, _, high = text.partition(",")
+    try:
+        pause = float(low), float(high)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected two numbers of seconds like 2,6 — got {text!r}") from None
+    if not 0 <= pause[0] <= pause[1]:
+        raise argparse.ArgumentTypeError(f"expected 0 <= low <= high, got {text!r}")
+    return pause
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -160,6 +195,11 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=120, help="seconds of load (bounded)")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--ramp", type=float, default=30, help="seconds over which people arrive (not counted)")
+    parser.add_argument("--annotator-pause", type=pause_range, default=(2.0, 6.0), metavar="LOW,HIGH",
+                        help="seconds an annotator pauses between label saves (default 2,6)")
+    parser.add_argument("--browser-pause", type=pause_range, default=(3.0, 10.0), metavar="LOW,HIGH",
+                        help="seconds a dashboard browser pauses between pages (default 3,10)")
     args = parser.parse_args()
     data_dir = Path("/tmp/thinkscope-load")
     fresh_database(args.database_url)
@@ -177,24 +217,28 @@ def main() -> None:
                 break
             except requests.RequestException:
                 time.sleep(0.5)
-        stats = Stats()
-        stop = time.monotonic() + args.duration
-        threads = [threading.Thread(target=annotator, args=(base, f"p{i}", traces, steps, stop, stats))
-                   for i in range(args.annotators)]  # fmt: skip
-        threads += [threading.Thread(target=browser, args=(base, f"p{args.annotators + i}", traces, stop, stats))
-                    for i in range(args.browsers)]  # fmt: skip
+        people = args.annotators + args.browsers
+        arrivals = [args.ramp * i / max(1, people - 1) for i in range(people)]
+        stats = Stats(steady_from=time.monotonic() + args.ramp)
+        stop = time.monotonic() + args.ramp + args.duration
+        threads = [threading.Thread(target=annotator, args=(base, f"p{i}", traces, steps, stop, stats, arrivals[i],
+                                                            args.annotator_pause)) for i in range(args.annotators)]
+        threads += [threading.Thread(target=browser, args=(base, f"p{i}", traces, stop, stats, arrivals[i],
+                                                           args.browser_pause)) for i in range(args.annotators, people)]
         began = time.monotonic()
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join(timeout=args.duration + 120)
-        elapsed = time.monotonic() - began
+            thread.join(timeout=args.ramp + args.duration + 120)
+        elapsed = time.monotonic() - began - args.ramp
     finally:
         server.terminate()
         server.wait(timeout=30)
-    total = sum(len(v) for v in stats.times.values())
-    print(f"{args.annotators} annotators + {args.browsers} browsers, {elapsed:.0f} s, gunicorn -w {args.workers}")
-    print(f"requests: {total}, {total / elapsed:.1f}/s, errors: {sum(stats.errors.values())}")
+    total = sum(len(v) for kind, v in stats.times.items() if not kind.endswith("(ramp)"))
+    print(f"{args.annotators} annotators (pause {args.annotator_pause} s) + {args.browsers} browsers (pause "
+          f"{args.browser_pause} s), {args.ramp:.0f} s ramp + {elapsed:.0f} s, gunicorn -w {args.workers}")
+    print(f"requests after the ramp: {total}, {total / elapsed:.1f}/s; errors (ramp included): "
+          f"{sum(stats.errors.values())}")
     print(f"{'request':<16}{'count':>7}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}")
     for kind, times in sorted(stats.times.items()):
         p50, p95, p99 = (1000 * percentile(times, q) for q in (50, 95, 99))
