@@ -1,7 +1,8 @@
 """Load test (issue 9 item 5): simulated annotators and dashboard browsers against gunicorn + PostgreSQL.
 
     .venv/bin/python benchmarks/load/run_load.py --database-url postgres://postgres@127.0.0.1:5432/hs_load \\
-        [--annotators 50] [--browsers 5] [--duration 120] [--workers 4]
+        [--annotators 50] [--browsers 5] [--duration 120] [--workers 4] [--ramp 30] \\
+        [--annotator-pause 2,6] [--browser-pause 3,10]
 
 Creates a fresh database, seeds one project with traces and a member per simulated person, starts
 gunicorn on 127.0.0.1 (only), and runs threads with ``requests`` (locust would add gevent and a web UI
