@@ -3,9 +3,12 @@
 // Only elements with the class "tex" are rendered: the server has already escaped their text, and
 // auto-render only replaces the text between delimiters with KaTeX's own markup (trust is off, so
 // \href, \url and \html* commands cannot produce links or attributes). Runs on page load and on
-// every fragment htmx swaps in.
+// every fragment htmx swaps in. An element with more text than MAX_TEX_CHARS is left as plain text:
+// auto-render scans text node by node, and a 1 MB single-line trace froze the page for minutes.
 (function () {
   "use strict";
+
+  var MAX_TEX_CHARS = 50000;
 
   var OPTIONS = {
     delimiters: [
@@ -36,6 +39,10 @@
     }
     texElements(root).forEach(function (element) {
       element.setAttribute("data-tex-rendered", "");
+      if (element.textContent.length > MAX_TEX_CHARS) {
+        element.title = "Shown as plain text: too long to typeset its LaTeX";
+        return;
+      }
       window.renderMathInElement(element, OPTIONS);
     });
   }
