@@ -69,9 +69,10 @@ def watch(page: Page) -> list[str]:
     return problems
 
 
-#: How long a page may take to settle on a loaded 2-core CI machine. KaTeX leaves text over 50k
-#: characters alone (katex-render.js); before it did, the 1 MB line's pages took minutes.
-SETTLE_MS = 60_000
+#: How long a page may take to settle on a loaded 2-core machine (each settles in about 2 s when
+#: quiet). KaTeX leaves text over 50k characters alone (katex-render.js); before it did, the 1 MB
+#: line's pages took minutes.
+SETTLE_MS = 120_000
 
 
 def visit(page: Page, problems: list[str], url: str, shown: list[str]) -> None:
