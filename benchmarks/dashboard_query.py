@@ -1,12 +1,14 @@
 """Model dashboard latency (issue 8 item 4): its data endpoint beside the bare aggregate SQL it runs.
 
     .venv/bin/python benchmarks/dashboard_query.py postgres://postgres@127.0.0.1:5432/SCRATCH \
-        [--traces 100000] [--models 4] [--samples 50] [--requests 30]
+        [--traces 100000] [--models 4] [--samples 50] [--requests 30] [--reuse]
 
 Migrates the (scratch) PostgreSQL database given, and seeds one project with ``--traces`` traces
 spread over ``--models`` models, each answering the same problems ``--samples`` times, with the 13
 analysis scores the engine stores per trace and the TraceAnalysis row that repeats the dashboard's
-ones as columns, by set-based ``INSERT … SELECT`` (seconds, not minutes). Then, in the same process and connection:
+ones as columns, by set-based ``INSERT … SELECT`` (seconds, not minutes); with ``--reuse``, the
+project a previous run seeded with the same sizes is timed instead, when there is one. Then, in the
+same process and connection:
 
 * ``GET …/dashboards/models/data.json`` through Django's test client (whole middleware stack,
   session auth), ``--requests`` times;
@@ -105,6 +107,23 @@ def seed(traces: int, models: int, samples: int):  # type: ignore[no-untyped-def
     return project, user, problems
 
 
+def seeded(traces: int, models: int, samples: int):  # type: ignore[no-untyped-def]
+    """The newest project an earlier run seeded with these sizes, its viewer and problem count, or None."""
+    from traces.models import LanguageModel, Problem, Project, Trace
+
+    project = Project.objects.filter(name="Dashboard benchmark").order_by("-id").first()
+    if project is None:
+        return None
+    problems = max(1, traces // (models * samples))
+    if (
+        LanguageModel.objects.filter(project=project).count() != models
+        or Problem.objects.filter(project=project).count() != problems
+        or Trace.objects.filter(project=project).count() != models * problems * samples
+    ):
+        return None
+    return project, project.memberships.get().user, problems
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("database_url", help="a scratch PostgreSQL database (it is migrated and written to)")
@@ -112,6 +131,9 @@ def main() -> None:
     parser.add_argument("--models", type=int, default=4)
     parser.add_argument("--samples", type=int, default=50)
     parser.add_argument("--requests", type=int, default=30)
+    parser.add_argument(
+        "--reuse", action="store_true", help="time the data an earlier run seeded with the same sizes, if any"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         setup_django(args.database_url, Path(tmp))
@@ -121,7 +143,8 @@ def main() -> None:
         from django.urls import reverse
 
         started = time.perf_counter()
-        project, user, problems = seed(args.traces, args.models, args.samples)
+        reused = seeded(args.traces, args.models, args.samples) if args.reuse else None
+        project, user, problems = reused or seed(args.traces, args.models, args.samples)
         seeded_s = time.perf_counter() - started
         client = Client()
         client.force_login(user)
@@ -152,7 +175,8 @@ def main() -> None:
         total = args.models * problems * args.samples
         print(
             f"{total} traces ({args.models} models × {problems} problems × {args.samples} samples), "
-            f"{total * len(SCORES)} scores, seeded in {seeded_s:.0f} s; Python {sys.version.split()[0]}, "
+            f"{total * len(SCORES)} scores, {'reused' if reused else 'seeded'} in {seeded_s:.0f} s; "
+            f"Python {sys.version.split()[0]}, "
             f"{args.database_url.rsplit('@', 1)[-1]}, {args.requests} requests"
         )
         print(f"queries per request: {len(statements)} ({len(aggregates)} aggregates)")

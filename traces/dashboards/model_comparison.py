@@ -1,16 +1,17 @@
 """The model comparison dashboard of a project (issue 8 item 1; metrics of SPEC §3.8, §3.3–3.5).
 
-Four grouped queries, whatever the number of traces:
+Three grouped queries, whatever the number of traces:
 
-* per model × problem: samples, graded samples, correct ones, token sums — accuracy with its
-  Wilson CI, pass@k, per-problem difficulty and tokens per correct answer;
-* per model × problem × final answer: votes — majority-vote accuracy (maj@n);
-* per model × think bucket × answer bucket × length bucket × verdict: counts — the token
-  distributions and accuracy by length bucket;
-* per model × verdict × overthinking-ratio bin, over the per-trace summary scores (one narrow
-  ``TraceAnalysis`` row per trace, not a dozen Score rows): mismatch, truncation and loop rates,
-  behaviour frequencies beside the accuracy of traces with and without each behaviour, and the
-  overthinking distribution.
+* per model × think bucket × answer bucket × length bucket × verdict: counts and token sums — the
+  token distributions, accuracy by length bucket, and summed per model: accuracy with its Wilson CI
+  and tokens per correct answer;
+* per model × problem × final answer, over graded traces: votes, right ones, first sample index —
+  majority-vote accuracy (maj@n), and summed per model × problem: pass@k and per-problem difficulty;
+* per model × verdict, over the per-trace summary scores (one narrow ``TraceAnalysis`` row per
+  trace, not a dozen Score rows): mismatch, truncation and loop rates, behaviour frequencies beside
+  the accuracy of traces with and without each behaviour, and the overthinking distribution (one
+  filtered count per ratio bin: as a grouping key, the bin's unknown cardinality made PostgreSQL
+  sort the 100k joined rows, twice as slow).
 
 Accuracy, pass@k and maj count graded traces only (``is_correct`` set); an undetermined verdict is
 neither right nor wrong. Token counts and rates count every trace in the filter.
@@ -18,14 +19,17 @@ neither right nor wrong. Token counts and rates count every trace in the filter.
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 from urllib.parse import urlencode
 
 from django.db.models import Case, Count, F, IntegerField, Min, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Floor, Least, Substr
+from django.db.models.lookups import Exact
 
 from traces.analysis.answers import normalize_answer
 from traces.analysis.metrics import Accuracy, accuracy_with_ci, pass_at_k, problem_solve_rates
@@ -49,7 +53,7 @@ DIFFICULTY_ROWS = 100
 
 @dataclass
 class ModelTotals:
-    """One model's sums over its problems (from the model × problem rows)."""
+    """One model's sums over its traces (from the token bucket rows)."""
 
     id: int
     name: str
@@ -67,22 +71,23 @@ class ModelTotals:
 def model_dashboard(form: ModelDashboardForm) -> Dashboard:
     """Every chart of the model comparison dashboard for a valid filter form."""
     traces = Trace.objects.filter(form.trace_q())
-    problems = problem_rows(traces)
-    if not problems:
-        return Dashboard([], empty="No traces match these filters.")
-    models = model_totals(problems)
-    links = LinkMaker(form.trace_list_params(), models)
     token_rows = bucket_rows(traces)
+    if not token_rows:
+        return Dashboard([], empty="No traces match these filters.")
+    models = model_totals(token_rows)
+    links = LinkMaker(form.trace_list_params(), models)
+    answers = answer_groups(traces)
+    problems = problem_counts(answers)
     score_rows = score_aggregates(form)
     return Dashboard(
         [
             accuracy_chart(models, links),
             pass_at_k_chart(problems, models, links),
-            majority_chart(answer_groups(traces), models, links),
+            majority_chart(answers, models, links),
             token_chart("think_tokens", "Think tokens per trace", token_rows, models, links),
             token_chart("answer_tokens", "Answer tokens per trace", token_rows, models, links),
             length_accuracy_chart(token_rows, models, links),
-            overthinking_chart(score_rows.overthinking, models, links),
+            overthinking_chart(score_rows, models, links),
             rates_chart(score_rows.figures, models, links),
             behaviours_chart(score_rows.figures, models, links),
             cost_chart(models, links),
@@ -105,38 +110,6 @@ class LinkMaker:
 # --- queries ---------------------------------------------------------------------------------
 
 
-def problem_rows(traces: QuerySet[Trace]) -> list[dict[str, int]]:
-    """One row per model × problem: samples ``n``, ``graded``, ``correct``, ``think`` and ``answer`` token sums."""
-    rows = (
-        traces.order_by()
-        .values("model_id", "problem_id")
-        .annotate(
-            n=Count("id"),
-            graded=Count("id", filter=Q(is_correct__isnull=False)),
-            correct=Count("id", filter=Q(is_correct=True)),
-            think=Sum("think_tokens"),
-            answer=Sum("answer_tokens"),
-        )
-    )
-    return list(rows)
-
-
-def model_totals(problems: Iterable[dict[str, int]]) -> dict[int, ModelTotals]:
-    """Per-model sums of the model × problem rows, with the models' names, ordered by name."""
-    totals: dict[int, ModelTotals] = {}
-    for row in problems:
-        model = totals.setdefault(row["model_id"], ModelTotals(row["model_id"], ""))
-        model.traces += row["n"]
-        model.graded += row["graded"]
-        model.correct += row["correct"]
-        model.think_tokens += row["think"] or 0
-        model.answer_tokens += row["answer"] or 0
-    names = dict(LanguageModel.objects.filter(id__in=totals).values_list("id", "name"))
-    for model in totals.values():
-        model.name = names[model.id]
-    return dict(sorted(totals.items(), key=lambda item: item[1].name))
-
-
 def answer_groups(traces: QuerySet[Trace]) -> list[dict[str, object]]:
     """Graded traces grouped by model × problem × final answer: ``votes``, ``right``, ``first`` sample index."""
     rows = (
@@ -148,6 +121,35 @@ def answer_groups(traces: QuerySet[Trace]) -> list[dict[str, object]]:
     return list(rows)
 
 
+def problem_counts(groups: Iterable[dict[str, Any]]) -> list[dict[str, int]]:
+    """One row per model × problem with a graded sample: ``graded`` samples and ``correct`` ones, added
+    up from the answer groups."""
+    problems: dict[tuple[int, int], dict[str, int]] = {}
+    for group in groups:
+        key = (group["model_id"], group["problem_id"])
+        problem = problems.setdefault(key, {"model_id": key[0], "problem_id": key[1], "graded": 0, "correct": 0})
+        problem["graded"] += group["votes"]
+        problem["correct"] += group["right"]
+    return list(problems.values())
+
+
+def model_totals(token_rows: Iterable[dict[str, Any]]) -> dict[int, ModelTotals]:
+    """Per-model sums of the token bucket rows, with the models' names, ordered by name."""
+    totals: dict[int, ModelTotals] = {}
+    for row in token_rows:
+        model = totals.setdefault(row["model_id"], ModelTotals(row["model_id"], ""))
+        n, verdict = row["n"], row["is_correct"]
+        model.traces += n
+        model.graded += n if verdict is not None else 0
+        model.correct += n if verdict else 0
+        model.think_tokens += row["think"]
+        model.answer_tokens += row["answer"]
+    names = dict(LanguageModel.objects.filter(id__in=totals).values_list("id", "name"))
+    for model in totals.values():
+        model.name = names[model.id]
+    return dict(sorted(totals.items(), key=lambda item: item[1].name))
+
+
 def bucket_case(expression: object, edges: Sequence[int]) -> Case:
     """The index of the bucket [0, e₁), [e₁, e₂), …, [eₘ, ∞) that ``expression`` falls in (SQL ``CASE``)."""
     whens = [When(Q(**{f"{expression}__lt": edge}), then=Value(i)) for i, edge in enumerate(edges)]
@@ -155,7 +157,8 @@ def bucket_case(expression: object, edges: Sequence[int]) -> Case:
 
 
 def bucket_rows(traces: QuerySet[Trace]) -> list[dict[str, int | bool | None]]:
-    """Trace counts per model × think bucket × answer bucket × length (think + answer) bucket × verdict."""
+    """Trace counts ``n`` and ``think`` and ``answer`` token sums per model × think bucket × answer bucket
+    × length (think + answer) bucket × verdict."""
     rows = (
         traces.order_by()
         .annotate(length=F("think_tokens") + F("answer_tokens"))
@@ -165,7 +168,7 @@ def bucket_rows(traces: QuerySet[Trace]) -> list[dict[str, int | bool | None]]:
             length_bucket=bucket_case("length", TOKEN_EDGES),
         )
         .values("model_id", "think_bucket", "answer_bucket", "length_bucket", "is_correct")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("id"), think=Sum("think_tokens"), answer=Sum("answer_tokens"))
     )
     return list(rows)
 
@@ -186,10 +189,12 @@ class ScoreFigures:
 
 @dataclass
 class ScoreRows:
-    """``figures[(model id, score name)]`` and ``overthinking[(model id, bin)]`` trace counts."""
+    """``figures[(model id, score name)]``, ``overthinking[(model id, bin)]`` trace counts and
+    ``measured[model id]``, the traces having an overthinking ratio."""
 
     figures: dict[tuple[int, str], ScoreFigures]
     overthinking: Counter[tuple[int, int]]
+    measured: Counter[int]
 
 
 #: The scores counted as figures (rates, behaviours); the overthinking ratio is binned instead.
@@ -198,32 +203,35 @@ FIGURE_SCORES = tuple(name for name in SUMMARY_SCORES if name != OVERTHINKING)
 
 def score_aggregates(form: ModelDashboardForm) -> ScoreRows:
     """The analysis scores, in one scan of the per-trace summary columns (``TraceAnalysis``): per
-    model × verdict × overthinking-ratio bin [i/10, (i+1)/10) (the last bin holds 1.0), each score's
-    count, positive count and sum."""
-    in_bin = Least(Floor(F(OVERTHINKING) * OVERTHINKING_BINS), Value(OVERTHINKING_BINS - 1), output_field=IntegerField())
-    per_score = {}
+    model × verdict, each score's count, positive count and (behaviours only: the mean is shown) sum,
+    and the count of traces in each overthinking-ratio bin [i/10, (i+1)/10) (the last bin holds 1.0)."""
+    last = Value(OVERTHINKING_BINS - 1)
+    in_bin = Least(Floor(F(OVERTHINKING) * OVERTHINKING_BINS), last, output_field=IntegerField())
+    aggregates = {f"bin_{b}": Count(OVERTHINKING, filter=Exact(in_bin, b)) for b in range(OVERTHINKING_BINS)}
     for name in FIGURE_SCORES:
-        per_score[f"{name}__n"] = Count(name)
-        per_score[f"{name}__positive"] = Count(name, filter=Q(**{f"{name}__gt": 0}))
-        per_score[f"{name}__total"] = Sum(name)
+        aggregates[f"{name}__n"] = Count(name)
+        aggregates[f"{name}__positive"] = Count(name, filter=Q(**{f"{name}__gt": 0}))
+        if name.startswith(BEHAVIOUR_PREFIX):
+            aggregates[f"{name}__total"] = Sum(name)
     rows = (
         TraceAnalysis.objects.filter(form.trace_q("trace__"))
         .order_by()
-        .annotate(bin=in_bin)
-        .values("trace__model_id", "trace__is_correct", "bin")
-        .annotate(with_ratio=Count(OVERTHINKING), **per_score)
+        .values("trace__model_id", "trace__is_correct")
+        .annotate(with_ratio=Count(OVERTHINKING), **aggregates)
     )
     figures: dict[tuple[int, str], ScoreFigures] = defaultdict(ScoreFigures)
     overthinking: Counter[tuple[int, int]] = Counter()
+    measured: Counter[int] = Counter()
     for row in rows:
         model, verdict = row["trace__model_id"], row["trace__is_correct"]
-        if row["with_ratio"]:
-            overthinking[(model, row["bin"])] += row["with_ratio"]
+        measured[model] += row["with_ratio"]
+        for b in range(OVERTHINKING_BINS):
+            overthinking[(model, b)] += row[f"bin_{b}"]
         for name in FIGURE_SCORES:
             n, positive = row[f"{name}__n"], row[f"{name}__positive"]
             if n:
-                add_score_counts(figures[(model, name)], n, positive, row[f"{name}__total"] or 0.0, verdict)
-    return ScoreRows(figures, overthinking)
+                add_score_counts(figures[(model, name)], n, positive, row.get(f"{name}__total") or 0.0, verdict)
+    return ScoreRows(figures, overthinking, measured)
 
 
 def add_score_counts(figure: ScoreFigures, n: int, positive: int, total: float, verdict: bool | None) -> None:
@@ -258,13 +266,14 @@ def pass_at_k_curve(counts: Sequence[tuple[int, int]]) -> list[tuple[int, float]
 
     ``counts`` are (n graded samples, c correct) per problem, n ≥ 1. The mean is taken over the
     distinct (n, c) pairs weighted by how many problems have each: the same number as
-    ``mean_pass_at_k`` over every problem, with one ``pass_at_k`` call per distinct pair.
+    ``mean_pass_at_k`` over every problem, with one ``pass_at_k`` call per distinct pair. ``fsum``
+    rounds once, so the figure does not depend on the order the database returns the problems in.
     """
     pairs = Counter(counts)
     largest = min(n for n, _ in pairs)
     total = len(counts)
     return [
-        (k, sum(weight * pass_at_k(n, c, k) for (n, c), weight in pairs.items()) / total)
+        (k, math.fsum(weight * pass_at_k(n, c, k) for (n, c), weight in pairs.items()) / total)
         for k in pass_at_k_points(largest)
     ]
 
@@ -354,8 +363,7 @@ def graded_counts(problems: Iterable[dict[str, int]]) -> dict[int, list[tuple[in
     """(graded samples, correct) per problem with at least one graded sample, by model."""
     counts: dict[int, list[tuple[int, int]]] = defaultdict(list)
     for row in problems:
-        if row["graded"]:
-            counts[row["model_id"]].append((row["graded"], row["correct"]))
+        counts[row["model_id"]].append((row["graded"], row["correct"]))
     return counts
 
 
@@ -496,7 +504,7 @@ def length_accuracy_chart(
     return chart
 
 
-def overthinking_chart(counts: Counter[tuple[int, int]], models: dict[int, ModelTotals], links: LinkMaker) -> Chart:
+def overthinking_chart(scores: ScoreRows, models: dict[int, ModelTotals], links: LinkMaker) -> Chart:
     chart = Chart(
         "overthinking",
         "Overthinking ratio (tokens after t* / think tokens)",
@@ -516,12 +524,11 @@ def overthinking_chart(counts: Counter[tuple[int, int]], models: dict[int, Model
         note="0 also counts traces that never reach the reference answer (SPEC §3.4).",
     )
     for model in models.values():
-        measured = sum(n for (model_id, _), n in counts.items() if model_id == model.id)
-        if not measured:
+        if not (measured := scores.measured[model.id]):
             continue
         for b in range(OVERTHINKING_BINS):
             low, high = b / OVERTHINKING_BINS, (b + 1) / OVERTHINKING_BINS
-            n = counts[(model.id, b)]
+            n = scores.overthinking[(model.id, b)]
             row = {"model": model.name, "bin": f"{low:.1f}–{high:.1f}", "traces": n, "share": n / measured}
             chart.add(row, links(model.id, score=OVERTHINKING, score_min=low, score_max=high))
     return chart
@@ -638,8 +645,7 @@ def difficulty_table(problems: list[dict[str, int]], models: dict[int, ModelTota
     """Per-problem difficulty (SPEC §3.8): share of samples right, how many models solve it, per-model rates."""
     per_problem: dict[int, dict[int, tuple[int, int]]] = defaultdict(dict)
     for row in problems:
-        if row["graded"]:
-            per_problem[row["problem_id"]][row["model_id"]] = (row["graded"], row["correct"])
+        per_problem[row["problem_id"]][row["model_id"]] = (row["graded"], row["correct"])
     model_columns = [Column(f"model_{model.id}", model.name, percent=True) for model in models.values()]
     chart = Chart(
         "difficulty",
