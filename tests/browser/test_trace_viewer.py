@@ -34,6 +34,7 @@ SKY_T1_LINE = 20  # 1-based: ~11k characters, closed thinking with Sky-T1 marker
 SKY_T1_LOOP_LINE = 11  # 1-based: one block repeated dozens of times (a loop)
 XSS_TEXT = "<script>alert(1)</script> and <img src=x onerror=alert(1)>"
 PASSWORD = "correct horse battery"
+MONEY_AND_MATH = "Pens cost $2 each and pencils $3 each, so $x=1$."  # two dollar signs, one formula
 FILLERS = PAGE_SIZE + 2
 
 
@@ -59,7 +60,7 @@ def seed(shared_data: Path, user) -> dict[str, int]:  # type: ignore[no-untyped-
     sky = ParsedTrace(line_no=FILLERS, prompt=record["question"], reference_answer=record["answer"],
                       text=record["code"][0], model_name="Sky-T1-27B", think_format="sky_t1", finish_reason="stop")
     xss = ParsedTrace(line_no=FILLERS + 1, prompt=f"Hostile {XSS_TEXT}", reference_answer="1", model_name="hostile",
-                      text="", steps=[ParsedStep(text=f"Step one: {XSS_TEXT}", label=-1), ParsedStep(text="$x=1$")],
+                      text="", steps=[ParsedStep(text=f"Step one: {XSS_TEXT}", label=-1), ParsedStep(text=MONEY_AND_MATH)],
                       label_source="import:test")
     with (shared_data / PRM800K).open(encoding="utf-8") as fp:
         prm800k = parse_record(json.loads(fp.readline()), 1)
@@ -168,7 +169,8 @@ def test_login_filter_open_and_read_a_trace(live_server, browser, make_user, sha
     expect(page.locator("#step-1 .step-text")).to_have_text(f"Step one: {XSS_TEXT}")
     expect(page.locator(".problem .prose")).to_contain_text(f"Hostile {XSS_TEXT}")
     assert page.locator("main script, main img").count() == 0
-    expect(page.locator("#step-2 .katex")).to_have_count(1)
+    expect(page.locator("#step-2 .katex")).to_have_count(1)  # $x=1$; the prices stay text
+    expect(page.locator("#step-2 .step-text")).to_contain_text("Pens cost $2 each and pencils $3 each, so")
     page.wait_for_timeout(300)
     page.screenshot(path=str(artifacts / "trace-viewer-xss.png"))
 
@@ -184,15 +186,12 @@ def log_in(page: Page, live_server, url: str) -> None:  # type: ignore[no-untype
     page.click("button[type=submit]")
 
 
-#: The number of formulas KaTeX renders in each plain text, with static/js/katex-render.js's delimiters.
+#: The number of formulas KaTeX renders in each plain text, by static/js/katex-render.js's own function.
 COUNT_FORMULAS_OF_PLAIN_TEXT = r"""(texts) => texts.map((text) => {
   const probe = document.createElement("div");
   probe.textContent = text;
   document.body.appendChild(probe);
-  window.renderMathInElement(probe, {delimiters: [
-    {left: "$$", right: "$$", display: true}, {left: "\\[", right: "\\]", display: true},
-    {left: "\\(", right: "\\)", display: false}, {left: "$", right: "$", display: false}],
-    throwOnError: false, trust: false, strict: "ignore"});
+  window.thinkscopeTex.render(probe);
   const count = probe.querySelectorAll(".katex").length;
   probe.remove();
   return count;
