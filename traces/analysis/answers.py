@@ -312,6 +312,10 @@ _SLASH_FRACTION = re.compile(r"([-+]?\d+)/(\d+)")
 _LATEX_FRACTION = re.compile(r"(-?)\\frac\{(-?\d+)\}\{(-?\d+)\}")
 
 
+MAX_CACHED_ANSWER_CHARS = 200
+"""``normalize_answer`` remembers the forms of this many characters or fewer (see there)."""
+
+
 def normalize_answer(s: str) -> str:
     """Cheap canonical form of a math answer string for exact comparison (SPEC §3.2).
 
@@ -321,7 +325,15 @@ def normalize_answer(s: str) -> str:
     trailing period, a unit word after a number ("5 cm"), and a leading single-variable
     assignment ("x = 5" → "5"); rewrites ``\\dfrac``/``\\tfrac`` to ``\\frac`` and the brace-less
     shorthands ``\\frac12``/``\\sqrt2``.  Case is kept (variables are case-sensitive).
+
+    Grading the answers reached in a long trace normalises the same short strings (the target,
+    "2", "4"…) dozens of times, so those are cached.
     """
+    return _normalize_short(s) if len(s) <= MAX_CACHED_ANSWER_CHARS else _normalize(s)
+
+
+def _normalize(s: str) -> str:
+    """``normalize_answer``, uncached."""
     s = _SPACING.sub("", s)
     s = _WHITESPACE.sub("", s)
     for _ in range(2):  # two passes unwrap \text{\textbf{x}}
@@ -348,6 +360,9 @@ def normalize_answer(s: str) -> str:
     if s.startswith("."):
         s = "0" + s
     return s
+
+
+_normalize_short = lru_cache(maxsize=8192)(_normalize)
 
 
 def _unwrap_boxed(s: str) -> str:

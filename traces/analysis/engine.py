@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from traces.analysis.answers import AnswerType
 from traces.analysis.behaviours import find_behaviours
 from traces.analysis.loops import Loops, find_loops
-from traces.analysis.mismatch import Mismatch, think_answer_mismatch
+from traces.analysis.mismatch import Mismatch, reached_answers, think_answer_mismatch
 from traces.analysis.overthinking import (
     Overthinking,
     Underthinking,
@@ -76,11 +76,21 @@ def analyze_trace(trace: TraceInput) -> TraceReport:
     """
     start, end = reasoning_range(trace.split)
     steps = [s for s in trace.steps if s.start >= start and s.end <= end and s.end > s.start]
+    # Mismatch reads the answers reached in the think part, overthinking those in the range its
+    # steps tile: usually both are the reasoning range, then they are found once.
+    tiled = bool(steps) and steps[0].start == start and steps[-1].end == end
+    shared = trace.split.has_think or (tiled and bool(trace.reference))
+    reached = reached_answers(trace.text, start, end) if shared else None
     mismatch = think_answer_mismatch(
-        trace.text, trace.split, answer_type=trace.answer_type, finish_reason=trace.finish_reason
+        trace.text, trace.split, answer_type=trace.answer_type, finish_reason=trace.finish_reason, reached=reached
     )
     over = measure_overthinking(
-        trace.text, steps, trace.reference or None, answer_type=trace.answer_type, token_starts=trace.token_starts
+        trace.text,
+        steps,
+        trace.reference or None,
+        answer_type=trace.answer_type,
+        token_starts=trace.token_starts,
+        reached=reached if tiled else None,
     )
     under = measure_underthinking(trace.text, start, end, over.first_correct)
     loops = find_loops(trace.text, start, end, token_starts=trace.token_starts)

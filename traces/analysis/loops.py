@@ -12,12 +12,15 @@ Comparison ignores case and whitespace: the text is cut into the approximate tok
 ``tokens.token_spans`` (words, digit groups, single symbols), casefolded, and blocks are compared
 token by token, so "Wait, the  answer" repeats "wait, The answer".
 
-Algorithm (linear in the number of tokens in practice; no pairwise comparison of positions):
+Algorithm (linear in the number of tokens in practice; positions are compared pairwise only among
+the few occurrences of one shingle, at most ``_MAX_RUN_TEST``):
 
 1. Every window of ``min_tokens`` tokens (a *shingle*) gets an integer id by hashing (a dict from
-   the token tuple to an id; ids are exact, no false matches).
+   the window's word ids, packed as bytes, to an id; ids are exact, no false matches).
 2. A shingle occurring ``min_repeats`` times *starts* a block unless every occurrence is preceded
    by one same shingle that occurs as often (then that shingle starts the same block earlier).
+   It is not grown when no ``min_repeats`` of its occurrences can end up in one run of step 4
+   (``_may_run``): nothing grown from it would be kept.
 3. From its occurrences the block grows while they continue alike (slices compared in doubling
    strides); when they part, the block so far is kept and each group of ``min_repeats``
    occurrences that still agree grows on.  An occurrence stops where it would run into the next.
@@ -37,8 +40,12 @@ tokenizer's offsets when given, else with the approximate tokens used for matchi
 
 from __future__ import annotations
 
+from array import array
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import compress
+from operator import sub
 
 from traces.analysis.behaviours import clamp_range
 from traces.analysis.segmentation import Span
@@ -56,6 +63,8 @@ DEFAULT_MIN_REPEATS = 3
 _SENTENCE_ENDS = ".!?:"
 _CLOSING_TOKENS = frozenset(".!?")
 _SKIPPED_BEFORE_OPENER = " \t\r*_#>"
+_ID_BYTES = array("q").itemsize  # one packed word id
+_MAX_RUN_TEST = 16  # ``_may_run`` tests at most this many occurrences (it is quadratic in them)
 
 
 @dataclass(frozen=True)
@@ -93,12 +102,13 @@ class _Block:
 
 @dataclass(frozen=True)
 class _Tokens:
-    """The approximate tokens of ``text[offset:…]``: spans relative to ``offset``, casefolded words."""
+    """The approximate tokens of ``text[offset:…]``: spans relative to ``offset``, and the ids of
+    their casefolded words, packed (``_packed_word_ids``)."""
 
     text: str
     offset: int
     spans: list[tuple[int, int]]
-    words: list[str]
+    packed: bytes
 
     def char_span(self, first: int, last: int) -> Span:
         """Absolute character span from token ``first`` to token ``last`` (inclusive)."""
@@ -113,35 +123,50 @@ class _Tokens:
 
     def closes(self, i: int) -> bool:
         """Token ``i`` ends a sentence (``.``, ``!``, ``?``) or a line, or is the last token."""
-        if self.words[i] in _CLOSING_TOKENS or i + 1 == len(self.spans):
+        start, end = self.spans[i]
+        if self.text[self.offset + start : self.offset + end] in _CLOSING_TOKENS or i + 1 == len(self.spans):
             return True
-        return "\n" in self.text[self.offset + self.spans[i][1] : self.offset + self.spans[i + 1][0]]
+        return "\n" in self.text[self.offset + end : self.offset + self.spans[i + 1][0]]
 
 
-def _shingle_ids(words: list[str], k: int) -> list[int]:
-    """An id per window ``words[i:i + k]``; equal windows get equal ids (step 1)."""
+def _packed_word_ids(text: str, spans: list[tuple[int, int]]) -> bytes:
+    """An id per casefolded token of ``text`` (equal words, equal ids), ``_ID_BYTES`` bytes each,
+    in one ``bytes`` (step 1).
+
+    A slice of it stands for a run of words: it hashes and compares in C (memcmp), faster than
+    a tuple or list of ints.
+    """
     vocabulary: dict[str, int] = {}
-    word_ids = [vocabulary.setdefault(w, len(vocabulary)) for w in words]
-    shingles: dict[tuple[int, ...], int] = {}
+    return array("q", [vocabulary.setdefault(text[s:e].casefold(), len(vocabulary)) for s, e in spans]).tobytes()
+
+
+def _shingle_ids(packed: bytes, k: int) -> list[int]:
+    """An id per window of ``k`` words of ``packed``; equal windows get equal ids (step 1)."""
+    shingles: dict[bytes, int] = {}
+    width = k * _ID_BYTES
     return [
-        shingles.setdefault(tuple(word_ids[i : i + k]), len(shingles))
-        for i in range(len(words) - k + 1)
+        shingles.setdefault(packed[at : at + width], len(shingles))
+        for at in range(0, len(packed) - width + 1, _ID_BYTES)
     ]
 
 
-def _occurrences(ids: list[int]) -> dict[int, list[int]]:
-    positions: dict[int, list[int]] = {}
-    for i, shingle in enumerate(ids):
-        positions.setdefault(shingle, []).append(i)
+def _occurrences(ids: list[int], counts: Counter[int], min_repeats: int) -> dict[int, list[int]]:
+    """The positions of each shingle occurring ``min_repeats`` times or more, in order of first occurrence.
+
+    Most shingles occur once: counting them in C first spares a list per shingle.
+    """
+    positions: dict[int, list[int]] = {shingle: [] for shingle, count in counts.items() if count >= min_repeats}
+    for i in compress(range(len(ids)), map(positions.__contains__, ids)):
+        positions[ids[i]].append(i)
     return positions
 
 
-def _continues_earlier(ids: list[int], positions: dict[int, list[int]], starts: list[int]) -> bool:
+def _continues_earlier(ids: list[int], counts: Counter[int], starts: list[int]) -> bool:
     """Every occurrence is preceded by the same shingle, which occurs exactly as often (step 2)."""
     if starts[0] == 0:
         return False
     before = ids[starts[0] - 1]
-    return len(positions[before]) == len(starts) and all(ids[p - 1] == before for p in starts)
+    return counts[before] == len(starts) and all(ids[p - 1] == before for p in starts)
 
 
 def _non_overlapping(starts: list[int], k: int) -> list[int]:
@@ -152,31 +177,72 @@ def _non_overlapping(starts: list[int], k: int) -> list[int]:
     return kept
 
 
-def _agreeing(ids: list[int], group: list[int], grown: int, k: int) -> int:
+def _may_run(ids: list[int], packed: bytes, starts: list[int], k: int, min_repeats: int) -> bool:
+    """False when nothing grown from these occurrences can survive step 4 (then step 3 is skipped).
+
+    Two repeats of a block of ``L`` tokens, ``d`` tokens apart, stay in one run only if
+    ``d <= 2L``; being repeats, they share their first ``L`` words, so their first
+    ``ceil(d / 2)`` words too.  Without a chain of ``min_repeats`` occurrences that pairwise share
+    that much, no run forms.  The test costs O(len(starts)²), so longer lists of occurrences are
+    grown without it.
+    """
+    if len(starts) > _MAX_RUN_TEST:
+        return True
+    chain: list[int] = []  # chain[j]: most occurrences of such a chain ending at starts[j]
+    for j, b in enumerate(starts):
+        longest = 1
+        for i in range(j):
+            if chain[i] >= longest and _share_words(ids, packed, starts[i], b, (b - starts[i] + 1) // 2, k):
+                longest = chain[i] + 1
+        if longest >= min_repeats:
+            return True
+        chain.append(longest)
+    return False
+
+
+def _share_words(ids: list[int], packed: bytes, a: int, b: int, count: int, k: int) -> bool:
+    """``words[a:a + count] == words[b:b + count]`` for two occurrences ``a < b`` of one shingle."""
+    if count <= k:
+        return True
+    last = count - k  # their last window of ``count`` words: one int comparison rules most pairs out
+    if b + last >= len(ids) or ids[a + last] != ids[b + last]:
+        return False
+    return packed[a * _ID_BYTES : (a + count) * _ID_BYTES] == packed[b * _ID_BYTES : (b + count) * _ID_BYTES]
+
+
+def _agreeing(packed: bytes, n_ids: int, group: list[int], grown: int, k: int) -> int:
     """How many more shingles every occurrence shares from ``grown`` on, staying apart.
 
-    Compares slices of ``ids`` in doubling strides (galloping), so a long common stretch costs a
-    few C-level list comparisons instead of one Python step per token.
+    The occurrences share the words of their first ``grown`` shingles, so shingle ``grown + j``
+    agrees where word ``grown + k - 1 + j`` does.
     """
-    limit = len(ids) - group[-1]
-    for a, b in zip(group, group[1:]):
-        limit = min(limit, b - a - k + 1)
-    extra, stride = 0, 1
-    while grown + extra < limit:
-        size = min(stride, limit - grown - extra)
-        at = grown + extra
-        first = ids[group[0] + at : group[0] + at + size]
-        if all(ids[p + at : p + at + size] == first for p in group[1:]):
-            extra += size
+    limit = min(n_ids - group[-1], min(map(sub, group[1:], group)) - k + 1)
+    offset = grown + k - 1
+    return _common_length(packed, [p + offset for p in group], limit - grown)
+
+
+def _common_length(packed: bytes, starts: Sequence[int], cap: int) -> int:
+    """How many words from each of ``starts`` on are the same for all of them (at most ``cap``).
+
+    Compares slices of ``packed`` in doubling strides (galloping), so a long common stretch costs
+    a few memcmp calls instead of one Python step per token.
+    """
+    first, others = starts[0], starts[1:]
+    common, stride = 0, 1
+    while common < cap:
+        size = min(stride, cap - common)
+        words = packed[(first + common) * _ID_BYTES : (first + common + size) * _ID_BYTES]
+        if all(packed[(p + common) * _ID_BYTES : (p + common + size) * _ID_BYTES] == words for p in others):
+            common += size
             stride *= 2
         elif size == 1:
             break
         else:
             stride = size // 2
-    return extra
+    return common
 
 
-def _grow(ids: list[int], starts: list[int], k: int, min_repeats: int) -> Iterator[_Block]:
+def _grow(ids: list[int], packed: bytes, starts: list[int], k: int, min_repeats: int) -> Iterator[_Block]:
     """Grow blocks from the occurrences of one shingle (step 3).
 
     Occurrences that continue alike grow together; when they part, the block so far is yielded
@@ -187,7 +253,7 @@ def _grow(ids: list[int], starts: list[int], k: int, min_repeats: int) -> Iterat
     pending = [(starts, 1)]
     while pending:
         group, grown = pending.pop()
-        grown += _agreeing(ids, group, grown, k)
+        grown += _agreeing(packed, n, group, grown, k)
         yield _Block(tuple(group), grown + k - 1)
         branches: dict[int, list[int]] = {}
         for i, p in enumerate(group):
@@ -210,16 +276,16 @@ def _close_runs(block: _Block, min_repeats: int) -> Iterator[_Block]:
         yield _Block(tuple(run), block.length)
 
 
-def _blocks(words: list[str], k: int, min_repeats: int) -> Iterator[_Block]:
-    """Maximal repeated blocks of at least ``k`` tokens, close together (steps 1–4)."""
-    ids = _shingle_ids(words, k)
-    positions = _occurrences(ids)
-    for starts in positions.values():
-        if len(starts) < min_repeats or _continues_earlier(ids, positions, starts):
+def _blocks(packed: bytes, k: int, min_repeats: int) -> Iterator[_Block]:
+    """Maximal repeated blocks of at least ``k`` tokens (``packed`` word ids), close together (steps 1–4)."""
+    ids = _shingle_ids(packed, k)
+    counts = Counter(ids)
+    for starts in _occurrences(ids, counts, min_repeats).values():
+        if _continues_earlier(ids, counts, starts):
             continue
         starts = _non_overlapping(starts, k)
-        if len(starts) >= min_repeats:
-            for block in _grow(ids, starts, k, min_repeats):
+        if len(starts) >= min_repeats and _may_run(ids, packed, starts, k, min_repeats):
+            for block in _grow(ids, packed, starts, k, min_repeats):
                 yield from _close_runs(block, min_repeats)
 
 
@@ -233,12 +299,8 @@ def _in_phase(tokens: _Tokens, block: _Block) -> _Block:
     if not _is_periodic(block):
         return block
     starts, length = block.starts, block.length
-    words, tail = tokens.words, starts[-1] + length
-    slack = 0
-    while slack < length - 1 and tail + slack < len(words):
-        if words[tail + slack] != words[starts[0] + slack]:
-            break
-        slack += 1
+    tail = starts[-1] + length
+    slack = _common_length(tokens.packed, (starts[0], tail), min(length - 1, len(tokens.spans) - tail))
     for shift in range(slack + 1):
         if tokens.opens(starts[0] + shift):
             return _Block(tuple(p + shift for p in starts), length)
@@ -266,7 +328,7 @@ def _loop_blocks(
     tokens: _Tokens, min_tokens: int, min_fragment_tokens: int, min_repeats: int
 ) -> Iterator[_Block]:
     """Blocks that count as loops: long enough, whole sentences, or a short period run long (step 5)."""
-    for found in _blocks(tokens.words, min_tokens, min_repeats):
+    for found in _blocks(tokens.packed, min_tokens, min_repeats):
         block = _in_phase(tokens, found)
         if block.length >= min_fragment_tokens:
             yield block
@@ -322,7 +384,7 @@ def find_loops(
     spans = token_spans(sub)
     if len(spans) < min_tokens * min_repeats:
         return Loops(())
-    tokens = _Tokens(text, start, spans, [sub[s:e].casefold() for s, e in spans])
+    tokens = _Tokens(text, start, spans, _packed_word_ids(sub, spans))
     counted = [start + s for s, _ in spans] if token_starts is None else token_starts
     loops = []
     for block in _disjoint(_loop_blocks(tokens, min_tokens, min_fragment_tokens, min_repeats), len(spans)):

@@ -74,7 +74,9 @@ _CUE = re.compile(
 _MID_CUE = re.compile(
     r"[,;]\s*(?:so|thus|therefore|hence|which\s+gives|which\s+means|which\s+implies)\b", re.IGNORECASE
 )
-_EQUALS = re.compile(r"(?<![<>!=\\:])=(?!=)")
+# "=" first (then the lookbehind checks the character before it): a literal-first pattern is
+# searched in C, not tried at every character.
+_EQUALS = re.compile(r"=(?<![<>!=\\:]=)(?!=)")
 _CUE_RELATION = re.compile(
     r"(?<![<>!=\\:])=(?!=)|\b(?:is|are|equals|gives|get|becomes|being)\b(?!\s+not\b)"
     r"|(?<!\bnot\s)\bequal\s+to\b",
@@ -274,9 +276,18 @@ def _result(text: str, start: int, end: int) -> ExtractedAnswer | None:
 def _conclusion(text: str, start: int, end: int) -> ExtractedAnswer | None:
     """The answer closing the sentence ``text[start:end]``, if it states one (module docstring)."""
     start = max(start, end - MAX_SENTENCE_CHARS)
-    where = _WHERE_CLAUSE.search(text, start, end)  # "…, where q = …" defines, it does not conclude
-    end = where.start() if where else end
+    end = _where_clause_start(text, start, end)
     return _cued_conclusion(text, start, end) or _result(text, start, end)
+
+
+def _where_clause_start(text: str, start: int, end: int) -> int:
+    """Where "…, where q = …" begins in ``text[start:end]`` (it defines, it does not conclude), else ``end``."""
+    # A substring test spares the regex scan on the many sentences without "where": only ASCII
+    # letters fold onto w, h, e, r under re.IGNORECASE, so lower() keeps every match.
+    if "where" not in text[start:end].lower():
+        return end
+    where = _WHERE_CLAUSE.search(text, start, end)
+    return where.start() if where else end
 
 
 def _stated_answers(text: str, start: int, end: int) -> Iterator[ExtractedAnswer]:
@@ -405,17 +416,21 @@ def think_answer_mismatch(
     *,
     answer_type: AnswerType = "math",
     finish_reason: str | None = None,
+    reached: list[ExtractedAnswer] | None = None,
 ) -> Mismatch:
     """Compare the conclusion of the thinking with the final answer of ``text`` (SPEC §3.3).
 
     ``split`` is ``think.split_think(text, fmt)``; ``answer_type`` is the problem's reference
     type (``math`` when unknown).  The think conclusion is ``think_conclusion`` of the
-    ``reached_answers`` of the think part; the final answer is ``extract_answer`` of the answer
-    part.  Never raises.
+    ``reached_answers`` of the think part (pass them as ``reached`` when already computed); the
+    final answer is ``extract_answer`` of the answer part.  Never raises.
     """
     think_start, think_end = clamp_range(text, split.think_start, split.think_end)
     answer_start, answer_end = clamp_range(text, split.answer_start, split.answer_end)
-    reached = reached_answers(text, think_start, think_end) if split.has_think else []
+    if not split.has_think:
+        reached = []
+    elif reached is None:
+        reached = reached_answers(text, think_start, think_end)
     found = extract_answer(text[answer_start:answer_end])
     final = (
         None

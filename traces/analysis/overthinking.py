@@ -110,11 +110,13 @@ def measure_overthinking(
     *,
     answer_type: AnswerType = "math",
     token_starts: Sequence[int] | None = None,
+    reached: list[ExtractedAnswer] | None = None,
 ) -> Overthinking:
     """t*, overthinking ratio and re-verifications of the thinking tiled by ``steps`` (SPEC §3.4).
 
     ``steps`` are the step spans of the thinking in text order (e.g. ``segmentation.segment`` of
     ``reasoning_range``); the thinking runs from the first step's start to the last step's end.
+    ``reached``: the ``mismatch.reached_answers`` of that range, when already computed.
     No steps or no reference: nothing is reached.  Never raises.
     """
     if not steps:
@@ -122,7 +124,10 @@ def measure_overthinking(
     start, end = clamp_range(text, steps[0].start, steps[-1].end)
     starts = resolve_token_starts(text, token_starts)
     think_tokens = tokens_in(starts, start, end)
-    found = first_stating(reached_answers(text, start, end), reference, answer_type) if reference else None
+    found = None
+    if reference:
+        reached = reached_answers(text, start, end) if reached is None else reached
+        found = first_stating(reached, reference, answer_type)
     if found is None:
         return Overthinking(None, None, None, think_tokens, 0, ())
     t_star = max(0, bisect_right([s.start for s in steps], found.start) - 1)
