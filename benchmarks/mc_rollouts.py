@@ -3,13 +3,14 @@
     .venv/bin/python benchmarks/mc_rollouts.py [--model-cache DIR] [--k 4] [--max-new-tokens 32] [--skip-engine]
 
 (a) **Prefix-batched vs one prefix at a time**, on the real embedded model (SmolLM2-135M, the
-    transformers backend, CPU unless ``--device cuda``): the K rollouts of every prefix of one
-    6-step trace (ProcessBench ``gsm8k-201``, ../shared/data read in place) in one
-    ``continue_from`` call — what a job does: one prefill of the longest prefix, every row
-    continuing from its KV cache — against the naive engine, one prefix at a time with each of its K
-    rows run from the start (plain ``model.generate``), and, for transparency, against one
-    ``continue_from`` call per prefix. Same prompts, prefixes, sampling parameters and seed; the
-    ratios of wall times. All sample until every row stops or reaches the token limit.
+    transformers backend, CPU unless ``--device cuda``): the K rollouts of every prefix of a trace
+    in one ``continue_from`` call — what a job does: one prefill of the longest prefix, every row
+    continuing from its KV cache — against the naive engine, one prefix at a time with each of its
+    K rows run from the start (plain ``model.generate``). Traces: ProcessBench ``gsm8k-201`` (the
+    figure of earlier runs) and, from each of the four split files (../shared/data, read in place),
+    the first trace with that split's median number of steps. Same prompts, prefixes, sampling
+    parameters and seed; per-trace ratios of wall times and the ratio of the summed times. Both
+    sample until every row stops or reaches the token limit.
 (b) **Binary search vs linear scan**: rollouts needed to find the first error of every erroneous
     trace of the ProcessBench sample (all four files) with a fixed K, with a simulated oracle
     derived from ProcessBench's label (a prefix is solvable iff it ends before the first error);
@@ -67,48 +68,56 @@ def search_ratio(k: int) -> None:
     print(f"    ratio linear/binary: {totals['linear'] / totals['binary']:.2f}x (target >= 2x)")
 
 
+def median_traces() -> list[dict]:
+    """Per ProcessBench split, the first trace with the split's median number of steps."""
+    chosen = []
+    for path in sorted(PROCESSBENCH.glob("*.jsonl")):
+        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        median = sorted(len(r["steps"]) for r in rows)[len(rows) // 2]
+        chosen.append(next(r for r in rows if len(r["steps"]) == median))
+    return chosen
+
+
 def engine_ratio(model_cache: Path, k: int, max_new_tokens: int, device: str, rounds: int) -> None:
     from workers.backends.base import SamplingParams
     from workers.backends.embedded import embedded_model_dir
     from workers.backends.transformers import TransformersBackend
     from workers.generation import build_prompt
 
-    record = next(r for r in records() if r["id"] == TRACE_ID)
     backend = TransformersBackend(embedded_model_dir(model_cache), device=device, batch_size=64)
-    prompt = build_prompt(record["problem"])
-    prefixes = ["\n\n".join(record["steps"][: i + 1]) for i in range(len(record["steps"]))]
     params = SamplingParams(max_new_tokens=max_new_tokens, temperature=0.7, n=k, seed=0)
-    backend.continue_from([prompt], [prefixes[0]], SamplingParams(max_new_tokens=2, n=1, seed=0))  # warm-up
+    warm_up = build_prompt("What is 1 + 1?")
+    backend.continue_from([warm_up], ["1 + 1"], SamplingParams(max_new_tokens=2, n=1, seed=0))
 
-    def timed(run: Callable[[], list[list[Completion]]]) -> tuple[float, int]:
+    def timed(run: Callable[[], list[list[Completion]]]) -> float:
         started = time.perf_counter()
-        rows = run()
-        return time.perf_counter() - started, sum(c.completion_tokens for samples in rows for c in samples)
+        run()
+        return time.perf_counter() - started
 
-    variants = {
-        # What a job does: every prefix of the trace in one call, continuing from the shared KV cache.
-        "prefix-batched": lambda: backend.continue_from([prompt] * len(prefixes), prefixes, params),
-        # One call per prefix, still through continue_from (its K samples share that prefix's cache).
-        "one call per prefix": lambda: [
-            row for prefix in prefixes for row in backend.continue_from([prompt], [prefix], params)
-        ],
-        # The naive engine: one prefix at a time, each of its K rows run from the start (model.generate).
-        "naive": lambda: [
-            row for prefix in prefixes for row in backend._generate_texts([backend.render(prompt) + prefix], params, None)
-        ],
-    }
-    seconds: dict[str, tuple[float, int]] = {}
-    for _ in range(rounds):  # alternate the variants; each keeps its fastest round (the machine is shared)
-        for name, run in variants.items():
-            took, tokens = timed(run)
-            seconds[name] = min(seconds.get(name, (took, tokens)), (took, tokens))
-    print(f"(a) SmolLM2-135M on {device}, {len(prefixes)} prefixes x K={k}, max_new_tokens={max_new_tokens}, "
-          f"best of {rounds} alternating rounds")
-    for name, (took, tokens) in seconds.items():
-        print(f"    {name}: {took:.1f} s ({tokens} tokens)")
-    batched = seconds["prefix-batched"][0]
-    print(f"    ratio naive/prefix-batched: {seconds['naive'][0] / batched:.2f}x (target >= 3x)")
-    print(f"    ratio one-call-per-prefix/prefix-batched: {seconds['one call per prefix'][0] / batched:.2f}x")
+    print(f"(a) SmolLM2-135M on {device}, K={k}, max_new_tokens={max_new_tokens}, best of {rounds} alternating rounds")
+    totals = {"naive": 0.0, "prefix-batched": 0.0}
+    traces = [next(r for r in records() if r["id"] == TRACE_ID), *median_traces()]
+    for record in traces:
+        prompt = build_prompt(record["problem"])
+        prefixes = ["\n\n".join(record["steps"][: i + 1]) for i in range(len(record["steps"]))]
+        variants = {
+            # The naive engine: one prefix at a time, each of its K rows run from the start (model.generate).
+            "naive": lambda: [
+                row
+                for prefix in prefixes
+                for row in backend._generate_texts([backend.render(prompt) + prefix], params, None)
+            ],
+            # What a job does: every prefix of the trace in one call, continuing from the shared KV cache.
+            "prefix-batched": lambda: backend.continue_from([prompt] * len(prefixes), prefixes, params),
+        }
+        best = {name: min(timed(run) for _ in range(rounds)) for name, run in variants.items()}
+        for name, took in best.items():
+            totals[name] += took
+        tokens = backend.count_tokens(prefixes[-1])
+        print(f"    {record['id']}: {len(prefixes)} prefixes, longest {tokens} tokens; naive {best['naive']:.1f} s, "
+              f"prefix-batched {best['prefix-batched']:.1f} s: {best['naive'] / best['prefix-batched']:.2f}x")
+    print(f"    all {len(traces)} traces: naive {totals['naive']:.1f} s, prefix-batched {totals['prefix-batched']:.1f} s; "
+          f"ratio {totals['naive'] / totals['prefix-batched']:.2f}x (target >= 3x)")
 
 
 def main() -> None:
