@@ -17,6 +17,7 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 from playwright.sync_api import Page
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from traces.models import Membership, Project, Role, Run, RunStatus, Trace
 
@@ -60,14 +61,23 @@ def import_corpus(tmp_path: Path) -> dict[str, list[int]]:
     return traces
 
 
-def watch(page: Page) -> list[str]:
+def watch(page: Page) -> tuple[list[str], set[str]]:
+    """What went wrong on the page so far, and the URLs of the requests still in flight."""
     problems: list[str] = []
+    in_flight: set[str] = set()
     page.add_init_script(SENTINEL)
     page.on("dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"), dialog.dismiss()))
     page.on("console", lambda message: problems.append(f"console: {message.text}") if message.type == "error" else None)
     page.on("pageerror", lambda error: problems.append(f"pageerror: {error}"))
-    return problems
+    page.on("request", lambda request: in_flight.add(request.url))
+    page.on("requestfinished", lambda request: in_flight.discard(request.url))
+    page.on("requestfailed", lambda request: in_flight.discard(request.url))
+    return problems, in_flight
 
+
+#: The page has run its scripts: KaTeX has been over every .tex element, htmx has no request out and a
+#: dashboard has drawn its charts from its data.
+SETTLED = "() => !document.querySelector('.tex:not([data-tex-rendered]), .htmx-request, #dashboard[aria-busy=true]')"
 
 #: How long a page may take to settle on a loaded 2-core machine (each settles in about 2 s when
 #: quiet). KaTeX leaves text over 50k characters alone (katex-render.js); before it did, the 1 MB
@@ -75,13 +85,20 @@ def watch(page: Page) -> list[str]:
 SETTLE_MS = 120_000
 
 
-def visit(page: Page, problems: list[str], url: str, shown: list[str]) -> None:
+def visit(page: Page, watched: tuple[list[str], set[str]], url: str, shown: list[str]) -> None:
+    problems, in_flight = watched
     response = page.goto(url, timeout=SETTLE_MS)
     assert response is not None and response.status == 200, f"{url}: {response and response.status}"
     policy = response.headers.get("content-security-policy", "")
     script_src = next((part for part in policy.split(";") if part.strip().startswith("script-src")), "")
     assert script_src.strip() == "script-src 'self'", f"{url}: CSP {policy!r}"
-    page.wait_for_load_state("networkidle", timeout=SETTLE_MS)
+    # Not "networkidle": once on CI (PostgreSQL suite) a page never reached it in 2 minutes, and this
+    # names what the page was waiting for instead.
+    try:
+        page.wait_for_load_state("load", timeout=SETTLE_MS)
+        page.wait_for_function(SETTLED, timeout=SETTLE_MS)
+    except PlaywrightTimeoutError:
+        raise AssertionError(f"{url} did not settle; requests in flight: {sorted(in_flight)}") from None
     assert page.evaluate("window.__pwned") is None, f"{url}: a payload ran"
     assert page.evaluate("window.__violations") == [], f"{url}: CSP violations {page.evaluate('window.__violations')}"
     assert not problems, f"{url}: {problems}"
@@ -97,7 +114,7 @@ def test_no_payload_runs_on_any_page(live_server, browser, make_user, tmp_path, 
     traces = import_corpus(tmp_path)
 
     page = browser.new_page()
-    problems = watch(page)
+    watched = watch(page)
     page.goto(live_server.url + reverse("login"))
     page.fill("#id_username", "reader")
     page.fill("#id_password", PASSWORD)
@@ -106,21 +123,21 @@ def test_no_payload_runs_on_any_page(live_server, browser, make_user, tmp_path, 
 
     base = live_server.url
     markers = [f"HOSTILE-{name} prompt" for name in traces]
-    visit(page, problems, base + reverse("trace-list", args=[SLUG]), markers[:5])
+    visit(page, watched, base + reverse("trace-list", args=[SLUG]), markers[:5])
     for payload in PAYLOADS:
         if payload.name in REFUSED:
             continue
         first, second = traces[payload.name]
         shown = [f"HOSTILE-{payload.name} answer", payload.shown]
-        visit(page, problems, base + reverse("trace-detail", args=[SLUG, first]), shown)
+        visit(page, watched, base + reverse("trace-detail", args=[SLUG, first]), shown)
         if payload.name == HUGE:  # left as plain text rather than scanned for TeX
             assert page.locator(".tex[title^='Shown as plain text']").count() >= 1
-        visit(page, problems, base + reverse("trace-label", args=[SLUG, first]), shown)
-        visit(page, problems, base + reverse("trace-compare", args=[SLUG]) + f"?traces={first},{second}", shown)
+        visit(page, watched, base + reverse("trace-label", args=[SLUG, first]), shown)
+        visit(page, watched, base + reverse("trace-compare", args=[SLUG]) + f"?traces={first},{second}", shown)
         if payload.name == "img-onerror":
             page.screenshot(path=str(artifacts / "hostile-viewer.png"))
     for kind in ("models", "annotation"):
-        visit(page, problems, base + reverse("dashboard", args=[SLUG, kind]), [])
+        visit(page, watched, base + reverse("dashboard", args=[SLUG, kind]), [])
     page.close()
 
 
