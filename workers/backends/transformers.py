@@ -82,6 +82,11 @@ def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
+def _rows_per_prompt(params: SamplingParams) -> int:
+    """Sequences generated per input: its ``n`` samples, or one when greedy (they would be equal)."""
+    return 1 if params.greedy else params.n
+
+
 def _common_length(a: Sequence[int], b: Sequence[int]) -> int:
     """How many leading tokens ``a`` and ``b`` share."""
     for index, (x, y) in enumerate(zip(a, b)):
@@ -230,7 +235,7 @@ class TransformersBackend(LocalTokenizerBackend):
         return results
 
     def _prompts_per_batch(self, params: SamplingParams) -> int:
-        return max(1, self.batch_size // (1 if params.greedy else params.n))
+        return max(1, self.batch_size // _rows_per_prompt(params))
 
     def _token_ids(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -256,7 +261,7 @@ class TransformersBackend(LocalTokenizerBackend):
     ) -> list[list[Completion]]:
         """Generate from token rows, left-padded, each repeated for its samples; with ``shared``,
         the rows continue from its cache instead of being run through the model from the start."""
-        rows_per_prompt = 1 if params.greedy else params.n
+        rows_per_prompt = _rows_per_prompt(params)
         width = max(map(len, rows))
         pad = self.tokenizer.pad_token_id
         input_ids = torch.tensor([[pad] * (width - len(row)) + list(row) for row in rows], device=self.device)
