@@ -15,8 +15,9 @@ token by token, so "Wait, the  answer" repeats "wait, The answer".
 Algorithm (linear in the number of tokens in practice; positions are compared pairwise only among
 the few occurrences of one shingle, at most ``_MAX_RUN_TEST``):
 
-1. Every window of ``min_tokens`` tokens (a *shingle*) gets an integer id by hashing (a dict from
-   the window's word ids, packed as bytes, to an id; ids are exact, no false matches).
+1. Every window of ``min_tokens`` tokens (a *shingle*) gets an integer id: words get ids, then
+   windows of 2, 4… words get ids from pairs of the previous ids, sorted with numpy (exact, no
+   false matches; no Python step per token).
 2. A shingle occurring ``min_repeats`` times *starts* a block unless every occurrence is preceded
    by one same shingle that occurs as often (then that shingle starts the same block earlier).
    It is not grown when no ``min_repeats`` of its occurrences can end up in one run of step 4
@@ -40,16 +41,16 @@ tokenizer's offsets when given, else with the approximate tokens used for matchi
 
 from __future__ import annotations
 
-from array import array
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from itertools import compress
+from itertools import count
 from operator import sub
+
+import numpy as np
 
 from traces.analysis.behaviours import clamp_range
 from traces.analysis.segmentation import Span
-from traces.analysis.tokens import token_spans, tokens_in
+from traces.analysis.tokens import token_words, tokens_in
 
 DEFAULT_MIN_TOKENS = 8
 """Shortest loop made of whole sentences or lines, in approximate tokens."""
@@ -63,7 +64,7 @@ DEFAULT_MIN_REPEATS = 3
 _SENTENCE_ENDS = ".!?:"
 _CLOSING_TOKENS = frozenset(".!?")
 _SKIPPED_BEFORE_OPENER = " \t\r*_#>"
-_ID_BYTES = array("q").itemsize  # one packed word id
+_ID_BYTES = np.dtype(np.int64).itemsize  # one packed word id
 _MAX_RUN_TEST = 16  # ``_may_run`` tests at most this many occurrences (it is quadratic in them)
 
 
@@ -102,71 +103,99 @@ class _Block:
 
 @dataclass(frozen=True)
 class _Tokens:
-    """The approximate tokens of ``text[offset:…]``: spans relative to ``offset``, and the ids of
-    their casefolded words, packed (``_packed_word_ids``)."""
+    """The approximate tokens of ``text[offset:…]``: where each starts and ends (relative to
+    ``offset``), and the ids of their casefolded words (``_word_ids``), also packed as bytes."""
 
     text: str
     offset: int
-    spans: list[tuple[int, int]]
+    starts: list[int]
+    ends: list[int]
+    word_ids: np.ndarray
     packed: bytes
 
     def char_span(self, first: int, last: int) -> Span:
         """Absolute character span from token ``first`` to token ``last`` (inclusive)."""
-        return Span(self.offset + self.spans[first][0], self.offset + self.spans[last][1])
+        return Span(self.offset + self.starts[first], self.offset + self.ends[last])
 
     def opens(self, i: int) -> bool:
         """Token ``i`` starts the range, a line or a sentence (spaces and markup skipped)."""
-        j = self.offset + self.spans[i][0]
+        j = self.offset + self.starts[i]
         while j > self.offset and self.text[j - 1] in _SKIPPED_BEFORE_OPENER:
             j -= 1
         return j == self.offset or self.text[j - 1] == "\n" or self.text[j - 1] in _SENTENCE_ENDS
 
     def closes(self, i: int) -> bool:
         """Token ``i`` ends a sentence (``.``, ``!``, ``?``) or a line, or is the last token."""
-        start, end = self.spans[i]
-        if self.text[self.offset + start : self.offset + end] in _CLOSING_TOKENS or i + 1 == len(self.spans):
+        start, end = self.offset + self.starts[i], self.offset + self.ends[i]
+        if self.text[start:end] in _CLOSING_TOKENS or i + 1 == len(self.starts):
             return True
-        return "\n" in self.text[self.offset + end : self.offset + self.spans[i + 1][0]]
+        return "\n" in self.text[end : self.offset + self.starts[i + 1]]
 
 
-def _packed_word_ids(text: str, spans: list[tuple[int, int]]) -> bytes:
-    """An id per casefolded token of ``text`` (equal words, equal ids), ``_ID_BYTES`` bytes each,
-    in one ``bytes`` (step 1).
+def _word_ids(words: list[str]) -> np.ndarray:
+    """An id per casefolded word, numbered in order of first occurrence (equal words, equal ids).
+
+    The words are casefolded in one call on their join: no word holds whitespace, and casefolding
+    never makes any, so splitting at the separator gives back one folded word per word.
+    """
+    folded = "\n".join(words).casefold().split("\n")
+    vocabulary = dict(zip(dict.fromkeys(folded), count()))
+    return np.fromiter(map(vocabulary.__getitem__, folded), dtype=np.int64, count=len(folded))
+
+
+def _packed_word_ids(word_ids: np.ndarray) -> bytes:
+    """The word ids as ``bytes``, ``_ID_BYTES`` each (step 1).
 
     A slice of it stands for a run of words: it hashes and compares in C (memcmp), faster than
     a tuple or list of ints.
     """
-    vocabulary: dict[str, int] = {}
-    return array("q", [vocabulary.setdefault(text[s:e].casefold(), len(vocabulary)) for s, e in spans]).tobytes()
+    return word_ids.tobytes()
 
 
-def _shingle_ids(packed: bytes, k: int) -> list[int]:
-    """An id per window of ``k`` words of ``packed``; equal windows get equal ids (step 1)."""
-    shingles: dict[bytes, int] = {}
-    width = k * _ID_BYTES
-    return [
-        shingles.setdefault(packed[at : at + width], len(shingles))
-        for at in range(0, len(packed) - width + 1, _ID_BYTES)
-    ]
+def _window_ids(ids: np.ndarray, width: int, k: int) -> np.ndarray:
+    """Ids of the windows of ``k`` ids, from ``ids`` of the windows of ``width`` (``k/2 <= width <= k``).
 
-
-def _occurrences(ids: list[int], counts: Counter[int], min_repeats: int) -> dict[int, list[int]]:
-    """The positions of each shingle occurring ``min_repeats`` times or more, in order of first occurrence.
-
-    Most shingles occur once: counting them in C first spares a list per shingle.
+    A window of ``k`` is the window of ``width`` at its start and the one ending at its end (they
+    overlap or touch), so the pair of their ids names it exactly; ``np.unique`` renumbers the
+    pairs densely so that the next doubling still fits in 64 bits.
     """
-    positions: dict[int, list[int]] = {shingle: [] for shingle, count in counts.items() if count >= min_repeats}
-    for i in compress(range(len(ids)), map(positions.__contains__, ids)):
-        positions[ids[i]].append(i)
-    return positions
+    pairs = ids[: len(ids) - (k - width)] * (int(ids.max()) + 1) + ids[k - width :]
+    return np.unique(pairs, return_inverse=True)[1]
 
 
-def _continues_earlier(ids: list[int], counts: Counter[int], starts: list[int]) -> bool:
-    """Every occurrence is preceded by the same shingle, which occurs exactly as often (step 2)."""
-    if starts[0] == 0:
-        return False
-    before = ids[starts[0] - 1]
-    return counts[before] == len(starts) and all(ids[p - 1] == before for p in starts)
+def _shingle_ids(word_ids: np.ndarray, k: int) -> np.ndarray:
+    """An id per window of ``k`` words; equal windows get equal ids, different ones different ids (step 1).
+
+    Prefix doubling (as suffix-array construction does): ids of windows of 1, 2, 4… words, each
+    from pairs of the previous, then of ``k`` from two overlapping windows.  Every step is a numpy
+    sort, so no Python runs per token; exact, unlike a rolling hash.
+    """
+    ids, width = word_ids, 1
+    while 2 * width <= k:
+        ids, width = _window_ids(ids, width, 2 * width), 2 * width
+    return ids if width == k else _window_ids(ids, width, k)
+
+
+def _block_starts(shingles: np.ndarray, min_repeats: int) -> list[list[int]]:
+    """The positions of each shingle that starts a block (step 2), shingles in order of first occurrence.
+
+    A shingle occurring ``min_repeats`` times or more starts a block unless every occurrence
+    follows one same shingle that occurs as often (that one starts the same block earlier).
+    All in numpy: the frequent positions are grouped by one stable sort on their shingle's first
+    occurrence, and each group is tested at once with the minimum and maximum of its predecessors.
+    """
+    counts = np.bincount(shingles)
+    frequent = np.flatnonzero(counts[shingles] >= min_repeats)
+    if not len(frequent):
+        return []
+    first = np.unique(shingles, return_index=True)[1]
+    grouped = frequent[np.argsort(first[shingles[frequent]], kind="stable")]
+    heads = np.flatnonzero(np.diff(shingles[grouped], prepend=-1))
+    sizes = np.diff(heads, append=len(grouped))
+    before = np.where(grouped > 0, shingles[grouped - 1], -1)
+    same_before = np.minimum.reduceat(before, heads) == np.maximum.reduceat(before, heads)
+    continues = same_before & (before[heads] >= 0) & (counts[before[heads]] == sizes)
+    return [grouped[h : h + n].tolist() for h, n in zip(heads[~continues].tolist(), sizes[~continues].tolist())]
 
 
 def _non_overlapping(starts: list[int], k: int) -> list[int]:
@@ -260,7 +289,11 @@ def _grow(ids: list[int], packed: bytes, starts: list[int], k: int, min_repeats:
             q = p + grown
             if q < n and (i + 1 == len(group) or q + k - 1 < group[i + 1]):
                 branches.setdefault(ids[q], []).append(p)
-        pending.extend((sub, grown + 1) for sub in branches.values() if len(sub) >= min_repeats)
+        pending.extend(
+            (sub, grown + 1)
+            for sub in branches.values()
+            if len(sub) >= min_repeats and _may_run(ids, packed, sub, k, min_repeats)
+        )
 
 
 def _close_runs(block: _Block, min_repeats: int) -> Iterator[_Block]:
@@ -276,13 +309,11 @@ def _close_runs(block: _Block, min_repeats: int) -> Iterator[_Block]:
         yield _Block(tuple(run), block.length)
 
 
-def _blocks(packed: bytes, k: int, min_repeats: int) -> Iterator[_Block]:
-    """Maximal repeated blocks of at least ``k`` tokens (``packed`` word ids), close together (steps 1–4)."""
-    ids = _shingle_ids(packed, k)
-    counts = Counter(ids)
-    for starts in _occurrences(ids, counts, min_repeats).values():
-        if _continues_earlier(ids, counts, starts):
-            continue
+def _blocks(word_ids: np.ndarray, packed: bytes, k: int, min_repeats: int) -> Iterator[_Block]:
+    """Maximal repeated blocks of at least ``k`` tokens (``word_ids``, also ``packed``), close together (steps 1–4)."""
+    shingles = _shingle_ids(word_ids, k)
+    ids = shingles.tolist()
+    for starts in _block_starts(shingles, min_repeats):
         starts = _non_overlapping(starts, k)
         if len(starts) >= min_repeats and _may_run(ids, packed, starts, k, min_repeats):
             for block in _grow(ids, packed, starts, k, min_repeats):
@@ -300,7 +331,7 @@ def _in_phase(tokens: _Tokens, block: _Block) -> _Block:
         return block
     starts, length = block.starts, block.length
     tail = starts[-1] + length
-    slack = _common_length(tokens.packed, (starts[0], tail), min(length - 1, len(tokens.spans) - tail))
+    slack = _common_length(tokens.packed, (starts[0], tail), min(length - 1, len(tokens.starts) - tail))
     for shift in range(slack + 1):
         if tokens.opens(starts[0] + shift):
             return _Block(tuple(p + shift for p in starts), length)
@@ -328,7 +359,7 @@ def _loop_blocks(
     tokens: _Tokens, min_tokens: int, min_fragment_tokens: int, min_repeats: int
 ) -> Iterator[_Block]:
     """Blocks that count as loops: long enough, whole sentences, or a short period run long (step 5)."""
-    for found in _blocks(tokens.packed, min_tokens, min_repeats):
+    for found in _blocks(tokens.word_ids, tokens.packed, min_tokens, min_repeats):
         block = _in_phase(tokens, found)
         if block.length >= min_fragment_tokens:
             yield block
@@ -380,14 +411,15 @@ def find_loops(
     if min_repeats < 2:
         raise ValueError(f"min_repeats must be at least 2, got {min_repeats}")
     start, end = clamp_range(text, start, end)
-    sub = text[start:end]
-    spans = token_spans(sub)
-    if len(spans) < min_tokens * min_repeats:
+    words, starts = token_words(text[start:end])
+    if len(words) < min_tokens * min_repeats:
         return Loops(())
-    tokens = _Tokens(text, start, spans, _packed_word_ids(sub, spans))
-    counted = [start + s for s, _ in spans] if token_starts is None else token_starts
+    word_ids = _word_ids(words)
+    ends = starts + np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+    tokens = _Tokens(text, start, starts.tolist(), ends.tolist(), word_ids, _packed_word_ids(word_ids))
+    counted = (starts + start).tolist() if token_starts is None else token_starts
     loops = []
-    for block in _disjoint(_loop_blocks(tokens, min_tokens, min_fragment_tokens, min_repeats), len(spans)):
+    for block in _disjoint(_loop_blocks(tokens, min_tokens, min_fragment_tokens, min_repeats), len(words)):
         repeats = tuple(tokens.char_span(p, p + block.length - 1) for p in block.starts)
         wasted = sum(tokens_in(counted, r.start, r.end) for r in repeats[1:])
         loops.append(Loop(repeats, wasted))

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from skyt1_samples import SkyTrace
 
 from traces.analysis.segmentation import choose_segmenter, segment
-from traces.analysis.tokens import char_to_token_offsets, count_tokens, token_spans
+from traces.analysis.tokens import char_to_token_offsets, count_tokens, token_spans, token_words
 
 
 @pytest.mark.parametrize(
@@ -19,6 +21,7 @@ from traces.analysis.tokens import char_to_token_offsets, count_tokens, token_sp
         ("Let x = 12345.", ["Let", "x", "=", "123", "45", "."]),
         ("\\frac{a_1}{2}", ["\\", "frac", "{", "a", "_", "1", "}", "{", "2", "}"]),
         ("Wait, θ≈3.14", ["Wait", ",", "θ", "≈", "3", ".", "14"]),
+        ("a\u3000b\u00a0\ud800 x²", ["a", "b", "\ud800", "x²"]),  # wide and non-breaking spaces, a lone surrogate
     ],
 )
 def test_token_spans(text: str, tokens: list[str]) -> None:
@@ -55,3 +58,18 @@ def test_offsets_are_monotone_and_consistent(text: str, cuts: list[int]) -> None
     assert len(token_ranges) == count_tokens(text)
     assert all(a[1] <= b[0] for a, b in zip(token_ranges, token_ranges[1:]))
     assert all(not text[start:end].isspace() and end > start for start, end in token_ranges)
+
+
+def test_no_code_point_above_the_whitespace_table_is_whitespace() -> None:
+    """``token_words`` looks whitespace up in a table that ends at U+3000 (IDEOGRAPHIC SPACE)."""
+    assert chr(0x3000).isspace()
+    assert not any(chr(c).isspace() for c in range(0x3001, sys.maxunicode + 1))
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(max_size=300))
+def test_token_words_are_the_text_without_whitespace_in_place(text: str) -> None:
+    words, starts = token_words(text)
+    assert "".join(words) == "".join(text.split())
+    assert all(text.startswith(word, start) for word, start in zip(words, starts.tolist()))
+    assert all(a < b for a, b in zip(starts.tolist(), starts[1:].tolist()))
