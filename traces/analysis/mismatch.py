@@ -258,11 +258,20 @@ def _cued_conclusion(text: str, start: int, end: int) -> ExtractedAnswer | None:
     return None
 
 
+def _last_equals(text: str, start: int, end: int) -> re.Match[str] | None:
+    """The last ``_EQUALS`` match in ``text[start:end]``, found from the end (most sentences have no "=")."""
+    at = text.rfind("=", start, end)
+    while at != -1:
+        relation = _EQUALS.match(text, at, end)
+        if relation:
+            return relation
+        at = text.rfind("=", start, at)
+    return None
+
+
 def _result(text: str, start: int, end: int) -> ExtractedAnswer | None:
     """A sentence ending in ``= V`` with a constant ``V`` and a result left-hand side."""
-    relation = None
-    for relation in _EQUALS.finditer(text, start, end):
-        pass
+    relation = _last_equals(text, start, end)
     if relation is None:
         return None
     value = _value_after(text, relation.end(), end)
