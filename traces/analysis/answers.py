@@ -308,6 +308,9 @@ _NUMBER_WITH_UNIT = re.compile(
 )
 
 _NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d{1,3})?")
+_COMPLEX = re.compile(r"(?:([-+]?[\d.]+)(?=[-+]))?([-+]?)([\d.]*)i")  # a+bi, a-i, -bi, i
+_PI_MULTIPLE = re.compile(r"([-+]?)([\d.]*)(?:\\pi|π)")  # 7\pi, -π, 16π
+_BASE_NUMERAL = re.compile(r"(\d+)_\{?(\d+)\}?")  # 52_8, 4210_{5}
 _SLASH_FRACTION = re.compile(r"([-+]?\d+)/(\d+)")
 _LATEX_FRACTION = re.compile(r"(-?)\\frac\{(-?\d+)\}\{(-?\d+)\}")
 
@@ -396,6 +399,42 @@ def _to_number(norm: str) -> Fraction | None:
 
 def _numbers_equal(a: Fraction, b: Fraction) -> bool:
     return a == b or abs(a - b) <= NUMERIC_REL_TOL * max(abs(a), abs(b))
+
+
+def _number_parts(norm: str) -> tuple[str, tuple[Fraction, ...]] | None:
+    """A normalised answer made of exact numbers: a complex ``a+bi`` as ("complex", (a, b)), a
+    multiple of π ``cπ`` as ("pi", (c,)), a numeral in base b ``d_b`` as ("base b", (d,)), a
+    parenthesised tuple ``(x, y, …)`` as ("tuple", (x, y, …)); else None.
+
+    Such answers are equal exactly when their kinds and parts are, so grading them needs no
+    math-verify (which takes 10–100 ms to parse and compare ``3-2i`` with ``6-5i``).  A numeral
+    keeps its base, as math-verify does: ``42_{10}`` does not state ``52_8``.
+    """
+    complex_number = _COMPLEX.fullmatch(norm)
+    pi_multiple = _PI_MULTIPLE.fullmatch(norm)
+    numeral = _BASE_NUMERAL.fullmatch(norm)
+    if complex_number:
+        real, sign, imaginary = complex_number.groups()
+        parts = [_to_number(real or "0"), _to_number(sign + (imaginary or "1"))]
+        kind = "complex"
+    elif pi_multiple:
+        sign, coefficient = pi_multiple.groups()
+        parts, kind = [_to_number(sign + (coefficient or "1"))], "pi"
+    elif numeral:
+        parts, kind = [_to_number(numeral.group(1))], f"base {int(numeral.group(2))}"
+    elif len(norm) > 2 and norm[0] == "(" and norm[-1] == ")" and "," in norm:
+        parts = [_to_number(part) for part in norm[1:-1].split(",")]
+        kind = "tuple"
+    else:
+        return None
+    if any(part is None for part in parts):
+        return None
+    return kind, tuple(part for part in parts if part is not None)
+
+
+def _parts_equal(a: tuple[str, tuple[Fraction, ...]], b: tuple[str, tuple[Fraction, ...]]) -> bool:
+    """Same kind, as many parts, each pair of parts equal (``_numbers_equal``)."""
+    return a[0] == b[0] and len(a[1]) == len(b[1]) and all(map(_numbers_equal, a[1], b[1]))
 
 
 def _numeric_values(raw: str, norm: str) -> list[Fraction]:
@@ -498,6 +537,9 @@ def _grade_math(predicted: str, reference: str) -> Verdict:
     if p_values and r_values:
         same = any(_numbers_equal(a, b) for a in p_values for b in r_values)
         return Verdict(same, "numeric")
+    p_parts, r_parts = _number_parts(p), _number_parts(r)
+    if p_parts and r_parts:
+        return Verdict(_parts_equal(p_parts, r_parts), "numeric")
     if len(predicted) > MAX_MATH_VERIFY_CHARS or len(reference) > MAX_MATH_VERIFY_CHARS:
         return UNDETERMINED
     equal = _math_verify_equal(predicted.strip(), reference.strip())

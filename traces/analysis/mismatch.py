@@ -111,9 +111,10 @@ _SYMBOL_LHS = re.compile(
 _VALUE_RUN_END = re.compile(r"[\d\s.,/^_{}()\[\]+\-−–×·*√π∞%°!|]+\Z")
 _LHS_CHARS = 60
 _LATEX_NAME = re.compile(r"\\(?:begin|end)\{[A-Za-z*]*\}|\\[A-Za-z]+")
-_FUNCTION_NAME = re.compile(
-    r"(?<![A-Za-z])(?:sqrt|pi|infty|sin|cos|tan|cot|sec|csc|arcsin|arccos|arctan|log|ln|exp)(?![A-Za-z])"
-)
+_TRANSCENDENTAL_FUNCTIONS = "sin|cos|tan|cot|sec|csc|arcsin|arccos|arctan|log|ln|exp"
+_FUNCTION_NAME = re.compile(rf"(?<![A-Za-z])(?:sqrt|pi|infty|{_TRANSCENDENTAL_FUNCTIONS})(?![A-Za-z])")
+_FUNCTION_CALL = re.compile(rf"(?<![A-Za-z])(?:{_TRANSCENDENTAL_FUNCTIONS})(?![A-Za-z])")
+_PI = re.compile(r"\\pi(?![A-Za-z])|π")
 _TRAILING_UNIT = re.compile(r"(?<=[\d}])[A-Za-z]{2,}(?:\^\{?\d\}?)?\Z")
 _LETTER = re.compile(r"[A-Za-z]")
 
@@ -337,15 +338,24 @@ def _without_unit(answer: str) -> str:
     return _TRAILING_UNIT.sub("", normalize_answer(answer))
 
 
-def _shape(answer: str) -> tuple[int, frozenset[str]]:
-    """Commas and free letters of a normalised answer: (2, {}) for ``(3, \\frac{\\pi}{2})``.
+def _shape(answer: str) -> tuple[int, int, frozenset[str]]:
+    """Commas, matrix cells and free letters of a normalised answer: (2, 0, {}) for
+    ``(3, \\frac{\\pi}{2})``, (0, 3, {}) for a 2×2 matrix (``&`` and ``\\\\`` between cells).
 
     LaTeX command names, plain function names (``sqrt``, ``pi``…) and a unit word after the
-    last number are not free letters.
+    last number are not free letters.  Cells are counted before normalising, which takes the
+    space out of a ``\\\\ `` row break (``\\ `` is a LaTeX space).
     """
     norm = _without_unit(answer)
     letters = _LETTER.findall(_FUNCTION_NAME.sub(" ", _LATEX_NAME.sub(" ", norm)))
-    return norm.count(","), frozenset(letters)
+    return norm.count(","), answer.count("&") + answer.count("\\\\"), frozenset(letters)
+
+
+def _only_one_has_pi(a: str, b: str) -> bool:
+    """One answer is a multiple of π and the other is algebraic, so they differ: true when just
+    one mentions π and neither has a function that could turn π into an algebraic number
+    (``\\arccos\\frac{1}{2}`` is π/3, ``\\sin\\pi`` is 0)."""
+    return bool(_PI.search(a)) != bool(_PI.search(b)) and not (_FUNCTION_CALL.search(a) or _FUNCTION_CALL.search(b))
 
 
 def _is_plain_number(answer: str) -> bool:
@@ -370,8 +380,10 @@ def states_answer(candidate: str, target: str, answer_type: AnswerType = "math")
       statement of 1.  Such pairs are graded on the cheap numeric path only.
     * A plain number does not state any other target: ``1.5708`` approximates ``\\frac{\\pi}{2}``,
       and references that are not plain numbers are irrational or symbolic (``3\\sqrt{13}``).
-    * Otherwise both need the same number of elements (commas) and the same free letters
-      (``2`` cannot state ``p - q``, ``4`` cannot state ``(1, -2)``) before ``grade`` runs.
+    * Otherwise both need the same number of elements (commas) and matrix cells and the same free
+      letters (``2`` cannot state ``p - q``, ``4`` cannot state ``(1, -2)``, ``\\pm 1`` not a
+      matrix), and both or neither mention π unless a function is involved (``\\frac{3\\sqrt{2}}{2}``
+      cannot state ``\\pi``), before ``grade`` runs.
     * Choice and text answers go straight to ``grade``.
     """
     if answer_type not in ("choice", "text"):
@@ -381,6 +393,8 @@ def states_answer(candidate: str, target: str, answer_type: AnswerType = "math")
             verdict = grade(_for_numeric_grading(candidate), _for_numeric_grading(target), "numeric")
             return verdict.correct is True
         if _is_plain_number(candidate) or _shape(candidate) != _shape(target):
+            return False
+        if _only_one_has_pi(normalize_answer(candidate), normalize_answer(target)):
             return False
     return grade(candidate, target, answer_type).correct is True
 

@@ -271,6 +271,18 @@ def test_last_number_fallback_is_opt_in() -> None:
         ("(3,\\frac{\\pi}{2})", "\\left( 3, \\frac{\\pi}{2} \\right)", "math", Verdict(True, "exact")),
         ("x^2+2x+1", "(x+1)^2", "math", Verdict(True, "math_verify")),
         ("\\frac{1}{3}", "0.3", "math", Verdict(False, "numeric")),
+        # Complex numbers, multiples of π, numerals in a base and tuples of numbers are compared
+        # part by part, without math-verify.
+        ("3 - 2i", "6 - 5i", "math", Verdict(False, "numeric")),
+        ("i", "0+1i", "math", Verdict(True, "numeric")),
+        ("16π", "7\\pi", "math", Verdict(False, "numeric")),
+        ("-\\pi", "-1\\pi", "math", Verdict(True, "numeric")),
+        ("4210_5", "4210_{5}", "math", Verdict(True, "numeric")),
+        ("42_{10}", "52_8", "math", Verdict(False, "numeric")),
+        ("(0.5, 2)", "(\\frac{1}{2}, 2)", "math", Verdict(True, "numeric")),
+        ("(-1, -1, 0)", "(6,31,-1)", "math", Verdict(False, "numeric")),
+        ("(1,2)", "(1,2,3)", "math", Verdict(False, "numeric")),
+        ("(1,2)", "1+2i", "math", Verdict(False, "numeric")),
         ("17", "18", "numeric", Verdict(False, "numeric")),
         ("(B)", "B", "choice", Verdict(True, "choice")),
         ("$\\text{(d)}$", "D", "choice", Verdict(True, "choice")),

@@ -150,6 +150,30 @@ def test_states_answer_screens_before_grading() -> None:
     assert states_answer("B", "(B)", "choice") and states_answer("Evelyn", "\\text{Evelyn}", "text")
 
 
+@pytest.mark.parametrize(
+    ("candidate", "target", "states"),
+    [
+        # A scalar is no matrix: screened out before math-verify (which took 290 ms on the first).
+        ("\\pm 1", "\\begin{pmatrix} -1 & 0 \\\\ 0 & -1 \\end{pmatrix}", False),
+        ("\\lambda_2", "\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", False),
+        # Row breaks are counted before normalising eats the space of "\\ " (a real Sky-T1 pair).
+        (
+            "\\begin{pmatrix} -\\frac{1}{3} \\\\ \\frac{2}{3} \\\\ \\frac{5}{3} \\end{pmatrix}",
+            "\\begin{pmatrix} -1/3 \\\\ 2/3 \\\\ 5/3 \\end{pmatrix}",
+            True,
+        ),
+        # An algebraic number is no multiple of π ...
+        ("\\frac{9\\sqrt{2} + 8\\sqrt{3}}{6}", "\\pi", False),
+        ("20\\pi", "\\sqrt{5}", False),
+        # ... unless a function may turn one into the other.
+        ("\\arccos \\frac{1}{2}", "\\frac{\\pi}{3}", True),
+        ("2\\pi", "\\pi + \\pi", True),
+    ],
+)
+def test_states_answer_screens_shapes_math_verify_need_not_see(candidate: str, target: str, states: bool) -> None:
+    assert states_answer(candidate, target) is states
+
+
 _TAGS = st.sampled_from(["<think>", "</think>", "<|begin_of_thought|>", "<|end_of_thought|>",
                          "<|begin_of_solution|>", "\\boxed{", "}", "So x = ", "The answer is ", "\n\n"])
 
