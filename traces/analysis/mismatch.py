@@ -383,7 +383,9 @@ def states_answer(candidate: str, target: str, answer_type: AnswerType = "math")
     * Otherwise both need the same number of elements (commas) and matrix cells and the same free
       letters (``2`` cannot state ``p - q``, ``4`` cannot state ``(1, -2)``, ``\\pm 1`` not a
       matrix), and both or neither mention π unless a function is involved (``\\frac{3\\sqrt{2}}{2}``
-      cannot state ``\\pi``), before ``grade`` runs.
+      cannot state ``\\pi``), before ``grade`` runs.  A candidate applying a function the target
+      does not (``\\frac{\\sin 100^\\circ}{\\cos 100^\\circ}`` for ``-\\sqrt{3}``) is a computation on
+      the way, as above, whatever its value.
     * Choice and text answers go straight to ``grade``.
     """
     if answer_type not in ("choice", "text"):
@@ -393,6 +395,8 @@ def states_answer(candidate: str, target: str, answer_type: AnswerType = "math")
             verdict = grade(_for_numeric_grading(candidate), _for_numeric_grading(target), "numeric")
             return verdict.correct is True
         if _is_plain_number(candidate) or _shape(candidate) != _shape(target):
+            return False
+        if _FUNCTION_CALL.search(candidate) and not _FUNCTION_CALL.search(target):
             return False
         if _only_one_has_pi(normalize_answer(candidate), normalize_answer(target)):
             return False

@@ -166,8 +166,11 @@ def test_states_answer_screens_before_grading() -> None:
         ("\\frac{9\\sqrt{2} + 8\\sqrt{3}}{6}", "\\pi", False),
         ("20\\pi", "\\sqrt{5}", False),
         # ... unless a function may turn one into the other.
-        ("\\arccos \\frac{1}{2}", "\\frac{\\pi}{3}", True),
+        ("\\frac{\\pi}{3}", "\\arccos \\frac{1}{2}", True),
         ("2\\pi", "\\pi + \\pi", True),
+        # A function the target does not apply is a computation on the way (tan 120° is -√3).
+        ("\\frac{\\sin 120^\\circ}{\\cos 120^\\circ}", "-\\sqrt{3}", False),
+        ("\\arccos \\frac{1}{2}", "\\frac{\\pi}{3}", False),
     ],
 )
 def test_states_answer_screens_shapes_math_verify_need_not_see(candidate: str, target: str, states: bool) -> None:
