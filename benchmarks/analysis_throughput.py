@@ -5,7 +5,8 @@
 Runs the whole per-trace analysis (think split, segmentation, answer extraction and grading, then
 ``engine.analyze_trace``: mismatch, overthinking, loops, behaviours) on the Sky-T1 MATH-500 traces
 in ../shared/data (read in place), in one process (so traces/s and tokens/s are per core; tokens
-are the approximate tokens of ``traces.analysis.tokens``). The baseline is the same pass with
+are the approximate tokens of ``traces.analysis.tokens``, which the analysis counts with, as it
+does for an imported trace without the model tokenizer's offsets). The baseline is the same pass with
 math-verify switched off (grading falls back to normalised strings and numbers), which is what
 "math-verify only when cheap normalisation cannot decide" is measured against.
 
@@ -57,7 +58,7 @@ def analyse(record: dict) -> None:
             steps += segment(text, choose_segmenter(text[start:end]), start, end)
     final = answers.extract_answer(split.answer_text(text))
     answers.grade(final.text if final else None, reference, answers.infer_answer_type(reference))
-    analyze_trace(TraceInput(text, split, steps, reference=reference, token_starts=token_starts(text)))
+    analyze_trace(TraceInput(text, split, steps, reference=reference))  # imported: no real token offsets
 
 
 def timed_pass(records: list[dict]) -> float:

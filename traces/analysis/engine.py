@@ -24,6 +24,7 @@ from traces.analysis.overthinking import (
 )
 from traces.analysis.segmentation import Span
 from traces.analysis.think import ThinkSplit
+from traces.analysis.tokens import token_words
 
 ANALYSIS_VERSION = "1"
 """Bump when a change to any analysis changes its results: ``manage.py analyze`` re-runs older rows."""
@@ -75,6 +76,9 @@ def analyze_trace(trace: TraceInput) -> TraceReport:
     those inside that range are the steps t* is counted in.
     """
     start, end = reasoning_range(trace.split)
+    # Tokenised once: loops match these tokens, and they count tokens unless real ones are given.
+    tokens = token_words(trace.text)
+    token_starts = tokens.starts.tolist() if trace.token_starts is None else trace.token_starts
     steps = [s for s in trace.steps if s.start >= start and s.end <= end and s.end > s.start]
     # Mismatch reads the answers reached in the think part, overthinking those in the range its
     # steps tile: usually both are the reasoning range, then they are found once.
@@ -89,11 +93,11 @@ def analyze_trace(trace: TraceInput) -> TraceReport:
         steps,
         trace.reference or None,
         answer_type=trace.answer_type,
-        token_starts=trace.token_starts,
+        token_starts=token_starts,
         reached=reached if tiled else None,
     )
     under = measure_underthinking(trace.text, start, end, over.first_correct)
-    loops = find_loops(trace.text, start, end, token_starts=trace.token_starts)
+    loops = find_loops(trace.text, start, end, token_starts=token_starts, tokens=tokens)
     behaviours = find_behaviours(trace.text, start, end)
     scores = {
         **mismatch_scores(mismatch),

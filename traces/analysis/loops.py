@@ -50,7 +50,7 @@ import numpy as np
 
 from traces.analysis.behaviours import clamp_range
 from traces.analysis.segmentation import Span
-from traces.analysis.tokens import token_words, tokens_in
+from traces.analysis.tokens import TokenWords, token_words, token_words_within, tokens_in
 
 DEFAULT_MIN_TOKENS = 8
 """Shortest loop made of whole sentences or lines, in approximate tokens."""
@@ -392,6 +392,7 @@ def find_loops(
     end: int | None = None,
     *,
     token_starts: Sequence[int] | None = None,
+    tokens: TokenWords | None = None,
     min_tokens: int = DEFAULT_MIN_TOKENS,
     min_fragment_tokens: int = DEFAULT_MIN_FRAGMENT_TOKENS,
     min_repeats: int = DEFAULT_MIN_REPEATS,
@@ -399,8 +400,9 @@ def find_loops(
     """Blocks of ``text[start:end]`` repeated ``min_repeats``+ times, with spans (SPEC §3.4).
 
     ``token_starts``: character offsets where the real tokens of the whole ``text`` start, for
-    counting wasted tokens (matching always uses the approximate tokens).  See the module
-    docstring for the rules.  Bad parameters raise ``ValueError``; any text is fine.
+    counting wasted tokens (matching always uses the approximate tokens).  ``tokens``: the
+    approximate tokens of the whole ``text`` (``token_words``), when the caller has them.  See the
+    module docstring for the rules.  Bad parameters raise ``ValueError``; any text is fine.
     """
     if min_tokens < 1:
         raise ValueError(f"min_tokens must be at least 1, got {min_tokens}")
@@ -411,7 +413,8 @@ def find_loops(
     if min_repeats < 2:
         raise ValueError(f"min_repeats must be at least 2, got {min_repeats}")
     start, end = clamp_range(text, start, end)
-    words, starts = token_words(text[start:end])
+    within = None if tokens is None else token_words_within(tokens, start, end)
+    words, starts = token_words(text[start:end]) if within is None else within
     if len(words) < min_tokens * min_repeats:
         return Loops(())
     word_ids = _word_ids(words)

@@ -22,6 +22,7 @@ import re
 from bisect import bisect_left
 from collections.abc import Sequence
 from operator import add
+from typing import NamedTuple
 
 import numpy as np
 
@@ -34,7 +35,14 @@ _IS_SPACE = np.array([chr(c).isspace() for c in range(_LAST_SPACE + 2)])
 for every higher code point."""
 
 
-def token_words(text: str) -> tuple[list[str], np.ndarray]:
+class TokenWords(NamedTuple):
+    """The approximate tokens of a text as strings, and the offset where each starts."""
+
+    words: list[str]
+    starts: np.ndarray
+
+
+def token_words(text: str) -> TokenWords:
     """The approximate tokens of ``text`` as strings, and the offset where each starts.
 
     No Python step runs per token (the regex finds them in C, numpy places them): together the
@@ -45,7 +53,23 @@ def token_words(text: str) -> tuple[list[str], np.ndarray]:
     lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
     codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     visible = np.flatnonzero(~_IS_SPACE[np.minimum(codes, _LAST_SPACE + 1)])
-    return words, visible[np.cumsum(lengths) - lengths]
+    return TokenWords(words, visible[np.cumsum(lengths) - lengths])
+
+
+def token_words_within(tokens: TokenWords, start: int, end: int) -> TokenWords | None:
+    """``token_words(text[start:end])`` taken from ``tokens = token_words(text)``, offsets
+    relative to ``start``; None when a token runs across ``start`` or ``end``.
+
+    Tokens depend only on the characters they span (letter runs are maximal, digit groups count
+    from the left of their run), so when no token crosses the cut, cutting keeps the others whole.
+    """
+    words, starts = tokens
+    first, last = np.searchsorted(starts, (start, end)).tolist()
+    if first > 0 and starts[first - 1] + len(words[first - 1]) > start:
+        return None
+    if last > first and starts[last - 1] + len(words[last - 1]) > end:
+        return None
+    return TokenWords(words[first:last], starts[first:last] - start)
 
 
 def token_spans(text: str) -> list[tuple[int, int]]:

@@ -13,7 +13,7 @@ from traces.analysis.loops import DEFAULT_MIN_TOKENS, Loops, find_loops
 from traces.analysis.overthinking import reasoning_range
 from traces.analysis.segmentation import Span
 from traces.analysis.think import split_think
-from traces.analysis.tokens import count_tokens
+from traces.analysis.tokens import count_tokens, token_words
 
 from skyt1_samples import SkyTrace
 
@@ -159,6 +159,22 @@ def test_never_raises_and_spans_stay_in_bounds(
         for r in loop.repeats:
             assert lo <= r.start < r.end <= hi
         assert all(a.end <= b.start for a, b in zip(loop.repeats, loop.repeats[1:]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    repeated=st.sampled_from(["Wait, 12345 is wrong.", "So x=1024 and yz = 7.", "ab cd ef gh ij kl"]),
+    times=st.integers(0, 5),
+    cuts=st.tuples(st.integers(0, 200), st.integers(0, 200)),
+)
+def test_tokens_of_the_whole_text_give_the_loops_of_any_range(
+    repeated: str, times: int, cuts: tuple[int, int]
+) -> None:
+    """The engine passes the whole text's tokens; ranges that cut a token ("12|345") still match
+    the tokens of the range itself."""
+    text = "Start 98765. " + " ".join([repeated] * times) + " end"
+    start, end = sorted(cuts)
+    assert find_loops(text, start, end, tokens=token_words(text)) == find_loops(text, start, end)
 
 
 @pytest.mark.parametrize(
