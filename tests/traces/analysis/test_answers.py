@@ -216,6 +216,43 @@ def test_prm800k_pre_generated_answers(sample_records: Records) -> None:
         assert found is not None and found.text == question["pre_generated_answer"]
 
 
+def _labelled_answer(record: dict[str, Any]) -> str | None:
+    """The final answer of the solution the labeller judged: the pre-generated one (phase 2), else
+    the path the labeller took (phase 1: each step's chosen completion, else their own)."""
+    if "pre_generated_steps" in record["question"]:
+        found = extract_answer("\n".join(record["question"]["pre_generated_steps"]))
+    else:
+        chosen = [
+            step["completions"][step["chosen_completion"]]["text"] if step["chosen_completion"] is not None
+            else (step["human_completion"] or {}).get("text", "")
+            for step in record["label"]["steps"]
+        ]
+        found = extract_answer("\n\n".join(chosen))
+    return found.text if found else None
+
+
+def test_prm800k_final_answers_agree_with_the_labellers_verdicts(sample_records: Records) -> None:
+    """SPEC §3.2 on PRM800K: the labelled solution's final answer graded against the problem's
+    ground truth agrees with the file's own verdict: ``finish_reason`` "solution" (every step
+    approved to the end) means correct, "found_error" means the solution was wrong; "give_up" and
+    "bad_problem" give no verdict."""
+    expected = {"solution": True, "found_error": False}
+    records = [
+        record
+        for name in ("prm800k/phase1_train.examples.jsonl", "prm800k/phase2_train.examples.jsonl")
+        for record in sample_records(name)
+    ]
+    judged = [r for r in records if r["label"]["finish_reason"] in expected]
+    agreeing = []
+    for record in judged:
+        reference = record["question"]["ground_truth_answer"]
+        verdict = grade(_labelled_answer(record), reference, infer_answer_type(reference))
+        if verdict.correct is expected[record["label"]["finish_reason"]]:
+            agreeing.append(record)
+    assert len(judged) == 11  # of 12 records: one "give_up"
+    assert _share(agreeing, judged, "PRM800K labelled final answer graded vs the file's finish_reason") >= 0.95
+
+
 # --------------------------------------------------------------------------------------------
 # Units of behaviour
 # --------------------------------------------------------------------------------------------
