@@ -80,15 +80,24 @@ def test_gsm8k_references_are_numeric(sample_records: Records) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def test_math_reference_solutions_box_the_reference_answer(skyt1_traces: list[SkyTrace]) -> None:
-    """The last ``\\boxed{}`` of each MATH reference solution is equivalent to the MATH-500 answer."""
+def test_math_reference_solutions_box_the_reference_answer(
+    skyt1_traces: list[SkyTrace], sample_records: Records
+) -> None:
+    """The last ``\\boxed{}`` of each MATH reference solution is equivalent to its short answer:
+    MATH-500's (Sky-T1 ``gt_cot`` / ``answer``) and PRM800K's MATH split (phase 2
+    ``ground_truth_solution`` / ``ground_truth_answer``)."""
+    prm800k = [r["question"] for r in sample_records("prm800k/phase2_train.examples.jsonl")]
+    pairs = [(f"sky-t1 {t.idx}", t.solution_reference, t.answer) for t in skyt1_traces] + [
+        (f"prm800k {i}", q["ground_truth_solution"], q["ground_truth_answer"]) for i, q in enumerate(prm800k)
+    ]
     failures = []
-    for trace in skyt1_traces:
-        found = extract_answer(trace.solution_reference)
-        verdict = grade(found.text if found else None, trace.answer)
+    for name, solution, answer in pairs:
+        found = extract_answer(solution)
+        verdict = grade(found.text if found else None, answer)
         if found is None or found.kind != "boxed" or verdict.correct is not True:
-            failures.append((trace.idx, found, trace.answer, verdict))
-    assert failures == []
+            failures.append((name, found, answer, verdict))
+    print(f"MATH reference solutions boxing their answer: {len(pairs) - len(failures)}/{len(pairs)}")
+    assert len(pairs) == 309 and failures == []
 
 
 @dataclass(frozen=True)
