@@ -13,7 +13,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -221,6 +221,17 @@ class ScoreViewSet(viewsets.ReadOnlyModelViewSet):
         return Score.objects.filter(trace__in=Trace.objects.visible_to(self.request.user))
 
 
+class UploadTooLarge(APIException):
+    """413: the upload is over ``THINKSCOPE_MAX_UPLOAD_BYTES``."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "upload_too_large"
+
+
+MULTIPART_SLACK_BYTES = 64 * 1024
+"""What a multipart request may carry beside its file (boundaries, headers, the other fields)."""
+
+
 class ImportViewSet(viewsets.GenericViewSet):
     """Upload a file in any importable format; it is imported by a worker as a job (a Run)."""
 
@@ -228,13 +239,18 @@ class ImportViewSet(viewsets.GenericViewSet):
     permission_classes = [permissions.IsAuthenticated]
 
     def create(self, request: Request) -> Response:
+        limit = settings.THINKSCOPE_MAX_UPLOAD_BYTES
+        # Refused from its declared length, before the body is read, when it says it is too large.
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        if declared > limit + MULTIPART_SLACK_BYTES:
+            raise UploadTooLarge({"file": f"the request is {declared} bytes; files are limited to {limit} bytes"})
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         require_role(data["project"], request.user, access.Action.IMPORT)
         upload = data["file"]
-        if upload.size > settings.THINKSCOPE_MAX_UPLOAD_BYTES:
-            raise ValidationError({"file": f"file is {upload.size} bytes; the limit is {settings.THINKSCOPE_MAX_UPLOAD_BYTES}"})
+        if upload.size > limit:
+            raise UploadTooLarge({"file": f"file is {upload.size} bytes; the limit is {limit}"})
         path = save_upload(upload)
         run = do_enqueue_import(data["project"], path, data["format"], skip_invalid=data["skip_invalid"], user=request.user)
         return Response(s.RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)

@@ -129,8 +129,25 @@ def test_an_upload_over_the_limit_is_refused_with_a_clear_message(settings, make
     client.force_authenticate(user)
     big = SimpleUploadedFile("big.jsonl", b'{"prompt": "p", "completion": "' + b"x" * 2000 + b'"}\n')
     response = client.post("/api/imports/", {"project": "fuzz", "format": "jsonl", "file": big})
-    assert response.status_code == 400
+    assert response.status_code == 413
     assert response.json() == {"file": "file is 2034 bytes; the limit is 1000"}
+    assert not Run.objects.exists()
+
+
+def test_an_upload_declaring_a_length_over_the_limit_is_refused_before_its_body_is_read(
+    settings, make_user, fuzz_project  # type: ignore[no-untyped-def]
+) -> None:
+    settings.THINKSCOPE_MAX_UPLOAD_BYTES = 1000
+    user = make_user("uploader")
+    Membership.objects.create(project=fuzz_project, user=user, role=Role.REVIEWER)
+    client = APIClient()
+    client.force_authenticate(user)
+    # The declared length is all that is read: the body is never parsed (here it is not even multipart).
+    response = client.generic(
+        "POST", "/api/imports/", b"x" * 10, content_type="multipart/form-data; boundary=b", CONTENT_LENGTH="900000"
+    )
+    assert response.status_code == 413
+    assert response.json() == {"file": "the request is 900000 bytes; files are limited to 1000 bytes"}
     assert not Run.objects.exists()
 
 
