@@ -18,6 +18,7 @@ from traces.analysis.behaviours import (
     VERIFICATION_PHRASES,
     Behaviours,
     find_behaviours,
+    find_phrases,
 )
 
 from skyt1_samples import SkyTrace
@@ -100,6 +101,37 @@ def test_range_limits_the_search() -> None:
     assert [(m.category, m.start, m.end) for m in found.matches] == [("verification", 6, 19)]
     assert find_behaviours(text, 30, 10).matches == ()
     assert find_behaviours(text, -4).counts["backtracking"] == 2
+
+
+def _scanned_one_pattern_at_a_time(text: str, start: int = 0, end: int | None = None) -> Behaviours:
+    """The definition ``find_behaviours`` implements with one scan: every pattern's own ``finditer``."""
+    found = [m for name, pattern in PATTERNS.items() for m in find_phrases(pattern, name, text, start, end)]
+    return Behaviours(tuple(sorted(found, key=lambda m: (m.start, m.end))))
+
+
+def test_one_scan_finds_what_five_scans_find_in_the_real_traces(found: list[tuple[SkyTrace, Behaviours]]) -> None:
+    for trace, behaviours in found:
+        assert behaviours == _scanned_one_pattern_at_a_time(trace.text)
+
+
+_PIECES = st.sampled_from(
+    [phrase for phrases in _PHRASES.values() for phrase in phrases]
+    + ["First, let me check", "to get x, we need", "WAIT", "wait,", "let's", "’", "-", " ", "\n", "x", "again"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    pieces=st.lists(_PIECES | st.text(max_size=8), max_size=14),
+    joiner=st.sampled_from([" ", "", ", ", "\n"]),
+    start=st.integers(-2, 60),
+    end=st.integers(0, 400) | st.none(),
+)
+def test_one_scan_finds_what_five_scans_find_even_where_cues_overlap(
+    pieces: list[str], joiner: str, start: int, end: int | None
+) -> None:
+    text = joiner.join(pieces)
+    assert find_behaviours(text, start, end) == _scanned_one_pattern_at_a_time(text, start, end)
 
 
 @settings(max_examples=200, deadline=None)
