@@ -123,8 +123,10 @@ def stop_worker(worker: subprocess.Popen[bytes]) -> None:
 def purge_queues() -> None:
     """Drop messages an earlier test left on the broker, so a worker runs only this test's tasks."""
     from app.celery import celery_app
+    from workers.redelivery import discard_unacked
 
     celery_app.control.purge()
+    discard_unacked()  # notes of tasks an earlier test's killed worker left (embedded broker)
 
 
 @pytest.fixture

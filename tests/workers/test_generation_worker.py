@@ -3,7 +3,8 @@
 The first test starts a run the way the UI and the API do and lets a worker generate it; the second
 kills the worker with SIGKILL in the middle of a chunk and checks that a new worker finishes the run
 with every trace exactly once (tasks are ``acks_late``; Redis delivers an unacknowledged task again
-after the visibility timeout; a chunk generates only what the run lacks).
+after the visibility timeout, the embedded filesystem broker's next worker sends again what the dead
+one had received (``workers.redelivery``); a chunk generates only what the run lacks).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import signal
 from collections import Counter
 
 import pytest
-from django.conf import settings
 
 from traces.actions.generation import PROMPTS_PER_BATCH, do_start_generation
 from traces.models import LanguageModel, Problem, Project, Run, RunStatus, Trace, TraceAnalysis
@@ -66,7 +66,6 @@ def test_a_worker_generates_a_run_and_analyses_its_traces(start_workers, wait_fo
     wait_for(lambda: TraceAnalysis.objects.filter(trace__run=run).count() == 6, timeout=120)
 
 
-@pytest.mark.skipif(not settings.REDIS_URL, reason="redelivery after kill -9 needs the Redis broker (CI has it)")
 def test_a_worker_killed_mid_chunk_loses_and_duplicates_nothing(start_workers, wait_for, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     project = Project.objects.create(name="Crash", slug="crash")
     problems = arithmetic_problems(project, 2 * PROMPTS_PER_BATCH)  # one chunk of two batches
