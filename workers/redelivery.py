@@ -10,7 +10,9 @@ embedded default the same guarantee:
 * when a worker receives a task, it leaves a note of it in ``BROKER_DIR/unacked`` (task name,
   arguments, its own pid), and takes the note away when the task has run (or is revoked);
 * when a worker is ready, it sends again the task of every note whose worker is gone (a pid that no
-  longer runs), then takes that note away.
+  longer runs), then takes that note away;
+* a worker that shuts down cleanly takes its own notes away: kombu then puts the messages it held
+  (a retry waiting for its countdown) back in the queue itself. Only a killed worker leaves notes.
 
 The embedded default runs one worker, so a note left at its start is a task its previous run lost.
 ``celery purge`` does not clear the notes; ``discard_unacked`` does.
@@ -71,6 +73,13 @@ def redeliver_lost(send: Send) -> list[str]:
     return sent
 
 
+def forget_own_notes() -> None:
+    """Take away the notes of this process (its clean shutdown hands its messages back itself)."""
+    for path in unacked_dir().glob("*.json"):
+        if json.loads(path.read_text(encoding="utf-8"))["pid"] == os.getpid():
+            path.unlink(missing_ok=True)
+
+
 def discard_unacked() -> int:
     """Forget every note (``celery purge``'s counterpart for the notes); how many there were."""
     notes = list(unacked_dir().glob("*.json"))
@@ -104,6 +113,10 @@ def _on_ready(sender: Any = None, **_: Any) -> None:
     redeliver_lost(sender.app.send_task)
 
 
+def _on_shutdown(**_: Any) -> None:
+    forget_own_notes()
+
+
 def connect() -> None:
     """Take notes on the embedded filesystem broker only (Redis delivers lost tasks itself)."""
     if settings.REDIS_URL:
@@ -112,3 +125,4 @@ def connect() -> None:
     signals.task_postrun.connect(_on_ended, weak=False, dispatch_uid="thinkscope-note-done")
     signals.task_revoked.connect(_on_ended, weak=False, dispatch_uid="thinkscope-note-revoked")
     signals.worker_ready.connect(_on_ready, weak=False, dispatch_uid="thinkscope-redeliver")
+    signals.worker_shutdown.connect(_on_shutdown, weak=False, dispatch_uid="thinkscope-forget-own-notes")

@@ -67,3 +67,10 @@ def test_discarding_forgets_every_note() -> None:
     note_of(dead_pid(), "b", "workers.tasks.export_run", [2])
     assert redelivery.discard_unacked() == 2
     assert redelivery.redeliver_lost(lambda *a, **k: pytest.fail("nothing to send")) == []
+
+
+def test_a_clean_shutdown_takes_away_only_its_own_notes() -> None:
+    redelivery.note_received("mine", "workers.tasks.export_run", [1], {})
+    note_of(dead_pid(), "lost", "workers.tasks.export_run", [2])
+    redelivery.forget_own_notes()
+    assert [p.name for p in redelivery.unacked_dir().glob("*.json")] == ["lost.json"]
