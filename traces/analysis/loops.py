@@ -24,7 +24,8 @@ the few occurrences of one shingle, at most ``_MAX_RUN_TEST``):
    (``_may_run``): nothing grown from it would be kept.
 3. From its occurrences the block grows while they continue alike (slices compared in doubling
    strides); when they part, the block so far is kept and each group of ``min_repeats``
-   occurrences that still agree grows on.  An occurrence stops where it would run into the next.
+   occurrences that still agree grows on, unless ``_may_run`` rules that group out too.  An
+   occurrence stops where it would run into the next.
 4. Occurrences followed by a gap longer than the block split it into separate runs.
 5. A block whose repeats follow each other directly is periodic and could begin at any phase; the
    phase moves forward (as far as the text allows) to the first token opening a line or a
@@ -310,7 +311,8 @@ def _close_runs(block: _Block, min_repeats: int) -> Iterator[_Block]:
 
 
 def _blocks(word_ids: np.ndarray, packed: bytes, k: int, min_repeats: int) -> Iterator[_Block]:
-    """Maximal repeated blocks of at least ``k`` tokens (``word_ids``, also ``packed``), close together (steps 1–4)."""
+    """Maximal repeated blocks of at least ``k`` tokens (``word_ids``, also ``packed``), close together
+    (steps 1–4)."""
     shingles = _shingle_ids(word_ids, k)
     ids = shingles.tolist()
     for starts in _block_starts(shingles, min_repeats):
