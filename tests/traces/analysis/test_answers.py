@@ -231,13 +231,15 @@ def _labelled_answer(record: dict[str, Any]) -> str | None:
     if "pre_generated_steps" in record["question"]:
         found = extract_answer("\n".join(record["question"]["pre_generated_steps"]))
     else:
-        chosen = [
-            step["completions"][step["chosen_completion"]]["text"] if step["chosen_completion"] is not None
-            else (step["human_completion"] or {}).get("text", "")
-            for step in record["label"]["steps"]
-        ]
-        found = extract_answer("\n\n".join(chosen))
+        found = extract_answer("\n\n".join(_taken_step(step) for step in record["label"]["steps"]))
     return found.text if found else None
+
+
+def _taken_step(step: dict[str, Any]) -> str:
+    """The text of the completion a PRM800K labeller chose for a step, else the one they wrote."""
+    if step["chosen_completion"] is not None:
+        return step["completions"][step["chosen_completion"]]["text"]
+    return (step["human_completion"] or {}).get("text", "")
 
 
 def test_prm800k_final_answers_agree_with_the_labellers_verdicts(sample_records: Records) -> None:
