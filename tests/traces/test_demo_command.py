@@ -21,6 +21,7 @@ from traces.management.commands.demo import (
     demo_password,
     demo_project,
     demo_user,
+    login_url,
     seed_demo_labels,
 )
 from traces.models import HUMAN, Label, LanguageModel, Problem, Project, Role, Run, RunKind, RunStatus, Trace
@@ -52,6 +53,14 @@ def test_the_demo_user_gets_the_saved_password_back() -> None:
     user.save()
     user, changed = demo_user("first secret")
     assert changed and get_user_model().objects.get(username="demo").check_password("first secret")
+
+
+def test_the_login_address_is_where_make_run_serves(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("HOST", raising=False)
+    monkeypatch.delenv("PORT", raising=False)
+    assert login_url() == "http://127.0.0.1:8000/"
+    monkeypatch.setenv("PORT", "8765")
+    assert login_url() == "http://127.0.0.1:8765/"
 
 
 def test_bad_counts_are_refused() -> None:
@@ -102,6 +111,8 @@ def test_demo_labels_mark_the_answer_step_once_and_say_they_are_demo_annotations
 @pytest.mark.model
 def test_demo_end_to_end_then_idempotent_then_forced(settings, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     settings.DATA_DIR = tmp_path
+    monkeypatch.delenv("HOST", raising=False)
+    monkeypatch.delenv("PORT", raising=False)
     args = ["--problems", "2", "--samples", "1", "--max-new-tokens", "24"]
     out = StringIO()
     call_command("demo", *args, stdout=out, stderr=StringIO())

@@ -55,7 +55,12 @@ from workers.generation import DEFAULT_SYSTEM_PROMPT, THINK_FORMAT
 USERNAME = "demo"
 PROJECT_SLUG = "demo"
 PASSWORD_FILE = "demo_password"
-LOGIN_URL = "http://127.0.0.1:8000/"
+
+
+def login_url() -> str:
+    """Where ``scripts/serve`` (``make run``) serves: its ``HOST`` and ``PORT``, 127.0.0.1:8000 by default."""
+    return f"http://{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}/"
+
 
 #: Sized for a first start of about 3 minutes on 2 idle CPU cores (measured: GGUF conversion ≈25 s,
 #: then 4 batches of 8 prompts × ≤160 tokens at ≈32 tok/s); a busy machine takes about twice as long.
@@ -158,7 +163,7 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Seeded {labeled} demo step labels (source human, user {USERNAME}, noted as demo annotations)."
             )
-        self.stdout.write(f"Log in at {LOGIN_URL} as {USERNAME} / {password}")
+        self.stdout.write(f"Log in at {login_url()} as {USERNAME} / {password}")
 
     def _demo_user(self, password: str) -> AbstractBaseUser:
         user, changed = demo_user(password)
