@@ -118,8 +118,9 @@ def _on_shutdown(**_: Any) -> None:
 
 
 def connect() -> None:
-    """Take notes on the embedded filesystem broker only (Redis delivers lost tasks itself)."""
-    if settings.REDIS_URL:
+    """Take notes on the embedded filesystem broker only (Redis delivers lost tasks itself), and
+    not when tasks run eagerly in the caller's process (no worker, nothing to lose)."""
+    if settings.REDIS_URL or settings.CELERY_TASK_ALWAYS_EAGER:
         return
     signals.task_received.connect(_on_received, weak=False, dispatch_uid="thinkscope-note-received")
     signals.task_postrun.connect(_on_ended, weak=False, dispatch_uid="thinkscope-note-done")

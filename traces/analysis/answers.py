@@ -410,26 +410,20 @@ def _number_parts(norm: str) -> tuple[str, tuple[Fraction, ...]] | None:
     math-verify (which takes 10–100 ms to parse and compare ``3-2i`` with ``6-5i``).  A numeral
     keeps its base, as math-verify does: ``42_{10}`` does not state ``52_8``.
     """
-    complex_number = _COMPLEX.fullmatch(norm)
-    pi_multiple = _PI_MULTIPLE.fullmatch(norm)
-    numeral = _BASE_NUMERAL.fullmatch(norm)
-    if complex_number:
+    if complex_number := _COMPLEX.fullmatch(norm):
         real, sign, imaginary = complex_number.groups()
-        parts = [_to_number(real or "0"), _to_number(sign + (imaginary or "1"))]
-        kind = "complex"
-    elif pi_multiple:
+        kind, texts = "complex", [real or "0", sign + (imaginary or "1")]
+    elif pi_multiple := _PI_MULTIPLE.fullmatch(norm):
         sign, coefficient = pi_multiple.groups()
-        parts, kind = [_to_number(sign + (coefficient or "1"))], "pi"
-    elif numeral:
-        parts, kind = [_to_number(numeral.group(1))], f"base {int(numeral.group(2))}"
+        kind, texts = "pi", [sign + (coefficient or "1")]
+    elif numeral := _BASE_NUMERAL.fullmatch(norm):
+        kind, texts = f"base {int(numeral.group(2))}", [numeral.group(1)]
     elif len(norm) > 2 and norm[0] == "(" and norm[-1] == ")" and "," in norm:
-        parts = [_to_number(part) for part in norm[1:-1].split(",")]
-        kind = "tuple"
+        kind, texts = "tuple", norm[1:-1].split(",")
     else:
         return None
-    if any(part is None for part in parts):
-        return None
-    return kind, tuple(part for part in parts if part is not None)
+    parts = tuple(part for part in map(_to_number, texts) if part is not None)
+    return (kind, parts) if len(parts) == len(texts) else None
 
 
 def _parts_equal(a: tuple[str, tuple[Fraction, ...]], b: tuple[str, tuple[Fraction, ...]]) -> bool:

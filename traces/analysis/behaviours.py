@@ -151,22 +151,26 @@ def _cue_opening(first_letters: set[str]) -> str:
     return f"[{starts}]" + r"(?<![\w'’-](?s:.))"
 
 
+CUES: dict[Behaviour, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "verification": (VERIFICATION_PHRASES, ()),
+    "backtracking": (BACKTRACKING_PHRASES, ()),
+    "subgoal": (SUBGOAL_PHRASES, ()),
+    "backward_chaining": (BACKWARD_CHAINING_PHRASES, (BACKWARD_GOAL_TEMPLATE,)),
+    "reflection": (REFLECTION_PHRASES, ()),
+}
+"""The cue phrases of each behaviour and the regex templates beside them (SPEC §3.5)."""
+
 PATTERNS: dict[Behaviour, re.Pattern[str]] = {
-    "verification": phrase_pattern(VERIFICATION_PHRASES),
-    "backtracking": phrase_pattern(BACKTRACKING_PHRASES),
-    "subgoal": phrase_pattern(SUBGOAL_PHRASES),
-    "backward_chaining": phrase_pattern(BACKWARD_CHAINING_PHRASES, BACKWARD_GOAL_TEMPLATE),
-    "reflection": phrase_pattern(REFLECTION_PHRASES),
+    name: phrase_pattern(phrases, *templates) for name, (phrases, templates) in CUES.items()
 }
 """The pattern of each behaviour (SPEC §3.5)."""
 
-_ALL_PHRASES = (
-    *VERIFICATION_PHRASES, *BACKTRACKING_PHRASES, *SUBGOAL_PHRASES, *BACKWARD_CHAINING_PHRASES, *REFLECTION_PHRASES
-)
-_ANY_CUE = phrase_pattern(_ALL_PHRASES, BACKWARD_GOAL_TEMPLATE)
+_ALL_PHRASES = tuple(phrase for phrases, _ in CUES.values() for phrase in phrases)
+_ALL_TEMPLATES = tuple(template for _, templates in CUES.values() for template in templates)
+_ANY_CUE = phrase_pattern(_ALL_PHRASES, *_ALL_TEMPLATES)
 """Matches where a cue of any behaviour starts: one scan tells ``find_behaviours`` where to look."""
 
-_CUE_START = re.compile(_cue_opening({_first_letter(regex) for regex in (*_ALL_PHRASES, BACKWARD_GOAL_TEMPLATE)}))
+_CUE_START = re.compile(_cue_opening({_first_letter(regex) for regex in (*_ALL_PHRASES, *_ALL_TEMPLATES)}))
 """A word start where some cue could begin."""
 
 

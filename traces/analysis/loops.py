@@ -104,19 +104,23 @@ class _Block:
 
 @dataclass(frozen=True)
 class _Tokens:
-    """The approximate tokens of ``text[offset:…]``: where each starts and ends (relative to
+    """The approximate tokens of ``text[offset:…]``: their words, where each starts (relative to
     ``offset``), and the ids of their casefolded words (``_word_ids``), also packed as bytes."""
 
     text: str
     offset: int
+    words: list[str]
     starts: list[int]
-    ends: list[int]
     word_ids: np.ndarray
     packed: bytes
 
+    def end(self, i: int) -> int:
+        """Where token ``i`` ends, relative to ``offset``."""
+        return self.starts[i] + len(self.words[i])
+
     def char_span(self, first: int, last: int) -> Span:
         """Absolute character span from token ``first`` to token ``last`` (inclusive)."""
-        return Span(self.offset + self.starts[first], self.offset + self.ends[last])
+        return Span(self.offset + self.starts[first], self.offset + self.end(last))
 
     def opens(self, i: int) -> bool:
         """Token ``i`` starts the range, a line or a sentence (spaces and markup skipped)."""
@@ -127,7 +131,7 @@ class _Tokens:
 
     def closes(self, i: int) -> bool:
         """Token ``i`` ends a sentence (``.``, ``!``, ``?``) or a line, or is the last token."""
-        start, end = self.offset + self.starts[i], self.offset + self.ends[i]
+        start, end = self.offset + self.starts[i], self.offset + self.end(i)
         if self.text[start:end] in _CLOSING_TOKENS or i + 1 == len(self.starts):
             return True
         return "\n" in self.text[end : self.offset + self.starts[i + 1]]
@@ -420,8 +424,7 @@ def find_loops(
     if len(words) < min_tokens * min_repeats:
         return Loops(())
     word_ids = _word_ids(words)
-    ends = starts + np.fromiter(map(len, words), dtype=np.int64, count=len(words))
-    tokens = _Tokens(text, start, starts.tolist(), ends.tolist(), word_ids, _packed_word_ids(word_ids))
+    tokens = _Tokens(text, start, words, starts.tolist(), word_ids, _packed_word_ids(word_ids))
     counted = (starts + start).tolist() if token_starts is None else token_starts
     loops = []
     for block in _disjoint(_loop_blocks(tokens, min_tokens, min_fragment_tokens, min_repeats), len(words)):
