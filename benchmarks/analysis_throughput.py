@@ -57,8 +57,10 @@ def analyse(record: dict) -> None:
         if end > start:
             steps += segment(text, choose_segmenter(text[start:end]), start, end)
     final = answers.extract_answer(split.answer_text(text))
-    answers.grade(final.text if final else None, reference, answers.infer_answer_type(reference))
-    analyze_trace(TraceInput(text, split, steps, reference=reference))  # imported: no real token offsets
+    answer_type = answers.infer_answer_type(reference)  # as the importer stores it on the problem
+    answers.grade(final.text if final else None, reference, answer_type)
+    # Imported: no real token offsets.
+    analyze_trace(TraceInput(text, split, steps, reference=reference, answer_type=answer_type))
 
 
 def timed_pass(records: list[dict]) -> float:

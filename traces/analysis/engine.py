@@ -26,11 +26,13 @@ from traces.analysis.segmentation import Span
 from traces.analysis.think import ThinkSplit
 from traces.analysis.tokens import token_words
 
-ANALYSIS_VERSION = "2"
+ANALYSIS_VERSION = "3"
 """Bump when a change to any analysis changes its results: ``manage.py analyze`` re-runs older rows.
 
 2: reached answers that apply a function their target does not, or differ from it in matrix cells
-or in mentioning π, no longer state it (``mismatch.states_answer``), which may move t*."""
+or in mentioning π, no longer state it (``mismatch.states_answer``), which may move t*.
+3: conclusions after ", we get", with "has" as a relation, and displayed on the line after a
+colon ("…, I get:") are reached answers (``mismatch``), which may set or move t*."""
 
 METHOD = "analysis"
 """The ``Score.method`` of every score this module produces."""

@@ -8,11 +8,14 @@ text order.  Three kinds of candidates, all heuristics:
    paragraph (kinds ``boxed``, ``gsm8k``, ``answer_is``…).  One per paragraph: a paragraph's last
    stated answer is its conclusion.
 2. **Conclusions** (kind ``conclusion``) -- in a sentence opened by a conclusion cue ("So",
-   "Thus", "Therefore", "Hence", "Finally", "This means", "We get"…), the value right of the last
-   relation (``=``, "is", "are", "equals", "gives", "get", "becomes"), up to the sentence end or the
-   closing math delimiter: a constant, an expression or a name ("Evelyn"); a leading number of
-   prose ("4 possible numbers that …" gives 4); never a lone lowercase word ("correct",
-   "equal": a judgement, not an answer) nor an English phrase ("always a multiple of 3").
+   "Thus", "Therefore", "Hence", "Finally", "This means", "We get"…) or with one after a comma
+   (", so", ", which gives", ", we get"…), the value right of the last relation (``=``, "is",
+   "are", "has", "equals", "gives", "get", "becomes"), up to the sentence end or the closing math
+   delimiter: a constant, an expression or a name ("Evelyn"); a leading number of prose ("4
+   possible numbers that …" gives 4, "has 9 elements" 9); never a lone lowercase word
+   ("correct", "equal": a judgement, not an answer) nor an English phrase ("always a multiple of
+   3").  A sentence ending in a colon right after its cue or relation ("…, I get:") concludes
+   with the formula displayed on the next line, unless the relation is "becomes" (a rewriting).
 3. **Results** (kind ``result``) -- without a cue, a sentence ending in ``= V`` where ``V`` is a
    constant (digits, fractions, roots, π, a few trailing unit words) and the left-hand side is
    one symbol (``n = 8``, ``a_8 = …``, ``f(2) = …``) or a closed computation (``126 - 84 = 42``,
@@ -72,13 +75,14 @@ _CUE = re.compile(
     re.IGNORECASE,
 )
 _MID_CUE = re.compile(
-    r"[,;]\s*(?:so|thus|therefore|hence|which\s+gives|which\s+means|which\s+implies)\b", re.IGNORECASE
+    r"[,;]\s*(?:so|thus|therefore|hence|which\s+gives|which\s+means|which\s+implies|(?=(?:I|we)\s+get\b))\b",
+    re.IGNORECASE,
 )
 # "=" first (then the lookbehind checks the character before it): a literal-first pattern is
 # searched in C, not tried at every character.
 _EQUALS = re.compile(r"=(?<![<>!=\\:]=)(?!=)")
 _CUE_RELATION = re.compile(
-    r"(?<![<>!=\\:])=(?!=)|\b(?:is|are|equals|gives|get|becomes|being)\b(?!\s+not\b)"
+    r"(?<![<>!=\\:])=(?!=)|\b(?:is|are|has|equals|gives|get|becomes|being)\b(?!\s+not\b)"
     r"|(?<!\bnot\s)\bequal\s+to\b",
     re.IGNORECASE,
 )
@@ -86,6 +90,7 @@ _MAX_CUED_RELATIONS = 3
 _WHERE_CLAUSE = re.compile(r"[,;]?\s*\bwhere\b", re.IGNORECASE)
 _NEGATION = re.compile(r"(?:not|no|never|none)\b", re.IGNORECASE)
 _OPENERS = ("\\(", "\\[", "$", "**", ":", ",")
+_DISPLAY_OPENING = re.compile(r"\s*(\\\[|\$\$)")
 _CLOSER = re.compile(r"\\\)|\\\]|\$|\*\*")
 _TRAILING = " \t.,;:!?"
 _MATH_COMMAND = re.compile(
@@ -256,7 +261,29 @@ def _cued_conclusion(text: str, start: int, end: int) -> ExtractedAnswer | None:
         span = None if value is None else _cued_value(text, *value)
         if span is not None:
             return ExtractedAnswer(text[span[0] : span[1]], "conclusion", *span)
-    return None
+    if relations and relations[-1].group().casefold() == "becomes":
+        return None  # "the expression becomes:" introduces a rewriting, not a result
+    return _displayed_conclusion(text, relations[-1].end() if relations else cue_end, end)
+
+
+def _displayed_conclusion(text: str, after: int, end: int) -> ExtractedAnswer | None:
+    """"…, I get:" with the value displayed on the next line (``\\[ 2k + 2 \\]``): that value.
+
+    Only when the sentence ends in the colon right after its cue or last relation, and the
+    displayed line holds no "=" (an equation displayed there is read as a sentence of its own).
+    """
+    if text[after:end].strip() != ":":
+        return None
+    display = _DISPLAY_OPENING.match(text, end, min(len(text), end + MAX_SENTENCE_CHARS))
+    if display is None:
+        return None
+    line_end = text.find("\n", display.end(), display.end() + MAX_SENTENCE_CHARS)
+    line_end = min(len(text), display.end() + MAX_SENTENCE_CHARS) if line_end < 0 else line_end
+    if _EQUALS.search(text, display.start(1), line_end):
+        return None
+    value = _value_after(text, display.start(1), line_end)
+    span = None if value is None else _cued_value(text, *value)
+    return None if span is None else ExtractedAnswer(text[span[0] : span[1]], "conclusion", *span)
 
 
 def _last_equals(text: str, start: int, end: int) -> re.Match[str] | None:

@@ -113,6 +113,10 @@ def test_reached_answers_in_real_sentences(skyt1_traces: list[SkyTrace]) -> None
         (61, "\\[a = -256\\]", [("-256", "result")]),
         (0, "x = 3 cos(π/2) = 3 * 0 = 0", [("0", "result")]),
         (0, "The formula for r is:\n\nr = √(x² + y²)", []),
+        (107, "So, the intersection has 9 elements.", [("9 elements", "conclusion")]),
+        (218, "So, again, I get (-1,6).", [("(-1,6)", "conclusion")]),
+        (98, "Now, putting it all together, I get:\n\n\\[ 2k + 2 \\]", [("2k + 2", "conclusion")]),
+        (74, "the expression becomes:\n\n\\[\\frac{\\frac{1}{\\cos x}}{\\sin x} - \\frac{\\sin x}{\\cos x}.\\]", []),
     ]
     for idx, snippet, expected in cases:
         text = by_idx[idx]

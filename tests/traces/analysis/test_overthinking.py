@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from math_verify import parse, verify
 
+from traces.analysis.answers import infer_answer_type
 from traces.analysis.behaviours import VERIFICATION_PHRASES
 from traces.analysis.overthinking import (
     Overthinking,
@@ -25,6 +26,8 @@ from traces.analysis.tokens import count_tokens
 from skyt1_samples import SkyTrace
 
 _SIMPLE_BOX = re.compile(r"\\boxed\{([^{}]*)\}")
+_CHOICE_REFERENCE = re.compile(r"(?:\\text\{)?\(?([A-J])\)?\}?")
+_STATED_CHOICE = re.compile(r"\(?([A-J])\)?(?![A-Za-z])")
 _UNIT_WORDS = re.compile(r"(?<=\d)\s+[A-Za-z][A-Za-z ]*\Z")  # "6 Trinkets" states 6
 
 
@@ -40,7 +43,9 @@ class Measured:
 def _measure(trace: SkyTrace, reference: str) -> Measured:
     start, end = reasoning_range(split_think(trace.text))
     steps = segment(trace.text, "reasoning", start, end)
-    return Measured(trace, start, end, steps, measure_overthinking(trace.text, steps, reference))
+    # The answer type is inferred from the reference, as the importer stores it on the problem.
+    answer_type = infer_answer_type(reference)
+    return Measured(trace, start, end, steps, measure_overthinking(trace.text, steps, reference, answer_type=answer_type))
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +55,12 @@ def measured(skyt1_traces: list[SkyTrace]) -> list[Measured]:
 
 
 def _equivalent(reference: str, candidate: str) -> bool:
-    """math-verify called directly, not through ``answers.grade`` and its normaliser."""
+    """The same option letter for a choice reference (``\\text{(E)}`` by "(E) Hyperbola"), else
+    math-verify called directly, not through ``answers.grade`` and its normaliser."""
+    choice = _CHOICE_REFERENCE.fullmatch(reference.strip())
+    if choice:
+        stated = _STATED_CHOICE.match(candidate.strip())
+        return stated is not None and stated.group(1) == choice.group(1)
     candidate = _UNIT_WORDS.sub("", candidate)
     return any(
         verify(parse(wrap(reference)), parse(wrap(candidate)))
