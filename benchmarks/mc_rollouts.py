@@ -105,7 +105,7 @@ def engine_ratio(model_cache: Path, k: int, max_new_tokens: int, device: str, ro
             "naive": lambda: [
                 row
                 for prefix in prefixes
-                for row in backend._generate_texts([backend.render(prompt) + prefix], params, None)
+                for row in backend.generate_texts([backend.render(prompt) + prefix], params, None)
             ],
             # What a job does: every prefix of the trace in one call, continuing from the shared KV cache.
             "prefix-batched": lambda: backend.continue_from([prompt] * len(prefixes), prefixes, params),

@@ -88,7 +88,7 @@ def test_transformers_rollouts_from_the_shared_cache_equal_rollouts_from_scratch
     greedy = SamplingParams(max_new_tokens=12, temperature=0)
     shared = smollm2.continue_from(prompts, prefixes, greedy)
     texts = [smollm2.render(p) + prefix for p, prefix in zip(prompts, prefixes, strict=True)]
-    from_scratch = smollm2._generate_texts(texts[:4], greedy, None) + smollm2._generate_texts(texts[4:], greedy, None)
+    from_scratch = smollm2.generate_texts(texts[:4], greedy, None) + smollm2.generate_texts(texts[4:], greedy, None)
     assert [c.text for (c,) in shared] == [c.text for (c,) in from_scratch]
     assert [c.prompt_tokens for (c,) in shared] == [c.prompt_tokens for (c,) in from_scratch]
 

@@ -165,7 +165,7 @@ class LocalTokenizerBackend:
     """What the in-process engines share (transformers, vLLM): the model's own tokenizer renders
     chat prompts with its template and counts tokens, and a continuation is the rendered prompt
     with the partial answer appended verbatim. A subclass sets ``self.tokenizer`` and implements
-    :meth:`_generate_texts` over rendered model inputs."""
+    :meth:`generate_texts` over rendered model inputs."""
 
     tokenizer: Any
 
@@ -185,7 +185,7 @@ class LocalTokenizerBackend:
         progress: ProgressCallback | None = None,
     ) -> list[list[Completion]]:
         """``params.n`` completions per prompt, in prompt order."""
-        return self._generate_texts([self.render(prompt) for prompt in prompts], params, progress)
+        return self.generate_texts([self.render(prompt) for prompt in prompts], params, progress)
 
     def continue_from(
         self,
@@ -202,9 +202,11 @@ class LocalTokenizerBackend:
         """
         check_prefixes(prompts, prefixes)
         texts = [self.render(prompt) + prefix for prompt, prefix in zip(prompts, prefixes, strict=True)]
-        return self._generate_texts(texts, params, progress)
+        return self.generate_texts(texts, params, progress)
 
-    def _generate_texts(
+    def generate_texts(
         self, texts: Sequence[str], params: SamplingParams, progress: ProgressCallback | None
     ) -> list[list[Completion]]:
+        """``params.n`` completions of each model input already rendered (``render`` and any
+        prefix), in order: what ``generate`` and ``continue_from`` run once they have rendered."""
         raise NotImplementedError

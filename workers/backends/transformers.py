@@ -223,7 +223,7 @@ class TransformersBackend(LocalTokenizerBackend):
                     progress(len(chunk) * params.n)
         return results
 
-    def _generate_texts(
+    def generate_texts(
         self, texts: Sequence[str], params: SamplingParams, progress: ProgressCallback | None
     ) -> list[list[Completion]]:
         """``params.n`` completions of each rendered model input, ``batch_size`` sequences at a time."""

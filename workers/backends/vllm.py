@@ -46,7 +46,7 @@ class VLLMBackend(LocalTokenizerBackend):
             self.tokenizer.chat_template = chat_template
         self.load_seconds = time.perf_counter() - started
 
-    def _generate_texts(
+    def generate_texts(
         self, texts: Sequence[str], params: SamplingParams, progress: ProgressCallback | None
     ) -> list[list[Completion]]:
         if not texts:
