@@ -31,8 +31,9 @@ ANALYSIS_VERSION = "3"
 
 2: reached answers that apply a function their target does not, or differ from it in matrix cells
 or in mentioning π, no longer state it (``mismatch.states_answer``), which may move t*.
-3: conclusions after ", we get", with "has" as a relation, and displayed on the line after a
-colon ("…, I get:") are reached answers (``mismatch``), which may set or move t*."""
+3: conclusions after ", we get", with "has" as a relation, displayed on the line after a colon
+("…, I get:"), and lists of one unknown's solutions ("x = 0 or x = 5") are reached answers
+(``mismatch``), which may set or move t*."""
 
 METHOD = "analysis"
 """The ``Score.method`` of every score this module produces."""

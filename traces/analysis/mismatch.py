@@ -16,6 +16,7 @@ text order.  Three kinds of candidates, all heuristics:
    ("correct", "equal": a judgement, not an answer) nor an English phrase ("always a multiple of
    3").  A sentence ending in a colon right after its cue or relation ("…, I get:") concludes
    with the formula displayed on the next line, unless the relation is "becomes" (a rewriting).
+   A list of one unknown's solutions ("the roots are x = 3, x = 5, and x = 7") is concluded whole.
 3. **Results** (kind ``result``) -- without a cue, a sentence ending in ``= V`` where ``V`` is a
    constant (digits, fractions, roots, π, a few trailing unit words) and the left-hand side is
    one symbol (``n = 8``, ``a_8 = …``, ``f(2) = …``) or a closed computation (``126 - 84 = 42``,
@@ -90,6 +91,8 @@ _MAX_CUED_RELATIONS = 3
 _WHERE_CLAUSE = re.compile(r"[,;]?\s*\bwhere\b", re.IGNORECASE)
 _NEGATION = re.compile(r"(?:not|no|never|none)\b", re.IGNORECASE)
 _OPENERS = ("\\(", "\\[", "$", "**", ":", ",")
+_LIST_SEPARATOR = re.compile(r"\s*,\s*(?:(?:and|or)\s+)?|\s+(?:and|or)\s+")
+_SOLVED = re.compile(r"([A-Za-z])\s*=\s*(\S.*)", re.DOTALL)
 _DISPLAY_OPENING = re.compile(r"\s*(\\\[|\$\$)")
 _CLOSER = re.compile(r"\\\)|\\\]|\$|\*\*")
 _TRAILING = " \t.,;:!?"
@@ -256,6 +259,9 @@ def _cued_conclusion(text: str, start: int, end: int) -> ExtractedAnswer | None:
     if cue_end is None:
         return None
     relations = list(_CUE_RELATION.finditer(text, cue_end, end))
+    listed = _listed_solutions(text, [cue_end, *(r.end() for r in relations[:1])], end)
+    if listed is not None:
+        return listed
     for relation in reversed(relations[-_MAX_CUED_RELATIONS:]):
         value = _value_after(text, relation.end(), end)
         span = None if value is None else _cued_value(text, *value)
@@ -264,6 +270,27 @@ def _cued_conclusion(text: str, start: int, end: int) -> ExtractedAnswer | None:
     if relations and relations[-1].group().casefold() == "becomes":
         return None  # "the expression becomes:" introduces a rewriting, not a result
     return _displayed_conclusion(text, relations[-1].end() if relations else cue_end, end)
+
+
+def _listed_solutions(text: str, starts: list[int], end: int) -> ExtractedAnswer | None:
+    """"the roots are x = 3, x = 5, and x = 7": the list, when the value from one of ``starts``
+    (the cue's end, the first relation's) lists one unknown's values (``solution_values``)."""
+    for start in starts:
+        value = _value_after(text, start, end)
+        if value is not None and solution_values(text[value[0] : value[1]]) is not None:
+            return ExtractedAnswer(text[value[0] : value[1]], "conclusion", *value)
+    return None
+
+
+def solution_values(answer: str) -> str | None:
+    """Two or more values of one unknown, listed as its solutions ("x = 3, x = 5, and x = 7"), as
+    the bare list ("3, 5, 7"); None for anything else (``x = 3, y = 5`` names two unknowns)."""
+    items = _LIST_SEPARATOR.split(answer.strip())
+    solved = [_SOLVED.fullmatch(item) for item in items]
+    if len(items) < 2 or not all(solved) or len({m.group(1) for m in solved if m}) != 1:
+        return None
+    values = [m.group(2) for m in solved if m]
+    return ", ".join(values) if all(_is_value(v) for v in values) else None
 
 
 def _displayed_conclusion(text: str, after: int, end: int) -> ExtractedAnswer | None:
@@ -413,9 +440,12 @@ def states_answer(candidate: str, target: str, answer_type: AnswerType = "math")
       cannot state ``\\pi``), before ``grade`` runs.  A candidate applying a function the target
       does not (``\\frac{\\sin 100^\\circ}{\\cos 100^\\circ}`` for ``-\\sqrt{3}``) is a computation on
       the way, as above, whatever its value.
+    * A list of one unknown's solutions ("x = 3, x = 5, and x = 7") is screened and graded as
+      its values ("3, 5, 7").
     * Choice and text answers go straight to ``grade``.
     """
     if answer_type not in ("choice", "text"):
+        candidate = solution_values(candidate) or candidate
         if _is_plain_number(target):
             if not _is_plain_number(candidate):
                 return False

@@ -116,6 +116,8 @@ def test_reached_answers_in_real_sentences(skyt1_traces: list[SkyTrace]) -> None
         (107, "So, the intersection has 9 elements.", [("9 elements", "conclusion")]),
         (218, "So, again, I get (-1,6).", [("(-1,6)", "conclusion")]),
         (98, "Now, putting it all together, I get:\n\n\\[ 2k + 2 \\]", [("2k + 2", "conclusion")]),
+        (36, "Therefore, the roots are x = 3, x = 5, and x = 7.", [("x = 3, x = 5, and x = 7", "conclusion")]),
+        (22, "So, the solutions are x = 0 or x = 5.", [("x = 0 or x = 5", "conclusion")]),
         (74, "the expression becomes:\n\n\\[\\frac{\\frac{1}{\\cos x}}{\\sin x} - \\frac{\\sin x}{\\cos x}.\\]", []),
     ]
     for idx, snippet, expected in cases:
@@ -175,6 +177,10 @@ def test_states_answer_screens_before_grading() -> None:
         # A function the target does not apply is a computation on the way (tan 120° is -√3).
         ("\\frac{\\sin 120^\\circ}{\\cos 120^\\circ}", "-\\sqrt{3}", False),
         ("\\arccos \\frac{1}{2}", "\\frac{\\pi}{3}", False),
+        # One unknown's solutions state their list, not one of them.
+        ("x = 3, x = 5, and x = 7", "3, 5, 7", True),
+        ("x = 0 or x = 5", "5", False),
+        ("x = 3, y = 5", "3, 5", False),
     ],
 )
 def test_states_answer_screens_shapes_math_verify_need_not_see(candidate: str, target: str, states: bool) -> None:
