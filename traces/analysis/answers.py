@@ -311,6 +311,17 @@ _NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d{1,3})?")
 _COMPLEX = re.compile(r"(?:([-+]?[\d.]+)(?=[-+]))?([-+]?)([\d.]*)i")  # a+bi, a-i, -bi, i
 _PI_MULTIPLE = re.compile(r"([-+]?)([\d.]*)(?:\\pi|π)")  # 7\pi, -π, 16π
 _BASE_NUMERAL = re.compile(r"(\d+)_\{?(\d+)\}?")  # 52_8, 4210_{5}
+NUMBER_WORDS = {
+    word: value
+    for value, word in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+        "fifteen sixteen seventeen eighteen nineteen twenty".split()
+    )
+}
+"""Numbers written as one English word, as reasoning states counts ("there are two solutions")."""
+_COUNT_IN_WORDS = re.compile(  # "two y-intercepts", never "one of them"
+    rf"\s*({'|'.join(NUMBER_WORDS)})(?!\s+of\b)(?:\s+[A-Za-z][\w-]*){{0,3}}\s*\.?\s*", re.IGNORECASE
+)
 _SLASH_FRACTION = re.compile(r"([-+]?\d+)/(\d+)")
 _LATEX_FRACTION = re.compile(r"(-?)\\frac\{(-?\d+)\}\{(-?\d+)\}")
 
@@ -325,7 +336,8 @@ def normalize_answer(s: str) -> str:
     Strips math delimiters (``$``, ``\\(``…), a wrapping ``\\boxed{}``, ``\\text{}``-style
     wrappers, ``\\left``/``\\right``, spacing commands (``\\!``, ``\\,``…) and all whitespace,
     ``^\\circ``/degrees, ``%`` and ``$`` signs, thousands separators ("1,000", "1{,}000"), a
-    trailing period, a unit word after a number ("5 cm"), and a leading single-variable
+    trailing period, a unit word after a number ("5 cm"), a count in words ("two y-intercepts" →
+    "2", up to twenty, at most three words after it), and a leading single-variable
     assignment ("x = 5" → "5"); rewrites ``\\dfrac``/``\\tfrac`` to ``\\frac`` and the brace-less
     shorthands ``\\frac12``/``\\sqrt2``.  Case is kept (variables are case-sensitive).
 
@@ -337,6 +349,9 @@ def normalize_answer(s: str) -> str:
 
 def _normalize(s: str) -> str:
     """``normalize_answer``, uncached."""
+    count = _COUNT_IN_WORDS.fullmatch(s)
+    if count:
+        return str(NUMBER_WORDS[count.group(1).casefold()])
     s = _SPACING.sub("", s)
     s = _WHITESPACE.sub("", s)
     for _ in range(2):  # two passes unwrap \text{\textbf{x}}
@@ -510,9 +525,13 @@ def _math_verify_equal(predicted: str, reference: str) -> bool | None:
 
 
 def _grade_choice(predicted: str, reference: str) -> Verdict:
+    """Option letters compared; an option's text ("a hyperbola") against a letter is undetermined
+    (the options are not known here), two texts are compared as text."""
     p, r = _choice_letter(predicted), _choice_letter(reference)
     if p is not None and r is not None:
         return Verdict(p == r, "choice")
+    if p is not None or r is not None:
+        return UNDETERMINED
     return _grade_text(predicted, reference)
 
 

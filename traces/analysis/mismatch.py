@@ -12,7 +12,7 @@ text order.  Three kinds of candidates, all heuristics:
    (", so", ", which gives", ", we get"…), the value right of the last relation (``=``, "is",
    "are", "has", "equals", "gives", "get", "becomes"), up to the sentence end or the closing math
    delimiter: a constant, an expression or a name ("Evelyn"); a leading number of prose ("4
-   possible numbers that …" gives 4, "has 9 elements" 9); never a lone lowercase word
+   possible numbers that …" gives 4, "has 9 elements" 9, "two y-intercepts" two); never a lone lowercase word
    ("correct", "equal": a judgement, not an answer) nor an English phrase ("always a multiple of
    3").  A sentence ending in a colon right after its cue or relation ("…, I get:") concludes
    with the formula displayed on the next line, unless the relation is "becomes" (a rewriting).
@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from traces.analysis.answers import (
+    NUMBER_WORDS,
     AnswerType,
     ExtractedAnswer,
     extract_answer,
@@ -110,7 +111,7 @@ _NOT_UNIT_WORDS = frozenset(
     "is are was were be a an the and or of so which that then but for to in on at as by "
     "because since if when where we i it this these those not".split()
 )
-_LEADING_NUMBER = re.compile(r"[-+]?\d[\d,]*(?:\.\d+)?(?=\s+[A-Za-z])")
+_LEADING_NUMBER = re.compile(rf"(?:[-+]?\d[\d,]*(?:\.\d+)?|(?i:{'|'.join(NUMBER_WORDS)})\b)(?=\s+[A-Za-z])")
 _LOWERCASE_WORD = re.compile(r"[a-z]+")
 _ENGLISH_PHRASE = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}\s+[A-Za-z]{2,}")
 _SYMBOL_LHS = re.compile(

@@ -332,9 +332,13 @@ def test_last_number_fallback_is_opt_in() -> None:
         ("(1,2)", "(1,2,3)", "math", Verdict(False, "numeric")),
         ("(1,2)", "1+2i", "math", Verdict(False, "numeric")),
         ("17", "18", "numeric", Verdict(False, "numeric")),
+        ("two", "2", "numeric", Verdict(True, "exact")),
+        ("three real roots", "2", "numeric", Verdict(False, "numeric")),
         ("(B)", "B", "choice", Verdict(True, "choice")),
         ("$\\text{(d)}$", "D", "choice", Verdict(True, "choice")),
         ("A", "B", "choice", Verdict(False, "choice")),
+        ("a hyperbola", "E", "choice", Verdict(None, "undetermined")),  # an option's text, not its letter
+        ("Hyperbola", "hyperbola", "choice", Verdict(True, "text")),
         ("\\text{East}", "east", "text", Verdict(True, "text")),
         ("north", "east", "text", Verdict(False, "text")),
         ("«Évelyn»!", "évelyn", "text", Verdict(True, "text")),
@@ -360,6 +364,9 @@ def test_grade(predicted: str | None, reference: str, answer_type: str, expected
         ("x = \\sqrt2", "\\sqrt{2}"),
         ("12 inches", "12"),
         (".5", "0.5"),
+        ("two y-intercepts", "2"),
+        ("Twelve.", "12"),
+        ("one of them", "oneofthem"),  # not a count
     ],
 )
 def test_normalize_answer(raw: str, normal: str) -> None:

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from traces.analysis.answers import infer_answer_type
 from traces.analysis.mismatch import (
     Mismatch,
     is_truncated,
@@ -25,7 +26,11 @@ _SIMPLE_BOX = re.compile(r"\\boxed\{([^{}]*)\}")
 
 @pytest.fixture(scope="module")
 def verdicts(skyt1_traces: list[SkyTrace]) -> list[tuple[SkyTrace, Mismatch]]:
-    return [(trace, think_answer_mismatch(trace.text, split_think(trace.text))) for trace in skyt1_traces]
+    """Each trace's verdict, with the answer type inferred from its reference as the importer stores it."""
+    return [
+        (trace, think_answer_mismatch(trace.text, split_think(trace.text), answer_type=infer_answer_type(trace.answer)))
+        for trace in skyt1_traces
+    ]
 
 
 def _last_simple_box(text: str) -> str | None:

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from math_verify import parse, verify
 
-from traces.analysis.answers import infer_answer_type
+from traces.analysis.answers import NUMBER_WORDS, infer_answer_type
 from traces.analysis.behaviours import VERIFICATION_PHRASES
 from traces.analysis.overthinking import (
     Overthinking,
@@ -62,6 +62,7 @@ def _equivalent(reference: str, candidate: str) -> bool:
         stated = _STATED_CHOICE.match(candidate.strip())
         return stated is not None and stated.group(1) == choice.group(1)
     candidate = _UNIT_WORDS.sub("", candidate)
+    candidate = str(NUMBER_WORDS.get(candidate.casefold(), candidate))  # "two" y-intercepts states 2
     return any(
         verify(parse(wrap(reference)), parse(wrap(candidate)))
         for wrap in (lambda s: f"${s}$", lambda s: f"\\boxed{{{s}}}")
