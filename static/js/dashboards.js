@@ -160,7 +160,8 @@
       section.chartConfig = [canvas, chartConfig(chart, traceList)];
     }
     var details = section.appendChild(el("details", chart.kind === "table" || chart.rows.length <= 12 ? { open: "" } : {}));
-    details.appendChild(el("summary", {}, "Numbers (" + chart.rows.length + " rows)"));
+    var rowCount = chart.rows.length;
+    details.appendChild(el("summary", {}, "Numbers (" + rowCount + (rowCount === 1 ? " row)" : " rows)")));
     details.appendChild(el("div", { class: "table-wrap" })).appendChild(table(chart, traceList));
     var query = root.dataset.query;
     var csv = root.dataset.csv + "?" + (query ? query + "&" : "") + "chart=" + encodeURIComponent(chart.id);

@@ -88,7 +88,8 @@ class ModelDashboardForm(DateRangeForm):
         return {"run": str(run.pk)} if run else {}
 
 
-PERIODS = {"day": "Day", "week": "Week"}
+PERIODS = {"week": "Week", "day": "Day"}
+"""Periods of the annotation time series; the first is the default, and the select shows it first."""
 
 
 class AnnotationDashboardForm(DateRangeForm):
@@ -98,4 +99,4 @@ class AnnotationDashboardForm(DateRangeForm):
 
     @property
     def period_value(self) -> str:
-        return self.cleaned_data.get("period") or "week"
+        return self.cleaned_data.get("period") or next(iter(PERIODS))

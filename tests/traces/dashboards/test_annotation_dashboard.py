@@ -90,3 +90,12 @@ def test_a_project_without_labels_says_so(member_client, project) -> None:  # ty
     assert data(member_client, project)["empty"] == "No queues and no labels by people in this project yet."
     response = member_client.get(reverse("dashboard-csv", args=[project.slug, "annotation"]), {"chart": "agreement"})
     assert response.status_code == 400
+
+
+def test_the_period_select_shows_the_period_the_charts_use(member_client, project, annotated) -> None:  # type: ignore[no-untyped-def]
+    """Without ?period= the series are weekly, and the select shows that (it once showed "Day")."""
+    page = member_client.get(reverse("dashboard", args=[project.slug, "annotation"])).content.decode()
+    select = page[page.index('name="period"') :]
+    first_option = select[select.index("<option") : select.index("</option>")]
+    assert 'value="week"' in first_option  # a select with nothing chosen shows its first option
+    assert chart(data(member_client, project), "throughput")["title"] == "Throughput per week (steps per hour)"
