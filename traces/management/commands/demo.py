@@ -63,9 +63,10 @@ def login_url() -> str:
 
 
 #: Sized for a first start of about 3 minutes on 2 idle CPU cores (measured: GGUF conversion ≈25 s,
-#: then 4 batches of 8 prompts × ≤160 tokens at ≈32 tok/s); a busy machine takes about twice as long.
-DEFAULT_PROBLEMS = 32
-DEFAULT_SAMPLES = 1
+#: then 4 batches of 8 completions × ≤160 tokens at 30–70 tok/s); a busy machine takes about twice as
+#: long. Two samples of each problem give the compare page pairs to show, and pass@k and maj@k a k of 2.
+DEFAULT_PROBLEMS = 16
+DEFAULT_SAMPLES = 2
 DEFAULT_MAX_NEW_TOKENS = 160
 #: Prompts per ``generate`` call: one engine batch, stored in one transaction, one progress step.
 #: On 2 cores batches of 16 or 32 were no faster than 8 (31.6, 28.8, 22.5 tok/s on a busy machine).
