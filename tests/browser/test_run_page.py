@@ -44,6 +44,8 @@ def test_the_job_page_follows_a_run_live_and_cancels_it(live_server, browser, ma
     expect(page.locator("#run-speed")).to_have_text("61.7")
     expect(page.locator("#run-eta")).not_to_have_text("—")
     assert page.evaluate("document.querySelector('#run-bar').value") == 10
+    # The bar spans its card (a bare <progress> is ~10em wide, which read as a quarter done when full).
+    assert page.evaluate("(bar => bar.offsetWidth / bar.parentElement.clientWidth)(document.querySelector('#run-bar'))") > 0.9
     page.screenshot(path=str(artifacts / "run-page-running.png"), full_page=True)
 
     page.click("#run-cancel")
