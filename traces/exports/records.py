@@ -32,7 +32,8 @@ Rules per format (decisions where SPEC §2 is silent):
   step is labelled and none is false; null when undetermined), then one column per trace-level
   score, named ``score:<name>:<method>``.
 
-Every format but flat skips a trace with no labelled step.
+Every format but flat skips a trace with no labelled step; TRL and Math-Shepherd also skip one
+whose first step is unlabelled (an empty labelled prefix), under its own reason.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from traces.formats.math_shepherd import render_math_shepherd
 from traces.formats.trl import DEFAULT_STEP_SEPARATOR, render_trl
 
 NO_LABELLED_STEP = "no labelled step"
+FIRST_STEP_UNLABELLED = "first step unlabelled (the labelled prefix is empty)"
 FIRST_ERROR_UNDETERMINED = "first error undetermined"
 
 #: The flat format's fixed columns, in file order (score columns follow, sorted).
@@ -147,9 +149,12 @@ def labelled_prefix(steps: Sequence[PolicyStep]) -> list[PolicyStep]:
 
 
 def _labelled_prefix_or_skip(trace: ExportTrace, policy: LabelPolicy) -> list[PolicyStep]:
-    prefix = labelled_prefix(trace_steps(policy, labels_per_step(trace)))
+    """The labelled prefix, or a skip that says whether any step is labelled at all (a trace
+    labelled only on its last step has none to give, and its author should know why)."""
+    steps = trace_steps(policy, labels_per_step(trace))
+    prefix = labelled_prefix(steps)
     if not prefix:
-        raise SkipTrace(NO_LABELLED_STEP)
+        raise SkipTrace(FIRST_STEP_UNLABELLED if any(step.label is not None for step in steps) else NO_LABELLED_STEP)
     return prefix
 
 

@@ -7,6 +7,7 @@ import pytest
 from traces.exports.policy import LabelPolicy, SourcedLabel
 from traces.exports.records import (
     FIRST_ERROR_UNDETERMINED,
+    FIRST_STEP_UNLABELLED,
     NO_LABELLED_STEP,
     ExportStep,
     ExportTrace,
@@ -73,7 +74,13 @@ def test_trl_record_is_the_labelled_prefix_with_bool_labels() -> None:
 
 def test_trl_record_skips_a_trace_without_labels() -> None:
     with pytest.raises(SkipTrace, match=NO_LABELLED_STEP):
+        render_trl_record(make_trace(["a", "b"], [None, None]), KEEP, DEFAULT)
+
+
+def test_trl_record_says_why_a_trace_labelled_after_its_first_step_is_skipped() -> None:
+    with pytest.raises(SkipTrace) as skipped:
         render_trl_record(make_trace(["a", "b"], [None, 1]), KEEP, DEFAULT)
+    assert str(skipped.value) == FIRST_STEP_UNLABELLED
 
 
 def test_math_shepherd_record_numbers_steps_of_other_sources() -> None:
