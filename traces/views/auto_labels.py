@@ -58,7 +58,11 @@ class McForm(forms.Form):
 
     def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["model"].queryset = generating_models(project)  # type: ignore[attr-defined]
+        models = generating_models(project)
+        self.fields["model"].queryset = models  # type: ignore[attr-defined]
+        only = list(models[:2])
+        if len(only) == 1:  # nothing to choose: preselected (several models stay an explicit choice)
+            self.fields["model"].initial = only[0]
 
     def spec(self) -> McSpec:
         data = self.cleaned_data

@@ -149,3 +149,18 @@ def test_auto_labels_show_as_suggestions_with_source_and_confidence(
     for page in ("trace-detail", "trace-label"):
         body = member_client.get(reverse(page, args=[project.slug, trace.pk])).content.decode()
         assert "mc_rollout" in body and "0.75" in body and "llm_judge:judge" in body
+
+
+def test_the_rollout_model_is_preselected_only_when_there_is_no_choice(
+    member_client: Client, project: Project, traces: dict[str, Trace]
+) -> None:
+    def selected_rollout_model() -> str | None:
+        """The text of the selected option of the Monte Carlo form's model select."""
+        body = member_client.get(url(project)).content.decode()
+        select = body[body.index('name="mc-model"') : body.index("</select>", body.index('name="mc-model"'))]
+        chosen = [option for option in select.split("<option")[1:] if " selected" in option.split(">")[0]]
+        return chosen[0].split(">")[1].split("<")[0] if chosen else None
+
+    assert selected_rollout_model() == "---------"  # two generating models (roller, judge): the user picks
+    LanguageModel.objects.filter(project=project, name="judge").delete()
+    assert selected_rollout_model() == "roller"
