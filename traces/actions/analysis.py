@@ -7,7 +7,7 @@ the pass is idempotent and a crash leaves each trace with either its old or its 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict
 
 from django.db import transaction
@@ -16,7 +16,7 @@ from django.db.models import Q, QuerySet
 from traces.analysis.engine import ANALYSIS_VERSION, METHOD, TraceInput, TraceReport, analyze_trace
 from traces.analysis.segmentation import Span
 from traces.analysis.think import ThinkSplit
-from traces.models import Score, Step, Trace, TraceAnalysis
+from traces.models import ProjectScoreName, Score, Step, Trace, TraceAnalysis
 from traces.models.analysis import SUMMARY_SCORES
 
 BATCH_SIZE = 200
@@ -73,11 +73,22 @@ def _steps_by_trace(batch: list[Trace]) -> dict[int, list[Step]]:
     return steps
 
 
+def store_trace_scores(scores: Iterable[Score]) -> None:
+    """Insert trace-level scores (``trace`` set, no ``step``) and register their names in their
+    projects (``ProjectScoreName``, what the trace list offers to filter and sort by)."""
+    rows = Score.objects.bulk_create(scores)
+    names = sorted({(score.trace.project_id, score.method, score.name) for score in rows})
+    ProjectScoreName.objects.bulk_create(
+        (ProjectScoreName(project_id=project_id, method=method, name=name) for project_id, method, name in names),
+        ignore_conflicts=True,  # most calls only repeat names the project already has
+    )
+
+
 @transaction.atomic
 def _store(batch: list[Trace], reports: list[TraceReport]) -> None:
     Score.objects.filter(trace__in=batch, step__isnull=True, method=METHOD).delete()
     TraceAnalysis.objects.filter(trace__in=batch).delete()
-    Score.objects.bulk_create(
+    store_trace_scores(
         Score(trace=trace, name=name, value=value, method=METHOD, version=ANALYSIS_VERSION)
         for trace, report in zip(batch, reports)
         for name, value in sorted(report.scores.items())

@@ -8,7 +8,7 @@ from traces.models.problem import AnswerType, Problem
 from traces.models.project import ROLE_RANK, Membership, Project, Role
 from traces.models.queue import AssignmentPolicy, AssignmentStatus, Queue, QueueAssignment, QueueItem
 from traces.models.run import Backend, LanguageModel, Run, RunKind, RunStatus, ThinkFormat
-from traces.models.score import Score
+from traces.models.score import ProjectScoreName, Score
 from traces.models.trace import FinishReason, Part, Segmentation, Step, Trace
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "PreferenceChoice",
     "Problem",
     "Project",
+    "ProjectScoreName",
     "Queue",
     "QueueAssignment",
     "QueueItem",

@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 from django import forms
 
 from traces.analysis.engine import METHOD
-from traces.models import FinishReason, LanguageModel, Project, Run, RunKind, Score
+from traces.models import FinishReason, LanguageModel, Project, ProjectScoreName, Run, RunKind
 
 ANY = ("", "any")
 
@@ -33,13 +33,8 @@ class ScoreKey(NamedTuple):
 
 
 def project_score_keys(project: Project) -> list[ScoreKey]:
-    """The distinct trace-level scores of the project's traces, by name (one query)."""
-    rows = (
-        Score.objects.filter(trace__project=project, step__isnull=True)
-        .order_by("name", "method")
-        .values_list("method", "name")
-        .distinct()
-    )
+    """The trace-level scores the project's traces have had, by name (one small query)."""
+    rows = ProjectScoreName.objects.filter(project=project).order_by("name", "method").values_list("method", "name")
     return [ScoreKey(method, name) for method, name in rows]
 
 

@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from traces.actions.analysis import analyze_traces, needing_analysis
 from traces.actions.imports import do_import
 from traces.analysis.engine import ANALYSIS_VERSION, METHOD
-from traces.models import Project, Score, Trace, TraceAnalysis
+from traces.models import Project, ProjectScoreName, Score, Trace, TraceAnalysis
 
 pytestmark = pytest.mark.django_db
 
@@ -55,6 +55,15 @@ def test_every_trace_gets_scores_and_markers(sky_project: Project, sky_records: 
         assert 0.0 <= ratio <= 1.0
         t_star = [m for m in trace.analysis.markers if m["kind"] == "t_star"]
         assert bool(t_star) == ("t_star_step" in names) == (trace.analysis.verdicts["t_star"] is not None)
+
+
+def test_the_project_registers_the_score_names_its_traces_have(sky_project: Project) -> None:
+    """What the trace list offers to filter by (``ProjectScoreName``) is what the scores hold."""
+    analyze_traces(Trace.objects.filter(project=sky_project))
+    stored = Score.objects.filter(trace__project=sky_project, step__isnull=True).values_list("method", "name")
+    registered = ProjectScoreName.objects.filter(project=sky_project).values_list("method", "name")
+    assert set(registered) == set(stored.distinct()) and ALWAYS_PRESENT <= {name for _, name in registered}
+    assert not ProjectScoreName.objects.exclude(project=sky_project).exists()
 
 
 def test_truncation_matches_the_raw_markers(sky_project: Project, sky_records: list[dict]) -> None:

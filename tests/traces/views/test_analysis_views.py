@@ -19,7 +19,7 @@ import pytest
 from django.urls import reverse
 from trace_factory import TraceSpec
 
-from traces.actions.analysis import analyze_traces
+from traces.actions.analysis import analyze_traces, store_trace_scores
 from traces.actions.store import store_traces
 from traces.analysis.engine import METHOD
 from traces.formats.base import ParsedTrace
@@ -106,7 +106,7 @@ def analyse(
         verdicts={"mismatch": "undetermined", "think_answer": None, **(verdicts or {})},
         markers=[{"kind": k, "start": s, "end": e, "label": label} for k, s, e, label in markers],
     )
-    Score.objects.bulk_create(Score(trace=trace, name=n, value=v, method=METHOD) for n, v in (scores or {}).items())
+    store_trace_scores(Score(trace=trace, name=n, value=v, method=METHOD) for n, v in (scores or {}).items())
 
 
 def expected_marks(trace: Trace, step: Step, markers: list[MarkerSpec]) -> list[tuple[str, frozenset[str]]]:
@@ -349,14 +349,14 @@ def scored(make_traces, monkeypatch: pytest.MonkeyPatch) -> list[Trace]:
     """Traces with ``overthinking_ratio`` values (ties, gaps) and a judge's score of the same name."""
     monkeypatch.setattr(trace_views, "PAGE_SIZE", 4)  # many pages from few traces
     traces = list(make_traces([TraceSpec(key=f"s{i}") for i in range(len(VALUES))]).values())
-    Score.objects.bulk_create(
+    store_trace_scores(
         Score(trace=trace, name="overthinking_ratio", value=value, method=METHOD)
         for trace, value in zip(traces, VALUES) if value is not None
     )
-    Score.objects.bulk_create(
+    store_trace_scores(
         Score(trace=t, name="loop_count", value=float(i % 3), method=METHOD) for i, t in enumerate(traces)
     )
-    Score.objects.create(trace=traces[3], name="overthinking_ratio", value=9.0, method="llm_judge:x")
+    store_trace_scores([Score(trace=traces[3], name="overthinking_ratio", value=9.0, method="llm_judge:x")])
     return traces
 
 

@@ -1,0 +1,49 @@
+"""Data migrations fill what they add from the rows already stored."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+BEFORE = [("traces", "0006_trace_analysis_summary_scores")]
+AFTER = [("traces", "0007_project_score_names")]
+
+
+def migrate(targets: list[tuple[str, str]]):  # type: ignore[no-untyped-def]
+    """Migrate to ``targets`` and return the historical app registry there."""
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(targets)
+    return executor.loader.project_state(targets).apps
+
+
+@pytest.fixture(autouse=True)
+def back_to_the_latest_schema():  # type: ignore[no-untyped-def]
+    """The tests after these need every migration applied, whichever a test stopped at."""
+    yield
+    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+
+def test_0007_registers_the_score_names_already_stored() -> None:
+    apps = migrate(BEFORE)
+    model = apps.get_model
+    for i, names in enumerate((["loop_count", "overthinking_ratio"], ["loop_count"])):
+        project = model("traces", "Project").objects.create(name=f"P{i}", slug=f"p{i}")
+        problem = model("traces", "Problem").objects.create(project=project, prompt="1 + 1?", content_hash="h")
+        llm = model("traces", "LanguageModel").objects.create(project=project, name="m")
+        run = model("traces", "Run").objects.create(project=project, model=llm, kind="import")
+        for sample in range(3):
+            trace = model("traces", "Trace").objects.create(
+                project=project, run=run, problem=problem, model=llm, sample_index=sample, raw_text="2", content_hash=f"t{sample}"
+            )
+            model("traces", "Score").objects.bulk_create(
+                model("traces", "Score")(trace=trace, name=name, value=sample, method="analysis") for name in names
+            )
+    apps = migrate(AFTER)
+    registered = apps.get_model("traces", "ProjectScoreName").objects.values_list("project__slug", "method", "name")
+    assert sorted(registered) == [
+        ("p0", "analysis", "loop_count"), ("p0", "analysis", "overthinking_ratio"), ("p1", "analysis", "loop_count"),
+    ]  # fmt: skip
