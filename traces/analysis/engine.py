@@ -34,7 +34,7 @@ or in mentioning π, no longer state it (``mismatch.states_answer``), which may 
 3: conclusions after ", we get", with "has" as a relation, displayed on the line after a colon
 ("…, I get:"), and lists of one unknown's solutions ("x = 0 or x = 5") are reached answers
 (``mismatch``), which may set or move t*; a count in words ("two y-intercepts") grades as its
-number (``answers.normalize_answer``)."""
+number (``answers.normalize_answer``); a bare function name ("f(x)") is no conclusion."""
 
 METHOD = "analysis"
 """The ``Score.method`` of every score this module produces."""

@@ -12,11 +12,12 @@ text order.  Three kinds of candidates, all heuristics:
    (", so", ", which gives", ", we get"…), the value right of the last relation (``=``, "is",
    "are", "has", "equals", "gives", "get", "becomes"), up to the sentence end or the closing math
    delimiter: a constant, an expression or a name ("Evelyn"); a leading number of prose ("4
-   possible numbers that …" gives 4, "has 9 elements" 9, "two y-intercepts" two); never a lone lowercase word
-   ("correct", "equal": a judgement, not an answer) nor an English phrase ("always a multiple of
-   3").  A sentence ending in a colon right after its cue or relation ("…, I get:") concludes
-   with the formula displayed on the next line, unless the relation is "becomes" (a rewriting).
-   A list of one unknown's solutions ("the roots are x = 3, x = 5, and x = 7") is concluded whole.
+   possible numbers that …" gives 4, "has 9 elements" 9, "two y-intercepts" two); never a lone
+   lowercase word ("correct", "equal": a judgement, not an answer), a bare function name
+   ("f(x)") nor an English phrase ("always a multiple of 3").  A sentence ending in a colon right
+   after its cue or relation ("…, I get:") concludes with the formula displayed on the next line,
+   unless the relation is "becomes" (a rewriting).  A list of one unknown's solutions ("the roots
+   are x = 3, x = 5, and x = 7") is concluded whole.
 3. **Results** (kind ``result``) -- without a cue, a sentence ending in ``= V`` where ``V`` is a
    constant (digits, fractions, roots, π, a few trailing unit words) and the left-hand side is
    one symbol (``n = 8``, ``a_8 = …``, ``f(2) = …``) or a closed computation (``126 - 84 = 42``,
@@ -113,6 +114,8 @@ _NOT_UNIT_WORDS = frozenset(
 )
 _LEADING_NUMBER = re.compile(rf"(?:[-+]?\d[\d,]*(?:\.\d+)?|(?i:{'|'.join(NUMBER_WORDS)})\b)(?=\s+[A-Za-z])")
 _LOWERCASE_WORD = re.compile(r"[a-z]+")
+# "f(x)", "r(x) = f(x)": names of quantities, no value.
+_FUNCTION_NAME_ONLY = re.compile(r"[A-Za-z]\s*\(\s*[A-Za-z]\s*\)(?:\s*=\s*[A-Za-z]\s*\(\s*[A-Za-z]\s*\))*")
 _ENGLISH_PHRASE = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}\s+[A-Za-z]{2,}")
 _SYMBOL_LHS = re.compile(
     r"(?:^|[\s(\[{,;:$])(?:[A-Za-z]|\\[A-Za-z]+)(?:_\{?\w{1,3}\}?)?(?:\([^()=]{0,20}\))?\s*\Z"
@@ -226,6 +229,7 @@ def _cued_value(text: str, start: int, end: int) -> tuple[int, int] | None:
         _ENGLISH_PHRASE.search(_MATH_COMMAND.sub("·", value))
         or _LOWERCASE_WORD.fullmatch(value)
         or _NEGATION.match(value)
+        or _FUNCTION_NAME_ONLY.fullmatch(value)
     ):
         return None
     return start, end

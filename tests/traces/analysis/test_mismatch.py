@@ -121,6 +121,7 @@ def test_reached_answers_in_real_sentences(skyt1_traces: list[SkyTrace]) -> None
         (107, "So, the intersection has 9 elements.", [("9 elements", "conclusion")]),
         (218, "So, again, I get (-1,6).", [("(-1,6)", "conclusion")]),
         (98, "Now, putting it all together, I get:\n\n\\[ 2k + 2 \\]", [("2k + 2", "conclusion")]),
+        (245, "so the remainder when divided by \\( x^2 - 1 \\) is \\( r(x) = f(x) \\) modulo", []),
         (36, "Therefore, the roots are x = 3, x = 5, and x = 7.", [("x = 3, x = 5, and x = 7", "conclusion")]),
         (22, "So, the solutions are x = 0 or x = 5.", [("x = 0 or x = 5", "conclusion")]),
         (74, "the expression becomes:\n\n\\[\\frac{\\frac{1}{\\cos x}}{\\sin x} - \\frac{\\sin x}{\\cos x}.\\]", []),
