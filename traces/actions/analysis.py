@@ -15,7 +15,6 @@ from django.db.models import Q, QuerySet
 
 from traces.analysis.engine import ANALYSIS_VERSION, METHOD, TraceInput, TraceReport, analyze_trace
 from traces.analysis.segmentation import Span
-from traces.analysis.think import ThinkSplit
 from traces.models import ProjectScoreName, Score, Step, Trace, TraceAnalysis
 from traces.models.analysis import SUMMARY_SCORES
 
@@ -28,7 +27,7 @@ def trace_input(trace: Trace, steps: list[Step]) -> TraceInput:
     """The engine's view of one stored trace (its problem must be loaded)."""
     return TraceInput(
         text=trace.raw_text,
-        split=ThinkSplit(trace.think_start, trace.think_end, trace.answer_start, trace.answer_end, trace.think_closed),
+        split=trace.think_split,
         steps=[Span(step.char_start, step.char_end) for step in steps],
         finish_reason=trace.finish_reason,
         reference=trace.problem.answer or None,

@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce, Substr
 
+from traces.analysis.think import ThinkSplit
 from traces.models.problem import Problem
 from traces.models.project import Project
 from traces.models.run import LanguageModel, Run
@@ -253,6 +254,11 @@ class Trace(models.Model):
     @property
     def total_tokens(self) -> int:
         return self.think_tokens + self.answer_tokens
+
+    @property
+    def think_split(self) -> ThinkSplit:
+        """Where the think and answer parts lie, as stored (``traces.analysis.think``)."""
+        return ThinkSplit(self.think_start, self.think_end, self.answer_start, self.answer_end, self.think_closed)
 
 
 class Segmentation(models.Model):

@@ -160,7 +160,7 @@ def column_of(letter: str, trace: Trace, hidden: Q) -> CompareColumn:
         between = [Segment("\n\n")] if parts.think_text and parts.answer_text else []
         segments = [*parts.think_text, *between, *parts.answer_text]
         shown = [StepRow(index=0, text=trace.raw_text, part="answer", segments=segments)] if segments else []
-    summary = analysis_summary(analysis, markers, trace_scores(trace), steps) if analysis else None
+    summary = analysis_summary(trace, analysis, markers, trace_scores(trace), steps) if analysis else None
     t_star_index = summary.t_star_step - 1 if summary and summary.t_star_step else None
     t_star = next((i for i, step in enumerate(shown) if step.index == t_star_index), None)
     return CompareColumn(letter=letter, trace=trace, summary=summary, steps=shown, t_star=t_star)

@@ -425,6 +425,7 @@ class AnalysisSummary:
     """What the viewer's badges and legend say about one analysed trace (SPEC §3.3–3.5)."""
 
     version: str
+    has_think: bool  # False: the completion has no think part, so there is no think–answer comparison
     mismatch: str  # match / mismatch / undetermined
     think_answer: str | None  # the conclusion of the thinking that the final answer is compared with
     truncated: bool
@@ -477,7 +478,11 @@ def legend_of(markers: Sequence[Marker]) -> list[LegendEntry]:
 
 
 def analysis_summary(
-    analysis: TraceAnalysis, markers: Sequence[Marker], scores: list[ScoreRow], steps: list[dict[str, Any]]
+    trace: Trace,
+    analysis: TraceAnalysis,
+    markers: Sequence[Marker],
+    scores: list[ScoreRow],
+    steps: list[dict[str, Any]],
 ) -> AnalysisSummary:
     """The badges of an analysed trace from its verdicts, its ``analysis`` scores and its t* marker."""
     verdicts = analysis.verdicts
@@ -489,6 +494,7 @@ def analysis_summary(
 
     return AnalysisSummary(
         version=analysis.version,
+        has_think=trace.think_split.has_think,
         mismatch=str(verdicts.get("mismatch") or "undetermined"),
         think_answer=verdicts.get("think_answer"),
         truncated=bool(verdicts.get("truncated")),

@@ -147,7 +147,7 @@ def trace_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     markers = markers_of(analysis)
     steps = step_rows(trace)
     parts = viewer_parts(trace, steps, label_chips_by_step(trace, gold), annotations, markers)
-    summary = analysis_summary(analysis, markers, trace_scores(trace), steps) if analysis else None
+    summary = analysis_summary(trace, analysis, markers, trace_scores(trace), steps) if analysis else None
     context = {"project": project, "trace": trace, "annotations": annotations, "parts": parts, "analysis": summary}
     context["same_problem"] = same_problem_traces(trace)
     return render(request, "traces/trace_detail.html", context)

@@ -160,6 +160,16 @@ def test_badges_show_the_verdicts_and_scores(member_client, make_traces, verdict
     assert "Not analysed yet" not in body
 
 
+def test_a_trace_without_a_think_part_has_no_think_answer_verdict(member_client, make_traces) -> None:  # type: ignore[no-untyped-def]
+    """A model that does not think (the demo's) gets no "undetermined" badge on every trace."""
+    trace = make_traces([TraceSpec(key="plain", think=[], steps=["2 + 2 = 4.", "The answer is 4."])])["plain"]
+    assert not trace.think_split.has_think
+    analyse(trace, [], verdicts={"mismatch": "undetermined", "think_answer": None, "truncated": False})
+    body = member_client.get(detail_url(trace)).content.decode()
+    assert 'data-badge="mismatch"' not in body
+    assert "no think part: the completion is all answer" in body and "thinking concluded" not in body
+
+
 def test_badges_stay_quiet_when_nothing_is_wrong(member_client, make_traces) -> None:  # type: ignore[no-untyped-def]
     trace = make_traces([TraceSpec(key="calm", think=["So the answer is 4."])])["calm"]
     analyse(trace, [], verdicts={"mismatch": "match", "think_answer": "4", "truncated": False,
