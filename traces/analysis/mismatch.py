@@ -279,15 +279,15 @@ def _cued_conclusion(text: str, start: int, end: int) -> ExtractedAnswer | None:
 
 def _listed_solutions(text: str, starts: list[int], end: int) -> ExtractedAnswer | None:
     """"the roots are x = 3, x = 5, and x = 7": the list, when the value from one of ``starts``
-    (the cue's end, the first relation's) lists one unknown's values (``solution_values``)."""
+    (the cue's end, the first relation's) lists one unknown's values (``_solution_values``)."""
     for start in starts:
         value = _value_after(text, start, end)
-        if value is not None and solution_values(text[value[0] : value[1]]) is not None:
+        if value is not None and _solution_values(text[value[0] : value[1]]) is not None:
             return ExtractedAnswer(text[value[0] : value[1]], "conclusion", *value)
     return None
 
 
-def solution_values(answer: str) -> str | None:
+def _solution_values(answer: str) -> str | None:
     """Two or more values of one unknown, listed as its solutions ("x = 3, x = 5, and x = 7"), as
     the bare list ("3, 5, 7"); None for anything else (``x = 3, y = 5`` names two unknowns)."""
     items = _LIST_SEPARATOR.split(answer.strip())
@@ -450,7 +450,7 @@ def states_answer(candidate: str, target: str, answer_type: AnswerType = "math")
     * Choice and text answers go straight to ``grade``.
     """
     if answer_type not in ("choice", "text"):
-        candidate = solution_values(candidate) or candidate
+        candidate = _solution_values(candidate) or candidate
         if _is_plain_number(target):
             if not _is_plain_number(candidate):
                 return False
