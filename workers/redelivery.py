@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -62,8 +62,7 @@ def redeliver_lost(send: Send) -> list[str]:
     back on its queue. A note of this process, or of another worker still running, is left alone.
     """
     sent = []
-    for path in sorted(unacked_dir().glob("*.json")):
-        note = json.loads(path.read_text(encoding="utf-8"))
+    for path, note in _notes():
         if note["pid"] == os.getpid() or _is_running(note["pid"]):
             continue
         send(note["name"], args=note["args"], kwargs=note["kwargs"])
@@ -75,8 +74,8 @@ def redeliver_lost(send: Send) -> list[str]:
 
 def forget_own_notes() -> None:
     """Take away the notes of this process (its clean shutdown hands its messages back itself)."""
-    for path in unacked_dir().glob("*.json"):
-        if json.loads(path.read_text(encoding="utf-8"))["pid"] == os.getpid():
+    for path, note in _notes():
+        if note["pid"] == os.getpid():
             path.unlink(missing_ok=True)
 
 
@@ -86,6 +85,12 @@ def discard_unacked() -> int:
     for path in notes:
         path.unlink(missing_ok=True)
     return len(notes)
+
+
+def _notes() -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Each note and where it lies, in task-id order."""
+    for path in sorted(unacked_dir().glob("*.json")):
+        yield path, json.loads(path.read_text(encoding="utf-8"))
 
 
 def _is_running(pid: int) -> bool:

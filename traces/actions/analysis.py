@@ -73,8 +73,9 @@ def _steps_by_trace(batch: list[Trace]) -> dict[int, list[Step]]:
 
 
 def store_trace_scores(scores: Iterable[Score]) -> None:
-    """Insert trace-level scores (``trace`` set, no ``step``) and register their names in their
-    projects (``ProjectScoreName``, what the trace list offers to filter and sort by)."""
+    """Insert trace-level scores (``trace`` set as an instance, so no query per score; no ``step``)
+    and register their names in their projects (``ProjectScoreName``, what the trace list offers to
+    filter and sort by). The one writer of trace-level scores."""
     rows = Score.objects.bulk_create(scores)
     names = sorted({(score.trace.project_id, score.method, score.name) for score in rows})
     ProjectScoreName.objects.bulk_create(

@@ -280,6 +280,8 @@ def _cued_conclusion(text: str, start: int, end: int) -> ExtractedAnswer | None:
 def _listed_solutions(text: str, starts: list[int], end: int) -> ExtractedAnswer | None:
     """"the roots are x = 3, x = 5, and x = 7": the list, when the value from one of ``starts``
     (the cue's end, the first relation's) lists one unknown's values (``_solution_values``)."""
+    if text.count("=", starts[0], end) < 2:  # a list of solutions holds an "=" per item: most sentences have none
+        return None
     for start in starts:
         value = _value_after(text, start, end)
         if value is not None and _solution_values(text[value[0] : value[1]]) is not None:

@@ -60,9 +60,9 @@ class McForm(forms.Form):
         super().__init__(*args, **kwargs)
         models = generating_models(project)
         self.fields["model"].queryset = models  # type: ignore[attr-defined]
-        only = list(models[:2])
-        if len(only) == 1:  # nothing to choose: preselected (several models stay an explicit choice)
-            self.fields["model"].initial = only[0]
+        first_two = list(models[:2])
+        if len(first_two) == 1:  # nothing to choose: preselected (several models stay an explicit choice)
+            self.fields["model"].initial = first_two[0]
 
     def spec(self) -> McSpec:
         data = self.cleaned_data
