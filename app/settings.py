@@ -165,10 +165,14 @@ CONTENT_SECURITY_POLICY = (
 # Login: this many failures for one username from one address lock it for the window (traces/views/auth.py).
 LOGIN_FAILURE_LIMIT = int(os.environ.get("THINKSCOPE_LOGIN_FAILURE_LIMIT", 5))
 LOGIN_FAILURE_WINDOW = int(os.environ.get("THINKSCOPE_LOGIN_FAILURE_WINDOW", 15 * 60))  # seconds
+# Password reset: this many requests for one email, or from one address, refuse more for the window.
+PASSWORD_RESET_LIMIT = int(os.environ.get("THINKSCOPE_PASSWORD_RESET_LIMIT", 5))
+PASSWORD_RESET_WINDOW = int(os.environ.get("THINKSCOPE_PASSWORD_RESET_WINDOW", 60 * 60))  # seconds
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    # Shared by every web process: Redis in a server deployment, else files under the data directory.
-    "login-attempts": (
+    # The limits' counters (traces/ratelimit.py), shared by every web process: Redis in a server
+    # deployment, else files under the data directory.
+    "rate-limits": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_URL"]}
         if os.environ.get("REDIS_URL")
         else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(DATA_DIR / "cache")}

@@ -1,4 +1,4 @@
-"""The login is rate-limited per username and client address (issue 9 item 1; traces/views/auth.py)."""
+"""The login is rate-limited per username and client address (traces/views/auth.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from django.core.cache import caches
 from django.test import Client
 from django.urls import reverse
 
-from traces.views.auth import ATTEMPTS_CACHE
+from traces.ratelimit import CACHE
 
 pytestmark = pytest.mark.django_db
 
@@ -19,9 +19,9 @@ PASSWORD = "correct horse battery"
 @pytest.fixture(autouse=True)
 def fresh_counts(settings):  # type: ignore[no-untyped-def]
     settings.LOGIN_FAILURE_LIMIT = 5
-    caches[ATTEMPTS_CACHE].clear()
+    caches[CACHE].clear()
     yield
-    caches[ATTEMPTS_CACHE].clear()
+    caches[CACHE].clear()
 
 
 def attempt(password: str, username: str = "alice", address: str = "10.0.0.1") -> object:
@@ -65,10 +65,20 @@ def test_the_window_ends(make_user, settings, monkeypatch) -> None:  # type: ign
         attempt("wrong")
     assert attempt(PASSWORD).status_code == 429
     later = time.time() + 601  # the window ends (the clock moved, not the test: no sleep, no race)
-    monkeypatch.setattr("traces.views.auth.time.time", lambda: later)
+    monkeypatch.setattr("traces.ratelimit.time.time", lambda: later)
     assert attempt(PASSWORD).status_code == 302
 
 
 def test_the_admin_signs_in_through_the_limited_login() -> None:
     response = Client().get("/admin/login/?next=/admin/")
     assert response.status_code == 302 and response["Location"] == reverse("login") + "?next=/admin/"
+
+
+def test_the_lock_holds_for_every_spelling_that_signs_in_to_the_account(make_user) -> None:  # type: ignore[no-untyped-def]
+    """Django's login form reads the username NFKC-normalised: full-width 'ａnnotator2' signs in as 'annotator2'."""
+    make_user("annotator2", PASSWORD)
+    for _ in range(5):
+        attempt("wrong", username="annotator2")
+    locked = attempt(PASSWORD, username="\uff41nnotator2")
+    assert locked.status_code == 429
+    assert "_auth_user_id" not in locked.wsgi_request.session
