@@ -11,6 +11,8 @@ import io
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from traces.csv_safety import csv_safe
+
 Value = str | int | float | None
 
 
@@ -74,12 +76,14 @@ class Chart:
         }
 
     def csv(self) -> str:
-        """The table as CSV: a header of column labels, then one line per row (numbers unrounded)."""
+        """The table as CSV: a header of column labels, then one line per row (numbers unrounded).
+
+        Every cell passes ``csv_safe``: model names and prompts are model-controlled text."""
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow([column.label for column in self.columns])
+        writer.writerow([csv_safe(column.label) for column in self.columns])
         for row in self.rows:
-            writer.writerow(["" if row.get(c.key) is None else row.get(c.key) for c in self.columns])
+            writer.writerow([csv_safe("" if row.get(c.key) is None else row.get(c.key)) for c in self.columns])
         return out.getvalue()
 
 

@@ -9,8 +9,7 @@ one chunk whatever the export's size:
 * Parquet: ``pyarrow.parquet.ParquetWriter`` with an explicit schema (TRL: ``prompt`` string,
   ``completions`` list<string>, ``labels`` list<bool>), zstd, row groups of ``ROW_GROUP_ROWS``.
 * CSV: ``pyarrow.csv.CSVWriter`` with the flat schema. A text cell that a spreadsheet would run
-  as a formula (starts with ``=``, ``+``, ``-``, ``@``, tab or carriage return and is not a
-  number) gets a leading ``'`` (OWASP CSV injection); the Parquet twin keeps the text as is.
+  as a formula gets a leading ``'`` (``traces.csv_safety``); the Parquet twin keeps the text as is.
 
 Data files hold no timestamps and rows come in trace-id order, so the same traces and policy give
 byte-identical files. With ``test_fraction`` > 0 the rows go to ``train`` and ``test`` files by
@@ -40,6 +39,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from django.db.models import QuerySet
 
+from traces.csv_safety import csv_safe
 from traces.exports.policy import LabelPolicy, split_of
 from traces.exports.query import DEFAULT_CHUNK_SIZE, iter_export_traces, score_columns
 from traces.exports.records import (
@@ -202,20 +202,6 @@ def get_export_format(name: str) -> ExportFormat:
 def flat_schema(columns: tuple[str, ...]) -> pa.Schema:
     """The flat format's schema: the fixed columns, then one float64 column per score."""
     return pa.schema([(name, FLAT_TYPES[name]) for name in FLAT_COLUMNS] + [(name, pa.float64()) for name in columns])
-
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_safe(value: Any) -> Any:
-    """A text cell a spreadsheet would not run as a formula (module docstring); other values as is."""
-    if not isinstance(value, str) or not value.startswith(_FORMULA_START):
-        return value
-    try:
-        float(value)
-    except ValueError:
-        return "'" + value
-    return value
 
 
 def json_line(record: Mapping[str, Any]) -> bytes:

@@ -22,6 +22,7 @@ from traces.analysis.metrics import (
     mean_pass_at_k,
     problem_solve_rates,
 )
+from traces.csv_safety import csv_safe
 from traces.dashboards.model_comparison import OVERTHINKING_BINS, TOKEN_EDGES, bucket_label
 from traces.models import LanguageModel, Project, Run, Trace
 
@@ -174,6 +175,15 @@ def test_csv_is_the_chart_table(member_client, project, records) -> None:  # typ
     assert [line[0] for line in lines[1:]] == [row["model"] for row in json_rows]
     assert [float(line[4]) for line in lines[1:]] == pytest.approx([row["accuracy"] for row in json_rows])
     assert member_client.get(url, {"chart": "nope"}).status_code == 400
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_guarded_as_the_export_guards_them(member_client, project, records) -> None:  # type: ignore[no-untyped-def]
+    formula = '=HYPERLINK("http://x","y")'
+    LanguageModel.objects.filter(project=project, name=MODELS[0]).update(name=formula)
+    response = member_client.get(reverse("dashboard-csv", args=[project.slug, "models"]), {"chart": "accuracy"})
+    names = [line[0] for line in csv.reader(io.StringIO(response.content.decode()))][1:]
+    assert csv_safe(formula) == "'" + formula
+    assert csv_safe(formula) in names and formula not in names
 
 
 def test_click_links_open_the_trace_list_filtered(member_client, project, records) -> None:  # type: ignore[no-untyped-def]
