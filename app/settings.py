@@ -18,6 +18,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from app.endpoints import EndpointConfigError, load_endpoints
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("THINKSCOPE_DATA_DIR", BASE_DIR / "var")).resolve()
 
@@ -250,6 +252,12 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 
 # --- Generation: where the embedded model's converted weights are cached (MODELS.md).
 MODEL_CACHE_DIR = Path(os.environ.get("THINKSCOPE_MODEL_CACHE", DATA_DIR / "models"))
+# The endpoints models generate on (servers, API key variables, local folders) are the operator's
+# configuration, never a project's: app/endpoints.py describes the file. `embedded` is always there.
+try:
+    MODEL_ENDPOINTS = load_endpoints(os.environ.get("THINKSCOPE_ENDPOINTS_FILE") or None)
+except EndpointConfigError as error:
+    raise ImproperlyConfigured(str(error)) from None
 
 LOGGING = {
     "version": 1,

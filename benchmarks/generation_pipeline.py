@@ -127,7 +127,7 @@ def main() -> None:
 
     project = Project.objects.create(name="Bench", slug="bench")
     model = LanguageModel.objects.create(
-        project=project, name="SmolLM2-135M-Instruct", backend="transformers", system_prompt=DEFAULT_SYSTEM_PROMPT,
+        project=project, name="SmolLM2-135M-Instruct", backend="transformers", endpoint="embedded", system_prompt=DEFAULT_SYSTEM_PROMPT,
         think_format="none", default_params={"device": args.device},
     )  # fmt: skip
     params = SamplingParams(n=1, temperature=0.0, max_new_tokens=args.max_new_tokens)
@@ -140,7 +140,7 @@ def main() -> None:
     try:
         warm_project = Project.objects.create(name="Warm", slug="warm")
         warm_model = LanguageModel.objects.create(
-            project=warm_project, name=model.name, backend="transformers", default_params={"device": args.device}
+            project=warm_project, name=model.name, backend="transformers", endpoint="embedded", default_params={"device": args.device}
         )
         run_to_the_end(warm_project, warm_model, make_problems(warm_project, 1), params)  # the worker loads the model
         for round_number in range(1, args.rounds + 1):

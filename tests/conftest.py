@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -45,6 +46,28 @@ def owner(make_user, project):  # type: ignore[no-untyped-def]
     user = make_user("owner")
     Membership.objects.create(project=project, user=user, role=Role.OWNER)
     return user
+
+
+@pytest.fixture
+def declare_endpoints(settings, tmp_path):  # type: ignore[no-untyped-def]
+    """``declare(name={"backend": …, …}, …)``: the operator declares these endpoints beside
+    ``embedded``, for this process (settings) and in a file; returns the environment that hands the
+    file to a worker process (``start_workers(env=…)``)."""
+    from app.endpoints import load_endpoints
+
+    def declare(**tables: dict[str, object]) -> dict[str, str]:
+        file = tmp_path / "endpoints.toml"
+        file.write_text("".join(endpoint_table(name, table) for name, table in tables.items()))
+        settings.MODEL_ENDPOINTS = load_endpoints(str(file))
+        return {"THINKSCOPE_ENDPOINTS_FILE": str(file)}
+
+    return declare
+
+
+def endpoint_table(name: str, table: dict[str, object]) -> str:
+    """One ``[endpoints.NAME]`` TOML table (JSON's strings, numbers and lists are TOML's too)."""
+    lines = [f"{key} = {json.dumps(value)}" for key, value in table.items()]
+    return f"[endpoints.{json.dumps(name)}]\n" + "\n".join(lines) + "\n\n"
 
 
 @pytest.fixture

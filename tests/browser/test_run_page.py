@@ -23,7 +23,7 @@ PASSWORD = "correct horse battery"
 def test_the_job_page_follows_a_run_live_and_cancels_it(live_server, browser, make_user, artifacts) -> None:  # type: ignore[no-untyped-def]
     project = Project.objects.create(name="Live", slug="live")
     Membership.objects.create(project=project, user=make_user("lead", PASSWORD), role=Role.REVIEWER)
-    model = LanguageModel.objects.create(project=project, name="smol <b>model</b>", backend="transformers")
+    model = LanguageModel.objects.create(project=project, name="smol <b>model</b>", backend="transformers", endpoint="embedded")
     run = Run.objects.create(
         project=project, model=model, kind=RunKind.GENERATION, status=RunStatus.RUNNING, progress_total=40,
         started_at=timezone.now() - timedelta(seconds=20), params={"problem_ids": [], "n": 1},

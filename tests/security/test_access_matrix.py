@@ -132,6 +132,7 @@ ROUTES: dict[str, Row] = {
     "api:project-list": api(GET=SIGNED_IN, POST=SIGNED_IN, body={"POST": {"name": "Mine", "slug": "mine"}}),
     "api:project-detail": api({"slug": "slug"}, GET=V),
     "api:project-evaluate": api({"slug": "slug"}, query="method=human&reference=import:test", GET=V),
+    "api:project-endpoints": api({"slug": "slug"}, GET=V),
     "api:problem-list": api(GET=SIGNED_IN),
     "api:problem-detail": api({"pk": "problem"}, GET=V),
     "api:languagemodel-list": api(GET=SIGNED_IN, POST=OWN, body={"POST": {"project": "@slug", "name": "added-model"}}),

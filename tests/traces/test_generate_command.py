@@ -15,7 +15,7 @@ from traces.trace_builder import problem_hash
 @pytest.fixture
 def setup(db):  # type: ignore[no-untyped-def]
     project = Project.objects.create(name="Cli", slug="cli")
-    LanguageModel.objects.create(project=project, name="smol", backend="transformers")
+    LanguageModel.objects.create(project=project, name="smol", backend="transformers", endpoint="embedded")
     for i in range(3):
         prompt, answer = f"{i} + {i}?", str(2 * i)
         Problem.objects.create(

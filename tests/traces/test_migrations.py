@@ -47,3 +47,25 @@ def test_0007_registers_the_score_names_already_stored() -> None:
     assert sorted(registered) == [
         ("p0", "analysis", "loop_count"), ("p0", "analysis", "overthinking_ratio"), ("p1", "analysis", "loop_count"),
     ]  # fmt: skip
+
+
+def test_0008_points_the_embedded_models_at_their_endpoint_and_drops_addresses_and_key_variables() -> None:
+    apps = migrate([("traces", "0007_project_score_names")])
+    models = apps.get_model("traces", "LanguageModel").objects
+    project = apps.get_model("traces", "Project").objects.create(name="P", slug="p")
+    models.create(project=project, name="smol", backend="transformers", default_params={"temperature": 0.2})
+    models.create(project=project, name="folder", backend="transformers", path="/secrets")
+    models.create(
+        project=project, name="served", backend="openai", path="http://127.0.0.1:8020/admin",
+        default_params={"served_model": "qwq", "api_key_env": "SECRET_KEY", "timeout": 5, "top_p": 0.9},
+    )  # fmt: skip
+    models.create(project=project, name="imported")
+
+    apps = migrate([("traces", "0008_model_endpoints")])
+    rows = apps.get_model("traces", "LanguageModel").objects.order_by("name")
+    assert [(m.name, m.backend, m.endpoint, m.served_model, m.default_params) for m in rows] == [
+        ("folder", "transformers", "", "", {}),
+        ("imported", "imported", "", "", {}),
+        ("served", "openai", "", "qwq", {"top_p": 0.9}),
+        ("smol", "transformers", "embedded", "", {"temperature": 0.2}),
+    ]

@@ -11,7 +11,7 @@ Its "model" is deterministic so tests can predict its answers: choice ``i`` of a
 
 It can be told to fail the first K chat requests (``fail_first``, ``fail_status``, ``retry_after``),
 to answer slowly (``delay``) and to add a ``reasoning_content`` field; it records every request
-body and the most requests it served at the same time.
+body, every request's path and ``Authorization`` header, and the most requests it served at once.
 """
 
 from __future__ import annotations
@@ -63,6 +63,8 @@ class FakeRecord:
     """What the server saw."""
 
     chat_requests: list[dict[str, Any]] = field(default_factory=list)
+    #: Every request's path and ``Authorization`` header, chat or not, in arrival order.
+    seen: list[tuple[str, str | None]] = field(default_factory=list)
     failures_sent: int = 0
     in_flight: int = 0
     max_in_flight: int = 0
@@ -177,7 +179,12 @@ def _logprob_entry(word: str, top: int) -> dict[str, Any]:
 
 def _handler_for(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            self._note()
+            self._send(404, {}, {"error": {"message": f"no route {self.path}"}})
+
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            self._note()
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             if self.path == "/v1/chat/completions":
                 self._send(*server.chat_response(body))
@@ -186,6 +193,10 @@ def _handler_for(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
                 self._send(200, {}, {"count": len(tokens), "tokens": list(range(len(tokens)))})
             else:
                 self._send(404, {}, {"error": {"message": f"no route {self.path}"}})
+
+        def _note(self) -> None:
+            with server.lock:
+                server.record.seen.append((self.path, self.headers.get("Authorization")))
 
         def _send(self, status: int, headers: dict[str, str], payload: dict[str, Any]) -> None:
             raw = json.dumps(payload).encode()

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.model
 def embedded_model(project: Project) -> LanguageModel:
     """The embedded SmolLM2 as a project's Model (backend transformers, empty path)."""
     return LanguageModel.objects.create(
-        project=project, name="SmolLM2-135M-Instruct", backend="transformers", system_prompt=DEFAULT_SYSTEM_PROMPT,
+        project=project, name="SmolLM2-135M-Instruct", backend="transformers", endpoint="embedded", system_prompt=DEFAULT_SYSTEM_PROMPT,
         think_format="none",
     )  # fmt: skip
 

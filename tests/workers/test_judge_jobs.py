@@ -37,8 +37,9 @@ def reply(body: dict[str, Any], index: int) -> str:
 
 
 @pytest.fixture
-def server() -> Iterator[FakeOpenAIServer]:
+def server(declare_endpoints) -> Iterator[FakeOpenAIServer]:  # type: ignore[no-untyped-def]
     with FakeOpenAIServer(FakeBehaviour(responder=reply)) as running:
+        declare_endpoints(judges={"backend": "openai", "base_url": running.base_url + "/v1"})
         yield running
 
 
@@ -57,11 +58,7 @@ def store(project: Project, model: str = "generator") -> Trace:
 
 def judge(project: Project, server: FakeOpenAIServer, name: str, served: str) -> LanguageModel:
     return LanguageModel.objects.create(
-        project=project,
-        name=name,
-        backend="openai",
-        path=server.base_url + "/v1",
-        default_params={"served_model": served},
+        project=project, name=name, backend="openai", endpoint="judges", served_model=served
     )
 
 
@@ -117,7 +114,7 @@ def test_processbench_style_first_error_judges(project: Project, server: FakeOpe
 def test_a_model_does_not_judge_its_own_traces_unless_allowed(project: Project, server: FakeOpenAIServer) -> None:
     trace = store(project, model="judge-a")
     own = LanguageModel.objects.get(project=project, name="judge-a")
-    own.backend, own.path, own.default_params = "openai", server.base_url, {"served_model": "judge-a"}
+    own.backend, own.endpoint, own.served_model = "openai", "judges", "judge-a"
     own.save()
     served_under_its_name = judge(project, server, "a-served", "judge-a")
     for model in (own, served_under_its_name):

@@ -98,7 +98,7 @@ def test_transformers_rollouts_from_the_shared_cache_equal_rollouts_from_scratch
 def test_mc_labels_on_the_real_model_agree_with_their_rollouts(project: Project, smollm2) -> None:  # type: ignore[no-untyped-def]
     """Each stored label is what its rollouts say, and the rollouts are what the model samples."""
     trace = store(project, STEPS)
-    roller = LanguageModel.objects.create(project=project, name="smollm2", backend="transformers")
+    roller = LanguageModel.objects.create(project=project, name="smollm2", backend="transformers", endpoint="embedded")
     spec = McSpec(k=2, mode="linear", max_new_tokens=32, temperature=0.7, seed=3)
     run = do_start_mc(project, roller, spec, Selection(trace_ids=(trace.pk,)))
     run = run_auto_labels(run.pk, lambda model: smollm2)
@@ -129,15 +129,12 @@ def scripted_rollout(body: dict[str, Any], index: int) -> str:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_worker_runs_an_mc_job_end_to_end(project: Project, celery_worker_process, wait_for) -> None:  # type: ignore[no-untyped-def]
+def test_a_worker_runs_an_mc_job_end_to_end(project: Project, declare_endpoints, start_workers, wait_for) -> None:  # type: ignore[no-untyped-def]
     with FakeOpenAIServer(FakeBehaviour(responder=scripted_rollout)) as server:
+        start_workers(env=declare_endpoints(fake={"backend": "openai", "base_url": server.base_url + "/v1"}))
         trace = store(project, ["3 + 4 = 7.", "WRONG: 3 + 4 = 8.", "The answer is 8."])
         roller = LanguageModel.objects.create(
-            project=project,
-            name="served",
-            backend="openai",
-            path=server.base_url + "/v1",
-            default_params={"served_model": "fake-model"},
+            project=project, name="served", backend="openai", endpoint="fake", served_model="fake-model"
         )
         run = do_start_mc(
             project, roller, McSpec(k=3, mode="linear", max_new_tokens=20), Selection(trace_ids=(trace.pk,))

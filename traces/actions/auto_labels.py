@@ -62,7 +62,8 @@ from traces.analysis.rollouts import (
     rollout_count,
     step_labels,
 )
-from traces.models import Backend, Label, LanguageModel, Project, Run, RunKind, RunStatus, Step, Trace, TraceAnnotation
+from traces.actions.models import why_model_cannot_generate
+from traces.models import Label, LanguageModel, Project, Run, RunKind, RunStatus, Step, Trace, TraceAnnotation
 from traces.models.trace import TraceQuerySet
 from workers.backends.base import BackendUnavailable, ChatPrompt, GenerationBackend, RolloutBackend, SamplingParams
 from workers.generation import build_prompt
@@ -174,15 +175,15 @@ def selected_traces(project: Project, selection: Selection) -> TraceQuerySet:
 def _check_model(project: Project, model: LanguageModel, field_name: str) -> None:
     if model.project_id != project.pk:
         raise RequestRejected(field_name, f"model '{model.name}' is not a model of project '{project.slug}'")
-    if model.backend == Backend.IMPORTED:
-        raise RequestRejected(field_name, f"model '{model.name}' was imported: give it a backend to generate with")
+    refusal = why_model_cannot_generate(model)
+    if refusal:
+        raise RequestRejected(field_name, refusal)
 
 
 def is_own_trace(judge: LanguageModel, trace_model: LanguageModel) -> bool:
     """Whether ``judge`` is the model that generated a trace of ``trace_model``: the same row, or a
-    judge served under the trace model's name (``default_params["served_model"]``)."""
-    served = str((judge.default_params or {}).get("served_model", "")).lower()
-    return judge.pk == trace_model.pk or trace_model.name.lower() in (judge.name.lower(), served)
+    judge that asks its endpoint for the trace model's name (``served_model``)."""
+    return judge.pk == trace_model.pk or trace_model.name.lower() in (judge.name.lower(), judge.served_model.lower())
 
 
 def _start(

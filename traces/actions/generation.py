@@ -39,7 +39,8 @@ from traces.actions.runs import (
     mark_started,
 )
 from traces.actions.store import store_traces
-from traces.models import Backend, LanguageModel, Problem, Project, Run, RunKind, RunStatus, Trace
+from traces.actions.models import why_model_cannot_generate
+from traces.models import LanguageModel, Problem, Project, Run, RunKind, RunStatus, Trace
 from traces.trace_builder import problem_hash
 from workers.backends.base import BackendUnavailable, GenerationBackend, SamplingParams
 from workers.generation import ProblemLike, build_prompt, completion_to_parsed
@@ -145,8 +146,9 @@ def do_start_generation(
     the caller generates the chunks itself, as ``manage.py generate --here`` does)."""
     if model.project_id != project.pk:
         raise GenerationError("model", f"model '{model.name}' is not a model of project '{project.slug}'")
-    if model.backend == Backend.IMPORTED:
-        raise GenerationError("model", f"model '{model.name}' was imported: give it a backend to generate with")
+    refusal = why_model_cannot_generate(model)
+    if refusal:
+        raise GenerationError("model", refusal)
     if not problem_ids:
         raise GenerationError("problems", "no problems selected: choose a dataset or problem ids")
     total = len(problem_ids) * params.n

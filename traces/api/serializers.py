@@ -88,20 +88,59 @@ class ProblemSerializer(serializers.ModelSerializer):
 
 
 class LanguageModelSerializer(serializers.ModelSerializer):
+    """A project's model on an endpoint the operator declared (``GET /api/projects/<slug>/endpoints/``).
+
+    Addresses, API keys, folders and devices are the operator's: a request naming one is refused,
+    never silently ignored, so a client written for a URL-per-model API learns what changed."""
+
     project = ProjectSlugField()
+
+    #: Fields of the former URL-per-model API that only the operator sets now.
+    OPERATOR_FIELDS = ("path", "base_url", "api_key", "api_key_env", "device")
 
     class Meta:
         model = LanguageModel
         fields = [
-            "id", "project", "name", "backend", "path", "chat_template", "system_prompt", "think_format",
-            "default_params", "created_at",
+            "id", "project", "name", "backend", "endpoint", "served_model", "chat_template", "system_prompt",
+            "think_format", "default_params", "created_at",
         ]  # fmt: skip
-        read_only_fields = ["id", "created_at"]
+        read_only_fields = ["id", "backend", "created_at"]
+
+    def to_internal_value(self, data: Any) -> Any:
+        named = [key for key in self.OPERATOR_FIELDS if isinstance(data, dict) and key in data]
+        if named:
+            raise serializers.ValidationError({key: [OPERATOR_SETTING] for key in named})
+        return super().to_internal_value(data)
 
     def validate_default_params(self, params: Any) -> Any:
+        if not isinstance(params, dict):
+            raise serializers.ValidationError("must be an object of default sampling parameters")
         if contains_nul(params):  # PostgreSQL's jsonb refuses them
             raise serializers.ValidationError("must not contain NUL characters (\\u0000)")
+        unknown = sorted(set(params) - {field.name for field in dataclass_fields(SamplingParams)})
+        if unknown:
+            raise serializers.ValidationError(f"{', '.join(unknown)}: not a sampling parameter; {OPERATOR_SETTING}")
+        try:
+            SamplingParams.from_dict(params)
+        except (TypeError, ValueError) as error:
+            raise serializers.ValidationError(str(error)) from None
         return params
+
+
+#: Why a model may not name an address, a key variable, a folder or a device.
+OPERATOR_SETTING = (
+    "server addresses, API key variables, model folders and devices are set by the operator on an "
+    "endpoint; choose one of the project's endpoints (GET /api/projects/<slug>/endpoints/)"
+)
+
+
+class EndpointSerializer(serializers.Serializer):
+    """What a project sees of an endpoint: never its address, key variable or folder."""
+
+    name = serializers.CharField()
+    backend = serializers.CharField()
+    description = serializers.CharField()
+    models = serializers.ListField(child=serializers.CharField(), help_text="Model ids it serves; empty: any")
 
 
 def contains_nul(value: Any) -> bool:

@@ -18,12 +18,14 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from app.endpoints import EndpointRefused
 from traces import access
 from traces.actions.evaluation import evaluate_labeller
 from traces.actions.exports import RequestRejected, do_start_export, download_name, export_file
 from traces.actions.generation import GenerationError, do_cancel_run, do_resume_run, do_start_generation
 from traces.actions.imports import do_enqueue_import
 from traces.actions.labels import LabelInput, do_save_labels
+from traces.actions.models import do_register_model, usable_endpoints
 from traces.actions.preferences import PreferenceError, do_save_preference
 from traces.actions.queues import hidden_gold, next_item_for
 from traces.api import serializers as s
@@ -73,6 +75,17 @@ class ProjectViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         project = serializer.save()
         Membership.objects.create(project=project, user=self.request.user, role=Role.OWNER)
 
+    @extend_schema(responses=s.EndpointSerializer(many=True))
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def endpoints(self, request: Request, slug: str) -> Response:
+        """The endpoints the operator opened to this project: what its models may generate on."""
+        project = self.get_object()
+        endpoints = [
+            {"name": e.name, "backend": e.backend, "description": e.description, "models": list(e.models)}
+            for e in usable_endpoints(project)
+        ]
+        return Response(s.EndpointSerializer(endpoints, many=True).data)
+
     @extend_schema(parameters=[s.EvaluationRequestSerializer], responses=s.EvaluationSerializer)
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
     def evaluate(self, request: Request, slug: str) -> Response:
@@ -108,8 +121,14 @@ class LanguageModelViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSe
         )
 
     def perform_create(self, serializer: s.LanguageModelSerializer) -> None:
-        require_role(serializer.validated_data["project"], self.request.user, access.Action.MANAGE)
-        serializer.save()
+        """Register the model on its endpoint (owners); 400 naming the endpoints the project may use."""
+        data = dict(serializer.validated_data)
+        project = data.pop("project")
+        require_role(project, self.request.user, access.Action.MANAGE)
+        try:
+            serializer.instance = do_register_model(project, data.pop("name"), **data)
+        except EndpointRefused as refused:
+            raise ValidationError({"endpoint": [str(refused)]}) from None
 
 
 class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):

@@ -26,16 +26,29 @@ class ThinkFormat(models.TextChoices):
 
 
 class LanguageModel(models.Model):
-    """SPEC's "Model": a named generator. Named LanguageModel so it never reads as django's Model."""
+    """SPEC's "Model": a named generator. Named LanguageModel so it never reads as django's Model.
+
+    A model that generates names an ``endpoint`` the operator declared (app/endpoints.py): where it
+    runs, with which key, is the operator's; the project chooses the endpoint, the model id to ask
+    it for, the chat template, system prompt, think format and default sampling parameters.
+    ``backend`` is copied from the endpoint when the model is saved through an action or the API
+    (``imported`` for a model that only has imported traces)."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="language_models")
     name = models.CharField(max_length=200)
-    backend = models.CharField(max_length=16, choices=Backend.choices, default=Backend.IMPORTED)
-    path = models.CharField(max_length=500, blank=True, default="", help_text="Model path, id or server URL")
+    backend = models.CharField(
+        max_length=16, choices=Backend.choices, default=Backend.IMPORTED, help_text="The endpoint's backend"
+    )
+    endpoint = models.CharField(
+        max_length=100, blank=True, default="", help_text="An endpoint the operator declared; empty: imported"
+    )
+    served_model = models.CharField(
+        max_length=200, blank=True, default="", help_text="The model id to ask the endpoint for; empty: the name"
+    )
     chat_template = models.TextField(blank=True, default="", help_text="Empty: the tokenizer's own")
     system_prompt = models.TextField(blank=True, default="")
     think_format = models.CharField(max_length=20, choices=ThinkFormat.choices, default=ThinkFormat.AUTO)
-    default_params = models.JSONField(default=dict, blank=True)
+    default_params = models.JSONField(default=dict, blank=True, help_text="Default sampling parameters")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -44,6 +57,16 @@ class LanguageModel(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def model_id(self) -> str:
+        """The model id its endpoint is asked for."""
+        return self.served_model or self.name
+
+    @property
+    def project_slug(self) -> str:
+        """Its project's slug: endpoints are opened to projects by slug."""
+        return self.project.slug
 
 
 class RunStatus(models.TextChoices):

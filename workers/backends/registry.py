@@ -1,18 +1,14 @@
-"""Build a Model's generation backend once per worker process (SPEC §1 Model; issue 5 §1).
+"""Build a Model's generation backend once per worker process (SPEC §1 Model).
 
 A `gpu` worker runs with ``--pool solo --concurrency 1`` and keeps every backend it built in
 :data:`_LOADED`, so the weights load on the first task that needs them and later tasks reuse them.
 
-What a Model row means for each backend (``LanguageModel.backend``, ``.path``, ``.default_params``):
-
-* ``transformers``: ``path`` is a local transformers folder, or empty for the embedded default
-  (SmolLM2-135M from its package, converted once under ``settings.MODEL_CACHE_DIR``);
-  ``default_params["device"]`` picks ``cpu`` (default) or ``cuda``.
-* ``openai``: ``path`` is the server's base URL (``http://host:8000/v1``);
-  ``default_params["served_model"]`` is the model id the server knows (default: the Model's name),
-  ``default_params["api_key_env"]`` names the environment variable holding the API key (keys never
-  live in the database), ``max_concurrency`` and ``timeout`` tune the client.
-* ``vllm``: ``path`` is the model folder or hub id given to ``vllm.LLM`` (GPU workers only).
+A model generates on the endpoint it names (``LanguageModel.endpoint``), which the operator declared
+in ``settings.MODEL_ENDPOINTS`` (app/endpoints.py): the server's URL, the API key's environment
+variable, the model folder and the device come from there, never from the project's row. The
+project's row adds the model id to ask for (``served_model``, default: its name) and its chat
+template. A loaded backend is keyed on all of these, so two endpoints at one URL with different
+keys, or two model ids on one server, never share a client.
 
 Nothing here imports torch or vllm until a backend of that kind is built.
 """
@@ -20,93 +16,84 @@ Nothing here imports torch or vllm until a backend of that kind is built.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from django.conf import settings
 
+from app.endpoints import Endpoint, EndpointRefused, endpoint_for
 from workers.backends.base import BackendUnavailable, GenerationBackend
-
-#: Sequences per forward pass of the transformers backend (MODELS.md: batch 32 on 2 CPU cores).
-TRANSFORMERS_BATCH = 32
 
 
 class ModelLike(Protocol):
     """The fields of a ``LanguageModel`` row a backend is built from."""
 
     name: str
-    backend: str
-    path: str
+    endpoint: str
     chat_template: str
-    default_params: Mapping[str, Any]
+
+    @property
+    def model_id(self) -> str: ...
+
+    @property
+    def project_slug(self) -> str: ...
 
 
-_LOADED: dict[tuple[str, ...], GenerationBackend] = {}
+_LOADED: dict[tuple[Endpoint, str, str], GenerationBackend] = {}
 
 
 def backend_for(model: ModelLike) -> GenerationBackend:
     """The loaded backend of ``model``, built on first use and kept for this process's lifetime.
 
-    Raises BackendUnavailable (the message says what to install, convert or start) when the
-    backend cannot run here, and ValueError for a Model whose backend generates nothing (imported).
+    Raises EndpointRefused when the model names no endpoint its project may use (the message lists
+    the ones it may; retrying cannot help) and BackendUnavailable when the endpoint cannot run yet
+    (what to install, convert or start).
     """
-    key = _cache_key(model)
+    try:
+        endpoint = endpoint_for(settings.MODEL_ENDPOINTS, model.endpoint, model.project_slug, model.model_id)
+    except EndpointRefused as refused:
+        raise EndpointRefused(f"model '{model.name}': {refused}") from None
+    key = (endpoint, model.model_id, model.chat_template)
     if key not in _LOADED:
-        _LOADED[key] = _build(model)
+        _LOADED[key] = _build(endpoint, model)
     return _LOADED[key]
 
 
-def _cache_key(model: ModelLike) -> tuple[str, ...]:
-    options = model.default_params or {}
-    return (
-        model.backend,
-        model.path,
-        model.chat_template,
-        str(options.get("device", "")),
-        str(options.get("served_model", "")),
-    )
+def _build(endpoint: Endpoint, model: ModelLike) -> GenerationBackend:
+    if endpoint.backend == "transformers":
+        return _transformers(endpoint, model)
+    if endpoint.backend == "openai":
+        return _openai(endpoint, model)
+    from workers.backends.vllm import VLLMBackend  # imports vllm: GPU workers only
+
+    return VLLMBackend(endpoint.path, chat_template=model.chat_template or None)
 
 
-def _build(model: ModelLike) -> GenerationBackend:
-    options = dict(model.default_params or {})
-    if model.backend == "transformers":
-        return _transformers(model, options)
-    if model.backend == "openai":
-        return _openai(model, options)
-    if model.backend == "vllm":
-        from workers.backends.vllm import VLLMBackend  # imports vllm: GPU workers only
-
-        return VLLMBackend(model.path, chat_template=model.chat_template or None)
-    raise ValueError(f"model '{model.name}' has backend '{model.backend}', which cannot generate")
-
-
-def _transformers(model: ModelLike, options: Mapping[str, Any]) -> GenerationBackend:
+def _transformers(endpoint: Endpoint, model: ModelLike) -> GenerationBackend:
     from workers.backends.embedded import embedded_model_dir
     from workers.backends.transformers import TransformersBackend  # imports torch
 
-    model_dir = Path(model.path) if model.path else embedded_model_dir(Path(settings.MODEL_CACHE_DIR))
+    model_dir = Path(endpoint.path) if endpoint.path else embedded_model_dir(Path(settings.MODEL_CACHE_DIR))
     return TransformersBackend(
         model_dir,
-        device=str(options.get("device", "cpu")),
-        batch_size=int(options.get("batch_size", TRANSFORMERS_BATCH)),
+        device=endpoint.device,
+        batch_size=endpoint.batch_size,
         chat_template=model.chat_template or None,
     )
 
 
-def _openai(model: ModelLike, options: Mapping[str, Any]) -> GenerationBackend:
+def _openai(endpoint: Endpoint, model: ModelLike) -> GenerationBackend:
     from workers.backends.openai_compat import OpenAIBackend
 
-    if not model.path:
-        raise BackendUnavailable(f"model '{model.name}': set its path to the server's base URL (…/v1)")
-    key_env = options.get("api_key_env")
-    api_key = os.environ.get(str(key_env)) if key_env else None
-    if key_env and not api_key:
-        raise BackendUnavailable(f"model '{model.name}': environment variable {key_env} (its API key) is not set")
+    api_key = os.environ.get(endpoint.api_key_env) if endpoint.api_key_env else None
+    if endpoint.api_key_env and not api_key:
+        raise BackendUnavailable(
+            f"endpoint '{endpoint.name}': its API key variable {endpoint.api_key_env} is not set on this worker"
+        )
     return OpenAIBackend(
-        model.path,
-        str(options.get("served_model") or model.name),
+        endpoint.base_url,
+        model.model_id,
         api_key=api_key,
-        max_concurrency=int(options.get("max_concurrency", 8)),
-        timeout=float(options.get("timeout", 600.0)),
+        max_concurrency=endpoint.max_concurrency,
+        timeout=endpoint.timeout,
     )

@@ -43,7 +43,7 @@ def store(project: Project, steps: Sequence[str], *, key: str = "a", answer: str
 
 @pytest.fixture
 def roller(project: Project) -> LanguageModel:
-    return LanguageModel.objects.create(project=project, name="roller", backend="transformers")
+    return LanguageModel.objects.create(project=project, name="roller", backend="transformers", endpoint="embedded")
 
 
 def start(project: Project, model: LanguageModel, traces: Sequence[Trace], **spec: object) -> Run:
@@ -212,7 +212,7 @@ def test_bad_selections_and_models_are_refused(project: Project, roller: Languag
     store(project, STEPS)
     imported = LanguageModel.objects.get(project=project, name="gen")
     other = Project.objects.create(name="Other", slug="other")
-    foreign = LanguageModel.objects.create(project=other, name="x", backend="transformers")
+    foreign = LanguageModel.objects.create(project=other, name="x", backend="transformers", endpoint="embedded")
     cases = [
         (lambda: do_start_mc(project, imported, McSpec(), Selection()), "model", "was imported"),
         (lambda: do_start_mc(project, foreign, McSpec(), Selection()), "model", "not a model of project 'test'"),

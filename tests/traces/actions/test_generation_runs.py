@@ -21,7 +21,7 @@ def _problems(count: int) -> list[DemoProblem]:
 @pytest.fixture
 def generation_run(db):  # type: ignore[no-untyped-def]
     project = Project.objects.create(name="Gen", slug="gen")
-    model = LanguageModel.objects.create(project=project, name="scripted", backend="transformers", think_format="none")
+    model = LanguageModel.objects.create(project=project, name="scripted", backend="transformers", endpoint="embedded", think_format="none")
     run = Run.objects.create(project=project, model=model, kind=RunKind.GENERATION)
     return run, model
 

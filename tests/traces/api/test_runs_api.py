@@ -10,7 +10,7 @@ from traces.models import LanguageModel, Problem, Role, Run, RunKind, RunStatus
 
 @pytest.fixture
 def generator(alpha) -> LanguageModel:  # type: ignore[no-untyped-def]
-    return LanguageModel.objects.create(project=alpha, name="smol", backend="transformers")
+    return LanguageModel.objects.create(project=alpha, name="smol", backend="transformers", endpoint="embedded")
 
 
 @pytest.fixture

@@ -17,10 +17,11 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def traces(make_traces: Callable[..., dict[str, Trace]], project: Project) -> dict[str, Trace]:
+def traces(make_traces: Callable[..., dict[str, Trace]], project: Project, declare_endpoints) -> dict[str, Trace]:  # type: ignore[no-untyped-def]
     made = make_traces([TraceSpec("alpha", model="gen"), TraceSpec("beta", model="gen", is_correct=False)])
-    LanguageModel.objects.create(project=project, name="roller", backend="transformers")
-    LanguageModel.objects.create(project=project, name="judge", backend="openai", path="http://127.0.0.1:9/v1")
+    declare_endpoints(judges={"backend": "openai", "base_url": "http://127.0.0.1:9/v1"})
+    LanguageModel.objects.create(project=project, name="roller", backend="transformers", endpoint="embedded")
+    LanguageModel.objects.create(project=project, name="judge", backend="openai", endpoint="judges")
     return made
 
 
@@ -92,7 +93,7 @@ def test_self_judging_is_refused_beside_the_field(
     member_client: Client, project: Project, traces: dict[str, Trace]
 ) -> None:
     gen = LanguageModel.objects.get(name="gen")
-    gen.backend = "transformers"
+    gen.backend, gen.endpoint = "transformers", "embedded"
     gen.save()
     data = {
         "method": "judge",

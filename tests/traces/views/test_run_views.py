@@ -16,7 +16,7 @@ from traces.views.runs import progress_of
 
 @pytest.fixture
 def generator(project: Project) -> LanguageModel:
-    return LanguageModel.objects.create(project=project, name="smol", backend="transformers")
+    return LanguageModel.objects.create(project=project, name="smol", backend="transformers", endpoint="embedded")
 
 
 @pytest.fixture

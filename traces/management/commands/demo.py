@@ -23,6 +23,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from tqdm import tqdm
 
+from app.endpoints import EMBEDDED
 from traces.actions.analysis import analyze_traces, needing_analysis
 from traces.actions.generation import BatchDone, PendingProblem, generate_run, missing_samples
 from traces.actions.labels import LabelInput, do_save_labels
@@ -285,12 +286,13 @@ def demo_project(owner: AbstractBaseUser) -> Project:
 
 
 def demo_model(project: Project) -> LanguageModel:
-    """The embedded default model's row in the project (SPEC §1 Model, backend ``transformers``)."""
+    """The embedded default model's row in the project (SPEC §1 Model, on the ``embedded`` endpoint)."""
     model, _ = LanguageModel.objects.get_or_create(
         project=project,
         name=EMBEDDED_MODEL_NAME,
         defaults={
             "backend": Backend.TRANSFORMERS,
+            "endpoint": EMBEDDED,
             "system_prompt": DEFAULT_SYSTEM_PROMPT,
             "think_format": THINK_FORMAT,
             "default_params": SamplingParams(temperature=TEMPERATURE, top_p=TOP_P, seed=SEED).as_dict(),
