@@ -15,6 +15,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+import ijson
+from ijson.backends import python as ijson_python
+
 #: A JSON line nested deeper than this is refused (guards the recursion of json.loads).
 MAX_NESTING = 64
 
@@ -149,9 +152,18 @@ def decode_line(line: str, line_no: int) -> dict[str, Any]:
         raise FormatError(f"invalid JSON ({exc.msg} at column {exc.colno})", line_no=line_no) from None
     except (ValueError, RecursionError) as exc:  # int digit limit, NaN/Infinity, overflowing floats
         raise FormatError(f"invalid JSON ({exc})", line_no=line_no) from None
+    # Only a \u escape can bring a lone surrogate or a NUL into a decoded line.
+    return _checked_record(value, line_no, escaped="\\u" in line)
+
+
+def _checked_record(value: Any, line_no: int, *, escaped: bool = True) -> dict[str, Any]:
+    """``value`` if it is a JSON object whose text a database can store, else a FormatError.
+
+    ``escaped=False`` says its source held no ``\\u`` escape, so no string needs scanning.
+    """
     if not isinstance(value, dict):
         raise FormatError(f"expected a JSON object, got {json_type(value)}", line_no=line_no)
-    if "\\u" in line:  # only a \u escape can bring a lone surrogate or a NUL into a decoded line
+    if escaped:
         _refuse_unstorable_text(value, line_no)
     return value
 
@@ -185,25 +197,36 @@ def read_records(fp: TextIO, parse_record: RecordParser) -> Iterator[ParsedTrace
     Yields parsed traces, and a FormatError in place of each line that could not be read, so the
     caller decides between an atomic import (stop at the first error) and ``--skip-invalid``.
     A file whose first non-blank character is ``[`` is read as one JSON array (the original
-    ProcessBench layout; item k counts as line k); that case is not streamed. A leading UTF-8 byte
-    order mark is skipped.
+    ProcessBench layout; item k counts as line k), streamed item by item like the lines of a JSONL
+    file. A leading UTF-8 byte order mark is skipped.
     """
     _skip_byte_order_mark(fp)
-    first = _peek_first_char(fp)
-    lines: Iterator[tuple[int, str]]
-    if first == "[":
-        lines = _array_items(fp)
-    else:
-        lines = ((n, line) for n, line in enumerate(fp, start=1) if line.strip())
-    for line_no, line in lines:
+    records = _array_records(fp) if _peek_first_char(fp) == "[" else _line_records(fp)
+    for line_no, record in records:
         try:
-            traces = parse_record(decode_line(line, line_no), line_no)
+            if isinstance(record, FormatError):
+                raise record
+            traces = parse_record(record, line_no)
             for trace in traces:
                 check_field_lengths(trace)
             yield from traces
         except FormatError as error:
             error.line_no = error.line_no or line_no
             yield error
+
+
+#: A decoded record, or the error that kept its line from decoding.
+Decoded = dict[str, Any] | FormatError
+
+
+def _line_records(fp: TextIO) -> Iterator[tuple[int, Decoded]]:
+    """The non-blank lines of a JSONL file, decoded (blank lines are counted, not read)."""
+    for line_no, line in enumerate(fp, start=1):
+        if line.strip():
+            try:
+                yield line_no, decode_line(line, line_no)
+            except FormatError as error:
+                yield line_no, error
 
 
 def _skip_byte_order_mark(fp: TextIO) -> None:
@@ -219,15 +242,112 @@ def _peek_first_char(fp: TextIO) -> str:
     return chunk[:1]
 
 
-def _array_items(fp: TextIO) -> Iterator[tuple[int, str]]:
+# --- JSON-array files, streamed ------------------------------------------------------------------
+
+
+class _Utf8Bytes:
+    """A text stream read as UTF-8 bytes: what ijson's parsers take."""
+
+    def __init__(self, fp: TextIO):
+        self.fp = fp
+
+    def read(self, size: int = -1) -> bytes:
+        return self.fp.read(size).encode("utf-8", "surrogatepass")
+
+
+def _array_records(fp: TextIO) -> Iterator[tuple[int, Decoded]]:
+    """The items of a file holding one JSON array, decoded one at a time (item k is line k).
+
+    Memory holds one item, never the array. An item that is not an object or nests too deep is an
+    error of its own line; JSON that cannot be read stops the file with a FormatError naming the
+    item it was in. ijson's pure-Python parser is used on purpose: its C parser turns a lone UTF-16
+    surrogate escape into ``?`` and refuses integers beyond 64 bits, where ``json`` (the JSONL path)
+    keeps them or names them.
+    """
+    events = ijson_python.basic_parse(_Utf8Bytes(fp), use_float=True)
+    item_no = 0
     try:
-        items = json.load(fp)
-    except json.JSONDecodeError as exc:
-        raise FormatError(f"invalid JSON array ({exc.msg} at line {exc.lineno})", line_no=exc.lineno) from None
-    except (ValueError, RecursionError) as exc:  # int digit limit, nesting beyond the recursion limit
-        raise FormatError(f"invalid JSON array ({exc})") from None
-    for index, item in enumerate(items, start=1):
-        yield index, json.dumps(item)
+        next(events)  # the array's opening bracket (the caller saw it)
+        for event, value in events:
+            if event == "end_array":
+                break
+            item_no += 1
+            try:
+                item = _array_item(event, value, events, item_no)
+            except ijson.JSONError as exc:
+                raise _unreadable(exc, item_no) from None
+            yield item_no, item
+        for _ in events:  # raises on anything after the closing bracket
+            pass
+    except ijson.JSONError as exc:  # between items: the next one could not start
+        raise _unreadable(exc, item_no + 1) from None
+
+
+def _unreadable(exc: ijson.JSONError, item_no: int) -> FormatError:
+    """The error that stops a JSON-array file, naming the item being read (as its line)."""
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return FormatError(f"invalid JSON array ({reason})", line_no=item_no)
+
+
+class _TooDeep(Exception):
+    """An array item nests deeper than ``MAX_NESTING`` (its remaining events were consumed)."""
+
+
+Events = Iterator[tuple[str, Any]]
+
+
+def _array_item(event: str, value: Any, events: Events, item_no: int) -> Decoded:
+    """The array item that starts with ``(event, value)`` as a record, or the FormatError saying
+    why it is not one."""
+    try:
+        return _checked_record(_item_value(event, value, events), item_no)
+    except _TooDeep:
+        return FormatError(f"JSON nested deeper than {MAX_NESTING} levels", line_no=item_no)
+    except FormatError as error:
+        return error
+
+
+def _item_value(event: str, value: Any, events: Events) -> Any:
+    """Build the value that starts with ``(event, value)`` from ijson's events, without recursion;
+    _TooDeep past ``MAX_NESTING`` levels."""
+    if event not in ("start_map", "start_array"):
+        return value
+    root: Any = {} if event == "start_map" else []
+    stack: list[Any] = [root]
+    key = ""
+    for event, value in events:
+        if event in ("end_map", "end_array"):
+            stack.pop()
+            if not stack:
+                return root
+            continue
+        if event == "map_key":
+            key = value
+            continue
+        child = {} if event == "start_map" else [] if event == "start_array" else value
+        parent = stack[-1]
+        if isinstance(parent, dict):
+            parent[key] = child
+        else:
+            parent.append(child)
+        if event in ("start_map", "start_array"):
+            stack.append(child)
+            if len(stack) > MAX_NESTING:
+                _skip_container(events, len(stack))
+                raise _TooDeep
+    raise ijson.IncompleteJSONError("Incomplete JSON content")
+
+
+def _skip_container(events: Events, depth: int) -> None:
+    """Consume the events of ``depth`` open containers, keeping none of their values."""
+    for event, _ in events:
+        if event in ("start_map", "start_array"):
+            depth += 1
+        elif event in ("end_map", "end_array"):
+            depth -= 1
+            if depth == 0:
+                return
+    raise ijson.IncompleteJSONError("Incomplete JSON content")
 
 
 # --- Field access with errors that name the field -------------------------------------------------

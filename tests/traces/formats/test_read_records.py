@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 import tracemalloc
 from pathlib import Path
 
@@ -11,6 +13,8 @@ import pytest
 
 from traces.formats import FORMAT_NAMES, get_parser
 from traces.formats.base import MAX_NESTING, FormatError, ParsedTrace, read_records
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 GOOD = {"prompt": "What is 1+1?", "completion": "2"}
 
@@ -63,13 +67,31 @@ def test_json_array_layout() -> None:
 
 
 @pytest.mark.parametrize(
-    "text",
-    ["[" + json.dumps(GOOD) + ",", "[" * 100_000 + "]" * 100_000, "[" + "9" * 5000 + "]"],
-    ids=["truncated", "nested past the recursion limit", "huge integer"],
+    ("text", "item"),
+    [
+        ("[" + json.dumps(GOOD) + ",", 2),
+        ("[" + json.dumps(GOOD) + ', {"prompt": tru}]', 2),
+        ("[" + "9" * 5000 + "]", 1),
+        ("[" + json.dumps(GOOD) + "] []", 2),
+    ],
+    ids=["truncated", "bad literal", "huge integer", "data after the array"],
 )
-def test_unreadable_json_array_is_a_format_error(text: str) -> None:
-    with pytest.raises(FormatError, match="invalid JSON array"):
+def test_unreadable_json_array_is_a_format_error_naming_the_item(text: str, item: int) -> None:
+    with pytest.raises(FormatError, match="invalid JSON array") as raised:
         read_text(text)
+    assert raised.value.line_no == item
+
+
+def test_array_items_are_checked_like_lines() -> None:
+    """Nesting, NUL and lone surrogates are refused per item, naming the item; the others are read."""
+    deep = "[" * 100_000 + "]" * 100_000
+    nul = json.dumps({**GOOD, "completion": "a\u0000b"})
+    surrogate = json.dumps({**GOOD, "prompt": "\ud800"})
+    results = read_text("[" + ", ".join([json.dumps(GOOD), deep, nul, surrogate, json.dumps(GOOD)]) + "]")
+    assert [type(r) for r in results] == [ParsedTrace, FormatError, FormatError, FormatError, ParsedTrace]
+    assert [r.line_no for r in results] == [1, 2, 3, 4, 5]
+    assert "nested deeper" in results[1].message
+    assert (results[2].field, results[3].field) == ("completion", "prompt")
 
 
 def test_error_message_names_file_line_and_field() -> None:
@@ -113,3 +135,44 @@ def test_reading_streams_in_constant_memory(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert count == lines
     assert peak < size / 100, f"peak {peak} bytes while reading a {size}-byte file"
+
+
+#: Reads the file named on the command line as a whole import would; prints items read and peak RSS.
+_PEAK_RSS_SCRIPT = """
+import resource, sys
+from traces.formats import get_parser
+from traces.formats.base import ParsedTrace, read_records
+with open(sys.argv[1], encoding="utf-8", newline="") as fp:
+    count = sum(isinstance(record, ParsedTrace) for record in read_records(fp, get_parser("jsonl")))
+print(count, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def _array_file(path: Path, items: int) -> Path:
+    with path.open("w", encoding="utf-8") as out:
+        out.write("[\n")
+        for i in range(items):
+            ratings = [{"step": step, "rating": 1} for step in range(60)]  # small objects cost most when held
+            record = {"prompt": f"Problem {i}: what is {i}+1?", "completion": f"{i}+1={i + 1}. " * 100, "ratings": ratings}
+            out.write(("," if i else "") + json.dumps(record) + "\n")
+        out.write("]\n")
+    return path
+
+
+def _peak_rss_reading(path: Path) -> tuple[int, int]:
+    """Items read and peak resident memory (KiB) of a fresh process reading ``path``."""
+    done = subprocess.run(
+        [sys.executable, "-c", _PEAK_RSS_SCRIPT, str(path)], capture_output=True, text=True, check=True, cwd=REPO_ROOT
+    )
+    count, peak = done.stdout.split()
+    return int(count), int(peak)
+
+
+def test_a_json_array_file_streams_in_flat_memory(tmp_path: Path) -> None:
+    """A 10 MB array is read item by item: the reading process peaks about as high as for a 0.1 MB
+    one (decoding the whole array first peaked at 5 times as high)."""
+    small, large = _array_file(tmp_path / "small.json", 50), _array_file(tmp_path / "large.json", 4_000)
+    assert large.stat().st_size > 10_000_000
+    (small_count, small_peak), (large_count, large_peak) = _peak_rss_reading(small), _peak_rss_reading(large)
+    assert (small_count, large_count) == (50, 4_000)
+    assert large_peak < 1.5 * small_peak, f"peak RSS {large_peak} KiB for the large array, {small_peak} KiB for the small"
