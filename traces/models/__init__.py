@@ -5,7 +5,7 @@ from traces.models.label import ADJUDICATED, HUMAN, Label, LabelValue, TraceAnno
 from traces.models.label_history import LabelChange
 from traces.models.preference import Preference, PreferenceChoice
 from traces.models.problem import AnswerType, Problem
-from traces.models.project import ROLE_RANK, Membership, Project, Role
+from traces.models.project import ROLE_RANK, Membership, MembershipChange, Project, Role
 from traces.models.queue import AssignmentPolicy, AssignmentStatus, Queue, QueueAssignment, QueueItem
 from traces.models.run import Backend, LanguageModel, Run, RunKind, RunStatus, ThinkFormat
 from traces.models.score import ProjectScoreName, Score
@@ -25,6 +25,7 @@ __all__ = [
     "LabelValue",
     "LanguageModel",
     "Membership",
+    "MembershipChange",
     "Part",
     "Preference",
     "PreferenceChoice",
