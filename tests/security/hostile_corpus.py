@@ -32,6 +32,8 @@ class Payload:
 
 PWN = "window.__pwned=1"
 
+NESTED_FRACTIONS = "$" + "\\frac{" * 150 + "1" + "}{2}" * 150 + "$"
+
 PAYLOADS = [
     Payload("script", f"<script>{PWN};alert('script')</script>", "<script>"),
     Payload("img-onerror", f'<img src=x onerror="{PWN};alert(2)">', "<img src=x onerror="),
@@ -65,7 +67,34 @@ PAYLOADS = [
     Payload("bidi-zero-width", "\u202egnp.exe\u202c zero\u200bwidth\u200d\ufeff joined \u2066isolate\u2069", "joined"),
     Payload("lone-surrogates", "half \ud800 pair \udfff end", "end"),
     Payload("huge-line", "A" * 1_000_000 + f" tail <script>{PWN}</script>", "tail <script>"),
+    # 150 nested fractions (1.5 KB) crashed chromium's tab once typeset: KaTeX must leave them as text.
+    Payload("latex-nesting", NESTED_FRACTIONS, NESTED_FRACTIONS[:40]),
 ]
 
 #: Payloads the importer refuses with a clear error instead of storing (no database text column takes them).
 REFUSED = {"nul-bytes": "a NUL character", "lone-surrogates": "a lone UTF-16 surrogate"}
+
+
+#: One paragraph of reasoning a model repeats until its token limit (a "loop"): it reaches the
+#: answer, doubts it and re-checks it, so t*, re-verifications, behaviour cues and loops are all marked.
+LOOP_PARAGRAPH = (
+    "Wait, let me re-check the total. Each box holds 12 pencils and there are 7 boxes, so the total "
+    "is $7 \\times 12 = 84$ pencils. Hmm, but maybe I misread the question: it asks how many pencils "
+    "there are after giving away $\\frac{1}{4}$ of them. A quarter of 84 is 21, and 84 - 21 = 63. "
+    "Let me verify this another way: three quarters of 84 is $\\frac{3 \\cdot 84}{4} = 63$. "
+    "So the answer should be 63. But wait, I should double-check the multiplication once more.\n\n"
+)
+
+
+def looping_record(size: int = 1_000_000, model: str = "looping-model") -> dict[str, str]:
+    """A thinkscope JSONL record whose thinking repeats ``LOOP_PARAGRAPH`` until ``size`` characters,
+    then ends with an answer: the reasoning model failure of running in a circle to the token limit."""
+    repeats = size // len(LOOP_PARAGRAPH) + 1
+    return {
+        "prompt": "Pencils come in boxes of 12. There are 7 boxes and a quarter of the pencils are given away. "
+        "How many pencils are left?",
+        "completion": f"<think>{LOOP_PARAGRAPH * repeats}</think>The answer is $63$.",
+        "reference_answer": "63",
+        "model": model,
+        "finish_reason": "stop",
+    }

@@ -33,6 +33,9 @@ SLUG = "hostile"
 #: text stopped using kerning, static/css/thinkscope.css), and checked whole without a browser below.
 HUGE = "huge-line"
 
+#: 150 nested fractions: typeset, they crashed chromium's tab (static/js/katex-render.js refuses them).
+NESTING = "latex-nesting"
+
 #: Records what must never happen, before any page script runs (init scripts are exempt from the CSP).
 SENTINEL = """
 window.__violations = [];
@@ -132,7 +135,11 @@ def test_no_payload_runs_on_any_page(live_server, browser, make_user, tmp_path, 
         visit(page, watched, base + reverse("trace-detail", args=[SLUG, first]), shown)
         if payload.name == HUGE:  # left as plain text rather than scanned for TeX
             assert page.locator(".tex[title^='Shown as plain text']").count() >= 1
+        if payload.name == NESTING:  # refused by KaTeX's budget: shown as text, never typeset
+            assert page.locator(".tex-refused").count() >= 1
         visit(page, watched, base + reverse("trace-label", args=[SLUG, first]), shown)
+        if payload.name == NESTING:
+            assert page.locator(".tex-refused").count() >= 1
         visit(page, watched, base + reverse("trace-compare", args=[SLUG]) + f"?traces={first},{second}", shown)
         if payload.name == "img-onerror":
             page.screenshot(path=str(artifacts / "hostile-viewer.png"))

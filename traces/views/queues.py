@@ -52,6 +52,7 @@ from traces.actions.queues import (
     QueueError,
     QueueSpec,
     annotator_progress,
+    current_assignment,
     do_create_queue,
     do_set_queue_open,
     do_skip_item,
@@ -192,8 +193,10 @@ def queue_new(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 @login_required
 def queue_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    """The queue's items (paginated), progress and per-annotator table."""
+    """The queue's items (paginated), progress and per-annotator table, and the person's item in progress
+    with its labeling page and its skip button (a trace whose page cannot be used can still be skipped)."""
     project, queue = queue_target(request, slug, pk, access.Action.READ)
+    can_label = access.can(project, request.user, access.Action.LABEL)
     mine = QueueAssignment.objects.filter(item=OuterRef("pk"), user=request.user)
     items = (
         QueueItem.objects.filter(queue=queue)
@@ -214,7 +217,8 @@ def queue_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         "page": page,
         "annotators": annotator_progress(queue),
         "is_reviewer": is_reviewer,
-        "can_label": access.can(project, request.user, access.Action.LABEL),
+        "can_label": can_label,
+        "current": current_assignment(queue, request.user) if can_label else None,  # type: ignore[arg-type]
         "can_manage": access.can(project, request.user, access.Action.MANAGE),
     }
     return render(request, "traces/queue_detail.html", context)
