@@ -83,6 +83,7 @@ def api(path: dict[str, str] | None = None, query: str = "", body: dict[str, dic
 
 V, A, R, OWN = Role.VIEWER, Role.ANNOTATOR, Role.REVIEWER, Role.OWNER
 TRACE, EXPORT, IMPORT_RUN, QUEUE = {"pk": "trace"}, {"pk": "export"}, {"pk": "import_run"}, {"pk": "queue"}
+MEMBER = {"user_id": "member"}
 
 #: Every URL of the browser UI and the API. ``@x`` in a body is replaced by the World's ``x``.
 ROUTES: dict[str, Row] = {
@@ -117,6 +118,10 @@ ROUTES: dict[str, Row] = {
     "queue-agreement": ui(QUEUE, GET=V),
     "queue-adjudication": ui(QUEUE, GET=R),
     "queue-adjudicate-trace": ui({**QUEUE, "trace_pk": "trace"}, GET=R, POST=R),
+    "member-list": ui(GET=V, POST=OWN),
+    "member-new-account": ui(POST=OWN),
+    "member-role": ui(MEMBER, POST=OWN),
+    "member-remove": ui(MEMBER, POST=OWN),
     "dashboard": ui({"kind": "dashboard"}, GET=V),
     "dashboard-data": ui({"kind": "dashboard"}, GET=V),
     "dashboard-csv": ui({"kind": "dashboard"}, GET=V),
@@ -223,6 +228,7 @@ class World:
     preference: int
     queue_item: int
     dashboard: str
+    member: int  # the viewer's user id: whose role and membership the member URLs change
     people: dict[str, User | None]
 
 
@@ -275,6 +281,7 @@ def world(django_user_model) -> Iterator[World]:  # type: ignore[no-untyped-def]
         preference=Preference.objects.create(trace_a=trace, trace_b_id=second, choice="a", reason=SECRET).pk,
         queue_item=item.pk,
         dashboard="annotation",
+        member=people[Role.VIEWER].pk,
         people=people,
     )
     shutil.rmtree(folder, ignore_errors=True)

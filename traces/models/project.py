@@ -116,3 +116,10 @@ class MembershipChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject_name} in {self.project_id}: {self.old_role or '-'} -> {self.new_role or '-'}"
+
+    @property
+    def kind(self) -> str:
+        """``added``, ``removed`` or ``changed`` (the role)."""
+        if not self.old_role:
+            return "added"
+        return "removed" if not self.new_role else "changed"
