@@ -170,6 +170,14 @@ LOGIN_FAILURE_WINDOW = int(os.environ.get("THINKSCOPE_LOGIN_FAILURE_WINDOW", 15 
 # Password reset: this many requests for one email, or from one address, refuse more for the window.
 PASSWORD_RESET_LIMIT = int(os.environ.get("THINKSCOPE_PASSWORD_RESET_LIMIT", 5))
 PASSWORD_RESET_WINDOW = int(os.environ.get("THINKSCOPE_PASSWORD_RESET_WINDOW", 60 * 60))  # seconds
+# Who may create projects (traces/actions/projects.py): `staff` (the default) or `everyone`. An operator
+# creates the others' projects with `manage.py create_project SLUG --owner USER`.
+THINKSCOPE_PROJECT_CREATORS = os.environ.get("THINKSCOPE_PROJECT_CREATORS", "").strip().lower() or "staff"
+if THINKSCOPE_PROJECT_CREATORS not in ("staff", "everyone"):
+    raise ImproperlyConfigured(
+        "THINKSCOPE_PROJECT_CREATORS must be 'staff' or 'everyone', "
+        f"not {os.environ['THINKSCOPE_PROJECT_CREATORS'].strip()!r}."
+    )
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     # The limits' counters (traces/ratelimit.py), shared by every web process: Redis in a server

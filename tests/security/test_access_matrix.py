@@ -13,7 +13,9 @@ requested by six people:
 To add a row: name the URL (``api:`` in front of API names), the world objects its path parameters
 are (``World`` below), and ``{method: least role}``; give a ``body`` for a write that should reach
 past its form validation. ``SIGNED_IN`` means any signed-in person (the view itself shows only their
-projects); ``PUBLIC`` means anyone.
+projects); ``PUBLIC`` means anyone; ``STAFF`` means staff only (none of the six people is staff, so
+every one of them gets 403; ``tests/traces/api/test_projects_api.py`` covers staff and the setting
+that opens project creation to everyone).
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ pytestmark = pytest.mark.django_db
 SECRET = "UNRELEASED-9c1e"
 PUBLIC = "public"
 SIGNED_IN = "signed-in"
+STAFF = "staff"
 PERSONS = ["anonymous", "non-member", Role.VIEWER, Role.ANNOTATOR, Role.REVIEWER, Role.OWNER]
 
 
@@ -134,7 +137,8 @@ ROUTES: dict[str, Row] = {
     "api:api-root": api(GET=SIGNED_IN),
     "api:api-schema": api(GET=PUBLIC),  # the OpenAPI schema: the code is public, it holds no data
     "api:api-docs": api(GET=PUBLIC),
-    "api:project-list": api(GET=SIGNED_IN, POST=SIGNED_IN, body={"POST": {"name": "Mine", "slug": "mine"}}),
+    # Creating projects is an operator setting, THINKSCOPE_PROJECT_CREATORS (default: staff only).
+    "api:project-list": api(GET=SIGNED_IN, POST=STAFF, body={"POST": {"name": "Mine", "slug": "mine"}}),
     "api:project-detail": api({"slug": "slug"}, GET=V),
     "api:project-evaluate": api({"slug": "slug"}, query="method=human&reference=import:test", GET=V),
     "api:project-endpoints": api({"slug": "slug"}, GET=V),
@@ -378,6 +382,8 @@ def test_access(world: World, key: str, method: str, least: str, person: str) ->
         else:
             assert status == 302 and response["Location"].startswith(reverse("login")), where
         assert SECRET.encode() not in body, f"{where} shows the project's data"
+    elif least == STAFF:
+        assert status == 403, where
     elif person == "non-member":
         if least == SIGNED_IN:
             assert status not in (401, 403, 404), where

@@ -74,7 +74,7 @@ def test_the_admin_signs_in_through_the_limited_login() -> None:
     assert response.status_code == 302 and response["Location"] == reverse("login") + "?next=/admin/"
 
 
-def test_the_lock_holds_for_every_spelling_that_signs_in_to_the_account(make_user) -> None:  # type: ignore[no-untyped-def]
+def test_the_lock_holds_for_every_spelling_that_signs_in_to_it(make_user) -> None:  # type: ignore[no-untyped-def]
     """Django's login form reads the username NFKC-normalised: full-width 'ａnnotator2' signs in as 'annotator2'."""
     make_user("annotator2", PASSWORD)
     for _ in range(5):

@@ -94,3 +94,29 @@ def test_every_response_has_the_content_security_policy(path: str) -> None:
     directives = dict(part.strip().split(" ", 1) for part in policy.split(";") if part.strip())
     assert directives["script-src"] == "'self'" and "unsafe" not in directives["default-src"]
     assert directives["object-src"] == "'none'" and directives["frame-ancestors"] == "'none'"
+
+
+SHOW_PROJECT_CREATORS = """
+import django
+django.setup()
+from django.conf import settings
+print(settings.THINKSCOPE_PROJECT_CREATORS)
+"""
+
+
+@pytest.mark.parametrize(
+    ("value", "read"), [(None, "staff"), ("", "staff"), (" Everyone ", "everyone"), ("staff", "staff")]
+)
+def test_who_may_create_projects_is_the_operators_setting(tmp_path: Path, value: str | None, read: str) -> None:
+    env = production_env(tmp_path)
+    env.pop("THINKSCOPE_PROJECT_CREATORS", None)
+    if value is not None:
+        env["THINKSCOPE_PROJECT_CREATORS"] = value
+    result = run(["-c", SHOW_PROJECT_CREATORS], env)
+    assert result.returncode == 0 and result.stdout.strip() == read, result.stderr
+
+
+def test_a_bad_project_creators_value_refuses_to_start(tmp_path: Path) -> None:
+    result = run(["-c", SHOW_PROJECT_CREATORS], production_env(tmp_path, THINKSCOPE_PROJECT_CREATORS="admins"))
+    assert result.returncode != 0
+    assert "THINKSCOPE_PROJECT_CREATORS must be 'staff' or 'everyone', not 'admins'" in result.stderr

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
@@ -27,18 +28,17 @@ from traces.actions.imports import do_enqueue_import
 from traces.actions.labels import LabelInput, do_save_labels
 from traces.actions.models import do_register_model, usable_endpoints
 from traces.actions.preferences import PreferenceError, do_save_preference
+from traces.actions.projects import CREATION_REFUSED, do_create_project, may_create_projects
 from traces.actions.queues import hidden_gold, next_item_for
 from traces.api import serializers as s
 from traces.api.filters import LabelFilter, PreferenceFilter, ScoreFilter, TraceFilter
 from traces.models import (
     Label,
     LanguageModel,
-    Membership,
     Preference,
     Problem,
     Project,
     Queue,
-    Role,
     Run,
     RunKind,
     Score,
@@ -63,8 +63,19 @@ def require_role(project: Project, user: object, needed: access.Action) -> None:
         raise PermissionDenied(str(denied)) from None
 
 
+class MayCreateProjects(permissions.BasePermission):
+    """Creating is for the people ``THINKSCOPE_PROJECT_CREATORS`` allows, checked before the body is
+    read (so a refusal tells nothing of which slugs are taken); reading is for anyone signed in."""
+
+    message = CREATION_REFUSED
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return view.action != "create" or may_create_projects(request.user)
+
+
 class ProjectViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = s.ProjectSerializer
+    permission_classes = [permissions.IsAuthenticated, MayCreateProjects]
     lookup_field = "slug"
     lookup_value_regex = s.SLUG_PATTERN
 
@@ -72,8 +83,14 @@ class ProjectViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         return Project.objects.visible_to(self.request.user).order_by("name")
 
     def perform_create(self, serializer: s.ProjectSerializer) -> None:
-        project = serializer.save()
-        Membership.objects.create(project=project, user=self.request.user, role=Role.OWNER)
+        """The project with the caller as its owner, written together."""
+        data = serializer.validated_data
+        try:
+            serializer.instance = do_create_project(
+                slug=data["slug"], name=data["name"], description=data.get("description", ""), owner=self.request.user
+            )
+        except DjangoValidationError as invalid:
+            raise ValidationError(invalid.message_dict) from None
 
     @extend_schema(responses=s.EndpointSerializer(many=True))
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
