@@ -142,6 +142,13 @@ ROUTES: dict[str, Row] = {
     "api:project-detail": api({"slug": "slug"}, GET=V),
     "api:project-evaluate": api({"slug": "slug"}, query="method=human&reference=import:test", GET=V),
     "api:project-endpoints": api({"slug": "slug"}, GET=V),
+    "api:project-member-list": api(
+        {"slug": "slug"}, GET=V, POST=OWN, body={"POST": {"user": "stranger", "role": "viewer"}}
+    ),
+    "api:project-member-detail": api(
+        {"slug": "slug", **MEMBER}, GET=V, PATCH=OWN, DELETE=OWN, body={"PATCH": {"role": "annotator"}}
+    ),
+    "api:project-member-changes": api({"slug": "slug"}, GET=V),
     "api:problem-list": api(GET=SIGNED_IN),
     "api:problem-detail": api({"pk": "problem"}, GET=V),
     "api:languagemodel-list": api(GET=SIGNED_IN, POST=OWN, body={"POST": {"project": "@slug", "name": "added-model"}}),

@@ -4,10 +4,12 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from traces.api import tokens, views
+from traces.api import members, tokens, views
+from traces.api.serializers import SLUG_PATTERN
 
 router = DefaultRouter()
 router.register("projects", views.ProjectViewSet, basename="project")
+router.register(rf"projects/(?P<slug>{SLUG_PATTERN})/members", members.MemberViewSet, basename="project-member")
 router.register("problems", views.ProblemViewSet, basename="problem")
 router.register("models", views.LanguageModelViewSet, basename="languagemodel")
 router.register("runs", views.RunViewSet, basename="run")
