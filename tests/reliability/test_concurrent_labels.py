@@ -4,7 +4,9 @@ Two logged-in browser sessions (``requests`` sessions, CSRF token and all) save 
 at the same time through the labeling endpoint, 100 saves each: on different steps, on the same step
 as two people, and on the same step as one person in two tabs. Every save is acknowledged (200), and
 the database ends holding each session's last acknowledged value, with one label row per person and
-step (no duplicate from a race on the unique constraint).
+step (no duplicate from a race on the unique constraint). Each saver cycles the values from its own
+offset, so savers that could be confused (one person on two steps, two people on one step, two tabs)
+end on different values, and a save landing on the wrong row cannot pass for the right one.
 """
 
 from __future__ import annotations
@@ -53,13 +55,13 @@ def session(live_server, username: str) -> requests.Session:  # type: ignore[no-
 
 
 def saver(
-    live_server, browser: requests.Session, trace: Trace, step: Step, acknowledged: list[int]
+    live_server, browser: requests.Session, trace: Trace, step: Step, acknowledged: list[int], offset: int
 ) -> Callable[[], None]:  # type: ignore[no-untyped-def]
     url = live_server.url + reverse("trace-label-step", args=[trace.project.slug, trace.pk])
 
     def save_many() -> None:
         for i in range(SAVES):
-            value = VALUES[i % len(VALUES)]
+            value = VALUES[(i + offset) % len(VALUES)]
             answer = browser.post(url, {"action": "rate", "step": step.pk, "value": value},
                                   headers={"X-CSRFToken": browser.cookies["csrftoken"], "HX-Request": "true",
                                            "Referer": url}, timeout=60)  # fmt: skip
@@ -95,12 +97,13 @@ def test_two_people_on_different_and_same_steps(live_server, make_user) -> None:
     ann, bea = session(live_server, "ann"), session(live_server, "bea")
     acks: dict[str, list[int]] = {"ann0": [], "bea1": [], "ann2": [], "bea2": []}
     run_together(
-        saver(live_server, ann, trace, steps[0], acks["ann0"]),
-        saver(live_server, bea, trace, steps[1], acks["bea1"]),
-        saver(live_server, ann, trace, steps[2], acks["ann2"]),
-        saver(live_server, bea, trace, steps[2], acks["bea2"]),
+        saver(live_server, ann, trace, steps[0], acks["ann0"], offset=0),
+        saver(live_server, bea, trace, steps[1], acks["bea1"], offset=1),
+        saver(live_server, ann, trace, steps[2], acks["ann2"], offset=1),
+        saver(live_server, bea, trace, steps[2], acks["bea2"], offset=2),
     )
     assert all(len(values) == SAVES for values in acks.values())
+    assert acks["ann0"][-1] != acks["ann2"][-1] != acks["bea2"][-1], "the finals must tell the rows apart"
     assert my_value("ann", steps[0]) == [acks["ann0"][-1]]
     assert my_value("bea", steps[1]) == [acks["bea1"][-1]]
     assert my_value("ann", steps[2]) == [acks["ann2"][-1]], "one person's saves on a shared step were lost"
@@ -112,10 +115,11 @@ def test_one_person_in_two_tabs_on_one_step(live_server, make_user) -> None:  # 
     first, second = session(live_server, "ann"), session(live_server, "ann")
     acks: dict[str, list[int]] = {"first": [], "second": []}
     run_together(
-        saver(live_server, first, trace, steps[0], acks["first"]),
-        saver(live_server, second, trace, steps[0], acks["second"]),
+        saver(live_server, first, trace, steps[0], acks["first"], offset=0),
+        saver(live_server, second, trace, steps[0], acks["second"], offset=1),
     )
     assert len(acks["first"]) == len(acks["second"]) == SAVES
+    assert acks["first"][-1] != acks["second"][-1], "the tabs' finals must differ"
     final = my_value("ann", steps[0])
     assert len(final) == 1, f"{len(final)} label rows for one person and step"
     assert final[0] in (acks["first"][-1], acks["second"][-1])
