@@ -1,6 +1,7 @@
 """The Members page in chromium: an owner adds a teammate, changes a role from the row's select
-(saved at once by htmx, the record updated beside it), creates a new teammate's account and removes
-a member after confirming; an annotator sees the list without controls. Screenshots at 1440×900
+(saved at once by htmx, the record updated beside it), creates a new teammate's account (who sets
+a password at the link shown and logs in) and removes a member after confirming; an annotator sees
+the list without controls. Screenshots at 1440×900
 go to test-artifacts/.
 """
 
@@ -69,6 +70,21 @@ def test_an_owner_adds_a_teammate_and_changes_their_role(live_server, browser, m
     link = page.locator("#set-password-link").input_value()
     assert link.startswith(live_server.url + "/accounts/reset/")
     page.screenshot(path=str(artifacts / "members-new-account.png"), full_page=True)
+
+    # The teammate opens the link, chooses a password and logs in: the project is theirs to see.
+    teammate = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+    teammate.goto(link)
+    expect(teammate.locator("h1")).to_have_text("Choose a password")
+    teammate.screenshot(path=str(artifacts / "members-set-password.png"))
+    teammate.fill("#id_new_password1", "a long secret for bea 7")
+    teammate.fill("#id_new_password2", "a long secret for bea 7")
+    teammate.click("button[type=submit]")
+    expect(teammate.locator("h1")).to_have_text("Password set")
+    teammate.click("text=Log in")
+    teammate.fill("#id_username", "bea")
+    teammate.fill("#id_password", "a long secret for bea 7")
+    teammate.click("button[type=submit]")
+    expect(teammate.locator("table")).to_contain_text("Reasoning evals")
 
     bea = get_user_model().objects.get(username="bea")
     page.goto(live_server.url + url)

@@ -149,7 +149,7 @@ def test_a_new_teammates_account_has_no_password_and_a_one_time_link(project, ow
     assert default_token_generator.check_token(bob, token)
     client = Client()
     form = client.get(created.set_password_path, follow=True)
-    assert form.status_code == 200 and b"new_password1" in form.content
+    assert form.status_code == 200 and b"new_password1" in form.content and b"Choose a password" in form.content
     done = client.post(
         form.redirect_chain[-1][0], {"new_password1": "a long new secret 42", "new_password2": "a long new secret 42"}
     )
@@ -157,7 +157,8 @@ def test_a_new_teammates_account_has_no_password_and_a_one_time_link(project, ow
     bob.refresh_from_db()
     assert bob.check_password("a long new secret 42")
     assert not default_token_generator.check_token(bob, token)  # the link works once
-    assert Client().get(created.set_password_path, follow=True).context["validlink"] is False
+    used = Client().get(created.set_password_path, follow=True)
+    assert used.context["validlink"] is False and b"has been used already or has expired" in used.content
 
 
 @pytest.mark.parametrize(
