@@ -24,6 +24,7 @@ from traces.formats.base import ParsedStep, ParsedTrace
 from traces.models import (
     Label,
     LanguageModel,
+    Membership,
     Preference,
     Problem,
     Project,
@@ -53,7 +54,7 @@ NOT_PROJECT_SCOPED = {
 
 
 @pytest.fixture
-def secret_alpha(alpha: Project) -> dict[str, Any]:
+def secret_alpha(alpha: Project, make_user) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     """Alpha with one object of every kind that holds the secret, by resource name."""
     run = Run.objects.create(project=alpha, kind=RunKind.IMPORT, name=f"{SECRET}.jsonl")
     secret = ParsedTrace(
@@ -73,6 +74,8 @@ def secret_alpha(alpha: Project) -> dict[str, Any]:
     preference = Preference.objects.create(trace_a=low, trace_b=high, choice="a", reason=SECRET)
     queue = Queue.objects.create(project=alpha, name=SECRET)
     QueueItem.objects.create(queue=queue, trace=trace, position=0)
+    member = make_user(f"{SECRET}-member")
+    Membership.objects.create(project=alpha, user=member, role=Role.OWNER)
     return {
         "queues": queue.pk,
         "exports": export.pk,
@@ -87,6 +90,7 @@ def secret_alpha(alpha: Project) -> dict[str, Any]:
         "scores": score.pk,
         "traces": trace.pk,
         "step": step.pk,
+        "user_id": member.pk,  # a member of alpha, as /api/projects/{slug}/members/{user_id}/ names them
     }
 
 
@@ -106,6 +110,9 @@ def bodies(objects: dict[str, Any]) -> dict[tuple[str, str], Callable[[], dict[s
         ("/api/runs/{id}/cancel/", "post"): dict,
         ("/api/runs/{id}/resume/", "post"): dict,
         ("/api/queues/{id}/next/", "post"): dict,
+        ("/api/projects/{slug}/members/", "post"): lambda: {"user": "owner-beta", "role": "owner"},
+        ("/api/projects/{slug}/members/{user_id}/", "patch"): lambda: {"role": "viewer"},
+        ("/api/projects/{slug}/members/{user_id}/", "delete"): dict,
         ("/api/preferences/", "post"): lambda: {
             "trace_a": objects["traces"], "trace_b": objects["paired_trace"], "choice": "a"
         },  # fmt: skip
@@ -121,7 +128,7 @@ def aimed_at_alpha(path: str, objects: dict[str, Any]) -> str:
     resource = path.split("/")[2]
     if "{" in path and resource not in objects:
         pytest.fail(f"{path}: say which alpha object its parameter names (secret_alpha in this test)")
-    return re.sub(r"\{[^}]+\}", str(objects.get(resource)), path)
+    return re.sub(r"\{([^}]+)\}", lambda match: str(objects.get(match[1], objects.get(resource))), path)
 
 
 def alpha_ids(path: str) -> set[int]:
@@ -168,6 +175,7 @@ def state() -> tuple[int, ...]:
         Preference.objects.count(),
         QueueAssignment.objects.count(),
         *Run.objects.order_by("pk").values_list("status", flat=True),
+        *Membership.objects.order_by("pk").values_list("role", flat=True),
     )
 
 
@@ -210,6 +218,7 @@ def test_every_endpoint_refuses_another_projects_member(secret_alpha, beta, clie
         "/api/traces/{id}/",
         "/api/exports/{id}/download/",
         "/api/projects/{slug}/evaluate/",
+        "/api/projects/{slug}/members/{user_id}/",
     }
 
 
