@@ -194,7 +194,7 @@ def test_demo_end_to_end_then_idempotent_then_forced(settings, tmp_path: Path, m
     assert stored == expected
     model = LanguageModel.objects.get(project=project)
     assert (model.backend, model.think_format) == ("transformers", "none")
-    assert Path(model.path, "config.json").is_file()
+    assert model.endpoint == "embedded" and any(Path(settings.MODEL_CACHE_DIR).rglob("config.json"))
 
     run = Run.objects.get(project=project, kind=RunKind.GENERATION)
     assert (run.status, run.progress_done, run.progress_total, run.model) == (RunStatus.SUCCEEDED, 2, 2, model)

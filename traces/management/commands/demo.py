@@ -214,7 +214,6 @@ class Command(BaseCommand):
         except BackendUnavailable as error:
             raise CommandError(str(error)) from None
         self.stdout.write(f"Loaded {model_dir} in {backend.load_seconds:.1f} s.")
-        LanguageModel.objects.filter(pk=model.pk).update(path=str(model_dir))  # what the backend loads
         done = wanted - sum(len(p.sample_indices) for p in pending)
         started = time.perf_counter()
         with tqdm(
