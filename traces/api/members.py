@@ -153,9 +153,9 @@ class MemberViewSet(viewsets.GenericViewSet):
         return Response(self.new_member(created), status=status.HTTP_201_CREATED)
 
     def new_member(self, created: NewAccount) -> dict[str, Any]:
-        membership = created.membership
-        membership.set_password_url = self.request.build_absolute_uri(created.set_password_path)  # type: ignore[attr-defined]
-        membership.set_password_expires_in_days = created.link_days  # type: ignore[attr-defined]
+        membership: Any = created.membership
+        membership.set_password_url = self.request.build_absolute_uri(created.set_password_path)
+        membership.set_password_expires_in_days = created.link_days
         return NewMemberSerializer(membership, context=self.get_serializer_context()).data
 
     @extend_schema(request=RoleSerializer, responses=MemberSerializer)

@@ -134,7 +134,8 @@ def member_list(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     form = AddMemberForm(request.POST)
     if form.is_valid():
         try:
-            membership = do_add_member(project, request.user, form.cleaned_data["user"], form.cleaned_data["role"])  # type: ignore[arg-type]
+            data = form.cleaned_data
+            membership = do_add_member(project, request.user, data["user"], data["role"])  # type: ignore[arg-type]
         except MemberError as refused:
             refused_on(form, refused)
         else:

@@ -97,7 +97,8 @@ def test_a_refused_add_shows_the_reason_on_its_field(project, owner, member_clie
 
 def test_a_new_teammates_link_is_shown_once_and_nothing_is_mailed(project, owner, member_client, mailoutbox) -> None:  # type: ignore[no-untyped-def]
     new = reverse("member-new-account", args=[project.slug])
-    response = member_client.post(new, {"new-username": "carol", "new-email": "carol@example.org", "new-role": "annotator"})
+    body = {"new-username": "carol", "new-email": "carol@example.org", "new-role": "annotator"}
+    response = member_client.post(new, body)
     html = response.content.decode()
     link = re.search(r'value="(http://testserver/accounts/reset/[^"]+)" id="set-password-link"', html)
     assert response.status_code == 200 and link
@@ -167,7 +168,9 @@ def test_the_record_is_paginated_and_its_pages_come_alone_for_htmx(project, owne
 def test_user_text_is_escaped(project, owner, member_client, django_user_model) -> None:  # type: ignore[no-untyped-def]
     hostile = django_user_model.objects.create_user("x<b>y", email="a<script>@example.org")
     Membership.objects.create(project=project, user=hostile, role=Role.VIEWER)
-    MembershipChange.objects.create(project=project, actor_name="<i>actor</i>", subject_name="<img src=x>", new_role="viewer")
+    MembershipChange.objects.create(
+        project=project, actor_name="<i>actor</i>", subject_name="<img src=x>", new_role="viewer"
+    )
     Project.objects.filter(pk=project.pk).update(name="<svg onload=alert(1)>")
     html = member_client.get(members_url(project)).content.decode()
     for raw in ("x<b>y", "a<script>@", "<i>actor</i>", "<img src=x>", "<svg onload"):
