@@ -34,8 +34,9 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.authtoken.models import Token
 
-from traces.actions.exports import export_dir
+from traces.actions.exports import ExportSpec, export_dir
 from traces.actions.store import store_traces
+from traces.exports.policy import LabelPolicy
 from traces.formats.base import ParsedStep, ParsedTrace
 from traces.models import (
     ROLE_RANK,
@@ -260,7 +261,8 @@ def world(django_user_model) -> Iterator[World]:  # type: ignore[no-untyped-def]
     item = QueueItem.objects.create(queue=queue, trace=trace, position=0)
     step = Step.objects.filter(trace=trace).order_by("index").first()
     export = Run.objects.create(
-        project=project, kind=RunKind.EXPORT, name=SECRET, status=RunStatus.SUCCEEDED, params={"format": "trl"},
+        project=project, kind=RunKind.EXPORT, name=SECRET, status=RunStatus.SUCCEEDED,
+        params=ExportSpec("trl", LabelPolicy(sources="human")).as_params(),
         report={"files": [{"split": "train", "name": "train.jsonl", "rows": 1}]},
     )  # fmt: skip
     folder = export_dir(export)

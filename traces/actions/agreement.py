@@ -14,7 +14,8 @@ Read from the human labels of the queue's traces (their current steps), the coef
   and none is −1; ``traces.actions.evaluation``), the share where they put it at the same step;
   overall, pooled over every pair;
 * per pair of people, the same plus Cohen's kappa over the steps both rated;
-* **human vs each automatic method** present on the queue's traces: ``evaluate_traces`` (ProcessBench
+* **human vs each automatic method** present on the queue's traces but the hidden ones (gold
+  sources the reader may not see, ``traces.access``): ``evaluate_traces`` (ProcessBench
   F1 of the first errors and step accuracy), people's labels taken as the reference (several people
   on one step count as their majority, ties to the more critical value).
 
@@ -25,7 +26,7 @@ A coefficient that cannot be computed (too few steps, one category only) is None
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -160,8 +161,8 @@ def pair_agreement(labels: HumanLabels, first: int, second: int) -> PairAgreemen
     )
 
 
-def queue_agreement(queue: Queue) -> QueueAgreement:
-    """Everything the agreement page shows (module docstring)."""
+def queue_agreement(queue: Queue, hidden: Collection[str]) -> QueueAgreement:
+    """Everything the agreement page shows (module docstring); ``hidden`` sources are left out."""
     labels = human_labels(queue)
     people = sorted(labels.usernames, key=labels.usernames.__getitem__)
     pairs = [pair_agreement(labels, a, b) for a, b in combinations(people, 2)]
@@ -177,7 +178,11 @@ def queue_agreement(queue: Queue) -> QueueAgreement:
         annotators=[labels.usernames[user_id] for user_id in people],
         overall=overall,
         pairs=pairs,
-        methods=[evaluate_traces(queue_traces(queue), method, HUMAN) for method in automatic_sources(queue)],
+        methods=[
+            evaluate_traces(queue_traces(queue), method, HUMAN)
+            for method in automatic_sources(queue)
+            if method not in hidden
+        ],
     )
 
 

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from traces.actions.exports import ExportFilters, RequestRejected, select_traces
 from traces.analysis.metrics import ProcessBenchScore, StepConfusion, processbench_f1, step_confusion
@@ -141,10 +141,11 @@ def score_labeller(method: LabelPolicy, reference: LabelPolicy, traces: Iterable
 
 
 def evaluate_labeller(
-    project: Project, method: str, reference: str, filters: ExportFilters | None = None
+    project: Project, method: str, reference: str, filters: ExportFilters | None = None, hidden: Q | None = None
 ) -> LabellerEvaluation:
-    """Score source ``method`` against source ``reference`` over the project's (filtered) traces."""
-    return evaluate_traces(select_traces(project, filters or ExportFilters()), method, reference)
+    """Score source ``method`` against source ``reference`` over the project's (filtered) traces;
+    labels ``hidden`` matches do not make a trace labeled for the filter."""
+    return evaluate_traces(select_traces(project, filters or ExportFilters(), hidden), method, reference)
 
 
 def evaluate_traces(traces: QuerySet[Trace], method: str, reference: str) -> LabellerEvaluation:

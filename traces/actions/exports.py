@@ -21,6 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from traces.exports.policy import LabelPolicy
@@ -118,8 +119,9 @@ def build_policy(**fields: Any) -> LabelPolicy:
         raise RequestRejected(first_word if first_word in POLICY_FIELDS else "policy", message) from None
 
 
-def select_traces(project: Project, filters: ExportFilters) -> TraceQuerySet:
-    """The project's traces that ``filters`` select; RequestRejected for a model or run it lacks."""
+def select_traces(project: Project, filters: ExportFilters, hidden: Q | None = None) -> TraceQuerySet:
+    """The project's traces that ``filters`` select (labels ``hidden`` matches do not make a trace
+    labeled); RequestRejected for a model or run it lacks."""
     model = None
     if filters.model:
         model = LanguageModel.objects.filter(project=project, name=filters.model).first()
@@ -137,6 +139,7 @@ def select_traces(project: Project, filters: ExportFilters) -> TraceQuerySet:
         finish_reason=filters.finish_reason,
         labeled=filters.labeled,
         q=filters.q,
+        hidden=hidden,
     )
 
 
@@ -224,6 +227,11 @@ def export_file_names(run: Run) -> list[str]:
     if run.status != RunStatus.SUCCEEDED:
         return []
     return [entry["split"] for entry in run.report.get("files", [])] + [MANIFEST_FILE]
+
+
+def export_sources(run: Run) -> tuple[str, ...]:
+    """The label sources an export job reads (its policy's, in precedence order)."""
+    return ExportSpec.from_params(run.params).policy.precedence
 
 
 def export_file(run: Run, name: str) -> Path:

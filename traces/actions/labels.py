@@ -11,7 +11,8 @@ view are here beside the API's ``do_save_labels``:
 
 * ``do_rate_step``: set −1/0/+1, keeping the flag and note;
 * ``do_toggle_flag``: flag or unflag a step;
-* ``do_accept_suggestion``: the best automatic label of the step becomes the person's own, with
+* ``do_accept_suggestion``: the best automatic label of the step that the person may see
+  (``traces.access``: never a gold source hidden from them) becomes the person's own, with
   ``params["accepted"]`` naming the source (automatic labels never count as the person's otherwise);
 * ``do_mark_first_error``: ProcessBench's convention (SPEC §2): +1 before the first error, −1 at
   it, later steps unrated (the person's later labels are removed); step −1 means "no error", every
@@ -31,6 +32,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from traces import access
 from traces.actions.annotations import replace_first_error
 from traces.formats.processbench import NO_ERROR, step_labels
 from traces.models import HUMAN, Label, LabelChange, Step, Trace, is_auto_source
@@ -300,9 +302,10 @@ def do_toggle_flag(user: AbstractBaseUser, step: Step) -> LabelChanges:
 def do_accept_suggestion(user: AbstractBaseUser, step: Step, *, hidden: Collection[str] = ()) -> LabelChanges:
     """Make the step's best automatic label the person's own; raises LabelError when there is none.
 
-    ``hidden`` sources are not suggestions (a queue's gold source, which annotators must not see).
+    Labels the person may not see are not suggestions, nor are those of the ``hidden`` sources (the
+    gold sources of the queue being labelled).
     """
-    labels = Label.objects.filter(step=step).exclude(source__in=list(hidden))
+    labels = Label.objects.filter(step=step).exclude(access.hidden_labels(user)).exclude(source__in=list(hidden))
     suggestion = best_suggestion(labels.only("source", "value", "confidence"))
     if suggestion is None:
         raise LabelError(f"step {step.index + 1} has no automatic suggestion to accept")

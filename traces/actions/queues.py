@@ -17,8 +17,9 @@ issue 6 item 2).
   ``QueueItem.done_count``; ``do_skip_item`` gives the item back for others.
 * ``annotator_progress`` gives per person: done, skipped, in progress, median seconds per item and
   accuracy on gold items (their human step labels against the gold source's, on the steps both
-  rated). Gold accuracy is for reviewers and owners only: the views never show it to annotators,
-  and the labeling page hides the gold source's labels in queue context.
+  rated). Gold accuracy is for reviewers and owners only, and who sees a gold source's labels is
+  ``traces.access``'s rule; the labeling page also hides a queue's gold sources from everyone
+  labelling in that queue, so that nobody accepts a known answer there.
 """
 
 from __future__ import annotations
@@ -45,7 +46,6 @@ from traces.models import (
     Queue,
     QueueAssignment,
     QueueItem,
-    Role,
     Trace,
 )
 
@@ -93,6 +93,8 @@ def validate_spec(project: Project, spec: QueueSpec) -> None:
         raise QueueError(f"gold_count: must be 0 or more, got {spec.gold_count}")
     if spec.gold_count and not spec.gold_source:
         raise QueueError("gold_source: name the label source whose labels are the known answers")
+    if spec.gold_source == HUMAN:
+        raise QueueError("gold_source: people's own labels ('human') cannot be gold")
 
 
 def gold_candidates(project: Project, source: str, selected: list[int]) -> list[int]:
@@ -397,23 +399,8 @@ def gold_scores(queue: Queue) -> dict[int, GoldScore]:
     }
 
 
-def hidden_gold(user: object) -> Q:
-    """Matches the labels and trace annotations ``user`` must not see: the known answers of gold
-    items (their ``gold_source`` on their trace) in open queues of projects where ``user`` is an
-    annotator or a viewer (issue 6 §2: gold items measure annotators, hidden from them). Reviewers
-    and owners see them. Apply it to a Label or TraceAnnotation queryset with ``.exclude()``."""
-    gold = QueueItem.objects.filter(
-        queue__is_open=True,
-        trace_id=OuterRef("trace_id"),
-        gold_source=OuterRef("source"),
-        queue__project__memberships__user_id=getattr(user, "pk", None),
-        queue__project__memberships__role__in=[Role.ANNOTATOR, Role.VIEWER],
-    )
-    return Q(Exists(gold))
-
-
 def gold_sources(queue: Queue) -> frozenset[str]:
-    """The label sources of the queue's gold items: the labeling page hides them on every item of the queue."""
+    """The label sources of the queue's gold items: the labeling page hides them from everyone labelling in the queue."""
     sources = QueueItem.objects.filter(queue=queue).exclude(gold_source="").values_list("gold_source", flat=True)
     return frozenset(sources.distinct())
 

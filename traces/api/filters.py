@@ -36,7 +36,7 @@ class TraceFilter(django_filters.FilterSet):
     problem = IdFilter(field_name="problem_id")
     is_correct = django_filters.BooleanFilter()
     finish_reason = django_filters.ChoiceFilter(choices=FinishReason.choices)
-    has_labels = django_filters.BooleanFilter()
+    has_labels = django_filters.BooleanFilter(field_name="labeled", label="Has labels the caller may see")
     q = django_filters.CharFilter(method="filter_text", label="Text search in the completion and the problem")
 
     class Meta:

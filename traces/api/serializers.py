@@ -6,11 +6,13 @@ import re
 from dataclasses import fields as dataclass_fields
 from typing import Any
 
+from django.db.models import Prefetch
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
+from traces import access
 from traces.actions.exports import (
     ExportFilters,
     ExportSpec,
@@ -269,8 +271,11 @@ class ScoreSerializer(serializers.ModelSerializer):
 
 
 class TraceListSerializer(serializers.ModelSerializer):
+    """A trace; ``has_labels`` counts only the labels the caller may see (``TraceQuerySet.with_labeled``)."""
+
     project = ProjectSlugField(read_only=True)
     model = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    has_labels = serializers.BooleanField(source="labeled", read_only=True)
 
     class Meta:
         model = Trace
@@ -301,7 +306,11 @@ class TraceDetailSerializer(TraceListSerializer):
         return {"id": seg.pk, "version": seg.version, "method": seg.method} if seg else None
 
     def get_steps(self, trace: Trace) -> list[dict[str, Any]]:
-        steps = Step.objects.filter(segmentation_id=trace.current_segmentation_id).prefetch_related("labels__user")
+        """The current steps with the labels the caller may see (``traces.access``)."""
+        labels = Label.objects.exclude(access.hidden_labels(self.context["request"].user)).select_related("user")
+        steps = Step.objects.filter(segmentation_id=trace.current_segmentation_id).prefetch_related(
+            Prefetch("labels", queryset=labels)
+        )
         return StepSerializer(steps, many=True, context={**self.context, "raw_text": trace.raw_text}).data  # type: ignore[return-value]
 
 

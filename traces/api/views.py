@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -22,14 +22,14 @@ from rest_framework.response import Response
 from app.endpoints import EndpointRefused
 from traces import access
 from traces.actions.evaluation import evaluate_labeller
-from traces.actions.exports import RequestRejected, do_start_export, download_name, export_file
+from traces.actions.exports import RequestRejected, do_start_export, download_name, export_file, export_sources
 from traces.actions.generation import GenerationError, do_cancel_run, do_resume_run, do_start_generation
 from traces.actions.imports import do_enqueue_import
 from traces.actions.labels import LabelInput, do_save_labels
 from traces.actions.models import do_register_model, usable_endpoints
 from traces.actions.preferences import PreferenceError, do_save_preference
 from traces.actions.projects import CREATION_REFUSED, do_create_project, may_create_projects
-from traces.actions.queues import hidden_gold, next_item_for
+from traces.actions.queues import next_item_for
 from traces.api import serializers as s
 from traces.api.filters import LabelFilter, PreferenceFilter, ScoreFilter, TraceFilter
 from traces.models import (
@@ -43,6 +43,7 @@ from traces.models import (
     RunKind,
     Score,
     Trace,
+    TraceAnnotation,
 )
 
 
@@ -59,6 +60,14 @@ def require_role(project: Project, user: object, needed: access.Action) -> None:
     """Translate the access rule into DRF's 403."""
     try:
         access.require(project, user, needed)
+    except access.PermissionDenied as denied:
+        raise PermissionDenied(str(denied)) from None
+
+
+def require_visible(project: Project, user: object, sources: Any) -> None:
+    """Translate the gold rule (``access.require_visible``) into DRF's 403."""
+    try:
+        access.require_visible(project, user, sources)
     except access.PermissionDenied as denied:
         raise PermissionDenied(str(denied)) from None
 
@@ -107,13 +116,16 @@ class ProjectViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
     def evaluate(self, request: Request, slug: str) -> Response:
         """Score one label source against a reference source over the project's (filtered) traces:
-        ProcessBench F1 of the first errors, step accuracy and the step confusion matrix."""
+        ProcessBench F1 of the first errors, step accuracy and the step confusion matrix; 403 for a
+        gold source the caller may not see."""
         project = self.get_object()
         query = s.EvaluationRequestSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         data = query.validated_data
+        require_visible(project, request.user, (data["method"], data["reference"]))
+        hidden = access.hidden_labels(request.user)
         try:
-            evaluation = evaluate_labeller(project, data["method"], data["reference"], s.selection(data))
+            evaluation = evaluate_labeller(project, data["method"], data["reference"], s.selection(data), hidden)
         except RequestRejected as rejected:
             raise ValidationError({rejected.field: [rejected.message]}) from None
         return Response(s.EvaluationSerializer(evaluation.as_dict()).data)
@@ -202,10 +214,12 @@ class TraceViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_class = TraceFilter
 
     def get_queryset(self) -> QuerySet[Trace]:
-        queryset = Trace.objects.visible_to(self.request.user).select_related("project", "model")
+        hidden = access.hidden_labels(self.request.user)
+        queryset = Trace.objects.visible_to(self.request.user).with_labeled(hidden).select_related("project", "model")
         if self.action == "retrieve":
+            annotations = TraceAnnotation.objects.exclude(hidden).select_related("user")
             queryset = queryset.select_related("problem", "current_segmentation").prefetch_related(
-                "annotations__user", "scores"
+                Prefetch("annotations", queryset=annotations), "scores"
             )
         return queryset
 
@@ -222,7 +236,7 @@ class LabelViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self) -> QuerySet[Label]:
         visible = Label.objects.filter(trace__in=Trace.objects.visible_to(self.request.user))
-        return visible.exclude(hidden_gold(self.request.user)).select_related("user")
+        return visible.exclude(access.hidden_labels(self.request.user)).select_related("user")
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)
@@ -337,8 +351,9 @@ class ExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     )
     @action(detail=True, methods=["get"], filter_backends=[])
     def download(self, request: Request, pk: str) -> FileResponse:
-        """One file of a finished export, as an attachment."""
+        """One file of a finished export, as an attachment; 403 when it reads a gold source the caller may not see."""
         run = self.get_object()
+        require_visible(run.project, request.user, export_sources(run))
         name = request.query_params.get("file", "")
         try:
             path = export_file(run, name)

@@ -8,7 +8,8 @@ coefficients read the ratings of the steps that two or more people labelled (one
 each) and hand them to ``traces.analysis.metrics``.
 
 Progress is the queues' current state; the date filter narrows the labelling work (labels,
-finished assignments, annotations) by when it was done.
+finished assignments, annotations) by when it was done. Gold sources the reader may not see
+(``form.hidden_sources``) are left out of gold accuracy and of people against automatic methods.
 """
 
 from __future__ import annotations
@@ -233,7 +234,8 @@ def throughput_chart(form: AnnotationDashboardForm, names: dict[int, str]) -> Ch
 
 
 def gold_accuracy_chart(form: AnnotationDashboardForm, names: dict[int, str]) -> Chart:
-    """Per annotator: their step labels on gold items that equal the gold source's label, with a 95% CI."""
+    """Per annotator: their step labels on gold items that equal the gold source's label, with a 95% CI
+    (gold sources the reader may not see left out)."""
     chart = Chart(
         "gold_accuracy",
         "Gold accuracy per annotator (95% Wilson CI)",
@@ -263,6 +265,7 @@ def gold_accuracy_chart(form: AnnotationDashboardForm, names: dict[int, str]) ->
             step__labels__source=F("trace__queue_items__gold_source"),
             step__labels__value__isnull=False,
         )
+        .exclude(trace__queue_items__gold_source__in=form.hidden_sources)
         .order_by()
         .values("user_id")
         .annotate(steps=Count("id"), agree=Count("id", filter=Q(value=F("step__labels__value"))))
@@ -362,7 +365,7 @@ def first_error_pairs(form: AnnotationDashboardForm) -> dict[str, tuple[list[int
 
 
 def human_vs_auto_chart(form: AnnotationDashboardForm) -> Chart:
-    """Cohen's kappa between each person's step labels and each automatic source's, per period."""
+    """Cohen's kappa between each person's step labels and each automatic source's the reader may see, per period."""
     trunc = TRUNC[form.period_value]
     chart = Chart(
         "human_vs_auto",
@@ -383,7 +386,7 @@ def human_vs_auto_chart(form: AnnotationDashboardForm) -> Chart:
     )
     pairs = (
         Label.objects.filter(trace__project=form.project, value__isnull=False)
-        .exclude(source__in=[HUMAN, ADJUDICATED])
+        .exclude(source__in=[HUMAN, ADJUDICATED, *form.hidden_sources])
         .filter(form.date_q("step__labels__created_at"), step__labels__source=HUMAN, step__labels__value__isnull=False)
         .order_by()
         .annotate(period=trunc("step__labels__created_at"), human=F("step__labels__value"))

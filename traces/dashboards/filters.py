@@ -18,14 +18,16 @@ from traces.models import Problem, Project, Run, RunKind
 
 
 class DateRangeForm(forms.Form):
-    """``date_from``/``date_to`` (inclusive days, in the server's time zone)."""
+    """``date_from``/``date_to`` (inclusive days, in the server's time zone); ``hidden_sources`` are
+    the label sources the person may not see (``traces.access``), which no chart reads."""
 
     date_from = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
-    def __init__(self, data: Any, *, project: Project) -> None:
+    def __init__(self, data: Any, *, project: Project, hidden_sources: frozenset[str]) -> None:
         super().__init__(data)
         self.project = project
+        self.hidden_sources = hidden_sources
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -60,8 +62,8 @@ class ModelDashboardForm(DateRangeForm):
 
     field_order = ["dataset", "run", "date_from", "date_to"]
 
-    def __init__(self, data: Any, *, project: Project) -> None:
-        super().__init__(data, project=project)
+    def __init__(self, data: Any, *, project: Project, hidden_sources: frozenset[str]) -> None:
+        super().__init__(data, project=project, hidden_sources=hidden_sources)
         sources = (
             Problem.objects.filter(project=project)
             .exclude(source="")

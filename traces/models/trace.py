@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce, Substr
 
 from traces.analysis.think import ThinkSplit
@@ -129,13 +129,15 @@ class TraceQuerySet(models.QuerySet["Trace"]):
         finish_reason: str = "",
         labeled: str = "",
         q: str = "",
+        hidden: Q | None = None,
     ) -> TraceQuerySet:
         """Apply the trace-list filters; empty values mean "any".
 
         ``correct`` is ``yes``/``no``/``undetermined`` (``is_correct`` true/false/null) and
-        ``labeled`` is ``yes``/``no`` (the denormalised ``has_labels`` flag). Each of model, run,
-        correctness, finish reason and labeled has a ``(project, column, -id)`` index, so a filtered
-        keyset page is an index range scan. ``q`` is a substring search (see ``matching_text``).
+        ``labeled`` is ``yes``/``no`` (``with_labeled``: labels ``hidden`` matches do not count).
+        Each of model, run, correctness, finish reason and labeled has a ``(project, column, -id)``
+        index, so a filtered keyset page is an index range scan. ``q`` is a substring search (see
+        ``matching_text``).
         """
         queryset = self
         if model is not None:
@@ -147,13 +149,22 @@ class TraceQuerySet(models.QuerySet["Trace"]):
         if finish_reason:
             queryset = queryset.filter(finish_reason=finish_reason)
         if labeled:
-            queryset = queryset.filter(has_labels=(labeled == "yes"))
+            queryset = queryset.with_labeled(hidden).filter(labeled=(labeled == "yes"))
         if q:
             queryset = queryset.matching_text(q)
         return queryset
 
-    def with_list_columns(self, excerpt_chars: int = 240) -> TraceQuerySet:
-        """What a trace-list row shows, without loading raw text, logprobs or whole prompts.
+    def with_labeled(self, hidden: Q | None = None) -> TraceQuerySet:
+        """Each trace with ``labeled``: whether it has a label that ``hidden`` does not match (the
+        labels a person may not see, ``traces.access.hidden_labels``). Without ``hidden`` it is the
+        denormalised, indexed ``has_labels`` flag."""
+        if not hidden:
+            return self.annotate(labeled=F("has_labels"))
+        return self.annotate(labeled=Exists(_label_queryset().filter(trace_id=OuterRef("pk")).exclude(hidden)))
+
+    def with_list_columns(self, excerpt_chars: int = 240, hidden: Q | None = None) -> TraceQuerySet:
+        """What a trace-list row shows, without loading raw text, logprobs or whole prompts; labels
+        ``hidden`` matches are not counted.
 
         The step and label counts are correlated subqueries on indexed foreign keys, evaluated only
         for the rows of the page (never a ``COUNT(*)`` over the table).
@@ -168,6 +179,7 @@ class TraceQuerySet(models.QuerySet["Trace"]):
         label_count = (
             _label_queryset()
             .filter(trace_id=OuterRef("pk"), step__segmentation_id=OuterRef("current_segmentation_id"))
+            .exclude(hidden or Q())
             .order_by()
             .values("trace_id")
             .annotate(n=Count("id"))

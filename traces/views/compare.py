@@ -37,7 +37,6 @@ from django.views.decorators.vary import vary_on_headers
 
 from traces import access
 from traces.actions.preferences import MAX_REASON_CHARS, PreferenceError, as_shown, do_save_preference
-from traces.actions.queues import hidden_gold
 from traces.analysis.alignment import StepList, align_steps
 from traces.models import HUMAN, Preference, PreferenceChoice, Project, Trace
 from traces.views.access import member_project
@@ -280,7 +279,7 @@ def compare_context(
 
 def columns_context(traces: list[Trace], user: object) -> dict[str, Any]:
     """The aligned columns of the whole page, as ``user`` may see them (no hidden gold labels)."""
-    columns, anchor_row = aligned_columns(traces, hidden_gold(user))
+    columns, anchor_row = aligned_columns(traces, access.hidden_labels(user))
     return {"columns": columns, "anchor_row": anchor_row}
 
 

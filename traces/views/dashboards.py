@@ -16,6 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 
+from traces import access
 from traces.dashboards.annotation import annotation_dashboard
 from traces.dashboards.charts import Dashboard
 from traces.dashboards.filters import AnnotationDashboardForm, DateRangeForm, ModelDashboardForm
@@ -41,7 +42,8 @@ def _form(request: HttpRequest, slug: str, kind: str) -> tuple[Project, DateRang
     project = member_project(request, slug)
     if kind not in KINDS:
         raise Http404(f"no dashboard {kind!r}")
-    return project, KINDS[kind].form(request.GET, project=project)
+    hidden = access.hidden_sources(project, request.user)
+    return project, KINDS[kind].form(request.GET, project=project, hidden_sources=hidden)
 
 
 @login_required

@@ -2,7 +2,8 @@
 
 Pick a label source (the method) and a reference source among those of the project; the page
 shows the ProcessBench figures, the step accuracy and the step confusion matrix
-(``traces.actions.evaluation``). Reading only: every member may use it.
+(``traces.actions.evaluation``). Reading only: every member may use it, among the sources they
+may see (``traces.access``: a gold source is not offered to annotators and viewers).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from traces import access
 from traces.actions.evaluation import LabellerEvaluation, evaluate_labeller, label_sources
 from traces.actions.exports import RequestRejected
 from traces.models import Project
@@ -24,9 +26,9 @@ class EvaluationForm(forms.Form):
     method = forms.ChoiceField(label="Method (scored)")
     reference = forms.ChoiceField(label="Reference")
 
-    def __init__(self, data: Any, *, project: Project) -> None:
+    def __init__(self, data: Any, *, project: Project, hidden: frozenset[str]) -> None:
         super().__init__(data)
-        choices = [(source, source) for source in label_sources(project)]
+        choices = [(source, source) for source in label_sources(project) if source not in hidden]
         self.fields["method"].choices = choices  # type: ignore[attr-defined]
         self.fields["reference"].choices = choices  # type: ignore[attr-defined]
 
@@ -42,7 +44,7 @@ def confusion_rows(evaluation: LabellerEvaluation) -> list[tuple[int, list[int]]
 def label_evaluation(request: HttpRequest, slug: str) -> HttpResponse:
     """Score one label source against another over the project's traces."""
     project = member_project(request, slug)
-    form = EvaluationForm(request.GET or None, project=project)
+    form = EvaluationForm(request.GET or None, project=project, hidden=access.hidden_sources(project, request.user))
     context: dict[str, Any] = {"project": project, "form": form, "evaluation": None}
     if form.is_valid():
         try:

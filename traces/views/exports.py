@@ -12,6 +12,7 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.vary import vary_on_headers
@@ -28,6 +29,7 @@ from traces.actions.exports import (
     download_name,
     export_file,
     export_file_names,
+    export_sources,
     select_traces,
 )
 from traces.exports.policy import ADJUDICATED, ADJUDICATED_ELSE_HUMAN, HUMAN, HUMAN_ELSE_AUTO, AfterError, Neutral
@@ -172,8 +174,13 @@ def export_job(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
 
 @login_required
 def export_job_file(request: HttpRequest, slug: str, pk: int, name: str) -> FileResponse:
-    """One file of a finished export (a split or the manifest), as an attachment."""
+    """One file of a finished export (a split or the manifest), as an attachment; 403 when the
+    export reads a gold source the person may not see."""
     run = export_job_of(request, slug, pk)
+    try:
+        access.require_visible(run.project, request.user, export_sources(run))
+    except access.PermissionDenied as denied:
+        raise PermissionDenied(str(denied)) from None
     try:
         path = export_file(run, name)
     except RequestRejected as rejected:

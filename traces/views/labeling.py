@@ -49,7 +49,7 @@ from traces.actions.labels import (
     do_toggle_flag,
     do_undo_last_change,
 )
-from traces.actions.queues import QueuePlace, gold_sources, hidden_gold, queue_place
+from traces.actions.queues import QueuePlace, gold_sources, queue_place
 from traces.formats.processbench import NO_ERROR
 from traces.models import HUMAN, Label, LabelValue, Part, Project, Queue, Step, Trace, TraceAnnotation
 from traces.models.trace import TraceQuerySet
@@ -193,9 +193,10 @@ def labeling_sections(
     """The think steps (when there are any) and the answer steps, each with the person's label and the suggestions.
 
     Plain rows and one pass: no analysis marking here (the viewer shows it), so a 600-step trace stays cheap.
-    Suggestions of the ``hidden`` sources are left out (a queue's gold labels).
+    Suggestions the person may not see (``access.hidden_labels``) are left out, and so are those of the
+    ``hidden`` sources (the gold sources of the queue being labelled, which nobody accepts there).
     """
-    suggestions = label_chips_by_step(trace, hidden_gold(user))
+    suggestions = label_chips_by_step(trace, access.hidden_labels(user))
     mine = my_label_rows(trace, user)
     first_error = annotation.first_error_step if annotation else None
     by_part: dict[str, list[LabelingStep]] = {Part.THINK: [], Part.ANSWER: []}

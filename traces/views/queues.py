@@ -161,6 +161,7 @@ def queue_new(request: HttpRequest, slug: str) -> HttpResponse:
     project = member_project(request, slug)
     allowed(request, project, access.Action.CREATE_QUEUE)
     filters = TraceFilterForm(request.GET, project=project)
+    hidden = access.hidden_labels(request.user)
     form = QueueForm(request.POST if request.method == "POST" else None, project=project)
     if request.method == "POST" and filters.is_valid() and form.is_valid():
         try:
@@ -168,7 +169,7 @@ def queue_new(request: HttpRequest, slug: str) -> HttpResponse:
                 project,
                 request.user,
                 form.spec(),
-                matching_traces(project, filters),
+                matching_traces(project, filters, hidden),
                 filter_query(request),  # type: ignore[arg-type]
             )
         except QueueError as refused:
@@ -182,7 +183,7 @@ def queue_new(request: HttpRequest, slug: str) -> HttpResponse:
         "form": form,
         "filters": filters,
         "filter_query": filter_query(request),
-        "trace_count": matching_traces(project, filters).count() if filters.is_valid() else 0,
+        "trace_count": matching_traces(project, filters, hidden).count() if filters.is_valid() else 0,
     }
     return render(request, "traces/queue_form.html", context, status=400 if form.errors or filters.errors else 200)
 
@@ -283,9 +284,10 @@ def queue_set_open(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 @require_GET
 @login_required
 def queue_agreement_page(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    """Agreement among the queue's annotators and against every automatic method."""
+    """Agreement among the queue's annotators and against every automatic method the person may see."""
     project, queue = queue_target(request, slug, pk, access.Action.READ)
-    context = {"project": project, "queue": queue, "agreement": queue_agreement(queue)}
+    agreement = queue_agreement(queue, access.hidden_sources(project, request.user))
+    context = {"project": project, "queue": queue, "agreement": agreement}
     return render(request, "traces/queue_agreement.html", context)
 
 

@@ -13,12 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib.auth.decorators import login_required
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
-from traces.actions.queues import hidden_gold
+from traces import access
 from traces.models import Project, Trace
 from traces.models.trace import TraceQuerySet
 from traces.views.access import member_project
@@ -87,10 +88,11 @@ def cursor_after(trace: Trace, by_score: bool) -> dict[str, str]:
     return {"after": str(trace.pk)}
 
 
-def matching_traces(project: Project, form: TraceFilterForm) -> TraceQuerySet:
+def matching_traces(project: Project, form: TraceFilterForm, hidden: Q) -> TraceQuerySet:
     """The project's traces a valid filter form selects, with the chosen score as ``score_value``
-    (the list's rows, and the traces a queue is made from)."""
-    matching = Trace.objects.in_project(project).filtered(**form.filters())
+    (the list's rows, and the traces a queue is made from); labels ``hidden`` matches do not make a
+    trace labeled."""
+    matching = Trace.objects.in_project(project).filtered(**form.filters(), hidden=hidden)
     score = form.score_key
     if score is not None:
         low, high = form.cleaned_data["score_min"], form.cleaned_data["score_max"]
@@ -98,12 +100,13 @@ def matching_traces(project: Project, form: TraceFilterForm) -> TraceQuerySet:
     return matching
 
 
-def trace_page(project: Project, form: TraceFilterForm, query: QueryDict) -> TracePage:
-    """The page the filter form asks for; an invalid form yields an empty page (its errors show)."""
+def trace_page(project: Project, form: TraceFilterForm, query: QueryDict, hidden: Q) -> TracePage:
+    """The page the filter form asks for, without the labels ``hidden`` matches; an invalid form
+    yields an empty page (its errors show)."""
     if not form.is_valid():
         return TracePage(traces=[], next_query=None, first_query=None)
     after = form.cleaned_data["after"]
-    matching = matching_traces(project, form).with_list_columns()
+    matching = matching_traces(project, form, hidden).with_list_columns(hidden=hidden)
     by_score = bool(form.cleaned_data["order"])
     if by_score:
         rows = matching.page_by_score(form.score_cursor, PAGE_SIZE + 1, descending=form.descending)
@@ -124,7 +127,7 @@ def trace_list(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """The project's traces, filtered and paginated; htmx requests get a fragment only."""
     project = member_project(request, slug)
     form = TraceFilterForm(request.GET, project=project)
-    page = trace_page(project, form, request.GET)
+    page = trace_page(project, form, request.GET, access.hidden_labels(request.user))
     context = {
         "project": project,
         "form": form,
@@ -141,12 +144,12 @@ def trace_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     """One trace: problem, answers, counts, analysis badges, and its marked steps with labels from every source."""
     project = member_project(request, slug)
     trace = get_object_or_404(Trace.objects.in_project(project).for_viewer().select_related("analysis"), pk=pk)
-    gold = hidden_gold(request.user)
-    annotations = list(trace.annotations.exclude(gold).select_related("user").order_by("source", "id"))
+    hidden = access.hidden_labels(request.user)
+    annotations = list(trace.annotations.exclude(hidden).select_related("user").order_by("source", "id"))
     analysis = analysis_of(trace)
     markers = markers_of(analysis)
     steps = step_rows(trace)
-    parts = viewer_parts(trace, steps, label_chips_by_step(trace, gold), annotations, markers)
+    parts = viewer_parts(trace, steps, label_chips_by_step(trace, hidden), annotations, markers)
     summary = analysis_summary(trace, analysis, markers, trace_scores(trace), steps) if analysis else None
     context = {"project": project, "trace": trace, "annotations": annotations, "parts": parts, "analysis": summary}
     context["same_problem"] = same_problem_traces(trace)

@@ -326,7 +326,7 @@ def test_viewer_query_count_is_bounded_with_an_analysis(member_client, make_trac
     trace = make_traces([TraceSpec(key="big", think=think)])["big"]
     starts = [m.start() for m in re.finditer("Wait", trace.raw_text)]
     analyse(trace, [("behaviour_backtracking", s, s + 4, "Wait") for s in starts], scores={"loop_count": 0.0})
-    with django_assert_max_num_queries(9):  # the viewer's 8 (with "Compare with…") + the analysis row
+    with django_assert_max_num_queries(10):  # the viewer's 9 (with "Compare with…") + the analysis row
         body = member_client.get(detail_url(trace)).content.decode()
     assert [css for t in shown_texts(body) for css, _ in t.tags] == ["backtracking"] * len(think)
 
@@ -457,8 +457,8 @@ def test_bad_score_parameters_are_form_errors(member_client, scored, params, fie
 
 
 def test_score_list_query_count_is_bounded(member_client, scored, django_assert_max_num_queries) -> None:  # type: ignore[no-untyped-def]
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(8):
         response = member_client.get(list_url(score="overthinking_ratio", order="desc", score_min=0.1, q="Problem"))
     assert len(response.context["page"].traces) == trace_views.PAGE_SIZE
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(8):
         member_client.get(list_url(score="overthinking_ratio"))

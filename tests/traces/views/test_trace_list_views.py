@@ -159,8 +159,8 @@ def test_full_page_has_a_load_more_link_that_works_without_javascript(member_cli
 def test_list_query_count_does_not_grow_with_traces(member_client, make_traces, django_assert_max_num_queries) -> None:  # type: ignore[no-untyped-def]
     labels = [LabelSpec(step=0, value=1), LabelSpec(step=1, value=0, source="mc_rollout")]
     make_traces([TraceSpec(key=f"t{i}", labels=labels, model=f"m{i % 3}") for i in range(PAGE_SIZE + 10)])
-    # session, user, project, the form's models, runs and scores, the page
-    with django_assert_max_num_queries(7):
+    # session, user, project, the gold sources hidden from the person, the form's models, runs and scores, the page
+    with django_assert_max_num_queries(8):
         response = member_client.get(list_url(labeled="yes", q="Problem"))
     assert len(response.context["page"].traces) == PAGE_SIZE
     assert {t.label_count for t in response.context["page"].traces} == {2}

@@ -197,7 +197,7 @@ def test_viewer_query_count_does_not_grow_with_steps_or_labels(
     trace = make_traces([TraceSpec(key="big", think=think, labels=labels, first_error=5)])["big"]
     steps = list(Step.objects.filter(trace=trace).order_by("index"))
     do_save_labels(owner, [LabelInput(step=step, value=1) for step in steps])
-    with django_assert_max_num_queries(8):  # 8th: the "Compare with…" menu
+    with django_assert_max_num_queries(9):  # 8th: "Compare with…"; 9th: the gold sources hidden from the person
         body = member_client.get(detail_url(trace)).content.decode()
     assert len(shown_steps(body)) == many
     assert all(len(s.chips) == 3 for s in shown_steps(body))
