@@ -11,6 +11,7 @@
 //   j / k   scroll every column to the next / previous aligned row
 //   s       scroll every column to the t* row (the button [data-jump-row])
 //   a/b/t   press the preference button with data-choice-key="a" / "b" / "t" (htmx saves it)
+//   Esc     in a field (the reason), leave it so that the keys above work again
 //
 // No inline handlers: the page works under a Content-Security-Policy without 'unsafe-inline'.
 (function () {
@@ -151,6 +152,10 @@
   };
 
   document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && isTyping(event)) {
+      event.target.blur();
+      return;
+    }
     if (event.ctrlKey || event.metaKey || event.altKey || isTyping(event)) {
       return;
     }

@@ -165,3 +165,40 @@ def test_compare_two_traces_scroll_in_sync_and_judge_them(
 
     assert dialogs == []
     assert problems == []
+
+
+def test_escape_leaves_the_reason_and_a_saved_preference_shows_after_reload(
+    live_server, browser, make_user, shared_data, artifacts
+) -> None:  # type: ignore[no-untyped-def]
+    """Esc leaves the reason box so that the next key judges; a reload shows the saved choice pressed
+    and its reason in the box."""
+    user = make_user("judge", PASSWORD)
+    long_id, short_id = seed(shared_data, user)
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    problems, dialogs = watch(page)
+    url = live_server.url + reverse("trace-compare", args=["cmp"]) + f"?traces={short_id},{long_id}"
+    page.goto(url)
+    page.fill("#id_username", "judge")
+    page.fill("#id_password", PASSWORD)
+    page.press("#id_password", "Enter")
+    expect(page.locator("h1")).to_have_text("Compare 2 traces")
+
+    page.click("#id_reason")
+    page.keyboard.type("B checks its result")
+    page.keyboard.press("Escape")
+    expect(page.locator("#id_reason")).not_to_be_focused()
+    page.keyboard.press("b")
+    expect(page.locator("#preference-status")).to_have_text("Saved: A vs B, B is better.")
+    preference = Preference.objects.get(user=user, source=HUMAN)
+    assert preference.reason == "B checks its result"
+
+    page.reload()
+    chosen = page.locator("button[data-choice-key=b]")
+    expect(chosen).to_have_attribute("aria-pressed", "true")
+    expect(chosen).to_have_class(re.compile(r"\bis-chosen\b"))
+    expect(page.locator("button[data-choice-key=a]")).to_have_attribute("aria-pressed", "false")
+    expect(page.locator("#id_reason")).to_have_value("B checks its result")
+    page.locator("#preference").scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / "compare-saved-preference.png"))
+    assert dialogs == []
+    assert problems == []

@@ -183,6 +183,14 @@ def aligned_columns(traces: list[Trace], hidden: Q) -> tuple[list[CompareColumn]
     return columns, alignment.anchor_row
 
 
+def pair_choice(user: object, pair: tuple[Trace, Trace]) -> tuple[str, str] | None:
+    """The person's saved (choice as the page shows the pair, reason) for ``pair``; None when unjudged."""
+    x, y = pair
+    ids = {"trace_a_id": min(x.pk, y.pk), "trace_b_id": max(x.pk, y.pk)}
+    preference = Preference.objects.filter(**ids, source=HUMAN, user=user).first()
+    return None if preference is None else (as_shown(preference, x.pk), preference.reason)
+
+
 def my_preferences(user: object, traces: list[Trace]) -> list[ShownPreference]:
     """The person's human preferences between any two of ``traces``, in the page's pair order."""
     letter = letters_of(traces)
@@ -262,6 +270,7 @@ def compare_context(
     letter = letters_of(traces)
     first, second = letter[pair[0].pk], letter[pair[1].pk]
     labels = {PreferenceChoice.A_BETTER: f"{first} is better", PreferenceChoice.B_BETTER: f"{second} is better"}
+    saved = pair_choice(request.user, pair)
     return {
         "project": project,
         "traces": traces,
@@ -274,6 +283,7 @@ def compare_context(
         "can_judge": access.can(project, request.user, access.Action.LABEL),
         "mine": my_preferences(request.user, traces),
         "choices": [(value, CHOICE_KEYS[value], labels.get(value, label)) for value, label in PreferenceChoice.choices],
+        "chosen": saved[0] if saved else None,
     }
 
 
@@ -312,7 +322,8 @@ def compare_traces(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         pair = chosen_pair(traces, request.GET.get("pair"))
     except CompareError as error:
         return error_page(request, project, error)
-    form = PreferenceForm(traces=traces, initial={"pair": pair_value(*pair)})
+    saved = pair_choice(request.user, pair)
+    form = PreferenceForm(traces=traces, initial={"pair": pair_value(*pair), "reason": saved[1] if saved else ""})
     context = compare_context(request, project, traces, pair, form)
     if wants_fragment(request):
         return render(request, "traces/compare.html#preference", context)

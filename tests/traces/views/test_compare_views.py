@@ -146,6 +146,18 @@ def test_a_pair_shown_the_other_way_round_is_stored_canonically_and_updated_in_p
     assert Preference.objects.count() == 1
 
 
+def test_the_saved_choice_is_pressed_and_its_reason_filled_in_when_the_page_loads(pair: list[Trace], member) -> None:  # type: ignore[no-untyped-def]
+    _, client = member("ann")
+    post_preference(client, pair, "a", "A is <b>shorter</b>")
+    html = client.get(compare_url(pair)).content.decode()
+    pressed = re.findall(r'data-choice-key="(\w)" aria-pressed="true"', html)
+    assert pressed == ["a"]
+    assert "A is &lt;b&gt;shorter&lt;/b&gt;</textarea>" in html
+    # Shown the other way round, the same preference reads "B is better".
+    html = client.get(compare_url([pair[1], pair[0]])).content.decode()
+    assert re.findall(r'data-choice-key="(\w)" aria-pressed="true"', html) == ["b"]
+
+
 def test_a_plain_post_redirects_back_to_the_comparison(pair: list[Trace], member) -> None:  # type: ignore[no-untyped-def]
     _, client = member("ann")
     response = post_preference(client, pair, "a", htmx=False)
