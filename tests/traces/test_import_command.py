@@ -224,3 +224,22 @@ def test_unknown_project_is_named(shared_data: Path, db) -> None:
 def test_missing_file_is_named(tmp_path: Path, project) -> None:
     with pytest.raises(CommandError, match="nowhere.jsonl: no such file"):
         import_traces(tmp_path / "nowhere.jsonl", "jsonl")
+
+
+def test_create_project_refuses_a_slug_that_exists(shared_data: Path, project) -> None:
+    """Anyone allowed to create projects may have taken the slug: the import never joins it silently."""
+    sample = shared_data / "processbench" / "gsm8k.jsonl"
+    refusal = (
+        "A project 'test' exists already; --create-project only creates a new project. To import into 'test', "
+        "check that it is yours and run the command again without --create-project."
+    )
+    with pytest.raises(CommandError, match=re.escape(refusal)):
+        import_traces(sample, "processbench", "--create-project")
+    assert not Trace.objects.exists() and not Run.objects.exists()
+
+
+def test_create_project_creates_a_new_one(shared_data: Path, db) -> None:
+    sample = shared_data / "processbench" / "gsm8k.jsonl"
+    call_command("import_traces", str(sample), format="processbench", project="fresh", create_project=True,
+                 no_analyze=True, stdout=io.StringIO(), stderr=io.StringIO())  # fmt: skip
+    assert Trace.objects.filter(project__slug="fresh").count() == len(read_raw(sample))

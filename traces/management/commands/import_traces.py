@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import IntegrityError
 from tqdm import tqdm
 
 from traces.actions.analysis import analyze_traces
@@ -42,7 +43,9 @@ class Command(BaseCommand):
         parser.add_argument("path", type=Path, help="JSONL file to import")
         parser.add_argument("--format", required=True, choices=FORMAT_NAMES, help="Format of the file")
         parser.add_argument("--project", required=True, help="Project slug (created if --create-project)")
-        parser.add_argument("--create-project", action="store_true", help="Create the project if it does not exist")
+        parser.add_argument(
+            "--create-project", action="store_true", help="Create the project; refused when the slug exists already"
+        )
         parser.add_argument("--skip-invalid", action="store_true", help="Import valid lines, report the invalid ones")
         parser.add_argument(
             "--no-analyze",
@@ -100,6 +103,17 @@ class Command(BaseCommand):
         self.stdout.write(f"Analysed {count} traces (scores and markers in the trace viewer).")
 
     def _project(self, slug: str, create: bool) -> Project:
-        if create and not Project.objects.filter(slug=slug).exists():
+        """The project to import into; with ``create``, a new one (never one that exists: anyone who
+        may create projects could have taken the slug)."""
+        if not create:
+            return project_or_error(slug, hint="Pass --create-project to create it.")
+        refusal = CommandError(
+            f"A project '{slug}' exists already; --create-project only creates a new project. To import "
+            f"into '{slug}', check that it is yours and run the command again without --create-project."
+        )
+        if Project.objects.filter(slug=slug).exists():
+            raise refusal
+        try:
             return Project.objects.create(slug=slug, name=slug)
-        return project_or_error(slug, hint="Pass --create-project to create it.")
+        except IntegrityError:  # taken between the check and the write
+            raise refusal from None
