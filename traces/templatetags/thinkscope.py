@@ -67,9 +67,11 @@ def tokens(count: int | None, exact: bool = True) -> str:
 
 @register.filter
 def duration(value: timedelta | None) -> str:
-    """A wall-clock duration as ``1 h 02 min``, ``3 min 05 s`` or ``42 s``; ``—`` when unknown."""
+    """A wall-clock duration as ``1 h 02 min``, ``3 min 05 s``, ``42 s`` or ``850 ms``; ``—`` when unknown."""
     if value is None:
         return "—"
+    if timedelta(0) < value < timedelta(seconds=1):
+        return f"{round(value.total_seconds() * 1000)} ms"
     seconds = max(0, round(value.total_seconds()))
     hours, rest = divmod(seconds, 3600)
     minutes, seconds = divmod(rest, 60)

@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 from django import forms
 
 from traces.analysis.engine import METHOD
+from traces.display_names import display_name, stored_score
 from traces.models import FinishReason, LanguageModel, Project, ProjectScoreName, Run, RunKind
 
 ANY = ("", "any")
@@ -29,7 +30,28 @@ class ScoreKey(NamedTuple):
 
     @property
     def label(self) -> str:
-        return self.name if self.method == METHOD else f"{self.name} ({self.method})"
+        """Its display name, and its method's when another method than the analysis engine made it."""
+        name = display_name(self.name)
+        return name if self.method == METHOD else f"{name} ({display_name(self.method)})"
+
+
+class NamedSelect(forms.Select):
+    """A select whose options show display names and keep their key on hover (``title``)."""
+
+    def create_option(self, name: str, value: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        option = super().create_option(name, value, *args, **kwargs)
+        if value:
+            option["attrs"]["title"] = str(value)
+        return option
+
+
+class NamedSelectMultiple(NamedSelect, forms.SelectMultiple):
+    """``NamedSelect`` choosing several."""
+
+
+def named_choices(keys: list[str]) -> list[tuple[str, str]]:
+    """Choices of score keys or label sources, each shown by its display name."""
+    return [(key, display_name(key)) for key in keys]
 
 
 def project_score_keys(project: Project) -> list[ScoreKey]:
@@ -64,7 +86,7 @@ class TraceFilterForm(forms.Form):
     )
     finish_reason = forms.ChoiceField(label="Finish", required=False, choices=[ANY, *FinishReason.choices])
     labeled = forms.ChoiceField(label="Labels", required=False, choices=[ANY, ("yes", "labeled"), ("no", "unlabeled")])
-    score = forms.ChoiceField(label="Score", required=False)
+    score = forms.ChoiceField(label="Score", required=False, widget=NamedSelect)
     score_min = forms.FloatField(label="Min", required=False, widget=forms.NumberInput(attrs={"step": "any"}))
     score_max = forms.FloatField(label="Max", required=False, widget=forms.NumberInput(attrs={"step": "any"}))
     order = forms.ChoiceField(label="Order", required=False, choices=[("", "newest first"), *SCORE_ORDERS.items()])
@@ -119,6 +141,16 @@ class TraceFilterForm(forms.Form):
         """The chosen score (a valid form only)."""
         choice = self.cleaned_data["score"]
         return next((key for key in self.score_keys if key.choice == choice), None) if choice else None
+
+    @property
+    def score_bounds(self) -> tuple[float | None, float | None]:
+        """The min and max typed on the page's scale (step numbers from 1), as stored values."""
+        key = self.score_key
+        bounds = (self.cleaned_data["score_min"], self.cleaned_data["score_max"])
+        if key is None:
+            return bounds
+        low, high = (None if value is None else stored_score(key.name, value) for value in bounds)
+        return low, high
 
     @property
     def narrows_by_score(self) -> bool:

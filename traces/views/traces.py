@@ -33,6 +33,7 @@ from traces.views.presenters import (
     trace_scores,
     viewer_parts,
 )
+from traces.views.timing import generation_time
 
 PAGE_SIZE = 50
 
@@ -95,7 +96,7 @@ def matching_traces(project: Project, form: TraceFilterForm, hidden: Q) -> Trace
     matching = Trace.objects.in_project(project).filtered(**form.filters(), hidden=hidden)
     score = form.score_key
     if score is not None:
-        low, high = form.cleaned_data["score_min"], form.cleaned_data["score_max"]
+        low, high = form.score_bounds
         matching = matching.with_score(score.name, score.method, required=form.narrows_by_score, low=low, high=high)
     return matching
 
@@ -153,6 +154,7 @@ def trace_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     summary = analysis_summary(trace, analysis, markers, trace_scores(trace), steps) if analysis else None
     context = {"project": project, "trace": trace, "annotations": annotations, "parts": parts, "analysis": summary}
     context["same_problem"] = same_problem_traces(trace)
+    context["generation"] = generation_time(trace)
     return render(request, "traces/trace_detail.html", context)
 
 

@@ -404,7 +404,9 @@ def test_a_score_of_another_method_is_its_own_choice(member_client, scored) -> N
     body = response.content.decode()
     options = re.findall(r'<option value="([^"]*)"', body[body.index('name="score"') :].split("</select>")[0])
     assert options == ["", "loop_count", "overthinking_ratio", "llm_judge:x:overthinking_ratio"]
-    assert "overthinking_ratio (llm_judge:x)" in body
+    # Options read as display names, with the key on hover.
+    assert re.search(r'<option value="llm_judge:x:overthinking_ratio"[^>]* title="llm_judge:x:overthinking_ratio">'
+                     r'Overthinking ratio \(LLM judge x\)</option>', body)
 
 
 def test_choosing_a_score_alone_adds_its_column_without_excluding(member_client, scored) -> None:  # type: ignore[no-untyped-def]
@@ -420,7 +422,7 @@ def test_choosing_a_score_alone_adds_its_column_without_excluding(member_client,
 
 def test_the_list_says_traces_without_the_score_are_left_out(member_client, scored) -> None:  # type: ignore[no-untyped-def]
     body = member_client.get(list_url(score="overthinking_ratio", order="desc", score_min=0.5)).content.decode()
-    assert "Ordered by <strong>overthinking_ratio</strong>, highest first · at least 0.5." in body
+    assert "Ordered by <strong>Overthinking ratio</strong>, highest first · at least 0.5." in body
     assert "Traces without this score are left out." in body
     assert body.count('class="num score-cell"') == trace_views.PAGE_SIZE
 

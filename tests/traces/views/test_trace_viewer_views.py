@@ -46,7 +46,7 @@ def shown_steps(body: str) -> list[ShownStep]:
                 text=html.unescape(re.search(r'<div class="step-text tex">(.*?)</div>', chunk, re.S).group(1)),
                 chips=re.findall(
                     r'<li class="chip (chip-auto|chip-human)".*?<span class="rating rating-(\w+)".*?'
-                    r'<span class="chip-source">([^<]*)</span>',
+                    r'<span class="chip-source"><abbr class="key-name" title="([^"]*)">',
                     chunk,
                     re.S,
                 ),
