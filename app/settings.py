@@ -155,6 +155,10 @@ WHITENOISE_USE_FINDERS = True
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 THINKSCOPE_MAX_UPLOAD_BYTES = int(os.environ.get("THINKSCOPE_MAX_UPLOAD_BYTES", 512 * 1024 * 1024))
+# An upload is deleted once its import commits; one whose import failed is kept this many hours for
+# an operator to look at, then deleted (traces/actions/uploads.py: each import task sweeps, and
+# `manage.py sweep_uploads`). Empty means the default.
+THINKSCOPE_FAILED_UPLOAD_RETENTION_HOURS = float(os.environ.get("THINKSCOPE_FAILED_UPLOAD_RETENTION_HOURS") or 48)
 
 # --- Security (issue 9; SECURITY.md says what each covers) -------------------------------------------
 # Scripts only from our own files (static/js): no inline script, no inline handler, no eval. Inline

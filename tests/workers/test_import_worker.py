@@ -37,3 +37,49 @@ def test_a_bad_file_fails_the_run_in_the_worker(celery_worker_process, wait_for,
     failed = wait_for(lambda: Run.objects.filter(pk=run.pk, status=RunStatus.FAILED).first())
     assert "line 2" in failed.error and "prompt" in failed.error
     assert not Trace.objects.filter(project=project).exists()
+
+
+def write_traces(path: Path, count: int) -> Path:
+    """``count`` short generic-JSONL traces of distinct problems."""
+    with path.open("w", encoding="utf-8") as out:
+        for i in range(count):
+            out.write(json.dumps({"prompt": f"What is {i} + 1?", "completion": f"{i} + 1 = {i + 1}. So {i + 1}.",
+                                  "reference_answer": str(i + 1), "model": "m"}) + "\n")  # fmt: skip
+    return path
+
+
+def finished(run: Run) -> Run | None:
+    return Run.objects.filter(pk=run.pk).exclude(status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).first()
+
+
+def test_a_queued_import_shows_running_until_its_analysis_ends(celery_worker_process, wait_for, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The job page polls the Run: ``running`` is committed before the file is read, and the Run
+    succeeds only once its traces are analysed."""
+    project = Project.objects.create(name="Worker", slug="worker")
+    lines = 3000
+    run = do_enqueue_import(project, write_traces(tmp_path / "many.jsonl", lines), "jsonl")
+
+    wait_for(lambda: Run.objects.filter(pk=run.pk, status=RunStatus.RUNNING).exists(), interval=0.02)
+    succeeded = wait_for(lambda: finished(run))
+
+    assert succeeded.status == RunStatus.SUCCEEDED, succeeded.error
+    assert TraceAnalysis.objects.filter(trace__run=run).count() == lines  # all analysed when it says succeeded
+    assert succeeded.report["analysis"] == {"done": lines, "total": lines}
+
+
+def test_two_workers_importing_one_file_both_finish_and_store_it_once(start_workers, wait_for, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The second import meets the first one's problems under a unique key: it reads the file again
+    and skips them as duplicates, instead of staying queued."""
+    project = Project.objects.create(name="Worker", slug="worker")
+    lines = 3000
+    path = write_traces(tmp_path / "same.jsonl", lines)
+    start_workers()
+    start_workers(purge=False)
+
+    runs = [do_enqueue_import(project, path, "jsonl"), do_enqueue_import(project, path, "jsonl")]
+
+    done = [wait_for(lambda run=run: finished(run), timeout=300) for run in runs]
+    assert [run.status for run in done] == [RunStatus.SUCCEEDED] * 2, [run.error for run in done]
+    assert sorted(run.report["traces_created"] for run in done) == [0, lines]
+    assert sorted(run.report["duplicates_skipped"] for run in done) == [0, lines]
+    assert Trace.objects.filter(project=project).count() == lines

@@ -21,6 +21,7 @@ from traces.actions.exports import (
     export_file_names,
 )
 from traces.actions.generation import GenerationError, select_problem_ids
+from traces.actions.imports import source_name
 from traces.exports.policy import HUMAN_ELSE_AUTO, AfterError, Neutral
 from traces.exports.writers import EXPORT_FORMAT_NAMES, MANIFEST_NAME
 from traces.formats import FORMAT_NAMES
@@ -159,6 +160,7 @@ def contains_nul(value: Any) -> bool:
 class RunSerializer(serializers.ModelSerializer):
     project = ProjectSlugField(read_only=True)
     tokens_per_second = serializers.FloatField(read_only=True)
+    source_file = serializers.SerializerMethodField(help_text="the imported file's name (never its path on the server)")
 
     class Meta:
         model = Run
@@ -168,6 +170,9 @@ class RunSerializer(serializers.ModelSerializer):
             "report", "created_at", "started_at", "finished_at",
         ]  # fmt: skip
         read_only_fields = fields
+
+    def get_source_file(self, run: Run) -> str:
+        return source_name(run)
 
 
 class GenerationRequestSerializer(serializers.Serializer):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -23,13 +21,15 @@ from app.endpoints import EndpointRefused
 from traces import access
 from traces.actions.evaluation import evaluate_labeller
 from traces.actions.exports import RequestRejected, do_start_export, download_name, export_file, export_sources
-from traces.actions.generation import GenerationError, do_cancel_run, do_resume_run, do_start_generation
+from traces.actions.generation import GenerationError, do_cancel_run, do_start_generation
 from traces.actions.imports import do_enqueue_import
 from traces.actions.labels import LabelInput, do_save_labels
 from traces.actions.models import do_register_model, usable_endpoints
 from traces.actions.preferences import PreferenceError, do_save_preference
 from traces.actions.projects import CREATION_REFUSED, do_create_project, may_create_projects
 from traces.actions.queues import next_item_for
+from traces.actions.resume import NOT_RESUMABLE, do_resume
+from traces.actions.uploads import save_upload
 from traces.api import serializers as s
 from traces.api.filters import LabelFilter, PreferenceFilter, ScoreFilter, TraceFilter
 from traces.models import (
@@ -196,8 +196,8 @@ class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=None, responses=s.RunSerializer)
     @action(detail=True, methods=["post"], filter_backends=[])
     def resume(self, request: Request, pk: str) -> Response:
-        """Resume a cancelled or failed generation run; 409 for any other run."""
-        return self._control(do_resume_run, "only a cancelled or failed generation run can be resumed")
+        """Resume a cancelled or failed generation run, or an import whose analysis stopped; 409 for any other run."""
+        return self._control(do_resume, NOT_RESUMABLE)
 
     def _control(self, change: Any, refusal: str) -> Response:
         run = self.get_object()
@@ -304,17 +304,6 @@ class ImportViewSet(viewsets.GenericViewSet):
         path = save_upload(upload)
         run = do_enqueue_import(data["project"], path, data["format"], skip_invalid=data["skip_invalid"], user=request.user)
         return Response(s.RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
-
-
-def save_upload(upload: Any) -> Path:
-    """Store an uploaded file under the data directory, streaming it chunk by chunk."""
-    folder = Path(settings.DATA_DIR) / "uploads"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{uuid.uuid4().hex}-{Path(upload.name).name[:100]}"
-    with path.open("wb") as out:
-        for chunk in upload.chunks():
-            out.write(chunk)
-    return path
 
 
 class ExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

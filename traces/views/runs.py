@@ -7,7 +7,7 @@
   its job page.
 * ``runs/<pk>/``: the job page. While the job is active, its ``progress`` fragment polls itself with
   htmx every second: progress bar, traces done, tokens/s, elapsed time and ETA, failures with their
-  error text; cancel and resume buttons for those allowed to start runs.
+  error text, an import's analysis progress; cancel and resume buttons for those allowed to start runs.
 """
 
 from __future__ import annotations
@@ -32,10 +32,11 @@ from traces import access
 from traces.actions.generation import (
     GenerationError,
     do_cancel_run,
-    do_resume_run,
     do_start_generation,
     select_problem_ids,
 )
+from traces.actions.imports import source_name
+from traces.actions.resume import do_resume, resumable
 from traces.actions.runs import ACTIVE
 from traces.models import Backend, LanguageModel, Problem, Project, Run, RunKind, RunStatus
 from traces.views.access import member_project
@@ -212,7 +213,8 @@ def run_detail(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
         "progress": progress_of(run, timezone.now()),
         "active": run.status in ACTIVE,
         "can_generate": access.can(run.project, request.user, access.Action.GENERATE),
-        "resumable": run.kind == RunKind.GENERATION and run.status in (RunStatus.CANCELLED, RunStatus.FAILED),
+        "resumable": resumable(run),
+        "source_name": source_name(run),
         "params": json.dumps({k: v for k, v in run.params.items() if k != "problem_ids"}, indent=1, sort_keys=True),
         "problem_count": len(run.params.get("problem_ids", [])),
     }
@@ -230,8 +232,9 @@ def run_cancel(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 def run_resume(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    """Resume a cancelled or failed generation run where it stopped (reviewers and owners)."""
-    return _control(request, slug, pk, do_resume_run)
+    """Resume a cancelled or failed generation run where it stopped, or an import's stopped analysis
+    (reviewers and owners)."""
+    return _control(request, slug, pk, do_resume)
 
 
 def _control(request: HttpRequest, slug: str, pk: int, action: Any) -> HttpResponse:

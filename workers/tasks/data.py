@@ -2,39 +2,38 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import logging
 
-from celery import shared_task
+from celery import Task, shared_task
 
 from traces.actions.analysis import analyze_traces, needing_analysis
 from traces.actions.exports import ExportFailed, do_export
-from traces.actions.imports import ImportFailed, do_import
+from traces.actions.imports import give_up_import, run_import_job
 from traces.models import Run, RunKind, RunStatus, Trace
+from workers.tasks.retries import MAX_RETRIES, run_retrying
+
+logger = logging.getLogger(__name__)
 
 
-@shared_task(name="workers.tasks.import_file")
-def import_file(run_id: int) -> None:
-    """Run a queued import, then analyse its traces; a bad file fails the Run, it is never retried."""
-    run = Run.objects.filter(pk=run_id, status=RunStatus.QUEUED).select_related("project").first()
-    if run is None:
-        return
-    try:
-        do_import(
-            run.project,
-            Path(run.source_file),
-            run.source_format,
-            skip_invalid=bool(run.params.get("skip_invalid")),
-            run=run,
-        )
-    except ImportFailed:
-        return
-    analyze_run(run_id)
+@shared_task(bind=True, name="workers.tasks.import_file", max_retries=MAX_RETRIES)
+def import_file(self: Task, run_id: int) -> None:
+    """Run a queued import, then analyse its traces (a retried or redelivered task resumes the
+    analysis). A bad file fails the Run and is never retried; a lost database connection is."""
+    run_retrying(self, lambda: run_import_job(run_id), lambda error: give_up_import(run_id, error))
 
 
-@shared_task(name="workers.tasks.analyze_run")
-def analyze_run(run_id: int) -> None:
-    """Analyse a run's traces not yet analysed by this engine version (idempotent: safe to redeliver)."""
-    analyze_traces(needing_analysis(Trace.objects.filter(run_id=run_id)))
+@shared_task(bind=True, name="workers.tasks.analyze_run", max_retries=MAX_RETRIES)
+def analyze_run(self: Task, run_id: int) -> None:
+    """Analyse a run's traces not yet analysed by this engine version (idempotent: safe to redeliver).
+
+    A lost database connection is retried; after the last retry the traces left stay for
+    ``manage.py analyze``, and the worker's log says so.
+    """
+    run_retrying(
+        self,
+        lambda: analyze_traces(needing_analysis(Trace.objects.filter(run_id=run_id))),
+        lambda error: logger.error("analysis of run %s stopped (%s): run `manage.py analyze`", run_id, error),
+    )
 
 
 @shared_task(name="workers.tasks.export_run")

@@ -125,3 +125,50 @@ def test_openapi_schema_and_docs_are_served(alpha, client_for) -> None:  # type:
     assert schema.status_code == 200 and "/api/traces/" in schema.json()["paths"]
     docs = client.get(reverse("api-docs"))
     assert docs.status_code == 200 and b"cdn" not in docs.content.lower()
+
+
+def upload_as_job(client: APIClient, name: str, content: bytes, fmt: str, capture) -> dict:  # type: ignore[no-untyped-def, type-arg]
+    """POST a file to the import endpoint, running the job it queues; the response body."""
+    upload = SimpleUploadedFile(name, content, content_type="application/jsonl")
+    with capture(execute=True):
+        response = client.post(reverse("import-list"), {"project": "alpha", "format": fmt, "file": upload})
+    assert response.status_code == 202, response.json()
+    return response.json()
+
+
+def test_an_imported_upload_is_deleted_and_shown_by_its_name_only(  # type: ignore[no-untyped-def]
+    alpha, client_for, shared_data: Path, settings, tmp_path: Path, eager_celery, django_capture_on_commit_callbacks
+) -> None:
+    settings.DATA_DIR = tmp_path / "server-data"
+    client = client_for(alpha, Role.REVIEWER)
+    sample = (shared_data / "processbench" / "gsm8k.jsonl").read_bytes()
+    body = upload_as_job(client, "gsm8k.jsonl", sample, "processbench", django_capture_on_commit_callbacks)
+    run = Run.objects.get(pk=body["id"])
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    assert not Path(run.source_file).exists() and not any((tmp_path / "server-data" / "uploads").iterdir())
+    shown = client.get(reverse("run-detail", args=[run.pk])).json()
+    assert body["source_file"] == shown["source_file"] == "gsm8k.jsonl"
+    assert str(tmp_path) not in str(shown)
+
+
+def test_a_failed_upload_names_the_file_only_and_is_kept_for_a_while(  # type: ignore[no-untyped-def]
+    alpha, client_for, settings, tmp_path: Path, eager_celery, django_capture_on_commit_callbacks
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from traces.actions.uploads import sweep_uploads
+
+    settings.DATA_DIR = tmp_path / "server-data"
+    client = client_for(alpha, Role.REVIEWER)
+    body = upload_as_job(client, "bad.jsonl", b'{"prompt": 7}\n', "jsonl", django_capture_on_commit_callbacks)
+    shown = client.get(reverse("run-detail", args=[body["id"]])).json()
+    assert shown["status"] == RunStatus.FAILED and shown["error"].startswith("bad.jsonl, line 1, field 'prompt'")
+    assert str(tmp_path) not in str(shown)
+    path = Path(Run.objects.get(pk=body["id"]).source_file)
+    assert path.exists()  # kept for an operator to look at
+
+    hours = settings.THINKSCOPE_FAILED_UPLOAD_RETENTION_HOURS
+    assert sweep_uploads(timezone.now() + timedelta(hours=hours - 1)) == [] and path.exists()
+    assert sweep_uploads(timezone.now() + timedelta(hours=hours + 1)) == [path] and not path.parent.exists()

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from traces.actions.analysis import analyze_traces, needing_analysis
+from traces.actions.imports import settle_analysed_imports
 from traces.analysis.engine import ANALYSIS_VERSION
 from traces.management.projects import project_or_error
 from traces.models import Trace
@@ -27,7 +28,8 @@ class Command(BaseCommand):
     help = (
         "Run the analysis engine (think–answer mismatch, overthinking, loops, behaviours) on a project's "
         f"traces and store the results as scores. By default only traces not yet analysed by version "
-        f"{ANALYSIS_VERSION} of the engine are analysed; --all re-runs every trace."
+        f"{ANALYSIS_VERSION} of the engine are analysed; --all re-runs every trace. Import runs whose "
+        "analysis had stopped are marked succeeded once every trace of theirs is analysed."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -46,3 +48,6 @@ class Command(BaseCommand):
         with tqdm(total=total, unit="trace", desc="Analysing", file=self.stderr, disable=total == 0) as bar:
             done = analyze_traces(traces, progress=bar.update)
         self.stdout.write(self.style.SUCCESS(f"Analysed {done} traces of '{project.slug}' (engine version {ANALYSIS_VERSION})."))
+        settled = settle_analysed_imports(project)
+        if settled:
+            self.stdout.write(f"{settled} import runs whose analysis had stopped are complete now.")

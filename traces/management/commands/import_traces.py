@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import IntegrityError
+from django.db import IntegrityError, connections
 from tqdm import tqdm
 
-from traces.actions.analysis import analyze_traces
-from traces.actions.imports import ImportFailed, do_import
+from traces.actions.imports import ImportFailed, ImportResult, do_import, give_up_import, new_import_run
+from traces.actions.runs import DATABASE_GONE
 from traces.formats import FORMAT_NAMES, SEPARATOR_FORMATS, get_parser
 from traces.management.projects import project_or_error
-from traces.models import Project, Trace
+from traces.models import Project, Run
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
 
@@ -69,18 +69,34 @@ class Command(BaseCommand):
         except ValueError as error:  # a step separator for a format that takes none
             raise CommandError(str(error)) from None
         project = self._project(options["project"], options["create_project"])
+        run = new_import_run(project, path, options["format"])
+        analyze = not options["no_analyze"]
         started = time.perf_counter()
+        with tqdm(unit="trace", desc="Analysing", file=self.stderr, disable=not analyze) as bar:
+            result = self._import(run, path, options, analyze, lambda count: self._advance(bar, run, count))
+        self._report(result, project, path, time.perf_counter() - started, analyze)
+
+    def _import(self, run: Run, path: Path, options: dict[str, Any], analyze: bool, progress: Any) -> ImportResult:
+        """``do_import`` with its failures as command errors; an import the database connection
+        dropped under is failed on a new connection, saying so."""
         try:
-            result = do_import(
-                project,
-                path,
-                options["format"],
-                skip_invalid=options["skip_invalid"],
-                step_separator=options["step_separator"],
-            )
+            return do_import(run.project, path, options["format"], skip_invalid=options["skip_invalid"], run=run,
+                             step_separator=options["step_separator"], analyze=analyze, progress=progress)  # fmt: skip
         except ImportFailed as failed:
             raise CommandError(f"Import failed, nothing was imported: {failed.error}") from None
-        seconds = time.perf_counter() - started
+        except DATABASE_GONE as error:
+            connections.close_all()  # the next query opens a new connection
+            if run.pk is not None:
+                give_up_import(run.pk, error)
+            raise CommandError(f"Import stopped: the database connection was lost ({error}). See run {run.pk}.") from None
+
+    @staticmethod
+    def _advance(bar: tqdm, run: Run, count: int) -> None:  # type: ignore[type-arg]
+        """The analysis bar: its total is known once the traces are committed."""
+        bar.total = run.report["analysis"]["total"]
+        bar.update(count)
+
+    def _report(self, result: ImportResult, project: Project, path: Path, seconds: float, analyzed: bool) -> None:
         report = result.store
         lines = report.traces_created + report.duplicates_skipped + result.skipped_count
         for error in result.skipped:
@@ -93,14 +109,8 @@ class Command(BaseCommand):
                 f"{seconds:.1f} s ({lines / seconds if seconds else 0:.0f} lines/s)."
             )
         )
-        if not options["no_analyze"]:
-            self._analyze(result.run.pk, report.traces_created)
-
-    def _analyze(self, run_id: int, count: int) -> None:
-        """The analysis pass (mismatch, overthinking, loops, behaviours) over the imported traces."""
-        with tqdm(total=count, unit="trace", desc="Analysing", file=self.stderr, disable=count == 0) as bar:
-            analyze_traces(Trace.objects.filter(run_id=run_id), progress=bar.update)
-        self.stdout.write(f"Analysed {count} traces (scores and markers in the trace viewer).")
+        if analyzed:
+            self.stdout.write(f"Analysed {result.analysed} traces (scores and markers in the trace viewer).")
 
     def _project(self, slug: str, create: bool) -> Project:
         """The project to import into; with ``create``, a new one (never one that exists: anyone who
