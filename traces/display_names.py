@@ -42,6 +42,8 @@ SOURCE_NAMES: dict[str, str] = {
     "import:math_shepherd": "Math-Shepherd (imported)",
     "import:trl": "TRL stepwise (imported)",
     "import:jsonl": "JSONL (imported)",
+    "adjudicated-else-human": "Adjudicated, else people",
+    "human-else-auto": "People, else an automatic method",
 }
 
 #: Sources named after what follows their prefix: ``llm_judge:<model>``, ``import:<format>``, ``heuristic:<name>``.

@@ -224,7 +224,7 @@ def test_ui_page_shows_the_table_and_the_confusion_matrix(
     client.force_login(viewer)
     url = reverse("label-evaluation", args=["bench"])
     empty = client.get(url)
-    assert empty.status_code == 200 and f'<option value="{SHIFTED}">' in empty.content.decode()
+    assert empty.status_code == 200 and f'<option value="{SHIFTED}" title="{SHIFTED}">Heuristic shifted</option>' in empty.content.decode()
     page = client.get(url, {"method": SHIFTED, "reference": REFERENCE}).content.decode()
     expected = by_hand(records)
     assert f"{expected['f1']:.3f}" in page

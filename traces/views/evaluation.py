@@ -20,15 +20,16 @@ from traces.actions.evaluation import LabellerEvaluation, evaluate_labeller, lab
 from traces.actions.exports import RequestRejected
 from traces.models import Project
 from traces.views.access import member_project
+from traces.views.forms import NamedSelect, named_choices
 
 
 class EvaluationForm(forms.Form):
-    method = forms.ChoiceField(label="Method (scored)")
-    reference = forms.ChoiceField(label="Reference")
+    method = forms.ChoiceField(label="Method (scored)", widget=NamedSelect)
+    reference = forms.ChoiceField(label="Reference", widget=NamedSelect)
 
     def __init__(self, data: Any, *, project: Project, hidden: frozenset[str]) -> None:
         super().__init__(data)
-        choices = [(source, source) for source in label_sources(project) if source not in hidden]
+        choices = named_choices([source for source in label_sources(project) if source not in hidden])
         self.fields["method"].choices = choices  # type: ignore[attr-defined]
         self.fields["reference"].choices = choices  # type: ignore[attr-defined]
 

@@ -32,12 +32,13 @@ from traces.actions.exports import (
     export_sources,
     select_traces,
 )
+from traces.display_names import display_name
 from traces.exports.policy import ADJUDICATED, ADJUDICATED_ELSE_HUMAN, HUMAN, HUMAN_ELSE_AUTO, AfterError, Neutral
 from traces.exports.writers import EXPORT_FORMATS, MANIFEST_NAME
 from traces.formats.trl import DEFAULT_STEP_SEPARATOR
 from traces.models import Project, Run, RunKind, RunStatus, is_auto_source
 from traces.views.access import member_project
-from traces.views.forms import TraceFilterForm
+from traces.views.forms import NamedSelect, TraceFilterForm, named_choices
 from traces.views.traces import HtmxHttpRequest, wants_fragment
 
 #: The TRL step separators the form offers (the API and the command take any string).
@@ -51,8 +52,10 @@ class ExportForm(forms.Form):
     """Format and label policy of an export (SPEC §2); the sources offered are the project's."""
 
     format = forms.ChoiceField(choices=[(name, f"{name} — {f.description}") for name, f in EXPORT_FORMATS.items()])
-    sources = forms.ChoiceField(label="Label sources")
-    auto_method = forms.ChoiceField(label="Automatic method", required=False, help_text=f"for {HUMAN_ELSE_AUTO}")
+    sources = forms.ChoiceField(label="Label sources", widget=NamedSelect)
+    auto_method = forms.ChoiceField(
+        label="Automatic method", required=False, help_text=f"for {display_name(HUMAN_ELSE_AUTO)}", widget=NamedSelect
+    )
     neutral = forms.ChoiceField(
         label="Neutral (0) becomes", choices=[(n.value, n.value) for n in Neutral], initial=Neutral.NEGATIVE.value
     )
@@ -77,8 +80,8 @@ class ExportForm(forms.Form):
         people = [HUMAN, ADJUDICATED]
         autos = [source for source in present if is_auto_source(source)]
         combined = [ADJUDICATED_ELSE_HUMAN, HUMAN_ELSE_AUTO]
-        self.fields["sources"].choices = [(s, s) for s in [*people, *autos, *combined]]  # type: ignore[attr-defined]
-        self.fields["auto_method"].choices = [("", "—"), *((s, s) for s in autos)]  # type: ignore[attr-defined]
+        self.fields["sources"].choices = named_choices([*people, *autos, *combined])  # type: ignore[attr-defined]
+        self.fields["auto_method"].choices = [("", "—"), *named_choices(autos)]  # type: ignore[attr-defined]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -73,7 +73,7 @@ from traces.models import (
     Trace,
 )
 from traces.views.access import member_project
-from traces.views.forms import TraceFilterForm
+from traces.views.forms import NamedSelect, TraceFilterForm, named_choices
 from traces.views.presenters import shown_span
 from traces.views.traces import CURSOR_PARAMS, HtmxHttpRequest, matching_traces
 
@@ -129,7 +129,10 @@ class QueueForm(forms.Form):
     )
     policy = forms.ChoiceField(choices=AssignmentPolicy.choices, initial=AssignmentPolicy.IN_ORDER)
     gold_source = forms.ChoiceField(
-        label="Gold labels", required=False, help_text="traces with labels of this source become gold items"
+        label="Gold labels",
+        required=False,
+        help_text="traces with labels of this source become gold items",
+        widget=NamedSelect,
     )
     gold_count = forms.IntegerField(label="Gold items", min_value=0, initial=0, required=False)
     instructions = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
@@ -137,7 +140,7 @@ class QueueForm(forms.Form):
     def __init__(self, data: Any, *, project: Project) -> None:
         super().__init__(data)
         sources = [source for source in label_sources(project) if source != HUMAN]
-        self.fields["gold_source"].choices = [("", "— no gold items"), *((s, s) for s in sources)]  # type: ignore[attr-defined]
+        self.fields["gold_source"].choices = [("", "— no gold items"), *named_choices(sources)]  # type: ignore[attr-defined]
 
     def spec(self) -> QueueSpec:
         data = self.cleaned_data

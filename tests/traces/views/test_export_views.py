@@ -47,7 +47,7 @@ def test_form_shows_the_selection_and_starts_a_job(
     form = member_client.get(url).content.decode()
     incorrect = [spec for spec in SPECS if spec.is_correct is False]
     assert f"<dt>Traces selected</dt><dd>{len(incorrect)}</dd>" in form
-    assert '<option value="import:test">' in form
+    assert '<option value="import:test" title="import:test">test (imported)</option>' in form
 
     with django_capture_on_commit_callbacks(execute=True):
         response = member_client.post(url, POLICY_FORM)

@@ -289,4 +289,4 @@ def test_owners_close_and_reopen_a_queue(member, queue, traces) -> None:  # type
 
 def test_the_export_form_offers_adjudicated_else_human(member_client, project, traces) -> None:  # type: ignore[no-untyped-def]
     page = member_client.get(reverse("export-form", args=[project.slug])).content.decode()
-    assert '<option value="adjudicated-else-human">' in page
+    assert '<option value="adjudicated-else-human" title="adjudicated-else-human">Adjudicated, else people</option>' in page
