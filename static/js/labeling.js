@@ -15,6 +15,8 @@
 // hx-headers); the answer swaps the status line, which brings the label cells that changed in a
 // hidden holder: each is moved into its step (600 cells of first-error mode take milliseconds).
 // Requests go one at a time, in key order, so that a quick "3 3 u" saves in that order.
+// Steps the page does not show yet sit behind rows that load them (traces/views/windows.py): keys
+// move over the steps on the page, which are collected again after each such load.
 // Buttons with data-label-key="<key>" do what the key does. The current step is kept in the
 // address (#step-N) once moving stops, so a refresh comes back to it. No inline handlers (the
 // CSP forbids them).
@@ -25,9 +27,8 @@
   if (!root) {
     return;
   }
-  var steps = Array.prototype.slice.call(root.querySelectorAll("[data-label-step]"));
+  var steps = [];
   var stepById = {};
-  steps.forEach(function (step) { stepById[step.getAttribute("data-step-id")] = step; });
   var status = document.getElementById("label-status");
   var help = document.getElementById("label-help");
   var position = -1;
@@ -67,15 +68,24 @@
     addressTimer = setTimeout(function () { history.replaceState(null, "", "#" + step.id); }, 250);
   }
 
+  // The steps on the page, in order: rows of hidden steps load more of them (step-windows.js).
+  function collectSteps() {
+    var current = steps[position];
+    steps = Array.prototype.slice.call(root.querySelectorAll("[data-label-step]"));
+    stepById = {};
+    steps.forEach(function (step) { stepById[step.getAttribute("data-step-id")] = step; });
+    position = current ? steps.indexOf(current) : -1;
+  }
+
   function isRated(step) {
     var cell = document.getElementById("my-label-" + step.getAttribute("data-step-id"));
     return cell !== null && cell.getAttribute("data-value") !== "";
   }
 
   function startIndex() {
-    var fromAddress = /^#step-(\d+)$/.exec(window.location.hash);
-    if (fromAddress) {
-      return parseInt(fromAddress[1], 10) - 1;
+    var fromAddress = /^#step-\d+$/.test(window.location.hash) && document.getElementById(window.location.hash.slice(1));
+    if (fromAddress && steps.indexOf(fromAddress) !== -1) {
+      return steps.indexOf(fromAddress);
     }
     var firstUnrated = steps.findIndex(function (step) { return !isRated(step); });
     return firstUnrated === -1 ? 0 : firstUnrated;
@@ -229,5 +239,8 @@
     }
   });
 
+  document.body.addEventListener("htmx:afterSettle", collectSteps);
+
+  collectSteps();
   select(startIndex());
 })();

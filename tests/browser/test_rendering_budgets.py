@@ -1,9 +1,12 @@
-"""Rendering budgets in chromium: hostile LaTeX, and a queue item whose page cannot be used.
+"""Rendering budgets in chromium: hostile LaTeX, a queue item whose page cannot be used, a 1 MB loop.
 
 * 150 nested fractions (1.5 KB of LaTeX) crashed chromium's tab once KaTeX typeset them: the viewer
   and the labeling page show them as text, marked as refused, and stay usable.
 * A queue's item in progress can be skipped from the queue page, without opening its labeling page
   (an annotator whose item crashes that page is never stuck on it).
+* A 1 MB looping trace (a reasoning model repeating one paragraph to its token limit) made a 9 MB
+  viewer page and a 5 MB labeling page: both stay under 2 MB and show the loop's repeats collapsed
+  into one row, whose steps load in place; a link to a step past the window opens the page there.
 
 Traces come through the real importer with analysis (``manage.py import_traces``), as in production.
 Screenshots go to test-artifacts/.
@@ -12,20 +15,22 @@ Screenshots go to test-artifacts/.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 from test_trace_viewer import watch
 
 from traces.actions.queues import QueueSpec, do_create_queue
-from traces.models import AssignmentStatus, Membership, Project, QueueAssignment, QueueItem, Role, Trace
+from traces.models import AssignmentStatus, Membership, Project, QueueAssignment, QueueItem, Role, Step, Trace
+from traces.views.windows import KEEP_REPEATS, PAGE_STEPS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "security"))
-from hostile_corpus import NESTED_FRACTIONS  # noqa: E402
+from hostile_corpus import NESTED_FRACTIONS, looping_record  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -131,4 +136,101 @@ def test_the_item_in_progress_can_be_skipped_from_the_queue_page(  # type: ignor
     page.click("#skip-current")
     page.goto(detail)
     expect(page.locator("#skip-current")).to_have_count(0)
+    assert problems == [] and dialogs == []
+
+
+#: Each step row's number and the words of its text (textContent: what copying or searching finds),
+#: its formulas left out (KaTeX's markup has its own text).
+STEP_WORDS = """(els) => els.map((el) => {
+  const text = el.querySelector('.step-text').cloneNode(true);
+  text.querySelectorAll('.katex').forEach((formula) => formula.remove());
+  return [el.id, text.textContent];
+})"""
+
+#: A formula as auto-render finds it, its delimiters included.
+FORMULA = re.compile(r"\$\$.*?\$\$|\$.*?\$|\\\(.*?\\\)|\\\[.*?\\\]", re.S)
+
+
+def shown_step_texts(page: Page) -> dict[int, str]:
+    """The words of each step row on the page (formulas left out), by step number."""
+    rows = page.eval_on_selector_all("li[id^=step-]", STEP_WORDS)
+    return {int(row_id.removeprefix("step-")): text for row_id, text in rows}
+
+
+def centre(locator: Locator) -> None:
+    """Scroll ``locator`` to the middle of the window (for a screenshot), once KaTeX's fonts are in."""
+    locator.evaluate("(el) => el.scrollIntoView({block: 'center'})")
+    locator.page.wait_for_timeout(300)
+
+
+def words_of(text: str) -> str:
+    """A step's text without its formulas, as ``shown_step_texts`` reads it back."""
+    return FORMULA.sub("", text)
+
+
+def test_a_1mb_looping_trace_shows_its_loop_collapsed_in_bounded_pages(  # type: ignore[no-untyped-def]
+    live_server, browser, owner, tmp_path, artifacts
+) -> None:
+    (trace_id,) = import_records(tmp_path, [looping_record(1_000_000)])
+    trace = Trace.objects.select_related("analysis").get(pk=trace_id)
+    steps = list(Step.objects.filter(trace=trace).order_by("index"))
+    texts = {s.index + 1: trace.raw_text[s.char_start : s.char_end].strip() for s in steps}
+    words = {number: words_of(text) for number, text in texts.items()}
+    repeats = sum(1 for m in trace.analysis.markers if m["kind"] == "loop")
+    page = log_in(browser, live_server, "owner")
+    problems, dialogs = watch(page)
+    viewer = live_server.url + reverse("trace-detail", args=[SLUG, trace_id])
+
+    # The viewer: a few steps, the loop's other repeats in one row; marks drawn beside the text, not in it.
+    response = page.goto(viewer)
+    assert response is not None and len(response.body()) < 2_000_000
+    page.wait_for_function(SETTLED)
+    page.keyboard.press("t")  # the long thinking starts collapsed
+    loop_row = page.locator("#think .steps-hidden-loop")
+    expect(loop_row).to_have_count(1)
+    expect(loop_row).to_contain_text(f"The next {repeats - KEEP_REPEATS:,} repeats of this block are collapsed")
+    shown = shown_step_texts(page)
+    assert 2 * KEEP_REPEATS <= len(shown) <= 2 * PAGE_STEPS
+    assert shown == {number: words[number] for number in shown}  # no tag word joined the text
+    assert page.locator("#think .mark-tag-loop").count() == KEEP_REPEATS
+    centre(loop_row)
+    page.screenshot(path=str(artifacts / "budget-loop-collapsed.png"))
+
+    # Showing the repeats loads a window of them in place of the row, and a row for the rest.
+    loop_row.get_by_role("button").click()
+    expect(page.locator("#think li.step")).to_have_count(len([n for n in shown if n <= len(texts) - 1]) + PAGE_STEPS)
+    page.wait_for_function(SETTLED)
+    more = page.locator("#think .steps-hidden")
+    expect(more).to_have_count(1)
+    loaded = shown_step_texts(page)
+    assert loaded == {number: words[number] for number in loaded}
+    centre(more)
+    page.screenshot(path=str(artifacts / "budget-loop-expanded.png"))
+
+    # A link to a step past the window opens the page at it.
+    page.goto(viewer + "#step-6000")
+    expect(page.locator("#step-6000")).to_be_attached()
+    assert "start=5999" in page.url
+    page.wait_for_function(SETTLED)
+    assert shown_step_texts(page)[6000] == words[6000]
+    centre(page.locator("#think .steps-hidden").first)
+    page.screenshot(path=str(artifacts / "budget-opened-at-step.png"))
+
+    # The labeling page: bounded too; a loaded step is labeled by keyboard like the others.
+    label = live_server.url + reverse("trace-label", args=[SLUG, trace_id])
+    response = page.goto(label)
+    assert response is not None and len(response.body()) < 2_000_000
+    page.wait_for_function(SETTLED)
+    loop_row = page.locator(".part-think .steps-hidden-loop")
+    expect(loop_row).to_contain_text(f"The next {repeats - KEEP_REPEATS:,} repeats of this block are collapsed")
+    centre(loop_row)
+    page.screenshot(path=str(artifacts / "budget-loop-labeling.png"))
+    first_hidden = int(loop_row.get_attribute("data-hidden-steps").split("-")[0])  # type: ignore[union-attr]
+    loop_row.get_by_role("button").click()
+    first_loaded = page.locator(f"#step-{first_hidden}")
+    expect(first_loaded).to_be_attached()
+    first_loaded.locator(".step-text").click()
+    page.keyboard.press("3")
+    expect(page.locator("#label-progress")).to_have_text(f"1 / {len(steps)} rated by you")
+    expect(page.locator(f"#my-label-{steps[first_hidden - 1].pk}")).to_have_attribute("data-value", "1")
     assert problems == [] and dialogs == []

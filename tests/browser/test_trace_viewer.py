@@ -265,12 +265,20 @@ def test_analysis_marks_render_and_m_hides_them(live_server, browser, make_user,
     page.wait_for_timeout(300)  # KaTeX's fonts
     page.screenshot(path=str(artifacts / "trace-viewer-marks.png"))
 
-    # A looping trace: its badge, and every repeat highlighted.
+    # A looping trace: its badge, its repeats after the second collapsed, and every repeat highlighted.
     page.goto(live_server.url + reverse("trace-detail", args=["demo", loop_id]))
     loop_count = int(Score.objects.get(trace_id=loop_id, name="loop_count").value)
     repeats = sum(1 for m in Trace.objects.get(pk=loop_id).analysis.markers if m["kind"] == "loop")
     expect(page.locator("[data-badge=loops]")).to_contain_text(f"{loop_count} loop")
     page.keyboard.press("t")
+    hidden = page.locator(".part .steps-hidden-loop")
+    expect(hidden.first).to_contain_text("repeats of this block are collapsed")  # after two of each loop
+    hidden.first.evaluate("(row) => row.scrollIntoView({block: 'center'})")
+    page.wait_for_timeout(300)  # KaTeX's fonts
+    page.screenshot(path=str(artifacts / "trace-viewer-loop-collapsed.png"))
+    while hidden.count():  # showing them brings every repeat
+        hidden.first.get_by_role("button").click()
+        page.wait_for_function("() => !document.querySelector('.htmx-request')")
     expect(page.locator(".part .mark-tag-loop")).to_have_count(repeats)
     page.locator(".part .mark-loop").nth(2).scroll_into_view_if_needed()
     page.wait_for_timeout(300)

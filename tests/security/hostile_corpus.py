@@ -86,14 +86,14 @@ LOOP_PARAGRAPH = (
 )
 
 
-def looping_record(size: int = 1_000_000, model: str = "looping-model") -> dict[str, str]:
-    """A thinkscope JSONL record whose thinking repeats ``LOOP_PARAGRAPH`` until ``size`` characters,
-    then ends with an answer: the reasoning model failure of running in a circle to the token limit."""
-    repeats = size // len(LOOP_PARAGRAPH) + 1
+def looping_record(size: int = 1_000_000, model: str = "looping-model", block: str = LOOP_PARAGRAPH) -> dict[str, str]:
+    """A thinkscope JSONL record whose thinking repeats ``block`` until ``size`` characters, then ends
+    with an answer: the reasoning model failure of running in a circle to the token limit."""
+    repeats = size // len(block) + 1
     return {
         "prompt": "Pencils come in boxes of 12. There are 7 boxes and a quarter of the pencils are given away. "
         "How many pencils are left?",
-        "completion": f"<think>{LOOP_PARAGRAPH * repeats}</think>The answer is $63$.",
+        "completion": f"<think>{block * repeats}</think>The answer is $63$.",
         "reference_answer": "63",
         "model": model,
         "finish_reason": "stop",

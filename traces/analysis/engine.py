@@ -8,6 +8,7 @@ in, plain values out; ``traces.actions.analysis`` loads traces and stores the re
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -172,8 +173,12 @@ def overthinking_markers(over: Overthinking, reasoning_end: int) -> list[Marker]
     return markers
 
 
+LOOP_LABEL = re.compile(r"loop (?P<loop>\d+): repeat (?P<repeat>\d+) of (?P<count>\d+)")
+"""How ``loop_markers`` labels each repeat: the viewer reads the loop and the repeat back from it."""
+
+
 def loop_markers(loops: Loops) -> list[Marker]:
-    """One marker per repeat of each loop, labelled with its position in the loop."""
+    """One marker per repeat of each loop, labelled with its position in the loop (``LOOP_LABEL``)."""
     return [
         Marker("loop", span.start, span.end, f"loop {i + 1}: repeat {j + 1} of {loop.count}")
         for i, loop in enumerate(loops.loops)

@@ -1,7 +1,8 @@
-"""Small display helpers of the browser UI: correctness badges, token counts, step ratings.
+"""Small display helpers of the browser UI: correctness badges, token counts, step ratings, links
+to another window of a trace page.
 
-Every helper builds its HTML with ``format_html``, which escapes its arguments; none marks model
-text safe.
+Every helper builds its HTML with ``format_html`` (or returns plain text the template escapes),
+which escapes its arguments; none marks model text safe.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from traces.models import LabelValue
+from traces.views.windows import WINDOW_PARAMS
 
 register = template.Library()
 
@@ -63,6 +65,20 @@ def tokens(count: int | None, exact: bool = True) -> str:
     if count is None:
         return "–"
     return f"{'' if exact else '≈'}{intcomma(count)}"
+
+
+@register.simple_tag(takes_context=True)
+def window_url(context: template.Context, **params: object) -> str:
+    """This page's URL for another window of it (``traces.views.windows``): its own query string (a
+    queue's, say) with the window parameters set to ``params`` (those None or False left out)."""
+    request = context["request"]
+    query = request.GET.copy()
+    for name in WINDOW_PARAMS:
+        query.pop(name, None)
+    for name, value in params.items():
+        if value is not None and value is not False:
+            query[name] = "1" if value is True else str(value)
+    return f"{request.path}?{query.urlencode()}"
 
 
 @register.filter

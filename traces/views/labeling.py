@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from django import forms
 from django.contrib.auth.decorators import login_required
@@ -27,6 +27,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadReque
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
 
 from traces import access
 from traces.actions.annotations import (
@@ -54,8 +55,17 @@ from traces.formats.processbench import NO_ERROR
 from traces.models import HUMAN, Label, LabelValue, Part, Project, Queue, Step, Trace, TraceAnnotation
 from traces.models.trace import TraceQuerySet
 from traces.views.access import member_project
-from traces.views.presenters import LabelChip, label_chips_by_step, shown_span, step_rows
+from traces.views.presenters import LabelChip, analysis_of, label_chips_by_step, markers_of, step_rows
 from traces.views.traces import HtmxHttpRequest
+from traces.views.windows import (
+    HiddenSteps,
+    TextRest,
+    TraceWindow,
+    WindowForm,
+    WindowItem,
+    bad_window,
+    text_piece,
+)
 
 #: The columns a label POST reads of its trace (never the raw text).
 TRACE_KEY_COLUMNS = ("id", "project_id", "current_segmentation_id")
@@ -98,23 +108,30 @@ class MyLabel:
 class LabelingStep:
     """One step of the labeling page: its text, the person's label cell and the automatic suggestions."""
 
+    hidden: ClassVar[bool] = False  # a row of steps not shown yet says True (``windows.HiddenSteps``)
     text: str
     mine: MyLabel
     suggestions: list[LabelChip]
     best: LabelChip | None  # the suggestion ``a`` accepts
+    rest: TextRest | None = None  # the end of a long step, loaded on demand
 
     @property
     def number(self) -> int:
         return self.mine.number
 
+    @property
+    def index(self) -> int:
+        return self.mine.number - 1
+
 
 @dataclass(frozen=True)
 class PartSection:
-    """The steps of the think or the answer part."""
+    """A window of the steps of the think or the answer part (``traces.views.windows``)."""
 
     part: str
     title: str
-    steps: list[LabelingStep]
+    steps: list[LabelingStep | HiddenSteps]
+    count: int  # steps in the part, shown or not
 
 
 @dataclass(frozen=True)
@@ -129,11 +146,11 @@ class Status:
     level: str = "ok"  # ok | warn
 
 
-def my_label_rows(trace: Trace, user: object) -> dict[int, dict[str, Any]]:
-    """The person's human labels of the trace's current steps, by step id."""
+def my_label_rows(trace: Trace, user: object, step_ids: Collection[int]) -> dict[int, dict[str, Any]]:
+    """The person's human labels of these steps of the trace's current segmentation, by step id."""
     labels = Label.objects.filter(
         trace_id=trace.pk, source=HUMAN, user=user, step__segmentation_id=trace.current_segmentation_id
-    )
+    ).filter(step_id__in=step_ids)
     return {row["step_id"]: row for row in labels.values("step_id", *LABEL_CELL_FIELDS)}
 
 
@@ -187,32 +204,60 @@ def label_cells(user: object, step_ids: list[int], first_error: int | None) -> l
     ]
 
 
-def labeling_sections(
-    trace: Trace, user: object, annotation: TraceAnnotation | None, hidden: Collection[str] = ()
-) -> list[PartSection]:
-    """The think steps (when there are any) and the answer steps, each with the person's label and the suggestions.
+@dataclass(frozen=True)
+class LabelingContext:
+    """What every labeling row of one request reads: the person, their labels and the suggestions."""
 
-    Plain rows and one pass: no analysis marking here (the viewer shows it), so a 600-step trace stays cheap.
-    Suggestions the person may not see (``access.hidden_labels``) are left out, and so are those of the
-    ``hidden`` sources (the gold sources of the queue being labelled, which nobody accepts there).
-    """
+    user: object
+    suggestions: dict[int, list[LabelChip]]
+    first_error: int | None
+    hidden: Collection[str]  # suggestion sources left out (the gold sources of the queue being labelled)
+
+
+def labeling_context(
+    trace: Trace, user: object, annotation: TraceAnnotation | None, hidden: Collection[str] = ()
+) -> LabelingContext:
+    """The suggestions the person may see (not ``access.hidden_labels``, not the ``hidden`` sources)."""
     suggestions = label_chips_by_step(trace, access.hidden_labels(user))
-    mine = my_label_rows(trace, user)
-    first_error = annotation.first_error_step if annotation else None
-    by_part: dict[str, list[LabelingStep]] = {Part.THINK: [], Part.ANSWER: []}
-    for step in step_rows(trace):
-        start, end = shown_span(trace.raw_text, step["char_start"], step["char_end"])
-        auto = [chip for chip in suggestions.get(step["id"], []) if chip.auto and chip.source not in hidden]
-        by_part[Part.THINK if step["part"] == Part.THINK else Part.ANSWER].append(
+    return LabelingContext(user, suggestions, annotation.first_error_step if annotation else None, hidden)
+
+
+def labeling_rows(
+    window: TraceWindow, items: list[WindowItem], context: LabelingContext
+) -> list[LabelingStep | HiddenSteps]:
+    """The labeling rows of a window: each shown step (long ones cut) with the person's label and
+    the suggestions; plain text, no analysis marks (the viewer shows them)."""
+    shown = [item for item in items if isinstance(item, int)]
+    mine = my_label_rows(window.trace, context.user, [window.steps[i]["id"] for i in shown])
+    rows: list[LabelingStep | HiddenSteps] = []
+    for item in items:
+        if isinstance(item, HiddenSteps):
+            rows.append(item)
+            continue
+        step, piece = window.steps[item], window.step_piece(item)
+        chips = context.suggestions.get(step["id"], [])
+        auto = [chip for chip in chips if chip.auto and chip.source not in context.hidden]
+        rows.append(
             LabelingStep(
-                text=trace.raw_text[start:end],
-                mine=my_label(step["id"], step["index"], mine.get(step["id"]), first_error),
+                text=piece.shown,
+                mine=my_label(step["id"], step["index"], mine.get(step["id"]), context.first_error),
                 suggestions=auto,
                 best=best_suggestion(auto),
+                rest=piece.rest,
             )
         )
-    sections = [PartSection(Part.THINK, "Thinking", by_part[Part.THINK])] if by_part[Part.THINK] else []
-    return [*sections, PartSection(Part.ANSWER, "Answer", by_part[Part.ANSWER])]
+    return rows
+
+
+def labeling_sections(window: TraceWindow, context: LabelingContext, start: int | None = None) -> list[PartSection]:
+    """The think steps (when there are any) and the answer steps: a window of each, as rows to label."""
+    items = window.page_items(start)
+    sections = []
+    for part, title in ((Part.THINK, "Thinking"), (Part.ANSWER, "Answer")):
+        first, stop = window.ranges[part]
+        if part == Part.ANSWER or stop > first:
+            sections.append(PartSection(part, title, labeling_rows(window, items[part], context), stop - first))
+    return sections
 
 
 # --- Forms -----------------------------------------------------------------------------------------
@@ -323,24 +368,47 @@ def queue_place_of(request: HttpRequest, project: Project, trace: Trace) -> Queu
 # --- Views -------------------------------------------------------------------------------------------
 
 
+@vary_on_headers("HX-Request")
 @require_GET
 @login_required
 def label_trace(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    """The labeling page of one trace; with ``?queue=<id>``, in that queue's context (``n`` submits the item)."""
-    project, trace = labeling_target(request, slug, pk, Trace.objects.for_viewer())
+    """The labeling page of one trace, a window of its steps (``traces.views.windows``); with
+    ``?queue=<id>``, in that queue's context (``n`` submits the item). Asked for more steps or the
+    rest of a long text, that alone."""
+    project, trace = labeling_target(request, slug, pk, Trace.objects.for_viewer().select_related("analysis"))
     annotation = my_annotation(trace, request.user)
     place = queue_place_of(request, project, trace)
+    window, asked = TraceWindow(trace, step_rows(trace), markers_of(analysis_of(trace))), WindowForm(request.GET)
+    if not asked.is_valid():
+        return bad_window(asked)
+    if asked.wants_text:
+        return text_piece(request, window, asked)
+    labeling = labeling_context(trace, request.user, annotation, gold_sources(place.queue) if place else ())
+    if asked.wants_steps:
+        return labeling_steps(request, window, asked, labeling)
     context = {
         "project": project,
         "trace": trace,
         "place": place,
-        "sections": labeling_sections(trace, request.user, annotation, gold_sources(place.queue) if place else ()),
+        "problem": window.piece("problem"),
+        "sections": labeling_sections(window, labeling, asked.cleaned_data["start"]),
         "first_error": annotation.first_error_step if annotation else None,
         "progress": progress_of(trace, request.user),
         "form": TraceVerdictsForm.for_annotation(annotation),
         "finished": "finished" in request.GET,
     }
     return render(request, "traces/label.html", context)
+
+
+def labeling_steps(
+    request: HttpRequest, window: TraceWindow, asked: WindowForm, labeling: LabelingContext
+) -> HttpResponse:
+    """The labeling rows of the window of steps ``asked`` names (in place of the row that hid them)."""
+    data = asked.cleaned_data
+    items = window.range_items(data["first"], data["start"], data["stop"], data["expand"])
+    if items is None:
+        raise Http404("no such steps in one part of this trace")
+    return render(request, "traces/label.html#step-rows", {"rows": labeling_rows(window, items, labeling)})
 
 
 @require_POST

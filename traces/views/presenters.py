@@ -8,19 +8,24 @@ of plain ``Segment`` values that the template escapes one by one.
 
 from __future__ import annotations
 
+import json
 import re
 from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q
+from django.db.models import Q, TextField
+from django.db.models.functions import Cast
 
 from traces.analysis.engine import METHOD, Marker
 from traces.models import Label, Part, Score, Step, Trace, TraceAnalysis, TraceAnnotation, is_auto_source
+
+if TYPE_CHECKING:
+    from traces.views.windows import HiddenSteps, TextRest
 
 #: The think part starts collapsed when it is longer than this many characters (about two screens).
 COLLAPSE_THINK_OVER_CHARS = 4000
@@ -195,11 +200,17 @@ def segments_of(text: str, placed: list[_Placed]) -> list[Segment]:
     return segments
 
 
-def marked_texts(text: str, spans: Sequence[tuple[int, int]], markers: Sequence[Marker]) -> list[list[Segment]]:
+def marked_texts(
+    text: str,
+    spans: Sequence[tuple[int, int]],
+    markers: Sequence[Marker],
+    untagged: Sequence[tuple[int, int]] = (),
+) -> list[list[Segment]]:
     """The segments of each shown span ``text[start:end]``, in the order of ``spans`` (SPEC §4 analysis markers).
 
     Markers may overlap each other and cross span boundaries: each is clipped to every span it
-    covers, and its tag appears once, where it first shows. KaTeX renders each text node on its
+    covers, and its tag appears once, where it first shows, unless it starts in one of the
+    ``untagged`` ranges (steps shown elsewhere, which tag it themselves). KaTeX renders each text node on its
     own, so a cut inside a formula would break it: a marker edge that falls strictly inside a
     formula (``tex_spans``) is moved out to the formula's edge, so marks wrap whole formulas. The
     spans must not overlap each other.
@@ -225,7 +236,8 @@ def marked_texts(text: str, spans: Sequence[tuple[int, int]], markers: Sequence[
             lo = outside_formulas(max(marker.start, start) - start, formulas, starts, upward=False)
             hi = outside_formulas(min(marker.end, end) - start, formulas, starts, upward=True)
             if lo < hi:
-                placed.append(_Placed(lo, hi, mark_style(marker.kind), marker.label, i not in tagged))
+                tag = i not in tagged and not any(lo <= marker.start < hi for lo, hi in untagged)
+                placed.append(_Placed(lo, hi, mark_style(marker.kind), marker.label, tag))
                 tagged.add(i)
         result[k] = segments_of(shown, placed)
     return [result[k] for k in range(len(spans))]
@@ -245,6 +257,7 @@ def shown_span(text: str, start: int, end: int) -> tuple[int, int]:
 class StepRow:
     """One step of the current segmentation as the viewer shows it."""
 
+    hidden: ClassVar[bool] = False  # a row of steps not shown yet says True (``windows.HiddenSteps``)
     index: int  # 0-based, as stored and as ProcessBench counts
     text: str
     part: str
@@ -252,6 +265,7 @@ class StepRow:
     labels: list[LabelChip] = field(default_factory=list)
     alternatives: list[Alternative] = field(default_factory=list)
     first_error: bool = False
+    rest: TextRest | None = None  # the end of a long step, loaded on demand
 
     @property
     def number(self) -> int:
@@ -274,28 +288,36 @@ class FirstError:
 
 @dataclass
 class ViewerParts:
-    """The steps of a trace split into its think part and its answer part."""
+    """The steps of a trace split into its think part and its answer part (on the viewer, a window
+    of them: rows of steps not shown yet stand for the others)."""
 
-    think: list[StepRow]
-    answer: list[StepRow]
+    think: list[StepRow | HiddenSteps]
+    answer: list[StepRow | HiddenSteps]
     first_error: FirstError | None
     think_collapsed: bool
+    think_count: int  # steps in the part, shown or not
+    answer_count: int
     think_text: list[Segment] = field(default_factory=list)  # the marked think part when it has no steps
     answer_text: list[Segment] = field(default_factory=list)  # the marked answer part when it has no steps
+    think_rest: TextRest | None = None  # the end of a long think part without steps, loaded on demand
+    answer_rest: TextRest | None = None
 
     @property
     def step_count(self) -> int:
-        return len(self.think) + len(self.answer)
+        return self.think_count + self.answer_count
 
 
-#: The columns of a step the viewer reads (plain rows: no model instances for hundreds of steps).
-STEP_COLUMNS = ("id", "index", "char_start", "char_end", "part", "alternatives")
+#: The columns of a step the viewer reads (plain rows: no model instances for thousands of steps).
+STEP_COLUMNS = ("id", "index", "char_start", "char_end", "part")
 
 
 def step_rows(trace: Trace) -> list[dict[str, Any]]:
-    """The current segmentation's steps in order, as plain rows (one query)."""
+    """The current segmentation's steps in order, as plain rows (one query). Their alternatives come
+    as JSON text (``alternatives_json``), decoded only for the steps a page shows: decoding them all
+    took 0.2 s of a looping trace's 8,737 steps."""
     steps = Step.objects.filter(segmentation_id=trace.current_segmentation_id).order_by("index")
-    return list(steps.values(*STEP_COLUMNS))
+    steps = steps.annotate(alternatives_json=Cast("alternatives", TextField()))
+    return list(steps.values(*STEP_COLUMNS, "alternatives_json"))
 
 
 def label_chips_by_step(trace: Trace, hidden: Q | None = None) -> dict[int, list[LabelChip]]:
@@ -361,6 +383,32 @@ def think_is_long(trace: Trace) -> bool:
     return trace.think_end - trace.think_start > COLLAPSE_THINK_OVER_CHARS
 
 
+def step_row(
+    step: dict[str, Any],
+    text: str,
+    segments: list[Segment],
+    labels: dict[int, list[LabelChip]],
+    first_error: FirstError | None,
+    rest: TextRest | None = None,
+) -> StepRow:
+    """The viewer's row of one step (a ``step_rows`` row) showing ``text`` marked as ``segments``."""
+    return StepRow(
+        index=step["index"],
+        text=text,
+        part=step["part"],
+        segments=segments,
+        labels=labels.get(step["id"], []),
+        alternatives=alternatives_of(json.loads(step["alternatives_json"] or "null"), text),
+        first_error=first_error is not None and step["index"] == first_error.step_index,
+        rest=rest,
+    )
+
+
+def part_spans(trace: Trace) -> dict[str, tuple[int, int]]:
+    """Where the think part and the answer part lie in the raw text."""
+    return {Part.THINK: (trace.think_start, trace.think_end), Part.ANSWER: (trace.answer_start, trace.answer_end)}
+
+
 def viewer_parts(
     trace: Trace,
     steps: list[dict[str, Any]],
@@ -368,7 +416,8 @@ def viewer_parts(
     annotations: list[TraceAnnotation],
     markers: Sequence[Marker] = (),
 ) -> ViewerParts:
-    """Slice each step's text from the raw text, mark it, and split the steps into think and answer.
+    """Slice each step's text from the raw text, mark it, and split the steps into think and answer
+    (every step: the comparison page's columns; the viewer shows a window, ``windows.viewer_window``).
 
     A part without steps is shown whole, marked the same way.
     """
@@ -377,27 +426,22 @@ def viewer_parts(
     # The blank lines around a step separate steps; shown, they only add gaps.
     spans = [shown_span(raw, step["char_start"], step["char_end"]) for step in steps]
     parts = {step["part"] for step in steps}
-    part_spans = {Part.THINK: (trace.think_start, trace.think_end), Part.ANSWER: (trace.answer_start, trace.answer_end)}
-    whole_parts = {part: span for part, span in part_spans.items() if part not in parts}
+    whole_parts = {part: span for part, span in part_spans(trace).items() if part not in parts}
     marked = marked_texts(raw, [*spans, *whole_parts.values()], markers)
     whole = dict(zip(whole_parts, marked[len(spans) :]))
     rows = [
-        StepRow(
-            index=step["index"],
-            text=raw[start:end],
-            part=step["part"],
-            segments=segments,
-            labels=labels.get(step["id"], []),
-            alternatives=alternatives_of(step["alternatives"], raw[start:end]),
-            first_error=first_error is not None and step["index"] == first_error.step_index,
-        )
+        step_row(step, raw[start:end], segments, labels, first_error)
         for step, (start, end), segments in zip(steps, spans, marked)
     ]
+    think: list[StepRow | HiddenSteps] = [row for row in rows if row.part == Part.THINK]
+    answer: list[StepRow | HiddenSteps] = [row for row in rows if row.part != Part.THINK]
     return ViewerParts(
-        think=[row for row in rows if row.part == Part.THINK],
-        answer=[row for row in rows if row.part != Part.THINK],
+        think=think,
+        answer=answer,
         first_error=first_error,
         think_collapsed=think_is_long(trace),
+        think_count=len(think),
+        answer_count=len(answer),
         think_text=whole.get(Part.THINK, []),
         answer_text=whole.get(Part.ANSWER, []),
     )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
@@ -25,15 +25,18 @@ from traces.models.trace import TraceQuerySet
 from traces.views.access import member_project
 from traces.views.forms import TraceFilterForm
 from traces.views.presenters import (
+    FirstError,
+    LabelChip,
     analysis_of,
     analysis_summary,
+    first_error_of,
     label_chips_by_step,
     markers_of,
     step_rows,
     trace_scores,
-    viewer_parts,
 )
 from traces.views.timing import generation_time
+from traces.views.windows import TraceWindow, WindowForm, bad_window, text_piece, viewer_rows, viewer_window
 
 PAGE_SIZE = 50
 
@@ -140,9 +143,11 @@ def trace_list(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     return render(request, list_template(request), context)
 
 
+@vary_on_headers("HX-Request")
 @login_required
 def trace_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    """One trace: problem, answers, counts, analysis badges, and its marked steps with labels from every source."""
+    """One trace: problem, answers, counts, analysis badges, and a window of its marked steps with labels
+    from every source (``traces.views.windows``); asked for more steps or the rest of a text, that alone."""
     project = member_project(request, slug)
     trace = get_object_or_404(Trace.objects.in_project(project).for_viewer().select_related("analysis"), pk=pk)
     hidden = access.hidden_labels(request.user)
@@ -150,12 +155,36 @@ def trace_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     analysis = analysis_of(trace)
     markers = markers_of(analysis)
     steps = step_rows(trace)
-    parts = viewer_parts(trace, steps, label_chips_by_step(trace, hidden), annotations, markers)
+    window, asked = TraceWindow(trace, steps, markers), WindowForm(request.GET)
+    if not asked.is_valid():
+        return bad_window(asked)
+    labels = label_chips_by_step(trace, hidden)
+    if asked.wants_text:
+        return text_piece(request, window, asked)
+    if asked.wants_steps:
+        return viewer_steps(request, window, asked, labels, first_error_of(annotations))
+    parts = viewer_window(window, labels, annotations, asked.cleaned_data["start"])
     summary = analysis_summary(trace, analysis, markers, trace_scores(trace), steps) if analysis else None
     context = {"project": project, "trace": trace, "annotations": annotations, "parts": parts, "analysis": summary}
-    context["same_problem"] = same_problem_traces(trace)
+    context |= {"same_problem": same_problem_traces(trace), "problem": window.piece("problem")}
     context["generation"] = generation_time(trace)
     return render(request, "traces/trace_detail.html", context)
+
+
+def viewer_steps(
+    request: HttpRequest,
+    window: TraceWindow,
+    asked: WindowForm,
+    labels: dict[int, list[LabelChip]],
+    first_error: FirstError | None,
+) -> HttpResponse:
+    """The viewer's rows of the window of steps ``asked`` names (in place of the row that hid them)."""
+    data = asked.cleaned_data
+    items = window.range_items(data["first"], data["start"], data["stop"], data["expand"])
+    if items is None:
+        raise Http404("no such steps in one part of this trace")
+    rows = viewer_rows(window, items, labels, first_error, data["expand"], loaded=True)
+    return render(request, "traces/partials/steps.html#rows", {"steps": rows, "first_error": first_error})
 
 
 #: At most this many other traces of the problem are offered in the viewer's "Compare with…" menu.
