@@ -322,6 +322,9 @@ NUMBER_WORDS = {
 _COUNT_IN_WORDS = re.compile(  # "two y-intercepts", never "one of them"
     rf"\s*({'|'.join(NUMBER_WORDS)})(?!\s+of\b)(?:\s+[A-Za-z][\w-]*){{0,3}}\s*\.?\s*", re.IGNORECASE
 )
+_COUNT_IN_DIGITS = re.compile(  # "13 marbles", "2 cookies each"; never "2 pi", "3 x" nor "2 of them"
+    r"\s*([-+]?\d+(?:\.\d+)?)(?!\s+of\b)\s+[A-Za-z]{3,}(?:\s+[A-Za-z][\w-]*){0,2}\s*\.?\s*"
+)
 _SLASH_FRACTION = re.compile(r"([-+]?\d+)/(\d+)")
 _LATEX_FRACTION = re.compile(r"(-?)\\frac\{(-?\d+)\}\{(-?\d+)\}")
 
@@ -337,7 +340,8 @@ def normalize_answer(s: str) -> str:
     wrappers, ``\\left``/``\\right``, spacing commands (``\\!``, ``\\,``…) and all whitespace,
     ``^\\circ``/degrees, ``%`` and ``$`` signs, thousands separators ("1,000", "1{,}000"), a
     trailing period, a unit word after a number ("5 cm"), a count in words ("two y-intercepts" →
-    "2", up to twenty, at most three words after it), and a leading single-variable
+    "2", up to twenty, at most three words after it) or in digits ("13 marbles" → "13", the first
+    word of three letters or more), and a leading single-variable
     assignment ("x = 5" → "5"); rewrites ``\\dfrac``/``\\tfrac`` to ``\\frac`` and the brace-less
     shorthands ``\\frac12``/``\\sqrt2``.  Case is kept (variables are case-sensitive).
 
@@ -352,6 +356,9 @@ def _normalize(s: str) -> str:
     count = _COUNT_IN_WORDS.fullmatch(s)
     if count:
         return str(NUMBER_WORDS[count.group(1).casefold()])
+    count = _COUNT_IN_DIGITS.fullmatch(s)
+    if count:
+        return count.group(1)
     s = _SPACING.sub("", s)
     s = _WHITESPACE.sub("", s)
     for _ in range(2):  # two passes unwrap \text{\textbf{x}}

@@ -185,9 +185,11 @@ def test_agreement_with_the_original_grader_under_its_own_policy(lenient: list[G
 def test_agreement_with_the_original_grader_strict(strict: list[Graded]) -> None:
     """Our default says "correct" only on an explicit answer: lower recall, same precision.
 
-    Measured: 258/300 agree; of our 149 "correct", 143 have score[0] True, 5 are the original
-    grader's mistakes listed above and 1 is a truncated trace that had stated "the answer should be
-    x + y = 17" before it was cut off (the original grader took its last number, -1).
+    Measured: 256/300 agree; of our 151 "correct", 143 have score[0] True, 7 are the original
+    grader's mistakes (among them idx 122 "9 customers" and 207 "28 different pizzas" against the
+    references 9 and 28: it compared "9customers" and "28differentpizzas" with them) and 1 is a
+    truncated trace that had stated "the answer should be x + y = 17" before it was cut off (the
+    original grader took its last number, -1).
     """
     _disagreements(strict)
     agree = [g for g in strict if g.correct == g.trace.score]
@@ -195,7 +197,7 @@ def test_agreement_with_the_original_grader_strict(strict: list[Graded]) -> None
     assert share >= 0.85
     ours = [g for g in strict if g.correct]
     share = _share([g for g in ours if g.trace.score], ours, "precision vs score[0], strict")
-    assert share >= 0.95
+    assert share >= 0.94
 
 
 def test_truncated_traces_have_no_final_answer(strict: list[Graded]) -> None:
@@ -367,6 +369,12 @@ def test_grade(predicted: str | None, reference: str, answer_type: str, expected
         ("two y-intercepts", "2"),
         ("Twelve.", "12"),
         ("one of them", "oneofthem"),  # not a count
+        ("13 marbles", "13"),
+        ("9 customers.", "9"),
+        ("28 different pizzas", "28"),
+        ("2 pi", "2pi"),  # a multiple of pi, not a count
+        ("3 x", "3x"),
+        ("2 of them", "2ofthem"),
     ],
 )
 def test_normalize_answer(raw: str, normal: str) -> None:
