@@ -1,0 +1,126 @@
+"""Rendering budget of the trace pages: server time and HTML size of the viewer and the labeling page
+of a 1 MB looping trace, and how long chromium takes to show them.
+
+    .venv/bin/python benchmarks/trace_pages.py [--requests 5] [--size 1000000] [--block TEXT] [--no-browser]
+
+Builds one trace whose thinking repeats a ~460-character paragraph (or ``--block``) until ``--size``
+characters (``tests/security/hostile_corpus.looping_record``: the failure of a reasoning model that
+runs in a circle to its token limit), imports it through the real importer with analysis (so its loops are
+marked), in a fresh temporary SQLite database. Then, in the same process, through Django's test
+client (the whole middleware stack): ``GET`` of the viewer and of the labeling page, ``--requests``
+times each, with the page's size and its count of loop marks; beside them, the baseline of the
+same process: the trace row read alone. With chromium (Debian's, at /usr/bin/chromium, through
+Playwright against a live server in a thread), the time from navigation until the page has loaded
+and KaTeX has been over every ``.tex`` element.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from import_throughput import ROOT, setup_django
+from labeling import PASSWORD, timed
+
+sys.path.insert(0, str(ROOT / "tests" / "security"))
+from hostile_corpus import LOOP_PARAGRAPH, looping_record  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+SETTLED = "() => !document.querySelector('.tex:not([data-tex-rendered]), .htmx-request')"
+PAGES = ("trace-detail", "trace-label")
+
+
+def import_looping_trace(size: int, block: str, data_dir: Path):  # type: ignore[no-untyped-def]
+    """A project, its owner and the looping trace, imported with analysis; returns (project, user, trace id)."""
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    from traces.models import Membership, Project, Role, Trace
+
+    project = Project.objects.create(name="Rendering budget", slug="budget")
+    user = get_user_model().objects.create_user("owner", password=PASSWORD)
+    Membership.objects.create(project=project, user=user, role=Role.OWNER)
+    path = data_dir / "looping.jsonl"
+    path.write_text(json.dumps(looping_record(size, block=block)) + "\n", encoding="utf-8")
+    call_command("import_traces", str(path), "--format", "jsonl", "--project", project.slug, verbosity=0)
+    return project, user, Trace.objects.get(project=project).pk
+
+
+def chromium_ms(url: str, session_cookie: str, live_url: str) -> float:
+    """Milliseconds from navigation to a loaded, KaTeX-rendered page in headless chromium."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        context = browser.new_context()
+        context.add_cookies([{"name": "sessionid", "value": session_cookie, "url": live_url}])
+        page = context.new_page()
+        started = time.perf_counter()
+        page.goto(url, timeout=600_000, wait_until="load")
+        page.wait_for_function(SETTLED, timeout=600_000)
+        elapsed = (time.perf_counter() - started) * 1000
+        browser.close()
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=5)
+    parser.add_argument("--size", type=int, default=1_000_000)
+    parser.add_argument("--block", default=LOOP_PARAGRAPH, help="the text the thinking repeats")
+    parser.add_argument("--no-browser", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        setup_django(None, Path(tmp))
+        from django.test import Client
+        from django.urls import reverse
+
+        from traces.models import Step, Trace
+
+        project, user, trace_id = import_looping_trace(args.size, args.block, Path(tmp))
+        client = Client()
+        client.force_login(user)
+        baseline = timed(lambda _i: Trace.objects.get(pk=trace_id).raw_text, args.requests)
+        steps = Step.objects.filter(trace_id=trace_id).count()
+        print(f"looping trace of {args.size:,} characters ({steps:,} steps, block of {len(args.block)} characters),"
+              f" {args.requests} requests each, Python {sys.version.split()[0]}")
+        print(f"baseline (the trace row read alone): median {statistics.median(baseline):.1f} ms")
+        urls = {name: reverse(name, args=[project.slug, trace_id]) for name in PAGES}
+        for name, url in urls.items():
+            body = client.get(url).content
+            samples = timed(lambda _i, url=url: client.get(url), args.requests)  # type: ignore[misc]
+            marks, loop_marks = body.count(b'class="mark '), len(re.findall(rb'class="mark [^"]*mark-loop', body))
+            rows = len(re.findall(rb'<li class="step[ "]', body))
+            print(
+                f"{name:<13} server median {statistics.median(samples):8.1f} ms  HTML {len(body) / 1e6:6.2f} MB"
+                f"  marks {marks:,} (loop {loop_marks:,})  step rows {rows:,}"
+            )
+        if not args.no_browser and Path(CHROMIUM).exists():
+            print_browser_times(client, urls)
+
+
+def print_browser_times(client, urls: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    """Serve the database on a live server thread and time each page in chromium."""
+    from django.test.testcases import LiveServerThread, _StaticFilesHandler
+
+    server = LiveServerThread("127.0.0.1", _StaticFilesHandler, connections_override=None, port=0)
+    server.daemon = True
+    server.start()
+    server.is_ready.wait()
+    live_url = f"http://127.0.0.1:{server.port}"
+    cookie = client.cookies["sessionid"].value
+    try:
+        for name, url in urls.items():
+            print(f"{name:<13} chromium load {chromium_ms(live_url + url, cookie, live_url) / 1000:8.1f} s")
+    finally:
+        server.terminate()
+
+
+if __name__ == "__main__":
+    main()
