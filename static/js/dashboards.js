@@ -1,10 +1,16 @@
-// Dashboards (issue 8 item 3): draw every chart of data.json with Chart.js, write its numbers as a
-// table under it, link its CSV, and open the trace list filtered to a bar or point on click.
+// Dashboards (issue 8 item 3): draw every chart of data.json with Chart.js, with its legend as a list
+// under the plot, write its numbers as a table under it, link its CSV, and open the trace list
+// filtered to a bar or point on click.
 // No inline script: the page gives the URLs in data-* attributes of #dashboard.
 (function () {
   "use strict";
 
-  var PALETTE = ["#3056d3", "#e07b39", "#2a9d8f", "#c0392b", "#8e44ad", "#7f8c8d", "#d4a017", "#16a085"];
+  // 20 colours at least 27 CIELAB units apart from each other, none too pale on white: a dashboard
+  // compares at most 20 models, each keeping its colour in every chart (data.series gives the order).
+  var PALETTE = [
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+    "#f032e6", "#a6761d", "#637939", "#fb9a99", "#dcbeff", "#1b9e77", "#911eb4", "#393b79", "#800000", "#e6ab02"
+  ];
 
   function el(tag, attrs, text) {
     var node = document.createElement(tag);
@@ -60,7 +66,21 @@
     }
   };
 
-  function chartConfig(chart, traceList) {
+  // The colour of a series: its place in the dashboard's series order, else in the chart's own.
+  function colorOf(group, g, order) {
+    var i = order.indexOf(String(group));
+    return PALETTE[(i >= 0 ? i : g) % PALETTE.length];
+  }
+
+  // Whole-number ticks on an axis of counts (a non-percent column whose values are all integers).
+  function isCountAxis(chart, column) {
+    return !column.percent && chart.rows.every(function (r) {
+      var v = r[column.key];
+      return v === null || v === undefined || Number.isInteger(v);
+    });
+  }
+
+  function chartConfig(chart, traceList, order) {
     var labels = uniq(chart.rows.map(function (r) { return r[chart.x]; }));
     var groups = chart.series ? uniq(chart.rows.map(function (r) { return r[chart.series]; })) : [chart.title];
     var yColumn = columnOf(chart, chart.y);
@@ -68,7 +88,9 @@
       var rowIndex = labels.map(function (x) {
         return chart.rows.findIndex(function (r) { return r[chart.x] === x && (!chart.series || r[chart.series] === group); });
       });
-      var color = PALETTE[g % PALETTE.length];
+      // A chart of one value per model colours each bar as the model's series elsewhere.
+      var color = chart.series ? colorOf(group, g, order)
+        : chart.x === "model" ? labels.map(function (name, i) { return colorOf(name, i, order); }) : PALETTE[0];
       return {
         label: String(group),
         data: rowIndex.map(function (i) { return i < 0 ? null : chart.rows[i][chart.y]; }),
@@ -96,11 +118,11 @@
             beginAtZero: true,
             max: chart.y_max === null ? undefined : chart.y_max,
             title: { display: !!chart.y_label, text: chart.y_label },
-            ticks: { callback: function (v) { return format(v, yColumn); } }
+            ticks: { precision: isCountAxis(chart, yColumn) ? 0 : undefined, callback: function (v) { return format(v, yColumn); } }
           }
         },
         plugins: {
-          legend: { display: !!chart.series },
+          legend: { display: false }, // drawn outside the plot by legend()
           errorBars: { enabled: !!chart.low },
           tooltip: { callbacks: { label: function (item) {
             return item.dataset.label + ": " + format(item.raw, yColumn);
@@ -124,10 +146,38 @@
     return row >= 0 ? chart.links[row] : null;
   }
 
+  // The chart's legend as a list under the plot: one button per series, pressing it hides or shows it.
+  function legend(chartConfig) {
+    var list = el("ul", { class: "chart-legend", "aria-label": "Legend" });
+    chartConfig.data.datasets.forEach(function (dataset, d) {
+      var button = el("button", { type: "button", "aria-pressed": "true", "data-dataset": String(d), title: dataset.label });
+      var swatch = button.appendChild(el("span", { class: "swatch", "aria-hidden": "true" }));
+      swatch.style.backgroundColor = dataset.backgroundColor;
+      button.appendChild(el("span", { class: "legend-name" }, dataset.label));
+      list.appendChild(el("li")).appendChild(button);
+    });
+    return list;
+  }
+
+  function toggleSeries(event) {
+    var button = event.target instanceof Element && event.target.closest(".chart-legend button");
+    if (!button) return;
+    var canvas = button.closest(".chart-card").querySelector("canvas");
+    var instance = window.Chart.getChart(canvas);
+    var d = parseInt(button.dataset.dataset, 10);
+    var visible = instance.isDatasetVisible(d);
+    instance.setDatasetVisibility(d, !visible);
+    instance.update();
+    button.setAttribute("aria-pressed", visible ? "false" : "true");
+  }
+
   function table(chart, traceList) {
     var t = el("table", { class: "table", "data-chart": chart.id });
     var head = el("tr");
-    chart.columns.forEach(function (c) { head.appendChild(el("th", { scope: "col" }, c.label)); });
+    chart.columns.forEach(function (c) {
+      var numeric = chart.rows.some(function (r) { return typeof r[c.key] === "number"; });
+      head.appendChild(el("th", { scope: "col", class: numeric ? "num" : "" }, c.label));
+    });
     if (chart.links.some(Boolean)) head.appendChild(el("th", { scope: "col" }, "Traces"));
     t.appendChild(el("thead")).appendChild(head);
     var body = t.appendChild(el("tbody"));
@@ -135,7 +185,9 @@
       var tr = body.appendChild(el("tr"));
       chart.columns.forEach(function (c) {
         var value = row[c.key];
-        tr.appendChild(el("td", { class: typeof value === "number" ? "num" : "", "data-key": c.key }, format(value, c)));
+        var cell = el("td", { class: typeof value === "number" ? "num" : "", "data-key": c.key }, format(value, c));
+        if (typeof value === "string" && chart.keys[value]) cell.setAttribute("title", chart.keys[value]);
+        tr.appendChild(cell);
       });
       if (chart.links.some(Boolean)) {
         var cell = tr.appendChild(el("td"));
@@ -145,7 +197,7 @@
     return t;
   }
 
-  function card(chart, root) {
+  function card(chart, root, order) {
     var traceList = root.dataset.traceList;
     var section = el("section", { class: "card chart-card" + (chart.kind === "table" ? " wide" : ""), id: "chart-" + chart.id });
     section.appendChild(el("h2", {}, chart.title));
@@ -157,7 +209,9 @@
     if (chart.kind !== "table") {
       var box = section.appendChild(el("div", { class: "chart-box" }));
       var canvas = box.appendChild(el("canvas", { role: "img", "aria-label": chart.title }));
-      section.chartConfig = [canvas, chartConfig(chart, traceList)];
+      var config = chartConfig(chart, traceList, order);
+      section.chartConfig = [canvas, config];
+      if (chart.series) section.appendChild(legend(config));
     }
     var details = section.appendChild(el("details", chart.kind === "table" || chart.rows.length <= 12 ? { open: "" } : {}));
     var rowCount = chart.rows.length;
@@ -178,8 +232,9 @@
       root.appendChild(el("p", { class: "empty", id: "dashboard-empty" }, data.empty));
       return;
     }
+    if (data.note) root.appendChild(el("p", { class: "dashboard-note", id: "dashboard-note" }, data.note));
     data.charts.forEach(function (chart) {
-      var section = root.appendChild(card(chart, root));
+      var section = root.appendChild(card(chart, root, data.series || []));
       if (section.chartConfig) new window.Chart(section.chartConfig[0], section.chartConfig[1]);
     });
     root.dataset.ready = "true";
@@ -203,4 +258,5 @@
   }
 
   document.addEventListener("DOMContentLoaded", load);
+  document.addEventListener("click", toggleSeries);
 })();

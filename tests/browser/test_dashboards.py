@@ -28,10 +28,10 @@ PAINTED = """canvas => {
 }"""
 
 
-def logged_in_page(browser, live_server, user) -> tuple[Page, list[str]]:  # type: ignore[no-untyped-def]
+def logged_in_page(browser, live_server, user, viewport=(1400, 1000)) -> tuple[Page, list[str]]:  # type: ignore[no-untyped-def]
     client = Client()
     client.force_login(user)
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
     context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}])
     page = context.new_page()
     problems: list[str] = []
@@ -90,4 +90,72 @@ def test_an_empty_project_shows_an_empty_state(live_server, browser, make_user, 
     for kind in ("models", "annotation"):
         page.goto(live_server.url + reverse("dashboard", args=["empty", kind]))
         expect(page.locator("#dashboard-empty")).to_be_visible()
+    assert problems == []
+
+
+#: Per chart with series: its datasets' labels and colours, the plot's bottom edge and whether Chart.js draws a legend.
+SERIES = """canvas => {
+  const chart = Chart.getChart(canvas);
+  return {
+    labels: chart.data.datasets.map(d => d.label),
+    colors: chart.data.datasets.map(d => d.backgroundColor),
+    legendDrawn: chart.options.plugins.legend.display !== false,
+    bottom: canvas.getBoundingClientRect().bottom,
+  };
+}"""
+Y_TICKS = "canvas => Chart.getChart(canvas).scales.y.ticks.map(t => t.value)"
+
+
+def test_many_models_keep_apart_with_legends_outside_and_whole_counts(live_server, browser, make_user, artifacts) -> None:  # type: ignore[no-untyped-def]
+    """15 models: the 8 with the most traces are drawn, each in one colour of its own on every chart,
+    with the legend under the plot; the others are a click away in the picker; count axes tick in
+    whole numbers; the difficulty table fits its card and speaks only of the models that tried."""
+    user, second = make_user("viewer"), make_user("bob")
+    project = Project.objects.create(name="Many models", slug="many")
+    Membership.objects.create(project=project, user=user, role=Role.OWNER)
+    Membership.objects.create(project=project, user=second, role=Role.ANNOTATOR)
+    for prefix in ("a-", "b-", "c-", "d-", "e-"):
+        seed_models(project, prefix=prefix)
+    Trace.objects.filter(model__name__startswith="e-", sample_index__gt=0).delete()
+    seed_annotation(project, [user, second], list(Trace.objects.filter(project=project).order_by("id")[:6]))
+    page, problems = logged_in_page(browser, live_server, user, viewport=(1440, 900))
+
+    page.goto(live_server.url + reverse("dashboard", args=["many", "models"]))
+    assert_charts_drawn(page)
+    expect(page.locator("#dashboard-note")).to_contain_text("Showing the 8 models with the most traces, of 15")
+    colors: dict[str, str] = {}
+    for card in page.locator(".chart-card:has(.chart-legend)").all():
+        series = card.locator("canvas").evaluate(SERIES)
+        assert not series["legendDrawn"], "the legend is drawn inside the plot"
+        assert len(series["labels"]) <= 8 and len(set(series["colors"])) == len(series["colors"])
+        for label, color in zip(series["labels"], series["colors"], strict=True):
+            assert colors.setdefault(label, color) == color, f"{label} changes colour between charts"
+        legend = card.locator(".chart-legend")
+        assert legend.bounding_box()["y"] >= series["bottom"] - 1  # under the plot, not over it
+        expect(legend.locator("button")).to_have_count(len(series["labels"]))
+    assert len(colors) == 8
+    page.screenshot(path=str(artifacts / "dashboard-models-many.png"), full_page=True)
+    difficulty = page.locator("#chart-difficulty .table-wrap")
+    assert difficulty.evaluate("wrap => wrap.scrollWidth <= wrap.clientWidth + 1"), "the difficulty table is clipped"
+    expect(page.locator("table[data-chart=difficulty]")).not_to_contain_text("every model fails")
+
+    # A legend entry hides its series; the picker offers every model and shows the ones picked.
+    first = page.locator("#chart-pass_at_k .chart-legend button").first
+    first.click()
+    expect(first).to_have_attribute("aria-pressed", "false")
+    page.locator(".picker summary").click()
+    expect(page.locator(".picker-options input[name=models]")).to_have_count(15)
+    page.screenshot(path=str(artifacts / "dashboard-models-picker.png"))
+    for name in ("e-alpha-7b", "e-beta-14b"):
+        page.locator(".picker-options label", has_text=name).locator("input").check()
+    page.click("#dashboard-filters button[type=submit]")
+    assert_charts_drawn(page)
+    expect(page.locator("#chart-accuracy tbody tr")).to_have_count(2)
+    expect(page.locator(".picker summary")).to_contain_text("2 picked")
+
+    page.goto(live_server.url + reverse("dashboard", args=["many", "annotation"]))
+    assert_charts_drawn(page)
+    ticks = page.locator("#chart-annotators canvas").evaluate(Y_TICKS)
+    assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    page.screenshot(path=str(artifacts / "dashboard-annotation-1440.png"), full_page=True)
     assert problems == []

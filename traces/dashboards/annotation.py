@@ -402,7 +402,7 @@ def human_vs_auto_chart(form: AnnotationDashboardForm) -> Chart:
         same = sum(n for a, h, n in cells if a == h)
         chart.add(
             {
-                "source": source,
+                "source": chart.named(source),
                 "period": period,
                 "steps": len(auto),
                 "agreement": same / len(auto),

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from traces.csv_safety import csv_safe
+from traces.display_names import display_name
 
 Value = str | int | float | None
 
@@ -50,6 +51,7 @@ class Chart:
     note: str = ""
     rows: list[dict[str, Value]] = field(default_factory=list)
     links: list[str | None] = field(default_factory=list)
+    keys: dict[str, str] = field(default_factory=dict)  # a display name in the rows -> the key it names, shown on hover
 
     def add(self, row: dict[str, Value], link: str | None = None) -> None:
         self.rows.append(row)
@@ -73,7 +75,14 @@ class Chart:
             "note": self.note,
             "rows": self.rows,
             "links": self.links,
+            "keys": self.keys,
         }
+
+    def named(self, key: str) -> str:
+        """``key``'s display name for a row, remembering the key for the hover text."""
+        name = display_name(key)
+        self.keys[name] = key
+        return name
 
     def csv(self) -> str:
         """The table as CSV: a header of column labels, then one line per row (numbers unrounded).
@@ -89,13 +98,23 @@ class Chart:
 
 @dataclass
 class Dashboard:
-    """A dashboard's charts, in page order, and the message shown when there is nothing to chart."""
+    """A dashboard's charts, in page order, and the message shown when there is nothing to chart.
+
+    ``series`` fixes the colour of each series name across every chart (the page gives the i-th
+    name the palette's i-th colour); ``note`` says what the page shows (which models)."""
 
     charts: list[Chart]
     empty: str = ""
+    series: list[str] = field(default_factory=list)
+    note: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"empty": self.empty, "charts": [chart.as_dict() for chart in self.charts]}
+        return {
+            "empty": self.empty,
+            "note": self.note,
+            "series": self.series,
+            "charts": [chart.as_dict() for chart in self.charts],
+        }
 
     def chart(self, chart_id: str) -> Chart | None:
         return next((chart for chart in self.charts if chart.id == chart_id), None)

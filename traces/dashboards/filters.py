@@ -8,13 +8,14 @@ Bad values are form errors that name the field (the JSON endpoint answers 400 wi
 from __future__ import annotations
 
 import datetime
+from functools import cached_property
 from typing import Any
 
 from django import forms
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
-from traces.models import Problem, Project, Run, RunKind
+from traces.models import LanguageModel, Problem, Project, Run, RunKind
 
 
 class DateRangeForm(forms.Form):
@@ -54,16 +55,30 @@ def _day_start(day: datetime.date) -> datetime.datetime:
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
 
 
-class ModelDashboardForm(DateRangeForm):
-    """Filters of the model comparison dashboard: dataset, run, date range (issue 8 item 1)."""
+#: Without a choice, the model dashboard shows the models with the most traces, this many of them.
+DEFAULT_MODELS = 8
+#: At most this many models at once: the charts' palette keeps 20 series apart.
+MAX_MODELS = 20
 
+
+class ModelDashboardForm(DateRangeForm):
+    """Filters of the model comparison dashboard: models, dataset, run, date range (issue 8 item 1).
+
+    ``models`` picks the models to compare; left empty, the ``DEFAULT_MODELS`` with the most traces."""
+
+    models = forms.ModelMultipleChoiceField(
+        label="Models", queryset=LanguageModel.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
+    )
     dataset = forms.ChoiceField(label="Dataset", required=False)
     run = forms.ModelChoiceField(queryset=Run.objects.none(), required=False, empty_label="any")
 
-    field_order = ["dataset", "run", "date_from", "date_to"]
+    field_order = ["models", "dataset", "run", "date_from", "date_to"]
 
     def __init__(self, data: Any, *, project: Project, hidden_sources: frozenset[str]) -> None:
         super().__init__(data, project=project, hidden_sources=hidden_sources)
+        by_traces = LanguageModel.objects.filter(project=project).annotate(trace_count=Count("traces"))
+        self.fields["models"].queryset = by_traces.order_by("-trace_count", "name")  # type: ignore[attr-defined]
+        self.fields["models"].label_from_instance = model_choice_label  # type: ignore[attr-defined]
         sources = (
             Problem.objects.filter(project=project)
             .exclude(source="")
@@ -75,9 +90,36 @@ class ModelDashboardForm(DateRangeForm):
         self.fields["run"].queryset = runs  # type: ignore[attr-defined]
         self.fields["run"].label_from_instance = lambda run: f"#{run.pk} {run}"  # type: ignore[attr-defined]
 
+    def clean_models(self) -> list[LanguageModel]:
+        picked = list(self.cleaned_data["models"])
+        if len(picked) > MAX_MODELS:
+            raise forms.ValidationError(f"Pick at most {MAX_MODELS} models at once ({len(picked)} picked).")
+        return picked
+
+    @cached_property
+    def all_models(self) -> list[LanguageModel]:
+        """The project's models, most traces first (with ``trace_count``)."""
+        return list(self.fields["models"].queryset)  # type: ignore[attr-defined]
+
+    @property
+    def shown_models(self) -> list[LanguageModel]:
+        """The models the charts compare (a valid form only): those picked, else the ones with the most traces."""
+        return self.cleaned_data.get("models") or self.all_models[:DEFAULT_MODELS]
+
+    @property
+    def models_note(self) -> str:
+        """What the page says when it leaves models out by default."""
+        total = len(self.all_models)
+        if self.cleaned_data.get("models") or total <= DEFAULT_MODELS:
+            return ""
+        return (
+            f"Showing the {DEFAULT_MODELS} models with the most traces, of {total}; "
+            "pick others under Models."
+        )
+
     def trace_q(self, prefix: str = "") -> Q:
         """The chosen traces, as a condition on ``Trace`` (``prefix`` "trace__" from a related model)."""
-        q = Q(**{f"{prefix}project": self.project})
+        q = Q(**{f"{prefix}project": self.project, f"{prefix}model__in": self.shown_models})
         if dataset := self.cleaned_data.get("dataset"):
             q &= Q(**{f"{prefix}problem__source": dataset})
         if run := self.cleaned_data.get("run"):
@@ -88,6 +130,11 @@ class ModelDashboardForm(DateRangeForm):
         """The filters the trace list also has (run), for chart click-throughs."""
         run = self.cleaned_data.get("run")
         return {"run": str(run.pk)} if run else {}
+
+
+def model_choice_label(model: LanguageModel) -> str:
+    count = getattr(model, "trace_count", 0)
+    return f"{model.name} · {count} trace{'' if count == 1 else 's'}"
 
 
 PERIODS = {"week": "Week", "day": "Day"}

@@ -73,7 +73,7 @@ def model_dashboard(form: ModelDashboardForm) -> Dashboard:
     traces = Trace.objects.filter(form.trace_q())
     token_rows = bucket_rows(traces)
     if not token_rows:
-        return Dashboard([], empty="No traces match these filters.")
+        return Dashboard([], empty="No traces match these filters.", note=form.models_note)
     models = model_totals(token_rows)
     links = LinkMaker(form.trace_list_params(), models)
     answers = answer_groups(traces)
@@ -92,7 +92,9 @@ def model_dashboard(form: ModelDashboardForm) -> Dashboard:
             behaviours_chart(score_rows.figures, models, links),
             cost_chart(models, links),
             difficulty_table(problems, models, links),
-        ]
+        ],
+        series=[model.name for model in form.shown_models],
+        note=form.models_note,
     )
 
 
@@ -601,7 +603,7 @@ def behaviours_chart(
                 continue
             row = {
                 "model": model.name,
-                "behaviour": name.removeprefix(BEHAVIOUR_PREFIX),
+                "behaviour": chart.named(name),
                 "share": ratio(figure.positive, figure.n),
                 "mean": ratio(figure.total, figure.n),
                 "accuracy_with": ratio(figure.positive_correct, figure.positive_graded),
@@ -655,6 +657,7 @@ def difficulty_table(problems: list[dict[str, int]], models: dict[int, ModelTota
             Column("problem", "Problem"),
             Column("prompt", "Prompt"),
             Column("solve_rate", "Samples right", percent=True),
+            Column("tried_by", "Models that tried it"),
             Column("solved_by", "Models solving"),
             Column("verdict", "Verdict"),
             *model_columns,
@@ -669,10 +672,12 @@ def difficulty_table(problems: list[dict[str, int]], models: dict[int, ModelTota
     rates = problem_solve_rates(outcomes)
     solvers = {problem: [m for m, (_, c) in by_model.items() if c] for problem, by_model in per_problem.items()}
     compared = len(models)
-    all_fail = sum(not s for s in solvers.values())
+    all_fail = sum(not solvers[p] and len(per_problem[p]) == compared for p in per_problem)
+    unsolved = sum(not s for s in solvers.values())
     only_one = sum(len(s) == 1 for s in solvers.values())
     chart.note = (
-        f"{len(per_problem)} problems: {all_fail} failed by every model, {only_one} solved by one model only; "
+        f"{len(per_problem)} problems: {all_fail} failed by every model, {unsolved - all_fail} unsolved by the "
+        f"fewer models that tried them, {only_one} solved by one model only; "
         f"the {min(DIFFICULTY_ROWS, len(per_problem))} hardest are listed."
     )
     hardest = sorted(per_problem, key=lambda p: (len(solvers[p]), rates[p], p))[:DIFFICULTY_ROWS]
@@ -681,16 +686,25 @@ def difficulty_table(problems: list[dict[str, int]], models: dict[int, ModelTota
     )
     for problem in hardest:
         solved_by = solvers[problem]
-        verdict = "every model fails" if not solved_by else ""
-        if len(solved_by) == 1 and compared > 1:
-            verdict = f"only {models[solved_by[0]].name} solves it"
         row = {
             "problem": problem,
             "prompt": prompts.get(problem, ""),
             "solve_rate": rates[problem],
+            "tried_by": len(per_problem[problem]),
             "solved_by": len(solved_by),
-            "verdict": verdict,
+            "verdict": difficulty_verdict([models[m].name for m in per_problem[problem]], solved_by, models, compared),
             **{f"model_{m}": ratio(c, n) for m, (n, c) in per_problem[problem].items()},
         }
         chart.add(row, links(solved_by[0], correct="yes") if len(solved_by) == 1 else None)
     return chart
+
+
+def difficulty_verdict(tried: list[str], solved_by: list[int], models: dict[int, ModelTotals], compared: int) -> str:
+    """What the difficulty table says of a problem: only claims about the models that tried it."""
+    if solved_by:
+        return f"only {models[solved_by[0]].name} solves it" if len(solved_by) == 1 < len(tried) else ""
+    if len(tried) == compared > 1:
+        return "every model fails"
+    if len(tried) == 1:
+        return f"{tried[0]} fails; no other model shown tried it"
+    return f"the {len(tried)} models that tried it fail"

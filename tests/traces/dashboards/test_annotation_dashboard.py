@@ -71,8 +71,10 @@ def test_agreement_between_people_and_with_methods(member_client, project, annot
     second = [marks[users[1].pk] for marks in seeded.first_errors.values()]
     assert agreement["first-error agreement"]["value"] == pytest.approx(first_error_agreement(first, second))
 
-    methods = {row["source"]: row for row in chart(payload, "human_vs_auto")["rows"]}
+    kappas = chart(payload, "human_vs_auto")
+    methods = {kappas["keys"][row["source"]]: row for row in kappas["rows"]}  # display names, keys on hover
     assert set(methods) == {"mc_rollout", "import:gold"}  # every automatic source, the gold import included
+    assert methods["mc_rollout"]["source"] == "Monte Carlo rollouts"
     auto = methods["mc_rollout"]
     pairs = [(seeded.auto[step], value) for step, by_user in seeded.human.items() for value in by_user.values()]
     assert auto["steps"] == len(pairs)

@@ -125,6 +125,7 @@ def test_rates_behaviours_and_overthinking_come_from_the_stored_scores(member_cl
     payload = data(member_client, project)
     rates = rows_by(chart(payload, "rates"), "model", "measure")
     behaviours = rows_by(chart(payload, "behaviours"), "model", "behaviour")
+    assert chart(payload, "behaviours")["keys"]["Verification cues"] == "behaviour_verification"
     overthinking = rows_by(chart(payload, "overthinking"), "model", "bin")
     for model in MODELS:
         mine = [r for r in records if r.model == model]
@@ -135,7 +136,7 @@ def test_rates_behaviours_and_overthinking_come_from_the_stored_scores(member_cl
             sum(r.scores["loop_count"] > 0 for r in mine) / len(mine)
         )
         with_it = [r for r in mine if r.scores["behaviour_verification"] > 0]
-        row = behaviours[(model, "verification")]
+        row = behaviours[(model, "Verification cues")]
         assert row["share"] == pytest.approx(len(with_it) / len(mine))
         with_graded = [r for r in with_it if r.correct is not None]
         assert row["accuracy_with"] == pytest.approx(sum(bool(r.correct) for r in with_graded) / len(with_graded))
@@ -220,3 +221,46 @@ def test_access_and_empty_states(member_client, project, make_user) -> None:  # 
     outsider.force_login(make_user("mallory"))
     assert outsider.get(reverse("dashboard-data", args=[project.slug, "models"])).status_code == 404
     assert Client().get(reverse("dashboard-data", args=[project.slug, "models"])).status_code == 302
+
+
+@pytest.fixture
+def many_models(project: Project) -> list[Record]:
+    """15 models in five sets of three, each set answering its own problems; the "e-" set has fewer traces."""
+    records = [r for prefix in ("a-", "b-", "c-", "d-", "e-") for r in seed_models(project, prefix=prefix)]
+    Trace.objects.filter(model__name__startswith="e-", sample_index__gt=0).delete()
+    return records
+
+
+def test_without_a_choice_the_models_with_the_most_traces_are_shown(member_client, project, many_models) -> None:  # type: ignore[no-untyped-def]
+    payload = data(member_client, project)
+    shown = set(rows_by(chart(payload, "accuracy"), "model"))
+    assert len(shown) == 8 and not any(name.startswith("e-") for name in shown)
+    assert payload["series"] == sorted(shown)  # most traces first, then by name: all tie here
+    assert payload["note"] == "Showing the 8 models with the most traces, of 15; pick others under Models."
+    page = member_client.get(reverse("dashboard", args=[project.slug, "models"])).content.decode()
+    assert page.count('name="models"') == 15 and "e-alpha-7b · 8 traces" in page
+
+
+def test_picked_models_are_shown_and_more_than_twenty_are_refused(member_client, project, many_models) -> None:  # type: ignore[no-untyped-def]
+    picked = LanguageModel.objects.filter(project=project, name__startswith="e-").order_by("name")
+    payload = data(member_client, project, models=[str(m.pk) for m in picked])  # type: ignore[arg-type]
+    assert set(rows_by(chart(payload, "accuracy"), "model")) == {m.name for m in picked}
+    assert payload["note"] == ""
+    extra = [LanguageModel.objects.create(project=project, name=f"extra-{i}") for i in range(6)]
+    every = [str(m.pk) for m in [*LanguageModel.objects.filter(project=project).exclude(pk__in=[m.pk for m in extra]), *extra]]
+    response = member_client.get(reverse("dashboard-data", args=[project.slug, "models"]), {"models": every})
+    assert response.status_code == 400 and "Pick at most 20 models" in response.json()["errors"]["models"][0]
+
+
+def test_the_difficulty_table_only_speaks_of_the_models_that_tried_a_problem(member_client, project, many_models) -> None:  # type: ignore[no-untyped-def]
+    payload = data(member_client, project)
+    rows = chart(payload, "difficulty")["rows"]
+    unsolved = [row for row in rows if row["solved_by"] == 0]
+    # Each set's last problem is failed by its three models, five of the eight shown never tried it.
+    assert unsolved and all(row["tried_by"] < 8 for row in unsolved)
+    assert not any(row["verdict"] == "every model fails" for row in rows)
+    assert {row["verdict"] for row in unsolved} <= {"the 3 models that tried it fail", "the 2 models that tried it fail"}
+    only = LanguageModel.objects.get(project=project, name="a-alpha-7b")
+    one = data(member_client, project, models=[str(only.pk)])  # type: ignore[arg-type]
+    hardest = chart(one, "difficulty")["rows"][0]
+    assert (hardest["tried_by"], hardest["verdict"]) == (1, "a-alpha-7b fails; no other model shown tried it")
