@@ -238,6 +238,24 @@ def test_the_last_item_leads_back_to_the_queue_with_a_message(member, queue, tra
     assert "Nothing left for you in “wrong answers”" in response.content.decode()
 
 
+def test_the_queue_page_skips_the_item_in_progress_even_in_a_closed_queue(member, queue, traces) -> None:  # type: ignore[no-untyped-def]
+    ann, annotator = member("ann", Role.ANNOTATOR)
+    _, viewer = member("vera", Role.VIEWER)
+    detail = reverse("queue-detail", args=["test", queue.pk])
+    assert 'id="skip-current"' not in annotator.get(detail).content.decode()  # nothing in progress yet
+    first = next_item_for(queue, ann)  # type: ignore[arg-type]
+    assert first is not None
+    queue.is_open = False  # a closed queue hands nothing out, but work in progress can still be given back
+    queue.save(update_fields=["is_open"])
+    page = annotator.get(detail).content.decode()
+    skip = reverse("queue-item-skip", args=["test", queue.pk, first.pk])
+    assert f'action="{skip}"' in page and f"Skip item {first.position}" in page
+    assert 'id="skip-current"' not in viewer.get(detail).content.decode()
+    annotator.post(skip)
+    assert QueueAssignment.objects.get(item=first, user=ann).status == AssignmentStatus.SKIPPED
+    assert 'id="skip-current"' not in annotator.get(detail).content.decode()
+
+
 def test_gold_is_hidden_from_annotators_and_shown_to_reviewers(member, queue, traces) -> None:  # type: ignore[no-untyped-def]
     ann, annotator = member("ann", Role.ANNOTATOR)
     _, reviewer = member("rita", Role.REVIEWER)
