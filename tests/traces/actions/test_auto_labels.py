@@ -214,7 +214,7 @@ def test_bad_selections_and_models_are_refused(project: Project, roller: Languag
     other = Project.objects.create(name="Other", slug="other")
     foreign = LanguageModel.objects.create(project=other, name="x", backend="transformers", endpoint="embedded")
     cases = [
-        (lambda: do_start_mc(project, imported, McSpec(), Selection()), "model", "was imported"),
+        (lambda: do_start_mc(project, imported, McSpec(), Selection()), "model", "no endpoint chosen"),
         (lambda: do_start_mc(project, foreign, McSpec(), Selection()), "model", "not a model of project 'test'"),
         (lambda: do_start_mc(project, roller, McSpec(), Selection(trace_ids=(999999,))), "traces", "no trace [999999]"),
         (

@@ -140,7 +140,7 @@ def test_problems_are_selected_by_dataset_ids_and_limit(stored_problems) -> None
 def test_start_refuses_what_cannot_run(stored_problems) -> None:  # type: ignore[no-untyped-def]
     project, model, problems = stored_problems
     imported = LanguageModel.objects.create(project=project, name="from-a-file", backend="imported")
-    with pytest.raises(GenerationError, match="was imported"):
+    with pytest.raises(GenerationError, match="no endpoint chosen"):
         do_start_generation(project, imported, [problems[0].pk], SamplingParams())
     with pytest.raises(GenerationError, match="no problems selected"):
         do_start_generation(project, model, [], SamplingParams())
