@@ -27,6 +27,22 @@ DEFAULT_SYSTEM_PROMPT = (
 #: completion is the answer part (``LanguageModel.think_format``, SPEC §1 Trace).
 THINK_FORMAT = "none"
 
+#: The instruction for the embedded default model generating with a think budget (budget forcing,
+#: ``workers.backends.forcing``): the backend opens the ``<think>`` block and forces the closing
+#: "The final answer is", so the instruction only shows the shape once, with a worked example.
+#: Measured on the demo's problems: with the example SmolLM2-135M closes most thinkings itself
+#: and states a bare number; without it, it rambles to the budget and answers with expressions.
+THINKING_SYSTEM_PROMPT = (
+    "Solve the math word problem. Think step by step, then give the answer.\n\n"
+    "Example:\n"
+    "Question: Sam has 5 pens and buys 3 more. How many pens does Sam have?\n"
+    "<think>\nSam starts with 5 pens. He buys 3 more, so 5 + 3 = 8.\n</think>\n"
+    "The final answer is 8."
+)
+
+#: What of a completion's ``meta`` a trace keeps: how budget forcing ended its thinking.
+STORED_COMPLETION_META = ("budget_forcing",)
+
 
 class ProblemLike(Protocol):
     """The fields of a problem a trace needs (``DemoProblem``, or a stored Problem adapted)."""
@@ -67,13 +83,18 @@ def completion_to_parsed(
 ) -> ParsedTrace:
     """One completion as a ``ParsedTrace`` (SPEC §1 Trace).
 
-    ``count_tokens`` is the model's exact tokenizer count: when given, the think and answer parts
-    (split as the storing action will split them) are counted with it and the trace is stored as
-    ``tokens_exact``; without it the storing action estimates. ``meta`` lands in ``Trace.meta``
-    (and in the trace's content hash: pass the run id to keep two runs' identical texts apart).
+    The completion's separate ``reasoning_content``, or the think delimiters its backend wrote
+    (``Completion.think_format``: budget forcing writes think tags), override the model's
+    ``think_format``. ``count_tokens`` is the model's exact tokenizer count: when given, the think
+    and answer parts (split as the storing action will split them) are counted with it and the
+    trace is stored as ``tokens_exact``; without it the storing action estimates. ``meta`` lands in
+    ``Trace.meta`` (and in the trace's content hash: pass the run id to keep two runs' identical
+    texts apart), beside the token counts and a budget-forced completion's ``budget_forcing``.
     """
     if completion.reasoning_content is not None:
         think_format = "reasoning_content"
+    elif completion.think_format is not None:
+        think_format = completion.think_format
     think_tokens, answer_tokens = _part_tokens(completion, think_format, count_tokens)
     return ParsedTrace(
         line_no=0,
@@ -90,6 +111,7 @@ def completion_to_parsed(
         meta={
             "prompt_tokens": completion.prompt_tokens,
             "completion_tokens": completion.completion_tokens,
+            **{key: completion.meta[key] for key in STORED_COMPLETION_META if key in completion.meta},
             **dict(meta or {}),
         },
         sample_index=sample_index,

@@ -45,6 +45,12 @@ def test_by_default_the_run_is_queued(setup, monkeypatch, django_capture_on_comm
     assert f"/p/cli/runs/{run.pk}/" in out.getvalue()
 
 
+def test_a_think_budget_makes_a_budget_forced_run(setup, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr("workers.tasks.generation.gpu_generate_chunk.delay", lambda *args: None)
+    call_command("generate", "--project", "cli", "--model", "smol", "--think-budget", "64", stdout=StringIO())
+    assert Run.objects.get().params["think_budget"] == 64
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
@@ -52,6 +58,7 @@ def test_by_default_the_run_is_queued(setup, monkeypatch, django_capture_on_comm
         (["--model", "smol", "--problem-ids", "1,x"], "--problem-ids takes whole numbers"),
         (["--model", "smol", "--problem-ids", "424242"], "--problems: no problem [424242]"),
         (["--model", "smol", "--top-p", "0"], "top_p must be in (0, 1]"),
+        (["--model", "smol", "--think-budget", "0"], "think_budget must be None or at least 1"),
     ],
 )
 def test_bad_arguments_are_named(setup, arguments, message) -> None:  # type: ignore[no-untyped-def]

@@ -3,10 +3,10 @@
 A real HTTP server (``http.server`` in a thread, on 127.0.0.1 and an ephemeral port) answering
 ``POST /v1/chat/completions`` and vLLM's ``POST /tokenize`` with the JSON those endpoints return.
 Its "model" is deterministic so tests can predict its answers: choice ``i`` of a request is
-``"sample {i}: {last user message}"``, one token per whitespace-separated word, cut at
-``max_tokens`` (then ``finish_reason`` is ``length``). A request continuing an assistant message
-(vLLM's ``continue_final_message``, SPEC §3.6 rollouts) gets only the continuation:
-``"continued sample {i}: {user message}"``. A test may script the answers instead
+``"sample {i}: {last user message}"``, one token per whitespace-separated word, cut at its first
+``stop`` string and at ``max_tokens`` (then ``finish_reason`` is ``length``). A request
+continuing an assistant message (vLLM's ``continue_final_message``, SPEC §3.6 rollouts) gets only
+the continuation: ``"continued sample {i}: {user message}"``. A test may script the answers instead
 (``FakeBehaviour.responder``), e.g. to play an LLM judge.
 
 It can be told to fail the first K chat requests (``fail_first``, ``fail_status``, ``retry_after``),
@@ -131,7 +131,7 @@ class FakeOpenAIServer:
         choices = []
         completion_tokens = 0
         for index in range(body.get("n", 1)):
-            answer = self.answer(body, index)
+            answer = _stopped(self.answer(body, index), body)
             words = fake_tokens(answer)
             kept = words[: body["max_tokens"]]
             completion_tokens += len(kept)
@@ -162,6 +162,15 @@ class FakeOpenAIServer:
                 "total_tokens": prompt_tokens + completion_tokens,
             },
         }
+
+
+def _stopped(answer: str, body: dict[str, Any]) -> str:
+    """The answer up to its first ``stop`` string (kept with vLLM's ``include_stop_str_in_output``)."""
+    found = [(answer.find(stop), stop) for stop in body.get("stop") or () if stop in answer]
+    if not found:
+        return answer
+    position, stop = min(found)
+    return answer[: position + len(stop) if body.get("include_stop_str_in_output") else position]
 
 
 def _cut(text: str, words: int) -> str:

@@ -11,6 +11,7 @@ from email.utils import formatdate
 import pytest
 from fake_openai_server import FakeBehaviour, FakeOpenAIServer, fake_answer, fake_tokens
 
+from traces.demo_problems import demo_problems
 from workers.backends.base import ChatPrompt, GenerationBackend, SamplingParams
 from workers.backends.openai_compat import (
     OpenAIBackend,
@@ -22,6 +23,7 @@ from workers.backends.openai_compat import (
     retry_after_seconds,
     server_root,
 )
+from workers.generation import completion_to_parsed
 
 QUESTION = "What is 2 + 2 ?"
 
@@ -99,7 +101,7 @@ def test_concurrency_bound_respected_and_order_kept(server: FakeOpenAIServer) ->
     server.behaviour = FakeBehaviour(delay=0.15)
     prompts = [ChatPrompt.of(f"problem {number}") for number in range(12)]
     reported: list[int] = []
-    results = backend_for(server, max_concurrency=3).generate(prompts, SamplingParams(), progress=reported.append)
+    results = backend_for(server, max_concurrency=3).generate(prompts, SamplingParams(), progress=lambda done, tokens: reported.append(done))
     assert 1 < server.record.max_in_flight <= 3
     assert [samples[0].text for samples in results] == [f"sample 0: problem {number}" for number in range(12)]
     assert reported == [1] * 12
@@ -195,3 +197,39 @@ def test_a_response_missing_choices_is_rejected() -> None:
     answer = {"choices": [{"index": 0, "message": {"content": "x"}}], "usage": {"completion_tokens": 1}}
     with pytest.raises(ValueError, match="2 choices expected, got 1"):
         completions_from_response(answer, SamplingParams(n=2), seconds=0.1)
+
+
+def test_budget_forcing_thinks_then_forces_the_answer_as_continuations(server: FakeOpenAIServer) -> None:
+    """s1 budget forcing through ``continue_final_message``: sample 0 closes its thinking itself, sample
+    1 runs out of its 12-token budget and is cut there; each then answers after the forced cue."""
+    thinking = {0: "Add the two : 2 + 2 = 4 . </think> So it is 4", 1: "Two and two make four so four it is , no more and no less"}
+
+    def responder(body: dict[str, object], index: int) -> str:
+        prefix = body["messages"][-1]["content"]  # type: ignore[index]
+        return thinking[index] if prefix == "<think>\n" else " 4 ."
+
+    server.behaviour = FakeBehaviour(responder=responder)
+    backend = backend_for(server)
+    prompt = ChatPrompt.of(QUESTION)
+    [[closed, cut]] = backend.generate([prompt], SamplingParams(max_new_tokens=5, n=2, seed=1, think_budget=12))
+
+    assert closed.text == "<think>\nAdd the two : 2 + 2 = 4 .\n</think>\n\nThe final answer is 4 ."
+    assert cut.text == "<think>\nTwo and two make four so four it is , no more\n</think>\n\nThe final answer is 4 ."
+    assert [c.meta["budget_forcing"]["think_end"] for c in (closed, cut)] == ["closed", "budget"]
+    # the words both phases generated, sample 0's own </think> included
+    assert (closed.completion_tokens, cut.completion_tokens) == (11 + 2, 12 + 2)
+    assert (closed.finish_reason, cut.finish_reason, closed.think_format) == ("stop", "stop", "think_tags")
+
+    thinking_request, *answer_requests = server.record.chat_requests
+    assert thinking_request["messages"] == [*prompt.as_list(), {"role": "assistant", "content": "<think>\n"}]
+    assert thinking_request["continue_final_message"] and not thinking_request["add_generation_prompt"]
+    assert (thinking_request["stop"], thinking_request["include_stop_str_in_output"]) == (["</think>"], True)
+    assert (thinking_request["max_tokens"], thinking_request["n"]) == (12, 2)
+    assert sorted(r["messages"][-1]["content"] for r in answer_requests) == sorted(
+        c.text.removesuffix(" 4 .") for c in (closed, cut)
+    )
+    assert all((r["max_tokens"], r["n"], "stop" in r) == (5, 1, False) for r in answer_requests)
+
+    problem = demo_problems(1)[0]
+    parsed = completion_to_parsed(problem, closed, 0, "fake-model", count_tokens=backend.count_tokens, think_format="none")
+    assert (parsed.think_format, parsed.think_tokens, parsed.answer_tokens) == ("think_tags", 10, 6)

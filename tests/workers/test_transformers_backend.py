@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from traces.analysis.think import split_think
 from workers.backends.base import ChatPrompt, GenerationBackend, SamplingParams
 from workers.backends.embedded import EMBEDDED_PACKAGE, PROVENANCE_FILE, embedded_model_dir, is_converted
 from workers.generation import build_prompt
@@ -80,3 +81,36 @@ def test_greedy_logprobs_pick_the_most_likely_token(smollm2) -> None:  # type: i
         assert entry["logprob"] <= 0
         assert entry["logprob"] == pytest.approx(entry["top_logprobs"][0]["logprob"])
     assert "".join(entry["token"] for entry in completion.logprobs) == completion.text
+
+
+def test_a_stop_string_ends_a_row_and_stays_in_its_text(smollm2) -> None:  # type: ignore[no-untyped-def]
+    texts = [smollm2.render(prompt) for prompt in PROMPTS]
+    (free,), _ = smollm2.generate_texts(texts, GREEDY, None)
+    word = free.text.split()[2]
+    (stopped,), (other,) = smollm2.generate_texts(texts, GREEDY, None, stop=[word])
+    assert stopped.text.endswith(word) and free.text.startswith(stopped.text)
+    assert stopped.finish_reason == "stop" and 0 < stopped.completion_tokens < GREEDY.max_new_tokens
+    assert other.completion_tokens <= GREEDY.max_new_tokens and "<|im_end|>" not in other.text
+
+
+def test_budget_forcing_thinks_within_the_budget_then_forces_the_answer(smollm2, tokenizer) -> None:  # type: ignore[no-untyped-def]
+    """s1 budget forcing on the real model: the thinking is cut at 12 tokens (or closed earlier by the
+    model), closed, and the answer forced after "The final answer is"; the counts are the tokens generated."""
+    params = SamplingParams(max_new_tokens=6, temperature=0, think_budget=12, n=2)
+    results = smollm2.generate(PROMPTS, params)
+    assert [len(samples) for samples in results] == [2, 2]
+    for prompt, (completion, copy) in zip(PROMPTS, results, strict=True):
+        assert copy.text == completion.text  # greedy: the samples are the same
+        split = split_think(completion.text, "think_tags")
+        assert completion.text.startswith("<think>\n") and split.think_closed and completion.think_format == "think_tags"
+        assert split.answer_text(completion.text).startswith("\n\nThe final answer is")
+        forcing = completion.meta["budget_forcing"]
+        assert forcing["think_budget"] == 12 and forcing["think_end"] in ("closed", "ended", "budget")
+        assert (forcing["think_end"] == "budget") == (forcing["think_generated_tokens"] == 12)
+        assert 0 < forcing["answer_generated_tokens"] <= 6
+        assert completion.completion_tokens == forcing["think_generated_tokens"] + forcing["answer_generated_tokens"]
+        assert (completion.finish_reason == "length") == (forcing["answer_generated_tokens"] == 6)
+        thinking = split.think_text(completion.text).strip()
+        assert len(tokenizer.encode(thinking, add_special_tokens=False)) <= 12
+        rendered = tokenizer.apply_chat_template(prompt.as_list(), tokenize=False, add_generation_prompt=True)
+        assert completion.prompt_tokens == len(tokenizer(rendered + "<think>\n", add_special_tokens=False)["input_ids"])

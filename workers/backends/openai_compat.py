@@ -38,7 +38,9 @@ from workers.backends.base import (
     ProgressCallback,
     SamplingParams,
     check_prefixes,
+    tokens_of,
 )
+from workers.backends.forcing import generate_with_think_budget
 
 #: How much of an error response's body an exception message quotes.
 BODY_EXCERPT_CHARS = 300
@@ -137,15 +139,22 @@ def request_body(model: str, prompt: ChatPrompt, params: SamplingParams) -> dict
     return body
 
 
-def continuation_body(model: str, prompt: ChatPrompt, prefix: str, params: SamplingParams) -> dict[str, Any]:
+def continuation_body(
+    model: str, prompt: ChatPrompt, prefix: str, params: SamplingParams, stop: Sequence[str] = ()
+) -> dict[str, Any]:
     """The Chat Completions request continuing an assistant answer that starts with ``prefix``
-    (SPEC §3.6 rollouts): the conversation ends with that assistant message, and vLLM's extension
-    ``continue_final_message`` (with ``add_generation_prompt`` off) makes the server render it
-    without closing the turn, so the choices hold only the continuation."""
+    (SPEC §3.6 rollouts, budget forcing): the conversation ends with that assistant message, and
+    vLLM's extension ``continue_final_message`` (with ``add_generation_prompt`` off) makes the
+    server render it without closing the turn, so the choices hold only the continuation. ``stop``
+    strings, when given, end a continuation early and stay in its text (vLLM's
+    ``include_stop_str_in_output``), as the local backends keep them."""
     body = request_body(model, prompt, params)
     body["messages"] = [*prompt.as_list(), {"role": "assistant", "content": prefix}]
     body["continue_final_message"] = True
     body["add_generation_prompt"] = False
+    if stop:
+        body["stop"] = list(stop)
+        body["include_stop_str_in_output"] = True
     return body
 
 
@@ -255,7 +264,10 @@ class OpenAIBackend:
     ) -> list[list[Completion]]:
         """``params.n`` completions per prompt, in prompt order; ``progress(n)`` as each prompt's
         request finishes (called in the caller's thread). The first request that fails for good
-        cancels those not yet sent and raises once those in flight have ended."""
+        cancels those not yet sent and raises once those in flight have ended. With a think budget,
+        budget forcing (``workers.backends.forcing``) runs its two phases as continuations."""
+        if params.think_budget is not None:
+            return generate_with_think_budget(self.continue_with_stop, prompts, params, progress)
         return self._complete_all([request_body(self.model, prompt, params) for prompt in prompts], params, progress)
 
     def continue_from(
@@ -268,9 +280,21 @@ class OpenAIBackend:
         """``params.n`` continuations per (prompt, prefix) through vLLM's ``continue_final_message``
         (:func:`continuation_body`), one request per prefix; vLLM's prefix cache shares the prompt
         they have in common. Concurrency, retries and ``progress`` as in :meth:`generate`."""
+        return self.continue_with_stop(prompts, prefixes, params, (), progress)
+
+    def continue_with_stop(
+        self,
+        prompts: Sequence[ChatPrompt],
+        prefixes: Sequence[str],
+        params: SamplingParams,
+        stop: Sequence[str],
+        progress: ProgressCallback | None = None,
+    ) -> list[list[Completion]]:
+        """:meth:`continue_from` whose continuations also end after any of the ``stop`` strings,
+        which their text keeps (:func:`continuation_body`)."""
         check_prefixes(prompts, prefixes)
         bodies = [
-            continuation_body(self.model, prompt, prefix, params)
+            continuation_body(self.model, prompt, prefix, params, stop)
             for prompt, prefix in zip(prompts, prefixes, strict=True)
         ]
         return self._complete_all(bodies, params, progress)
@@ -283,13 +307,13 @@ class OpenAIBackend:
             return []
         with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(bodies))) as pool:
             futures = [pool.submit(self._complete_request, body, params) for body in bodies]
-            for future in as_completed(futures):
-                error = future.exception()
-                if error is not None:
-                    pool.shutdown(cancel_futures=True)
-                    raise error
-                if progress is not None:
-                    progress(params.n)
+            try:
+                for future in as_completed(futures):
+                    if progress is not None:
+                        progress(params.n, tokens_of([future.result()]))
+            except BaseException:  # a failed request, or progress stopping the call: send no more
+                pool.shutdown(cancel_futures=True)
+                raise
             return [future.result() for future in futures]
 
     def count_tokens(self, text: str) -> int:

@@ -44,6 +44,7 @@ from workers.backends.base import (  # noqa: E402
     ProgressCallback,
     SamplingParams,
     check_prefixes,
+    tokens_of,
 )
 
 logger = logging.getLogger(__name__)
@@ -220,18 +221,25 @@ class TransformersBackend(LocalTokenizerBackend):
                     results[index] = samples
                 batch_number += 1
                 if progress is not None:
-                    progress(len(chunk) * params.n)
+                    progress(len(chunk) * params.n, tokens_of(completions))
         return results
 
     def generate_texts(
-        self, texts: Sequence[str], params: SamplingParams, progress: ProgressCallback | None
+        self,
+        texts: Sequence[str],
+        params: SamplingParams,
+        progress: ProgressCallback | None,
+        stop: Sequence[str] = (),
     ) -> list[list[Completion]]:
-        """``params.n`` completions of each rendered model input, ``batch_size`` sequences at a time."""
+        """``params.n`` completions of each rendered model input, ``batch_size`` sequences at a time;
+        a row also ends after any of the ``stop`` strings (kept in its text)."""
         results: list[list[Completion]] = []
         for batch_number, chunk in enumerate(_chunks(texts, self._prompts_per_batch(params))):
-            results.extend(self._generate_batch([self._token_ids(text) for text in chunk], params, batch_number))
+            rows = [self._token_ids(text) for text in chunk]
+            completions = self._generate_batch(rows, params, batch_number, stop=stop)
+            results.extend(completions)
             if progress is not None:
-                progress(len(chunk) * params.n)
+                progress(len(chunk) * params.n, tokens_of(completions))
         return results
 
     def _prompts_per_batch(self, params: SamplingParams) -> int:
@@ -258,9 +266,12 @@ class TransformersBackend(LocalTokenizerBackend):
         params: SamplingParams,
         batch_number: int,
         shared: SharedPrefix | None = None,
+        stop: Sequence[str] = (),
     ) -> list[list[Completion]]:
         """Generate from token rows, left-padded, each repeated for its samples; with ``shared``,
-        the rows continue from its cache instead of being run through the model from the start."""
+        the rows continue from its cache instead of being run through the model from the start.
+        ``stop`` strings end a row as its end-of-sequence token does (``model.generate`` pads the
+        rest of a row it stopped)."""
         rows_per_prompt = _rows_per_prompt(params)
         width = max(map(len, rows))
         pad = self.tokenizer.pad_token_id
@@ -274,7 +285,9 @@ class TransformersBackend(LocalTokenizerBackend):
             inputs["cache"] = shared.cache_for(rows, rows_per_prompt, params.max_new_tokens, self.model.config)
         started = time.perf_counter()
         with self._seeded(params.seed, batch_number), torch.inference_mode():
-            output = self.model.generate(**inputs, generation_config=self._generation_config(params))
+            output = self.model.generate(
+                **inputs, generation_config=self._generation_config(params, stop), tokenizer=self.tokenizer
+            )
         seconds = time.perf_counter() - started
         generated = output.sequences[:, width:].tolist()
         step_logits = output.logits if params.logprobs is not None else None
@@ -283,13 +296,15 @@ class TransformersBackend(LocalTokenizerBackend):
             samples = []
             for sample in range(rows_per_prompt):
                 row = prompt_index * rows_per_prompt + sample
-                samples.append(self._completion(generated[row], len(row_tokens), seconds, row, step_logits, params))
+                samples.append(
+                    self._completion(generated[row], len(row_tokens), seconds, row, step_logits, params, stop)
+                )
             if rows_per_prompt < params.n:  # greedy: every sample is the same completion
                 samples = [samples[0]] + [_copy(samples[0]) for _ in range(params.n - 1)]
             completions.append(samples)
         return completions
 
-    def _generation_config(self, params: SamplingParams) -> GenerationConfig:
+    def _generation_config(self, params: SamplingParams, stop: Sequence[str] = ()) -> GenerationConfig:
         """Exactly the Run's parameters: the model's own sampling defaults (top_k…) do not leak in.
         One sequence per input row: :meth:`_generate_batch` repeats each row for its samples itself."""
         sampling: dict[str, Any] = (
@@ -304,6 +319,7 @@ class TransformersBackend(LocalTokenizerBackend):
             bos_token_id=self.model.generation_config.bos_token_id,
             return_dict_in_generate=True,
             output_logits=params.logprobs is not None,
+            stop_strings=list(stop) or None,
             **sampling,
         )
 
@@ -326,16 +342,22 @@ class TransformersBackend(LocalTokenizerBackend):
         row: int,
         step_logits: tuple[torch.Tensor, ...] | None,
         params: SamplingParams,
+        stop: Sequence[str] = (),
     ) -> Completion:
-        """Cut one generated row at its first stop token; no stop token means the length limit."""
-        stop_at = next((i for i, token in enumerate(token_ids) if token in self.stop_token_ids), None)
-        finish_reason: FinishReason = "length" if stop_at is None else "stop"
+        """Cut one generated row at its first stop token, or at the padding ``model.generate`` puts
+        after a row it ended at a stop string. A row that ends neither way nor with a stop string
+        (the last row of a batch to stop gets no padding) hit the length limit."""
+        ends = self.stop_token_ids | {self.tokenizer.pad_token_id}
+        stop_at = next((i for i, token in enumerate(token_ids) if token in ends), None)
         kept = token_ids if stop_at is None else token_ids[:stop_at]
+        text = self.tokenizer.decode(kept, skip_special_tokens=True)
+        stopped = stop_at is not None or any(text.endswith(string) for string in stop)
+        finish_reason: FinishReason = "stop" if stopped else "length"
         logprobs = None
         if step_logits is not None and params.logprobs is not None:
             logprobs = self._logprobs(kept, row, step_logits, params.logprobs)
         return Completion(
-            text=self.tokenizer.decode(kept, skip_special_tokens=True),
+            text=text,
             reasoning_content=None,
             prompt_tokens=prompt_tokens,
             completion_tokens=len(kept),
@@ -375,5 +397,6 @@ def _copy(completion: Completion) -> Completion:
         finish_reason=completion.finish_reason,
         logprobs=completion.logprobs,
         seconds=completion.seconds,
+        think_format=completion.think_format,
         meta=dict(completion.meta),
     )

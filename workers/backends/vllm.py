@@ -26,6 +26,7 @@ from workers.backends.base import (
     LocalTokenizerBackend,
     ProgressCallback,
     SamplingParams,
+    tokens_of,
 )
 
 
@@ -47,21 +48,26 @@ class VLLMBackend(LocalTokenizerBackend):
         self.load_seconds = time.perf_counter() - started
 
     def generate_texts(
-        self, texts: Sequence[str], params: SamplingParams, progress: ProgressCallback | None
+        self,
+        texts: Sequence[str],
+        params: SamplingParams,
+        progress: ProgressCallback | None,
+        stop: Sequence[str] = (),
     ) -> list[list[Completion]]:
         if not texts:
             return []
         started = time.perf_counter()
-        outputs = self.llm.generate(list(texts), engine_params(params), use_tqdm=False)
+        outputs = self.llm.generate(list(texts), engine_params(params, stop), use_tqdm=False)
         seconds = time.perf_counter() - started
         results = [[completion(request, sample, seconds) for sample in request.outputs] for request in outputs]
         if progress is not None:
-            progress(len(texts) * params.n)
+            progress(len(texts) * params.n, tokens_of(results))
         return results
 
 
-def engine_params(params: SamplingParams) -> vllm.SamplingParams:
-    """vLLM's sampling parameters for ours (``temperature == 0`` is greedy in both)."""
+def engine_params(params: SamplingParams, stop: Sequence[str] = ()) -> vllm.SamplingParams:
+    """vLLM's sampling parameters for ours (``temperature == 0`` is greedy in both); ``stop``
+    strings end a sample and stay in its text, as in the other backends."""
     return vllm.SamplingParams(
         n=params.n,
         temperature=params.temperature,
@@ -69,6 +75,8 @@ def engine_params(params: SamplingParams) -> vllm.SamplingParams:
         max_tokens=params.max_new_tokens,
         seed=params.seed,
         logprobs=params.logprobs,
+        stop=list(stop) or None,
+        include_stop_str_in_output=bool(stop),
     )
 
 

@@ -47,6 +47,13 @@ class Command(BaseCommand):
         sampling.add_argument("--top-p", type=float, default=0.95)
         sampling.add_argument("--max-new-tokens", type=int, default=256)
         sampling.add_argument("--seed", type=int, default=None)
+        sampling.add_argument(
+            "--think-budget",
+            type=int,
+            default=None,
+            help="Think in a <think> block for at most this many tokens, then answer in --max-new-tokens "
+            "(budget forcing; default: answer directly)",
+        )
         parser.add_argument("--name", default="", help="Name of the run")
         where = parser.add_mutually_exclusive_group()
         where.add_argument("--wait", action="store_true", help="Queue for the workers, then follow the progress")
@@ -66,6 +73,7 @@ class Command(BaseCommand):
             params = SamplingParams(
                 max_new_tokens=options["max_new_tokens"], temperature=options["temperature"],
                 top_p=options["top_p"], n=options["n"], seed=options["seed"],
+                think_budget=options["think_budget"],
             )  # fmt: skip
             selected = select_problem_ids(project, source=options["dataset"], problem_ids=ids, limit=options["limit"])
             run = do_start_generation(
