@@ -194,10 +194,22 @@ def segments_of(text: str, placed: list[_Placed]) -> list[Segment]:
                 text=text[start:end],
                 css=tuple(style.css for style in STYLE_ORDER if style in present),
                 title=" · ".join(dict.fromkeys(p.label for p in covering)),
-                tags=tuple(MarkTag(p.style.css, p.style.tag, p.label) for p in starting[start] if p.tagged_here),
+                tags=tags_of([p for p in starting[start] if p.tagged_here]),
             )
         )
     return segments
+
+
+def tags_of(placed: list[_Placed]) -> tuple[MarkTag, ...]:
+    """One tag per kind of the markers starting at one place, in their order: markers moved to one
+    formula's edge start together (41 repeats of a loop inside one formula), and read "↻ loop ×41"."""
+    by_style: dict[MarkStyle, list[str]] = defaultdict(list)
+    for p in placed:
+        by_style[p.style].append(p.label)
+    return tuple(
+        MarkTag(style.css, style.tag if len(labels) == 1 else f"{style.tag} ×{len(labels)}", " · ".join(labels))
+        for style, labels in by_style.items()
+    )
 
 
 def marked_texts(

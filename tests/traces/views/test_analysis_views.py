@@ -248,6 +248,17 @@ def test_marks_wrap_whole_formulas(member_client, make_traces) -> None:  # type:
     assert [t.text for t in shown[:2]] == think
 
 
+def test_markers_moved_to_one_formula_edge_share_one_tag(member_client, make_traces) -> None:  # type: ignore[no-untyped-def]
+    trace = make_traces([TraceSpec(key="nested", think=["So $\\frac{\\frac{1}{2}}{2}$ it is."])])["nested"]
+    raw = trace.raw_text
+    inside = [raw.index("{1}"), raw.index("{2}}"), raw.index("}{2}$")]  # three repeats inside one formula
+    analyse(trace, [("loop", s, s + 3, f"loop 1: repeat {i + 1} of 3") for i, s in enumerate(inside)])
+    body = member_client.get(detail_url(trace)).content.decode()
+    labels = " · ".join(f"loop 1: repeat {i} of 3" for i in (1, 2, 3))
+    assert f'<span class="mark-tag mark-tag-loop" data-tag="↻ loop ×3" title="{labels}"></span>' in body
+    assert body.count("mark-tag-loop") == 2  # this tag and the legend's
+
+
 @pytest.mark.parametrize(
     "text, formulas",
     [
