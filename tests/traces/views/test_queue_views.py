@@ -250,6 +250,7 @@ def test_the_queue_page_skips_the_item_in_progress_even_in_a_closed_queue(member
     page = annotator.get(detail).content.decode()
     skip = reverse("queue-item-skip", args=["test", queue.pk, first.pk])
     assert f'action="{skip}"' in page and f"Skip item {first.position}" in page
+    assert '<span class="badge unknown">in progress</span>' in page  # its row in the items table
     assert 'id="skip-current"' not in viewer.get(detail).content.decode()
     annotator.post(skip)
     assert QueueAssignment.objects.get(item=first, user=ann).status == AssignmentStatus.SKIPPED
