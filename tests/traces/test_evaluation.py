@@ -226,6 +226,7 @@ def test_ui_page_shows_the_table_and_the_confusion_matrix(
     empty = client.get(url)
     assert empty.status_code == 200 and f'<option value="{SHIFTED}" title="{SHIFTED}">Heuristic shifted</option>' in empty.content.decode()
     page = client.get(url, {"method": SHIFTED, "reference": REFERENCE}).content.decode()
+    assert f'<h2><abbr class="key-name" title="{SHIFTED}">Heuristic shifted</abbr> against' in page
     expected = by_hand(records)
     assert f"{expected['f1']:.3f}" in page
     matrix = page.split('id="confusion-matrix"')[1].split("</table>")[0]
