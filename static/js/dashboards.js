@@ -113,7 +113,8 @@
         maintainAspectRatio: false,
         animation: false,
         scales: {
-          x: { title: { display: !!chart.x_label, text: chart.x_label } },
+          // A line over a single period sits in the middle of the plot, not on its left edge.
+          x: { offset: chart.kind === "bar" || labels.length === 1, title: { display: !!chart.x_label, text: chart.x_label } },
           y: {
             beginAtZero: true,
             max: chart.y_max === null ? undefined : chart.y_max,
