@@ -287,7 +287,8 @@ def test_analysis_marks_render_and_m_hides_them(live_server, browser, make_user,
     # The list sorted by a score from the filter form (htmx), highest first, the score in a column.
     page.goto(live_server.url + reverse("trace-list", args=["demo"]))
     page.select_option("#id_score", "overthinking_ratio")
-    expect(page.locator("th.score-column")).to_have_text("overthinking_ratio")
+    expect(page.locator("th.score-column")).to_have_text("Overthinking ratio")
+    expect(page.locator("th.score-column abbr")).to_have_attribute("title", "overthinking_ratio (method: analysis)")
     page.select_option("#id_order", "desc")
     expect(page.locator(".score-note")).to_contain_text("Traces without this score are left out")
     highest = Score.objects.filter(trace__project=project, name="overthinking_ratio").order_by("-value", "-trace_id")
