@@ -102,6 +102,9 @@ def test_work_pages_use_the_screen_with_one_visual_system(live_server, browser, 
     assert page.locator("#queue-form input[type=number]").first.bounding_box()["width"] <= 160  # type: ignore[index]
     page.screenshot(path=str(artifacts / "queue-form.png"), full_page=True)
 
-    page.goto(live_server.url + reverse("export-form", args=[project.slug]))
-    page.screenshot(path=str(artifacts / "export-form.png"), full_page=True)
+    for name in ("export-form", "auto-label-form"):
+        page.goto(live_server.url + reverse(name, args=[project.slug]))
+        for number in page.locator("form input[type=number]").all():
+            assert number.bounding_box()["width"] <= 160  # type: ignore[index]
+        page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
     assert problems == []
