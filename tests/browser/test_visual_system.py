@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from traces.models import LanguageModel, Membership, Project, Queue, Role, Run, RunKind, RunStatus
 
@@ -48,6 +48,13 @@ def open_page(browser, live_server, user) -> Page:  # type: ignore[no-untyped-de
     return context.new_page()
 
 
+COLOURS = "badge => getComputedStyle(badge).backgroundColor + getComputedStyle(badge).color"
+
+
+def top_of(locator: Locator) -> int:
+    return round(locator.bounding_box()["y"])  # type: ignore[index]
+
+
 def width_of(page: Page, selector: str) -> float:
     return page.locator(selector).first.bounding_box()["width"]  # type: ignore[index]
 
@@ -61,10 +68,7 @@ def test_work_pages_use_the_screen_with_one_visual_system(live_server, browser, 
 
     page.goto(live_server.url + reverse("job-list", args=[project.slug]))
     assert width_of(page, "main") >= 1400, "the page is capped well short of a 1440 px screen"
-    colours = {
-        status: page.locator(f"#run-table .badge.status-{status}").first.evaluate("b => getComputedStyle(b).backgroundColor + getComputedStyle(b).color")
-        for status in STATUSES
-    }
+    colours = {status: page.locator(f"#run-table .badge.status-{status}").first.evaluate(COLOURS) for status in STATUSES}
     assert len(set(colours.values())) == len(STATUSES), colours
     header = page.locator("#run-table thead th").first
     assert header.evaluate("th => getComputedStyle(th).textTransform") == "none"
@@ -84,7 +88,8 @@ def test_work_pages_use_the_screen_with_one_visual_system(live_server, browser, 
     page.goto(live_server.url + reverse("job-new", args=[project.slug]))
     number = page.locator("#job-new input[type=number]").first
     assert number.bounding_box()["width"] <= 160, "a number gets a box as wide as the page"  # type: ignore[index]
-    assert len({round(f.bounding_box()["y"]) for f in page.locator("#job-new .field").all()}) < page.locator("#job-new .field").count()  # type: ignore[index]
+    run_fields = page.locator("#job-new .field")
+    assert len({top_of(f) for f in run_fields.all()}) < run_fields.count(), "every field on a row of its own"
     page.screenshot(path=str(artifacts / "run-form.png"), full_page=True)
 
     page.goto(live_server.url + reverse("queue-list", args=[project.slug]))
@@ -93,11 +98,11 @@ def test_work_pages_use_the_screen_with_one_visual_system(live_server, browser, 
 
     page.goto(live_server.url + reverse("queue-new", args=[project.slug]))
     fields = page.locator("#queue-form .field:not(.field-actions):not(.field-textarea)")
-    tops = [round(f.bounding_box()["y"]) for f in fields.all()]  # type: ignore[index]
+    tops = [top_of(f) for f in fields.all()]
     lefts = [round(f.bounding_box()["x"]) for f in fields.all()]  # type: ignore[index]
     assert len(set(tops)) < len(tops), "every field on a row of its own"
     row = [i for i, top in enumerate(tops) if top == tops[0]]
-    assert len(row) > 1 and len({round(fields.nth(i).locator("input, select").first.bounding_box()["y"]) for i in row}) == 1, "ragged row"  # type: ignore[index]
+    assert len(row) > 1 and len({top_of(fields.nth(i).locator("input, select").first) for i in row}) == 1, "ragged row"
     assert min(lefts) == lefts[0]
     assert page.locator("#queue-form input[type=number]").first.bounding_box()["width"] <= 160  # type: ignore[index]
     page.screenshot(path=str(artifacts / "queue-form.png"), full_page=True)
