@@ -19,7 +19,7 @@ from django.urls import reverse
 from traces import access
 from traces.dashboards.annotation import annotation_dashboard
 from traces.dashboards.charts import Dashboard
-from traces.dashboards.filters import AnnotationDashboardForm, DateRangeForm, ModelDashboardForm
+from traces.dashboards.filters import DEFAULT_MODELS, AnnotationDashboardForm, DateRangeForm, ModelDashboardForm
 from traces.dashboards.model_comparison import model_dashboard
 from traces.models import Project
 from traces.views.access import member_project
@@ -61,6 +61,7 @@ def dashboard_page(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
         "csv_url": reverse("dashboard-csv", args=[slug, kind]),
         "query": query,
         "trace_list_url": reverse("trace-list", args=[slug]),
+        "default_models": DEFAULT_MODELS,
     }
     return render(request, "traces/dashboard_page.html", context, status=200 if form.is_valid() else 400)
 
