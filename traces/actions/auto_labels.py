@@ -13,7 +13,9 @@ the selected traces in id order, one at a time: the backend work happens outside
 then the trace's labels, its trace annotation and the run's cursor and progress are written in one
 transaction. So a redelivered task resumes after the last trace done (``report["last_trace_id"]``)
 and re-running a method replaces the trace's labels of that source. The Run's status is re-read
-between traces: a run cancelled meanwhile stops there.
+after every engine batch (``LiveProgress``, which also shows the engine's progress on the job page):
+a run cancelled meanwhile stops there and stores nothing of the trace in flight, so its progress
+counts the traces it labelled.
 
 What is stored, per trace:
 
@@ -41,7 +43,16 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from traces.actions.exports import ExportFilters, RequestRejected, select_traces
-from traces.actions.runs import ACTIVE, DATABASE_GONE, fail_run, is_stopped, mark_started
+from traces.actions.runs import (
+    ACTIVE,
+    DATABASE_GONE,
+    LiveProgress,
+    RunCancelled,
+    fail_run,
+    is_stopped,
+    mark_started,
+    without_engine,
+)
 from traces.analysis.judges import (
     JUDGE_MODES,
     JudgeMode,
@@ -299,10 +310,6 @@ class TraceResult:
 Labeler = Callable[[Trace, list[Step]], TraceResult]
 
 
-class RunStopped(Exception):
-    """The run was cancelled (or finished elsewhere) while it ran."""
-
-
 def run_auto_labels(
     run_id: int, backend_for: BackendFor, *, on_trace: Callable[[Run], None] | None = None
 ) -> Run | None:
@@ -320,15 +327,17 @@ def run_auto_labels(
     if run is None:
         return None
     mark_started(run)
+    live = LiveProgress(run.pk)
     try:
-        labeler = _mc_labeler(run, backend_for) if run.kind == RunKind.MC_ROLLOUT else _judge_labeler(run, backend_for)
+        make_labeler = _mc_labeler if run.kind == RunKind.MC_ROLLOUT else _judge_labeler
+        labeler = make_labeler(run, backend_for, live)
         for trace, steps in _pending_traces(run):
             if is_stopped(run.pk):
-                raise RunStopped
+                raise RunCancelled
             _commit_trace(run, trace, labeler(trace, steps))
             if on_trace is not None:
                 on_trace(run)
-    except RunStopped:
+    except RunCancelled:
         run.refresh_from_db()
         return run
     except (BackendUnavailable, *DATABASE_GONE):
@@ -378,7 +387,7 @@ def _commit_trace(run: Run, trace: Trace, result: TraceResult) -> None:
         annotation.save()
     Trace.objects.filter(pk=trace.pk).update(has_labels=Label.objects.filter(trace=trace).exists())
     locked = Run.objects.select_for_update().get(pk=run.pk)
-    report = dict(locked.report)
+    report = without_engine(locked.report)
     report["last_trace_id"] = trace.pk
     report["rollouts"] = int(report.get("rollouts", 0)) + result.rollouts
     if result.skipped:
@@ -398,7 +407,7 @@ def _commit_trace(run: Run, trace: Trace, result: TraceResult) -> None:
 # --- Monte Carlo ----------------------------------------------------------------------------------
 
 
-def _mc_labeler(run: Run, backend_for: BackendFor) -> Labeler:
+def _mc_labeler(run: Run, backend_for: BackendFor, live: LiveProgress) -> Labeler:
     """Per trace: roll out its prefixes as the run's mode plans, and label its steps (SPEC §3.6)."""
     model = run.model
     if model is None:
@@ -421,7 +430,8 @@ def _mc_labeler(run: Run, backend_for: BackendFor) -> Labeler:
 
         def measure(todo: list[int]) -> list[PrefixValue]:
             nonlocal tokens
-            samples = backend.continue_from([prompt] * len(todo), [prefixes[s] for s in todo], sampling)
+            progress = live.engine_call(len(todo) * spec.k, units=len(todo) / len(steps))
+            samples = backend.continue_from([prompt] * len(todo), [prefixes[s] for s in todo], sampling, progress)
             tokens += sum(c.completion_tokens for completions in samples for c in completions)
             return [
                 PrefixValue(
@@ -477,7 +487,7 @@ def _mc_labeler(run: Run, backend_for: BackendFor) -> Labeler:
 # --- Judges ---------------------------------------------------------------------------------------
 
 
-def _judge_labeler(run: Run, backend_for: BackendFor) -> Labeler:
+def _judge_labeler(run: Run, backend_for: BackendFor, live: LiveProgress) -> Labeler:
     """Per trace: ask each judge with the fixed prompt, parse strictly, and take the panel's majority."""
     spec = JudgeSpec(
         judge_ids=tuple(run.params["judge_ids"]),
@@ -497,7 +507,7 @@ def _judge_labeler(run: Run, backend_for: BackendFor) -> Labeler:
         for judge, backend in judges:
             if not spec.allow_self_judging and is_own_trace(judge, trace.model):
                 continue
-            ((completion,),) = backend.generate([prompt], sampling)
+            ((completion,),) = backend.generate([prompt], sampling, live.engine_call(1, units=1 / len(judges)))
             result.tokens += completion.completion_tokens
             source = judge_source(judge)
             common = {"run_id": run.pk, "mode": mode}

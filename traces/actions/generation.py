@@ -7,8 +7,9 @@ committed, queues one `gpu` task per chunk of problems (:func:`enqueue_missing_c
 Each chunk task calls :func:`generate_chunk`, which is idempotent: it generates only the samples the
 Run does not hold yet (:func:`missing_samples`; a trace is unique per run, problem and sample
 index), stores each batch in its own transaction through ``store_traces`` (the writer path imports
-use too, STYLE.md §4), and re-reads the Run's status before every batch, so a cancelled run stops
-after the batch in flight. A task redelivered after its worker was killed therefore finishes the
+use too, STYLE.md §4), and re-reads the Run's status before every batch and after every engine
+batch inside it (``LiveProgress``, which also shows the engine's progress on the job page), so a
+cancelled run stops within an engine batch and stores nothing of the batch it left. A task redelivered after its worker was killed therefore finishes the
 chunk without duplicating a trace; a cancelled or failed run is resumed by queueing its missing
 chunks again. Each chunk queues the analysis of what it stored (SPEC §3; issue 4 §5); the last
 chunk to finish marks the run succeeded.
@@ -32,17 +33,20 @@ from django.utils import timezone
 from traces.actions.runs import (
     ACTIVE,
     DATABASE_GONE,
+    LiveProgress,
+    RunCancelled,
     error_text,
     fail_run,
     is_stopped,
     mark_finished,
     mark_started,
+    without_engine,
 )
 from traces.actions.store import store_traces
 from traces.actions.models import why_model_cannot_generate
 from traces.models import LanguageModel, Problem, Project, Run, RunKind, RunStatus, Trace
 from traces.trace_builder import problem_hash
-from workers.backends.base import BackendUnavailable, GenerationBackend, SamplingParams
+from workers.backends.base import BackendUnavailable, GenerationBackend, ProgressCallback, SamplingParams
 from workers.generation import ProblemLike, build_prompt, completion_to_parsed
 
 #: Problems per `gpu` task: small enough that a killed worker loses little work, large enough to
@@ -62,10 +66,6 @@ class GenerationError(ValueError):
         super().__init__(message)
         self.field = field
         self.message = message
-
-
-class RunCancelled(Exception):
-    """The run was cancelled while a chunk was generating it."""
 
 
 @dataclass(frozen=True)
@@ -334,10 +334,13 @@ def _generate_pending(
     if prompts_per_batch < 1:
         raise ValueError("prompts_per_batch must be at least 1")
     count_tokens = _token_counter(backend)
+    live = LiveProgress(run.pk)
     for start in range(0, len(pending), prompts_per_batch):
         if is_stopped(run.pk):
             raise RunCancelled(f"run {run.pk} was cancelled")
-        yield _generate_batch(run, model, backend, pending[start : start + prompts_per_batch], params, count_tokens)
+        batch = pending[start : start + prompts_per_batch]
+        progress = live.engine_call(len(batch) * params.n, units=sum(len(item.sample_indices) for item in batch))
+        yield _generate_batch(run, model, backend, batch, params, count_tokens, progress)
 
 
 def _token_counter(backend: GenerationBackend) -> Callable[[str], int] | None:
@@ -357,10 +360,11 @@ def _generate_batch(
     batch: Sequence[PendingProblem],
     params: SamplingParams,
     count_tokens: Callable[[str], int] | None,
+    progress: ProgressCallback,
 ) -> BatchDone:
     started = time.perf_counter()
     prompts = [build_prompt(item.problem.prompt, model.system_prompt) for item in batch]
-    completions = backend.generate(prompts, params)
+    completions = backend.generate(prompts, params, progress)
     seconds = time.perf_counter() - started
     parsed = [
         completion_to_parsed(
@@ -385,7 +389,7 @@ def _generate_batch(
             progress_done=Trace.objects.filter(run_id=run.pk).count(),
             tokens_generated=F("tokens_generated") + tokens,
             report={
-                **locked.report,
+                **without_engine(locked.report),
                 "engine_seconds": round(engine_seconds, 2),
                 "tokens_per_second": round(tokens_total / engine_seconds, 2) if engine_seconds else None,
             },

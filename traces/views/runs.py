@@ -6,13 +6,14 @@
   ``n`` and the sampling parameters; it starts the run (``do_start_generation``) and redirects to
   its job page.
 * ``runs/<pk>/``: the job page. While the job is active, its ``progress`` fragment polls itself with
-  htmx every second: progress bar, traces done, tokens/s, elapsed time and ETA, failures with their
-  error text, an import's analysis progress; cancel and resume buttons for those allowed to start runs.
+  htmx every second: progress bar, traces done (with the engine's batch in flight), tokens/s,
+  elapsed time and ETA, an import's analysis progress; then the report in words
+  (``job_reports.py``): counts, problems with their reasons, one outcome per trace and the settings;
+  cancel and resume buttons for those allowed to start runs.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,6 +41,7 @@ from traces.actions.resume import do_resume, resumable
 from traces.actions.runs import ACTIVE
 from traces.models import Backend, LanguageModel, Problem, Project, Run, RunKind, RunStatus
 from traces.views.access import member_project
+from traces.views.job_reports import display_status, job_report
 from traces.views.traces import HtmxHttpRequest, wants_fragment
 from workers.backends.base import SamplingParams
 
@@ -47,34 +49,62 @@ RUNS_PER_PAGE = 25
 
 
 @dataclass(frozen=True)
-class Progress:
-    """What a job page shows of a run's progress at ``now``."""
+class EngineCall:
+    """The engine's call in flight (``LiveProgress``): completions done of its total, for how long."""
 
     done: int
     total: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a job page shows of a run's progress at ``now``; ``done`` counts the units committed,
+    ``percent`` and ``eta`` also the share of them the engine's call in flight has done."""
+
+    done: int
+    total: int
+    moving: float
     percent: float | None
     elapsed: timedelta | None
     eta: timedelta | None
     tokens_per_second: float | None
+    engine: EngineCall | None
 
 
 def progress_of(run: Run, now: datetime) -> Progress:
     """Progress, elapsed wall time, ETA (from the rate so far) and generation speed of ``run``."""
+    report = run.report if isinstance(run.report, dict) else {}
+    engine = report.get("engine") if run.status == RunStatus.RUNNING else None
     done, total = run.progress_done, run.progress_total
+    moving = done + (engine["done"] / engine["total"] * engine["units"] if engine and engine["total"] else 0)
     end = run.finished_at or now
     elapsed = end - run.started_at if run.started_at else None
     eta = None
-    if run.status == RunStatus.RUNNING and elapsed and 0 < done < total:
-        eta = elapsed * ((total - done) / done)
-    speed = run.report.get("tokens_per_second") if isinstance(run.report, dict) else None
+    if run.status == RunStatus.RUNNING and elapsed and 0 < moving < total:
+        eta = elapsed * ((total - moving) / moving)
     return Progress(
         done=done,
         total=total,
-        percent=round(100 * done / total, 1) if total else None,
+        moving=moving,
+        percent=round(100 * min(moving, total) / total, 1) if total else None,
         elapsed=elapsed,
         eta=eta,
-        tokens_per_second=speed,
+        tokens_per_second=_speed(run, report, engine, elapsed),
+        engine=EngineCall(engine["done"], engine["total"], engine["seconds"]) if engine else None,
     )
+
+
+def _speed(run: Run, report: dict[str, Any], engine: dict[str, Any] | None, elapsed: timedelta | None) -> float | None:
+    """Tokens per second: of the engine's call in flight once it has finished a batch, else of the
+    generation's engine time so far, else of the run's wall time."""
+    if engine and engine.get("tokens") and engine.get("seconds"):
+        return round(engine["tokens"] / engine["seconds"], 1)
+    if report.get("tokens_per_second"):
+        return float(report["tokens_per_second"])
+    if run.tokens_generated and elapsed and elapsed.total_seconds() > 0:
+        return round(run.tokens_generated / elapsed.total_seconds(), 1)
+    return None
 
 
 # --- The generation form -------------------------------------------------------------------------
@@ -158,7 +188,7 @@ def run_list(request: HttpRequest, slug: str) -> HttpResponse:
     context = {
         "project": project,
         "page": page,
-        "rows": [(run, progress_of(run, now)) for run in page],
+        "rows": [(run, progress_of(run, now), display_status(run)) for run in page],
         "kinds": RunKind.choices,
         "kind": kind,
         "can_generate": access.can(project, request.user, access.Action.GENERATE),
@@ -215,7 +245,7 @@ def run_detail(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
         "can_generate": access.can(run.project, request.user, access.Action.GENERATE),
         "resumable": resumable(run),
         "source_name": source_name(run),
-        "params": json.dumps({k: v for k, v in run.params.items() if k != "problem_ids"}, indent=1, sort_keys=True),
+        "report": job_report(run),
         "problem_count": len(run.params.get("problem_ids", [])),
     }
     template = "traces/run_detail.html#progress" if wants_fragment(request) else "traces/run_detail.html"
