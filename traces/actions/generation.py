@@ -23,6 +23,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -106,6 +107,54 @@ class BatchDone:
     traces: int
     tokens: int
     seconds: float
+
+
+# --- Estimating ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """How long a run may take: at most ``tokens`` new tokens at the model's measured rate
+    (``tokens_per_second`` over ``runs`` past runs; None when it has not generated yet)."""
+
+    tokens: int
+    tokens_per_second: float | None
+    runs: int
+
+    @property
+    def seconds(self) -> float | None:
+        """The longest the run should take (every completion using all its tokens), or None."""
+        return self.tokens / self.tokens_per_second if self.tokens_per_second else None
+
+    @property
+    def duration(self) -> timedelta | None:
+        """:attr:`seconds` as a duration, for pages."""
+        return timedelta(seconds=self.seconds) if self.seconds is not None else None
+
+    @property
+    def needs_confirmation(self) -> bool:
+        """Whether the run may take longer than :data:`CONFIRM_OVER_SECONDS`."""
+        return self.seconds is not None and self.seconds > CONFIRM_OVER_SECONDS
+
+
+#: A run that may take longer than this is only started once its estimate is confirmed.
+CONFIRM_OVER_SECONDS = 600
+
+
+def estimate_run(model: LanguageModel, samples: int, params: SamplingParams) -> Estimate:
+    """The most tokens ``samples`` completions may generate with ``params`` and the model's
+    measured rate: tokens over engine seconds of its past generation runs."""
+    measured = [
+        (run.tokens_generated, float(run.report.get("engine_seconds", 0)))
+        for run in Run.objects.filter(model=model, kind=RunKind.GENERATION, tokens_generated__gt=0).only(
+            "tokens_generated", "report"
+        )
+    ]
+    measured = [(tokens, seconds) for tokens, seconds in measured if seconds > 0]
+    seconds = sum(seconds for _, seconds in measured)
+    rate = round(sum(tokens for tokens, _ in measured) / seconds, 1) if seconds else None
+    per_sample = params.max_new_tokens + (params.think_budget or 0)
+    return Estimate(tokens=samples * per_sample, tokens_per_second=rate, runs=len(measured))
 
 
 # --- Starting, cancelling, resuming --------------------------------------------------------------

@@ -2,9 +2,11 @@
 
 * ``runs/``: every job of a project (generations, imports, exports, automatic labelings), newest
   first, a page at a time, each with its status and progress bar.
-* ``runs/new/``: the generation form: a model, the problems (a dataset, a number of them, or ids),
-  ``n`` and the sampling parameters; it starts the run (``do_start_generation``) and redirects to
-  its job page.
+* ``runs/new/``: the generation form: a model, the problems (a dataset, a number of them, or ids;
+  the first 4 by default), ``n`` and the sampling parameters, with an estimate of how long the run
+  may take at the model's measured rate (refreshed by htmx as the fields change); a run that may take
+  over 10 minutes starts only once confirmed. It starts the run (``do_start_generation``) and
+  redirects to its job page.
 * ``runs/<pk>/``: the job page. While the job is active, its ``progress`` fragment polls itself with
   htmx every second: progress bar, traces done (with the engine's batch in flight), tokens/s,
   elapsed time and ETA, an import's analysis progress; then the report in words
@@ -31,9 +33,12 @@ from django.views.decorators.vary import vary_on_headers
 
 from traces import access
 from traces.actions.generation import (
+    CONFIRM_OVER_SECONDS,
+    Estimate,
     GenerationError,
     do_cancel_run,
     do_start_generation,
+    estimate_run,
     select_problem_ids,
 )
 from traces.actions.imports import source_name
@@ -115,7 +120,9 @@ class GenerationForm(forms.Form):
 
     model = forms.ModelChoiceField(queryset=LanguageModel.objects.none(), empty_label=None)
     dataset = forms.ChoiceField(required=False, help_text="problems of one source dataset; empty: every problem")
-    limit = forms.IntegerField(required=False, min_value=1, help_text="the first N problems of the selection")
+    limit = forms.IntegerField(
+        required=False, min_value=1, initial=4, help_text="the first N problems of the selection; empty: all of them"
+    )
     problem_ids = forms.CharField(
         required=False, label="Problem ids", help_text="comma-separated; overrides the dataset"
     )
@@ -125,10 +132,19 @@ class GenerationForm(forms.Form):
     max_new_tokens = forms.IntegerField(label="Max new tokens", min_value=1, max_value=131_072, initial=256)
     seed = forms.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
     name = forms.CharField(required=False, max_length=200)
+    confirm = forms.BooleanField(
+        required=False,
+        label="Start it even if it takes long",
+        help_text=f"needed when the run may take over {CONFIRM_OVER_SECONDS // 60} minutes",
+    )
 
-    def __init__(self, data: Any, *, project: Project) -> None:
+    def __init__(self, data: Any, *, project: Project, starting: bool = False) -> None:
+        """``starting``: the form starts the run, so a long one needs ``confirm``; otherwise it
+        only estimates."""
         super().__init__(data)
         self.project = project
+        self.starting = starting
+        self.estimate: Estimate | None = None
         models = LanguageModel.objects.filter(project=project).exclude(backend=Backend.IMPORTED)
         self.fields["model"].queryset = models  # type: ignore[attr-defined]
         sources = (
@@ -165,6 +181,10 @@ class GenerationForm(forms.Form):
             self.reject(error)
         except ValueError as error:
             self.add_error(None, str(error))
+        else:
+            self.estimate = estimate_run(data["model"], len(data["selected"]) * data["n"], data["params"])
+            if self.starting and self.estimate.needs_confirmation and not data.get("confirm"):
+                self.add_error("confirm", "this run may take long (see the estimate): tick this box to start it")
         return data
 
     def reject(self, error: GenerationError) -> None:
@@ -196,15 +216,23 @@ def run_list(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "traces/run_list.html", context)
 
 
+@vary_on_headers("HX-Request")
 @login_required
 def run_form(request: HttpRequest, slug: str) -> HttpResponse:
-    """The generation form; a valid POST starts the run and redirects to its job page."""
+    """The generation form; a valid POST starts the run and redirects to its job page; an htmx GET
+    with the form's fields gets the ``estimate`` fragment."""
     project = member_project(request, slug)
     if not access.can(project, request.user, access.Action.GENERATE):
         context = {"project": project, "forbidden": f"your role in '{project.slug}' does not allow starting runs"}
         return render(request, "traces/run_form.html", context, status=403)
-    form = GenerationForm(request.POST if request.method == "POST" else None, project=project)
-    if request.method == "POST" and form.is_valid():
+    if request.method != "POST" and wants_fragment(request):  # type: ignore[arg-type]
+        estimating = GenerationForm(request.GET, project=project)
+        estimating.is_valid()
+        context = {"project": project, "estimate": estimating.estimate}
+        return render(request, "traces/run_form.html#estimate", context)
+    starting = request.method == "POST"
+    form = GenerationForm(request.POST if starting else None, project=project, starting=starting)
+    if starting and form.is_valid():
         data = form.cleaned_data
         try:
             run = do_start_generation(
@@ -220,7 +248,7 @@ def run_form(request: HttpRequest, slug: str) -> HttpResponse:
         else:
             return redirect("job-detail", slug=project.slug, pk=run.pk)
     has_models = form.fields["model"].queryset.exists()  # type: ignore[attr-defined]
-    context = {"project": project, "form": form, "has_models": has_models}
+    context = {"project": project, "form": form, "has_models": has_models, "estimate": form.estimate}
     return render(request, "traces/run_form.html", context, status=400 if form.errors else 200)
 
 

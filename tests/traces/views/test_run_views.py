@@ -162,3 +162,33 @@ def test_anonymous_users_are_sent_to_log_in(project) -> None:  # type: ignore[no
     response = Client().get(reverse("job-list", args=[project.slug]))
     assert response.status_code == 302 and "/login" in response["Location"]
 
+
+def test_the_form_defaults_to_a_few_problems_and_estimates_from_the_measured_rate(member_client, project, generator, problems) -> None:  # type: ignore[no-untyped-def]
+    url = reverse("job-new", args=[project.slug])
+    page = member_client.get(url).content.decode()
+    assert 'name="limit" value="4"' in page and 'id="run-estimate"' in page
+    fields = {"model": generator.pk, "dataset": "", "limit": 2, "n": 1, "temperature": 0.7, "top_p": 0.95, "max_new_tokens": 256}
+
+    unmeasured = member_client.get(url, fields, HTTP_HX_REQUEST="true").content.decode()
+    assert unmeasured.lstrip().startswith('<div id="run-estimate"') and "No measured rate yet" in unmeasured
+    Run.objects.create(project=project, model=generator, kind=RunKind.GENERATION, status=RunStatus.SUCCEEDED,
+                       tokens_generated=900, report={"engine_seconds": 100.0})  # fmt: skip
+    measured = member_client.get(url, fields, HTTP_HX_REQUEST="true").content.decode()
+    assert "At most 57 s" in measured and "up to 512 new tokens at 9.0 tokens/s" in measured
+
+
+def test_a_run_over_ten_minutes_starts_only_once_confirmed(  # type: ignore[no-untyped-def]
+    member_client, project, generator, problems, queued_tasks, django_capture_on_commit_callbacks
+) -> None:
+    Run.objects.create(project=project, model=generator, kind=RunKind.GENERATION, status=RunStatus.SUCCEEDED,
+                       tokens_generated=900, report={"engine_seconds": 100.0})  # fmt: skip
+    url = reverse("job-new", args=[project.slug])
+    fields = {"model": generator.pk, "dataset": "", "limit": "", "n": 4, "temperature": 0.7, "top_p": 0.95, "max_new_tokens": 512}
+
+    refused = member_client.post(url, fields)
+    assert refused.status_code == 400 and not Run.objects.filter(status=RunStatus.QUEUED).exists()
+    page = refused.content.decode()
+    assert "At most 11 min 23 s" in page and "tick this box to start it" in page
+    with django_capture_on_commit_callbacks(execute=True):
+        started = member_client.post(url, {**fields, "confirm": "on"})
+    assert started.status_code == 302 and Run.objects.filter(status=RunStatus.QUEUED).count() == 1
