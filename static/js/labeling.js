@@ -115,8 +115,25 @@
     holder.remove();
   }
 
+  // The steps on the page as ranges of step numbers ("1-4,2187-2336"): an answer brings the
+  // changed cells of these steps only; steps loaded later come with their labels.
+  function shownRanges() {
+    var ranges = [];
+    steps.forEach(function (step) {
+      var number = parseInt(step.id.replace("step-", ""), 10);
+      var last = ranges[ranges.length - 1];
+      if (last && last[1] === number - 1) {
+        last[1] = number;
+      } else {
+        ranges.push([number, number]);
+      }
+    });
+    return ranges.map(function (range) { return range[0] + "-" + range[1]; }).join(",");
+  }
+
   // One request at a time, in the order of the keys.
   function post(url, values) {
+    values.shown = shownRanges();
     pending += 1;
     queue = queue.then(function () {
       return htmx.ajax("POST", url, { source: root, target: "#label-status", swap: "innerHTML", values: values });

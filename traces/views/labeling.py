@@ -14,8 +14,10 @@ other people's labels (judgments stay independent; the trace viewer shows them a
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Collection
 from dataclasses import dataclass
+from functools import reduce
 from typing import Any, ClassVar
 
 from django import forms
@@ -58,6 +60,7 @@ from traces.views.access import member_project
 from traces.views.presenters import LabelChip, analysis_of, label_chips_by_step, markers_of, step_rows
 from traces.views.traces import HtmxHttpRequest
 from traces.views.windows import (
+    PAGE_STEPS,
     HiddenSteps,
     TextRest,
     TraceWindow,
@@ -184,11 +187,12 @@ def progress_of(trace: Trace, user: object) -> Progress:
     return Progress(rated=counts["rated"], total=counts["total"])
 
 
-def label_cells(user: object, step_ids: list[int], first_error: int | None) -> list[MyLabel]:
-    """The label cells of these steps, in step order (one query: each step with the person's label joined)."""
+def label_cells(user: object, step_ids: list[int], first_error: int | None, shown: Q) -> list[MyLabel]:
+    """The label cells of these steps that ``shown`` matches, in step order (one query: each step
+    with the person's label joined)."""
     mine = FilteredRelation("labels", condition=Q(labels__source=HUMAN, labels__user=user))
     rows = (
-        Step.objects.filter(pk__in=step_ids)
+        Step.objects.filter(shown, pk__in=step_ids)
         .annotate(mine=mine)
         .order_by("index")
         .values("id", "index", "mine__id", "mine__value", "mine__flagged", "mine__note", "mine__params")
@@ -263,7 +267,33 @@ def labeling_sections(window: TraceWindow, context: LabelingContext, start: int 
 # --- Forms -----------------------------------------------------------------------------------------
 
 
-class StepActionForm(forms.Form):
+#: The ranges of step numbers a labeling page says it shows (``12-40,300-330``): at most this many.
+MAX_SHOWN_RANGES = 500
+
+
+class ShownStepsForm(forms.Form):
+    """Which steps the page shows (``shown``: ranges of 1-based step numbers), so that a keystroke's
+    answer brings only their changed cells; the others are rendered fresh when they are loaded."""
+
+    shown = forms.RegexField(regex=r"^\d{1,9}-\d{1,9}(,\d{1,9}-\d{1,9})*$", required=False, max_length=20 * MAX_SHOWN_RANGES)
+
+    def clean_shown(self) -> list[tuple[int, int]]:
+        pairs = [text.split("-") for text in self.cleaned_data["shown"].split(",") if text]
+        if len(pairs) > MAX_SHOWN_RANGES:
+            raise forms.ValidationError(f"at most {MAX_SHOWN_RANGES} ranges of shown steps")
+        return [(int(first), int(last)) for first, last in pairs]
+
+    def shown_filter(self, near: Step | None) -> Q:
+        """The steps whose cells an answer brings: those the page said it shows; when it said
+        nothing, the ``PAGE_STEPS`` on each side of ``near`` (the first ones without a step)."""
+        ranges = self.cleaned_data.get("shown") or []
+        if not ranges:
+            middle = near.index if near is not None else 0
+            return Q(index__range=(middle - PAGE_STEPS, middle + PAGE_STEPS))
+        return reduce(operator.or_, (Q(index__range=(first - 1, last - 1)) for first, last in ranges))
+
+
+class StepActionForm(ShownStepsForm):
     """One keystroke: an action, the current step (not for ``no_error``) and, to rate, the value."""
 
     action = forms.ChoiceField(choices=[(name, name) for name in STEP_ACTIONS])
@@ -419,11 +449,12 @@ def label_step(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     form = StepActionForm(request.POST, trace=trace)
     if not form.is_valid():
         return HttpResponseBadRequest(error_text(form), content_type="text/plain; charset=utf-8")
+    shown = form.shown_filter(form.cleaned_data["step"])
     try:
         changes = run_step_action(request.user, trace, form.cleaned_data)
     except LabelError as refused:
-        return changes_response(request, trace, None, Status(str(refused), "warn"))
-    return changes_response(request, trace, changes, step_status(form.cleaned_data, changes))
+        return changes_response(request, trace, None, Status(str(refused), "warn"), shown)
+    return changes_response(request, trace, changes, step_status(form.cleaned_data, changes), shown)
 
 
 @require_POST
@@ -431,12 +462,14 @@ def label_step(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 def undo_label(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     """Undo the person's last change of this trace."""
     _, trace = labeling_target(request, slug, pk, Trace.objects.only(*TRACE_KEY_COLUMNS))
+    form = ShownStepsForm(request.POST)
+    if not form.is_valid():
+        return HttpResponseBadRequest(error_text(form), content_type="text/plain; charset=utf-8")
     changes = do_undo_last_change(request.user, trace)  # type: ignore[arg-type]
     if changes is None:
-        return changes_response(request, trace, None, Status("Nothing to undo.", "warn"))
-    return changes_response(
-        request, trace, changes, Status(f"Undid the last {CHANGE_NAMES.get(changes.kind, changes.kind)}.")
-    )
+        return changes_response(request, trace, None, Status("Nothing to undo.", "warn"), form.shown_filter(None))
+    status = Status(f"Undid the last {CHANGE_NAMES.get(changes.kind, changes.kind)}.")
+    return changes_response(request, trace, changes, status, form.shown_filter(None))
 
 
 @require_POST
@@ -501,15 +534,17 @@ def step_status(data: dict[str, Any], changes: LabelChanges) -> Status:
     return Status(f"First error at step {number}: earlier steps +1, later steps unrated.")
 
 
-def changes_response(request: HttpRequest, trace: Trace, changes: LabelChanges | None, status: Status) -> HttpResponse:
-    """The status line and, when labels changed, out of band the changed label cells, the progress and
-    the first-error badge."""
+def changes_response(
+    request: HttpRequest, trace: Trace, changes: LabelChanges | None, status: Status, shown: Q
+) -> HttpResponse:
+    """The status line and, when labels changed, out of band the changed label cells of the steps
+    ``shown`` matches, the progress and the first-error badge."""
     context: dict[str, Any] = {"status": status, "oob": changes is not None and changes.changed}
     if changes is not None and changes.changed:
         annotation = my_annotation(trace, request.user)
         first_error = annotation.first_error_step if annotation else None
         context |= {
-            "cells": label_cells(request.user, list(changes.step_ids), first_error),
+            "cells": label_cells(request.user, list(changes.step_ids), first_error, shown),
             "progress": progress_of(trace, request.user),
             "first_error": first_error,
         }

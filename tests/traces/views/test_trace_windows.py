@@ -144,3 +144,33 @@ def test_mark_tags_add_no_words_to_the_text(member_client, tmp_path) -> None:  #
     tags = re.findall(r'<span class="mark-tag mark-tag-[\w-]+" data-tag="([^"]+)" title="[^"]*">([^<]*)</span>', body)
     assert {word for word, _ in tags} >= {"↻ loop", "t*"}
     assert {inside for _, inside in tags} == {""}
+
+
+def number_ranges(numbers: list[int]) -> str:
+    """Step numbers as labeling.js sends them: runs of consecutive numbers, ``1-4,2187-2336``."""
+    runs: list[list[int]] = []
+    for number in numbers:
+        if runs and runs[-1][1] == number - 1:
+            runs[-1][1] = number
+        else:
+            runs.append([number, number])
+    return ",".join(f"{first}-{last}" for first, last in runs)
+
+
+def test_the_first_error_key_on_a_looping_trace_answers_with_the_shown_cells_only(member_client, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    trace = import_looping_trace(tmp_path, 1_000_000)
+    steps = Step.objects.filter(segmentation_id=trace.current_segmentation_id).order_by("index")
+    page = member_client.get(reverse("trace-label", args=["test", trace.pk])).content.decode()
+    shown = [number for number, _ in shown_steps(page)]
+    key_url = reverse("trace-label-step", args=["test", trace.pk])
+    last = steps.last()
+    assert last is not None and last.index > 8000
+    for extra in ({"shown": number_ranges(shown)}, {}):  # what the page says it shows, or nothing said
+        answer = member_client.post(key_url, {"action": "first_error", "step": last.pk, **extra}, HTTP_HX_REQUEST="true")
+        body = answer.content.decode()
+        assert answer.status_code == 200 and len(answer.content) < 150_000, len(answer.content)
+        assert f"First error at step {last.index + 1}" in body
+        member_client.post(reverse("trace-label-undo", args=["test", trace.pk]), extra, HTTP_HX_REQUEST="true")
+    cells = re.findall(r'id="my-label-(\d+)"', body)
+    assert 0 < len(cells) <= 2 * windows.PAGE_STEPS + 1
+    assert member_client.post(key_url, {"action": "no_error", "shown": "1-x"}, HTTP_HX_REQUEST="true").status_code == 400
