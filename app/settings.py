@@ -225,6 +225,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # A membership's role, a change's old and new role: one choice set, one name in the schema.
+    "ENUM_NAME_OVERRIDES": {"RoleEnum": "traces.models.project.Role"},
 }
 
 # --- Celery (SPEC §4 Workers): `gpu` queue for generation/rollouts/judges, `default` for the rest.
