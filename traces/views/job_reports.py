@@ -45,6 +45,14 @@ class Problem:
 
 
 @dataclass(frozen=True)
+class Detail:
+    """One fact of a trace's outcome (a step's rollouts, a judge's verdict), with its tone."""
+
+    text: str
+    tone: str = "muted"
+
+
+@dataclass(frozen=True)
 class TraceOutcome:
     """What the job did with one trace."""
 
@@ -52,7 +60,7 @@ class TraceOutcome:
     title: str
     outcome: str
     tone: str
-    details: tuple[str, ...] = ()
+    details: tuple[Detail, ...] = ()
 
 
 @dataclass
@@ -179,7 +187,10 @@ def _generation_report(run: Run, data: dict[str, Any], report: JobReport) -> Non
             f"Problem {trace.problem_id} · sample {trace.sample_index + 1}",
             _answer_words(trace),
             {True: "ok", False: "bad"}.get(trace.is_correct, "muted"),  # type: ignore[arg-type]
-            (f"{trace.think_tokens + trace.answer_tokens:,} tokens", f"finish: {trace.finish_reason}"),
+            (
+                Detail(f"{trace.think_tokens + trace.answer_tokens:,} tokens"),
+                Detail(f"finish: {trace.finish_reason}", "warn" if trace.finish_reason != "stop" else "muted"),
+            ),
         )
         for trace in traces.order_by("problem_id", "sample_index")[:TRACES_SHOWN]
     ]
@@ -246,15 +257,16 @@ def _first_error_words(step: int | None) -> str:
     return f"first error at step {step + 1}: no rollout from it reaches the reference answer"
 
 
-def _step_values(run: Run, source: str) -> dict[int, list[str]]:
+def _step_values(run: Run, source: str) -> dict[int, list[Detail]]:
     """Per trace, each measured step as "step 2: 3/8" (rollouts reaching the reference answer)."""
-    values: dict[int, list[str]] = defaultdict(list)
+    values: dict[int, list[Detail]] = defaultdict(list)
     labels = Label.objects.filter(source=source, params__run_id=run.pk, trace__project=run.project, user__isnull=True)
     for trace_id, index, params in labels.order_by("trace_id", "step__index").values_list(
         "trace_id", "step__index", "params"
     ):
         if "rollouts" in params:
-            values[trace_id].append(f"step {index + 1}: {params['correct']}/{params['rollouts']}")
+            tone = "ok" if params["correct"] == params["rollouts"] else "bad" if not params["correct"] else "warn"
+            values[trace_id].append(Detail(f"step {index + 1}: {params['correct']}/{params['rollouts']}", tone))
     return values
 
 
@@ -304,21 +316,21 @@ def _judge_outcomes(run: Run, judges: list[LanguageModel]) -> list[TraceOutcome]
     annotations = TraceAnnotation.objects.filter(
         source__in=sources, params__run_id=run.pk, trace__project=run.project, user__isnull=True
     ).order_by("trace_id", "source")
-    verdicts: dict[int, list[tuple[str, bool]]] = defaultdict(list)
+    verdicts: dict[int, list[Detail]] = defaultdict(list)
     for annotation in annotations:
         failure = annotation.params.get("parse_failure")
         name = sources[annotation.source]
         if failure:
-            verdicts[annotation.trace_id].append((f"{name}: no label — {failure['reason']}", False))
+            verdicts[annotation.trace_id].append(Detail(f"{name}: no label — {failure['reason']}", "bad"))
         else:
-            verdicts[annotation.trace_id].append((f"{name}: {_verdict_words(annotation.first_error_step)}", True))
+            verdicts[annotation.trace_id].append(Detail(f"{name}: {_verdict_words(annotation.first_error_step)}", "ok"))
     return [
         TraceOutcome(
             trace_id,
             f"Trace {trace_id}",
-            "every reply parsed" if all(ok for _, ok in lines) else "a reply did not parse",
-            "ok" if all(ok for _, ok in lines) else "bad",
-            tuple(words for words, _ in lines),
+            "every reply parsed" if all(d.tone == "ok" for d in lines) else "a reply gave no label",
+            "ok" if all(d.tone == "ok" for d in lines) else "warn",
+            tuple(lines),
         )
         for trace_id, lines in list(verdicts.items())[:TRACES_SHOWN]
     ]

@@ -132,15 +132,10 @@ class GenerationForm(forms.Form):
     max_new_tokens = forms.IntegerField(label="Max new tokens", min_value=1, max_value=131_072, initial=256)
     seed = forms.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
     name = forms.CharField(required=False, max_length=200)
-    confirm = forms.BooleanField(
-        required=False,
-        label="Start it even if it takes long",
-        help_text=f"needed when the run may take over {CONFIRM_OVER_SECONDS // 60} minutes",
-    )
 
     def __init__(self, data: Any, *, project: Project, starting: bool = False) -> None:
-        """``starting``: the form starts the run, so a long one needs ``confirm``; otherwise it
-        only estimates."""
+        """``starting``: the form starts the run, so a long one needs ``confirm`` (the box the
+        estimate shows beside the button); otherwise it only estimates."""
         super().__init__(data)
         self.project = project
         self.starting = starting
@@ -183,9 +178,15 @@ class GenerationForm(forms.Form):
             self.add_error(None, str(error))
         else:
             self.estimate = estimate_run(data["model"], len(data["selected"]) * data["n"], data["params"])
-            if self.starting and self.estimate.needs_confirmation and not data.get("confirm"):
-                self.add_error("confirm", "this run may take long (see the estimate): tick this box to start it")
+            if self.starting and self.estimate.needs_confirmation and not self.confirmed:
+                self.add_error(None, f"This run may take over {CONFIRM_OVER_SECONDS // 60} minutes: tick "
+                                     "“Start it even if it takes long” below to start it.")  # fmt: skip
         return data
+
+    @property
+    def confirmed(self) -> bool:
+        """Whether the person confirmed a run that may take long."""
+        return self.is_bound and bool(self.data.get("confirm"))
 
     def reject(self, error: GenerationError) -> None:
         """Show a refused request beside its field (above the form for one it lacks)."""
@@ -228,7 +229,7 @@ def run_form(request: HttpRequest, slug: str) -> HttpResponse:
     if request.method != "POST" and wants_fragment(request):  # type: ignore[arg-type]
         estimating = GenerationForm(request.GET, project=project)
         estimating.is_valid()
-        context = {"project": project, "estimate": estimating.estimate}
+        context = {"project": project, "estimate": estimating.estimate, "confirmed": estimating.confirmed}
         return render(request, "traces/run_form.html#estimate", context)
     starting = request.method == "POST"
     form = GenerationForm(request.POST if starting else None, project=project, starting=starting)
@@ -248,7 +249,13 @@ def run_form(request: HttpRequest, slug: str) -> HttpResponse:
         else:
             return redirect("job-detail", slug=project.slug, pk=run.pk)
     has_models = form.fields["model"].queryset.exists()  # type: ignore[attr-defined]
-    context = {"project": project, "form": form, "has_models": has_models, "estimate": form.estimate}
+    context = {
+        "project": project,
+        "form": form,
+        "has_models": has_models,
+        "estimate": form.estimate,
+        "confirmed": form.confirmed,
+    }
     return render(request, "traces/run_form.html", context, status=400 if form.errors else 200)
 
 

@@ -48,7 +48,7 @@ def test_a_reimport_says_it_added_nothing_and_skipped_duplicates(member_client: 
 
     assert "Imported 0 new traces, skipped 2 traces already in the project." in page
     assert "Nothing new: this file had been imported before." in page
-    assert "<strong>2</strong> already in the project (skipped)" in page
+    assert "<strong>2</strong> <span>already in the project (skipped)</span>" in page
 
 
 def test_skipped_invalid_lines_finish_with_problems_and_say_why(member_client: Client, project: Project, tmp_path: Path) -> None:
@@ -104,6 +104,6 @@ def test_a_monte_carlo_job_shows_its_settings_and_each_traces_rollouts(member_cl
     assert 'id="run-status">succeeded<' in page
     assert "Labelled the steps of 1 trace from 12 rollouts." in page
     assert "first error at step 2: no rollout from it reaches the reference answer" in page
-    assert "step 1: 4/4 · step 2: 0/4 · step 3: 0/4" in page
+    assert '<li class="tone-ok">step 1: 4/4</li><li class="tone-bad">step 2: 0/4</li>' in page
     assert "<dt>Rollouts per step (K)</dt><dd>4</dd>" in page and "<dt>Search</dt><dd>every step</dd>" in page
     assert '"max_trace_id"' not in page and "{&quot;" not in page  # no raw JSON

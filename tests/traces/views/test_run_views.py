@@ -188,7 +188,7 @@ def test_a_run_over_ten_minutes_starts_only_once_confirmed(  # type: ignore[no-u
     refused = member_client.post(url, fields)
     assert refused.status_code == 400 and not Run.objects.filter(status=RunStatus.QUEUED).exists()
     page = refused.content.decode()
-    assert "At most 11 min 23 s" in page and "tick this box to start it" in page
+    assert "At most 11 min 23 s" in page and "This run may take over 10 minutes" in page and 'name="confirm"' in page
     with django_capture_on_commit_callbacks(execute=True):
         started = member_client.post(url, {**fields, "confirm": "on"})
     assert started.status_code == 302 and Run.objects.filter(status=RunStatus.QUEUED).count() == 1
