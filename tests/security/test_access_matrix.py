@@ -88,6 +88,7 @@ def api(path: dict[str, str] | None = None, query: str = "", body: dict[str, dic
 V, A, R, OWN = Role.VIEWER, Role.ANNOTATOR, Role.REVIEWER, Role.OWNER
 TRACE, EXPORT, IMPORT_RUN, QUEUE = {"pk": "trace"}, {"pk": "export"}, {"pk": "import_run"}, {"pk": "queue"}
 MEMBER = {"user_id": "member"}
+UPLOAD = {"upload": "upload"}
 
 #: Every URL of the browser UI and the API. ``@x`` in a body is replaced by the World's ``x``.
 ROUTES: dict[str, Row] = {
@@ -108,6 +109,9 @@ ROUTES: dict[str, Row] = {
     "export-form": ui(GET=R, POST=R),
     "export-job": ui(EXPORT, GET=V),
     "export-job-file": ui({**EXPORT, "name": "export_file"}, GET=V),
+    "import-upload": ui(GET=R, POST=R),
+    "import-preview": ui(UPLOAD, GET=R, POST=R),
+    "import-cancel": ui(UPLOAD, POST=R),
     "label-evaluation": ui(GET=V),
     "trace-compare": ui(query="traces=@trace,@trace2", GET=V),
     "trace-compare-preference": ui(POST=A),
@@ -241,6 +245,7 @@ class World:
     queue_item: int
     dashboard: str
     member: int  # the viewer's user id: whose role and membership the member URLs change
+    upload: str  # a pending upload no one's session holds: the import pages answer it as gone (410)
     people: dict[str, User | None]
 
 
@@ -295,6 +300,7 @@ def world(django_user_model) -> Iterator[World]:  # type: ignore[no-untyped-def]
         queue_item=item.pk,
         dashboard="annotation",
         member=people[Role.VIEWER].pk,
+        upload="0" * 32,
         people=people,
     )
     shutil.rmtree(folder, ignore_errors=True)

@@ -30,6 +30,7 @@ from traces.actions.store import StoreReport, store_traces
 from traces.actions.uploads import discard_upload, sweep_uploads
 from traces.formats import get_parser
 from traces.formats.base import FormatError, ParsedTrace, RecordParser, read_records
+from traces.formats.preview import FilePreview, count_records, preview_records
 from traces.models import Project, Run, RunKind, RunStatus, Trace
 
 #: How many skipped lines an import report lists in full (the count is always exact).
@@ -295,6 +296,27 @@ def settle_analysed_imports(project: Project) -> int:
             run.save(update_fields=["status", "error", "finished_at"])
             settled += 1
     return settled
+
+
+# --- Previews of a file before its import ------------------------------------------------------
+
+
+def preview_import(path: Path, fmt: str) -> FilePreview:
+    """The first records of ``path`` as an import in format ``fmt`` would read them (nothing is
+    written); a file that cannot be read or is not UTF-8 previews as its error, as it would fail."""
+    parser = get_parser(fmt)
+    try:
+        with path.open(encoding="utf-8", newline="") as fp:
+            return preview_records(fp, parser)
+    except (UnicodeDecodeError, OSError) as error:
+        failure = _as_format_error(path, error)
+        return FilePreview(rows=[], error=failure, lines_read=failure.line_no or 0, whole_file=False)
+
+
+def count_import_lines(path: Path) -> int | None:
+    """How many lines an import of ``path`` reads (None for a file holding one JSON array)."""
+    with path.open("rb") as fp:
+        return count_records(fp)
 
 
 # --- Imports as worker jobs ----------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The import formats of SPEC §2, registered by name (STYLE.md §5: one module per format).
 
-Each module exposes ``NAME``, ``LABEL_SOURCE`` and ``parse_record(record, line_no)``; a format
+Each module exposes ``NAME``, ``DESCRIPTION`` (one line), ``LABEL_SOURCE`` and ``parse_record(record, line_no)``; a format
 whose step separator is configurable (TRL) also exposes ``make_parser(step_separator)``.
 """
 

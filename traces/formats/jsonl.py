@@ -77,6 +77,8 @@ from traces.formats.base import (
 )
 
 NAME = "jsonl"
+#: What the format is, in one line (the import page's format choice).
+DESCRIPTION = "thinkscope's own: one completion per line (prompt, completion, optional steps and labels)"
 LABEL_SOURCE = "import:jsonl"
 
 PROMPT_KEYS = ("prompt", "problem")

@@ -41,6 +41,8 @@ from typing import Any
 from traces.formats.base import FormatError, ParsedStep, ParsedTrace, extra_fields, require_str
 
 NAME = "math_shepherd"
+#: What the format is, in one line (the import page's format choice).
+DESCRIPTION = "Math-Shepherd: problem and steps tagged ки, with +/− labels per step"
 LABEL_SOURCE = "import:math_shepherd"
 STEP_SEPARATOR = "\n"
 FIRST_STEP = "Step 1:"

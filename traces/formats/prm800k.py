@@ -62,6 +62,8 @@ from traces.formats.base import (
 )
 
 NAME = "prm800k"
+#: What the format is, in one line (the import page's format choice).
+DESCRIPTION = "OpenAI PRM800K: a labelled step-by-step solution per line, with every rated alternative"
 LABEL_SOURCE = "import:prm800k"
 FINISH_REASONS = ("found_error", "solution", "bad_problem", "give_up")
 STEP_SEPARATOR = "\n\n"

@@ -41,6 +41,8 @@ from traces.formats.base import (
 )
 
 NAME = "processbench"
+#: What the format is, in one line (the import page's format choice).
+DESCRIPTION = "ProcessBench: steps and the index of the first wrong one (JSONL or one JSON array)"
 LABEL_SOURCE = "import:processbench"
 STEP_SEPARATOR = "\n\n"
 NO_ERROR = -1

@@ -40,6 +40,8 @@ from traces.formats.base import (
 )
 
 NAME = "trl"
+#: What the format is, in one line (the import page's format choice).
+DESCRIPTION = "TRL stepwise supervision: prompt, completions as steps, true/false labels"
 LABEL_SOURCE = "import:trl"
 DEFAULT_STEP_SEPARATOR = "\n"
 

@@ -1,0 +1,183 @@
+"""The import pages of the browser UI: upload a file, preview it in a format, then import it.
+
+Uploading stores the file where API uploads wait (``traces/actions/uploads.py``) and opens its
+preview page, which reads its first records with the chosen format (``preview_import``) and writes
+nothing. Changing the format re-previews the same stored file (the htmx branch renders the
+``preview`` fragment). Confirming queues the import job exactly as the API does and opens its job
+page; cancelling deletes the file. Each pending upload is remembered in the uploader's session,
+bound to its project, so nobody else can preview, import or delete it; one never confirmed is
+deleted by ``sweep_uploads`` after the retention period.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.template.defaultfilters import filesizeformat
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from traces import access
+from traces.actions.imports import count_import_lines, do_enqueue_import, preview_import
+from traces.actions.uploads import discard_upload, save_upload
+from traces.formats import FORMATS
+from traces.models import Project
+from traces.views.access import member_project
+from traces.views.traces import HtmxHttpRequest, wants_fragment
+
+#: The session key holding the person's pending uploads: ``{upload id: [project id, path]}``.
+PENDING = "pending_imports"
+
+FORMAT_CHOICES = [(name, name) for name in FORMATS]
+
+
+class FormatForm(forms.Form):
+    """How to read a stored upload."""
+
+    format = forms.ChoiceField(choices=FORMAT_CHOICES, initial="jsonl")
+    skip_invalid = forms.BooleanField(
+        required=False, label="Skip invalid lines", help_text="import the valid lines and list each skipped one"
+    )
+
+
+class UploadForm(FormatForm):
+    """A file to import and how to read it; a file over ``THINKSCOPE_MAX_UPLOAD_BYTES`` is refused."""
+
+    file = forms.FileField()
+
+    field_order = ["file", "format", "skip_invalid"]
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        limit = settings.THINKSCOPE_MAX_UPLOAD_BYTES
+        if upload.size > limit:
+            raise forms.ValidationError(
+                f"The file is {filesizeformat(upload.size)} ({upload.size} bytes); files are limited to "
+                f"{filesizeformat(limit)} ({limit} bytes)."
+            )
+        return upload
+
+
+def importing_project(request: HttpRequest, slug: str) -> tuple[Project, str]:
+    """The project and, when the person's role does not allow imports, why not (404 for non-members)."""
+    project = member_project(request, slug)
+    try:
+        access.require(project, request.user, access.Action.IMPORT)
+    except access.PermissionDenied as denied:
+        return project, str(denied)
+    return project, ""
+
+
+def page_context(project: Project) -> dict[str, Any]:
+    """What every import page shows: the project, the formats with their descriptions, the size limit."""
+    formats = {name: module.DESCRIPTION for name, module in FORMATS.items()}
+    return {"project": project, "formats": formats, "max_bytes": settings.THINKSCOPE_MAX_UPLOAD_BYTES}
+
+
+@login_required
+def import_upload(request: HttpRequest, slug: str) -> HttpResponse:
+    """The upload form; a valid upload is stored and its preview opens."""
+    project, forbidden = importing_project(request, slug)
+    context = page_context(project)
+    if forbidden:
+        return refused(request, project, forbidden)
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = remember_upload(request, project, save_upload(form.cleaned_data["file"]))
+        query = f"?format={form.cleaned_data['format']}" + ("&skip_invalid=on" if form.cleaned_data["skip_invalid"] else "")
+        return redirect(f"{reverse_preview(project, upload)}{query}")
+    return render(request, "traces/import_upload.html", {**context, "form": form}, status=400 if form.errors else 200)
+
+
+@vary_on_headers("HX-Request")
+@login_required
+def import_preview(request: HtmxHttpRequest, slug: str, upload: str) -> HttpResponse:
+    """GET: the upload's first records read in the chosen format. POST: queue its import and open the job."""
+    project, forbidden = importing_project(request, slug)
+    if forbidden:
+        return refused(request, project, forbidden)
+    path = pending_upload(request, project, upload)
+    if path is None:
+        return upload_gone(request, project)
+    form = FormatForm(request.POST if request.method == "POST" else request.GET)
+    if not form.is_valid():
+        form = FormatForm({"format": "jsonl"})
+        form.is_valid()
+    fmt, skip_invalid = form.cleaned_data["format"], form.cleaned_data["skip_invalid"]
+    if request.method == "POST":
+        run = do_enqueue_import(project, path, fmt, skip_invalid=skip_invalid, user=request.user)  # type: ignore[arg-type]
+        forget_upload(request, upload)
+        return redirect("job-detail", slug=project.slug, pk=run.pk)
+    context = {
+        **page_context(project),
+        "form": form,
+        "upload": upload,
+        "file_name": path.name,
+        "file_size": path.stat().st_size,
+        "lines": count_import_lines(path),
+        "preview": preview_import(path, fmt),
+        "fmt": fmt,
+        "skip_invalid": skip_invalid,
+    }
+    template = "traces/import_preview.html#preview" if wants_fragment(request) else "traces/import_preview.html"
+    return render(request, template, context)
+
+
+@require_POST
+@login_required
+def import_cancel(request: HttpRequest, slug: str, upload: str) -> HttpResponse:
+    """Delete a pending upload and go back to the upload form."""
+    project, forbidden = importing_project(request, slug)
+    if forbidden:
+        return refused(request, project, forbidden)
+    path = pending_upload(request, project, upload)
+    if path is not None:
+        discard_upload(path)
+        forget_upload(request, upload)
+    return redirect("import-upload", slug=project.slug)
+
+
+def refused(request: HttpRequest, project: Project, why: str) -> HttpResponse:
+    """403: the upload page saying why the person's role does not allow imports."""
+    return render(request, "traces/import_upload.html", {**page_context(project), "forbidden": why}, status=403)
+
+
+def upload_gone(request: HttpRequest, project: Project) -> HttpResponse:
+    """The upload form, saying the upload asked for is no longer waiting (imported, cancelled, swept)."""
+    context = {**page_context(project), "form": UploadForm(), "gone": True}
+    return render(request, "traces/import_upload.html", context, status=410)
+
+
+def reverse_preview(project: Project, upload: str) -> str:
+    return reverse("import-preview", kwargs={"slug": project.slug, "upload": upload})
+
+
+# --- Pending uploads, remembered in the uploader's session ---------------------------------------
+
+
+def remember_upload(request: HttpRequest, project: Project, path: Path) -> str:
+    """Remember ``path`` as the person's pending upload into ``project``; its id (its folder's name)."""
+    upload = path.parent.name
+    request.session[PENDING] = {**request.session.get(PENDING, {}), upload: [project.pk, str(path)]}
+    return upload
+
+
+def pending_upload(request: HttpRequest, project: Project, upload: str) -> Path | None:
+    """The person's pending upload ``upload`` into ``project``, if it is still on disk."""
+    project_id, path = request.session.get(PENDING, {}).get(upload, [None, ""])
+    if project_id != project.pk or not Path(path).is_file():
+        return None
+    return Path(path)
+
+
+def forget_upload(request: HttpRequest, upload: str) -> None:
+    pending = dict(request.session.get(PENDING, {}))
+    pending.pop(upload, None)
+    request.session[PENDING] = pending
