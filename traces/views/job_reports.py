@@ -115,6 +115,10 @@ def job_report(run: Run) -> JobReport:
     report = JobReport(status=status, status_words=words, headline="", problem_count=problem_count(run))
     if builder is not None:
         builder(run, run.report if isinstance(run.report, dict) else {}, report)
+    if run.status == RunStatus.QUEUED:
+        report.headline = "Waiting for a worker to start it."
+    elif run.status == RunStatus.CANCELLED:
+        report.headline = f"Cancelled. {report.headline}"
     return report
 
 
@@ -165,7 +169,7 @@ def _import_headline(run: Run, created: int, duplicates: int, invalid: int) -> s
 
 def _generation_report(run: Run, data: dict[str, Any], report: JobReport) -> None:
     traces = Trace.objects.filter(run=run)
-    stored = traces.count()
+    stored = run.progress_done  # the traces the run holds, kept current after each batch
     failures = int(data.get("failure_count", 0))
     cut = traces.filter(finish_reason="length").count()
     correct = traces.filter(is_correct=True).count()
@@ -179,6 +183,8 @@ def _generation_report(run: Run, data: dict[str, Any], report: JobReport) -> Non
         Problem(f"problems {', '.join(map(str, item['problems']))}", item["error"]) for item in data.get("failures", [])
     ]
     report.headline = f"Generated {plural(stored, 'trace')} of {run.progress_total:,}."
+    if run.status in (RunStatus.CANCELLED, RunStatus.FAILED) and stored < run.progress_total:
+        report.headline += " Resume the run to generate the rest; it keeps every trace stored."
     if failures:
         report.headline += f" {plural(failures, 'chunk')} failed; the error of each is below."
     report.traces = [
