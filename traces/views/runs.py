@@ -96,8 +96,15 @@ def progress_of(run: Run, now: datetime) -> Progress:
         elapsed=elapsed,
         eta=eta,
         tokens_per_second=_speed(run, report, engine, elapsed),
-        engine=EngineCall(engine["done"], engine["total"], engine["seconds"]) if engine else None,
+        engine=_engine_call(engine, now) if engine else None,
     )
+
+
+def _engine_call(engine: dict[str, Any], now: datetime) -> EngineCall:
+    """The engine's call in flight, for as long as it has worked until ``now`` (the row is only
+    written after each engine batch, so a long batch still shows its time passing)."""
+    seconds = (now - datetime.fromisoformat(engine["started"])).total_seconds()
+    return EngineCall(engine["done"], engine["total"], max(seconds, float(engine["seconds"])))
 
 
 def _speed(run: Run, report: dict[str, Any], engine: dict[str, Any] | None, elapsed: timedelta | None) -> float | None:
@@ -213,7 +220,6 @@ def run_list(request: HttpRequest, slug: str) -> HttpResponse:
         "kinds": RunKind.choices,
         "kind": kind,
         "can_generate": access.can(project, request.user, access.Action.GENERATE),
-        "can_import": access.can(project, request.user, access.Action.IMPORT),
     }
     return render(request, "traces/run_list.html", context)
 

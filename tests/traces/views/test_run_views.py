@@ -192,3 +192,19 @@ def test_a_run_over_ten_minutes_starts_only_once_confirmed(  # type: ignore[no-u
     with django_capture_on_commit_callbacks(execute=True):
         started = member_client.post(url, {**fields, "confirm": "on"})
     assert started.status_code == 302 and Run.objects.filter(status=RunStatus.QUEUED).count() == 1
+
+
+def test_the_engine_batch_in_flight_moves_the_progress_and_its_time(member_client, project, generator) -> None:  # type: ignore[no-untyped-def]
+    started = timezone.now() - timedelta(seconds=12)
+    engine = {"done": 3, "total": 8, "units": 8, "tokens": 600, "seconds": 4.0, "started": started.isoformat()}
+    run = Run.objects.create(
+        project=project, model=generator, kind=RunKind.GENERATION, status=RunStatus.RUNNING, progress_total=16,
+        started_at=started, report={"engine": engine},
+    )  # fmt: skip
+
+    fragment = member_client.get(reverse("job-detail", args=[project.slug, run.pk]), HTTP_HX_REQUEST="true").content.decode()
+
+    assert "0 / 16" in fragment and "(18.8 %)" in fragment  # 3 of the batch's 8 traces, of 16
+    assert "The engine is working on 8 completions: 3 done, for 12 s." in fragment
+    assert 'id="run-speed">150.0<' in fragment  # 600 tokens in the batch's 4 s
+    assert 'id="run-eta">52 s<' in fragment
