@@ -100,7 +100,7 @@ def test_another_format_previews_and_the_format_changes_without_uploading_again(
     # Read as jsonl instead: the same stored file, and only the fragment comes back to htmx.
     fragment = member_client.get(preview.split("?")[0], {"format": "jsonl"}, HTTP_HX_REQUEST="true").content.decode()
     assert fragment.strip().startswith('<section id="import-preview"') and "<html" not in fragment
-    assert "<td class=\"nowrap\">unknown</td>" in fragment and "first error" not in fragment  # jsonl has no generator
+    assert '<td class="preview-model">unknown</td>' in fragment and "first error" not in fragment  # jsonl has no generator
     assert len(stored_uploads()) == 1
 
 
