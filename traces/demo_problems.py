@@ -54,8 +54,9 @@ def plural(count: int, noun: str) -> str:
 
 
 # --- Templates: each draws its numbers from ``rng`` and computes the answer -----------------------
-# Four one-step problems (a tiny model gets some of them right, so the demo shows both verdicts) and
-# problems of two or more steps; the rotation below starts by alternating them.
+# Five one-step problems (the demo's 135M model gets most of them right when it thinks first) and
+# problems of two or more steps (it gets few right, and loses its way in some); the rotation below
+# mixes them, so the demo's 16 problems, one per template, show both verdicts.
 
 
 def apples_left(rng: random.Random) -> _Draft:
@@ -86,6 +87,13 @@ def cookies_shared(rng: random.Random) -> _Draft:
         "How many cookies does each friend get?"
     )
     return _Draft(prompt, each, {"cookies": friends * each, "friends": friends})
+
+
+def pages_read(rng: random.Random) -> _Draft:
+    name = rng.choice(NAMES)
+    pages, days = rng.randint(3, 12), rng.randint(2, 7)
+    prompt = f"{name} reads {pages} pages every day for {days} days. How many pages does {name} read in all?"
+    return _Draft(prompt, pages * days, {"pages": pages, "days": days})
 
 
 def shopping_change(rng: random.Random) -> _Draft:
@@ -218,6 +226,7 @@ TEMPLATES: tuple[Template, ...] = (
     cookies_shared,
     sharing_stickers,
     percent_discount,
+    pages_read,
     flour_for_cakes,
     fence_cost,
     tile_boxes,

@@ -44,6 +44,7 @@ from traces.models import (
     RunStatus,
     Trace,
 )
+from workers.generation import THINKING_SYSTEM_PROMPT
 
 pytestmark = pytest.mark.django_db
 
@@ -174,9 +175,10 @@ def test_demo_end_to_end_then_idempotent_then_forced(settings, tmp_path: Path, m
     settings.DATA_DIR = tmp_path
     monkeypatch.delenv("HOST", raising=False)
     monkeypatch.delenv("PORT", raising=False)
-    args = ["--problems", "2", "--samples", "1", "--max-new-tokens", "24"]
+    args = ["--problems", "3", "--samples", "1", "--think-budget", "48", "--max-new-tokens", "8"]
     out = StringIO()
     call_command("demo", *args, stdout=out, stderr=StringIO())
+    assert "3 of 3 think first" in out.getvalue()
 
     password_file = tmp_path / "demo_password"
     password = password_file.read_text().strip()
@@ -187,26 +189,40 @@ def test_demo_end_to_end_then_idempotent_then_forced(settings, tmp_path: Path, m
     project = Project.objects.get(slug="demo")
     assert project.name == "Demo" and project.role_of(user) == Role.OWNER
 
-    expected = {(p.problem_id, p.prompt, p.answer, "numeric", "thinkscope-demo") for p in demo_problems(2, seed=SEED)}
+    expected = {(p.problem_id, p.prompt, p.answer, "numeric", "thinkscope-demo") for p in demo_problems(3, seed=SEED)}
     stored = set(
         Problem.objects.filter(project=project).values_list("external_id", "prompt", "answer", "answer_type", "source")
     )
     assert stored == expected
     model = LanguageModel.objects.get(project=project)
-    assert (model.backend, model.think_format) == ("transformers", "none")
+    assert (model.backend, model.think_format, model.system_prompt) == ("transformers", "think_tags", THINKING_SYSTEM_PROMPT)
     assert model.endpoint == "embedded" and any(Path(settings.MODEL_CACHE_DIR).rglob("config.json"))
 
     run = Run.objects.get(project=project, kind=RunKind.GENERATION)
-    assert (run.status, run.progress_done, run.progress_total, run.model) == (RunStatus.SUCCEEDED, 2, 2, model)
+    assert (run.status, run.progress_done, run.progress_total, run.model) == (RunStatus.SUCCEEDED, 3, 3, model)
+    assert run.params["think_budget"] == 48
     traces = list(Trace.objects.filter(run=run))
-    assert len(traces) == 2
+    assert len(traces) == 3
     assert run.tokens_generated == sum(trace.meta["completion_tokens"] for trace in traces)
+    from transformers import AutoTokenizer  # after the backend module has loaded torch
+
+    tokenizer = AutoTokenizer.from_pretrained(next(Path(settings.MODEL_CACHE_DIR).rglob("config.json")).parent)
     for trace in traces:
-        assert trace.raw_text.strip() and trace.steps.exists() and trace.tokens_exact
-        assert 0 < trace.meta["completion_tokens"] <= 24
-        assert (trace.finish_reason == "length") == (trace.meta["completion_tokens"] == 24)
+        # budget forcing: the thinking opened, closed by the model or at the budget, then the answer forced
+        assert trace.raw_text.startswith("<think>\n") and trace.think_closed and trace.think_end > trace.think_start
+        assert trace.answer_text.strip().startswith("The final answer is")
+        forcing = trace.meta["budget_forcing"]
+        assert 0 < forcing["think_generated_tokens"] <= 48 and 0 < forcing["answer_generated_tokens"] <= 8
+        assert trace.meta["completion_tokens"] == forcing["think_generated_tokens"] + forcing["answer_generated_tokens"]
+        assert (trace.finish_reason == "length") == (forcing["answer_generated_tokens"] == 8)
+        assert trace.tokens_exact
+        for part, tokens in ((trace.think_text, trace.think_tokens), (trace.answer_text, trace.answer_tokens)):
+            assert tokens == len(tokenizer.encode(part, add_special_tokens=False)) > 0
+        assert trace.steps.filter(part="think").exists()
         assert trace.is_correct is not None  # graded against the reference ("no_answer" counts as wrong)
         assert trace.analysis.version and trace.scores.filter(name="overthinking_ratio").exists()
+    # the thinking reaches the reference answer somewhere: the analyses place t* there
+    assert any(trace.analysis.verdicts["t_star"] is not None for trace in traces)
 
     # A second start loads no model (its module cannot even be imported) and changes nothing.
     monkeypatch.setitem(sys.modules, "workers.backends.transformers", None)
@@ -221,6 +237,6 @@ def test_demo_end_to_end_then_idempotent_then_forced(settings, tmp_path: Path, m
 
     call_command("demo", *args, "--force", stdout=StringIO(), stderr=StringIO())
     regenerated = Trace.objects.filter(project=project)
-    assert regenerated.count() == 2 and not set(regenerated.values_list("pk", flat=True)) & {t.pk for t in traces}
+    assert regenerated.count() == 3 and not set(regenerated.values_list("pk", flat=True)) & {t.pk for t in traces}
     assert Run.objects.get(project=project).status == RunStatus.SUCCEEDED
     assert get_user_model().objects.get(username="demo").check_password(password)

@@ -42,6 +42,7 @@ RECOMPUTE: dict[str, Callable[[dict[str, int]], int]] = {
     "machines_together": lambda n: _exact(n["bottles"], n["rate_a"] + n["rate_b"]),
     "weeks_of_saving": lambda n: _exact(n["price"] - n["saved"], n["weekly"]),
     "average_score": lambda n: _exact(sum(n[f"score{i}"] for i in range(1, 5)), 4),
+    "pages_read": lambda n: n["pages"] * n["days"],
 }
 
 

@@ -2,9 +2,12 @@
 
 It writes thinkscope's own math word problems (``traces.demo_problems``) and real completions of
 them by the embedded default model, SmolLM2-135M-Instruct on the CPU, into a "Demo" project owned by
-a ``demo`` user. It seeds a few answer-check step labels, an automatic source (``DEMO_LABEL_SOURCE``),
-and two demo annotators who worked a queue of overlap 2 (``traces.demo_team``). Every part is reused
-when it exists, so a second start costs a few database queries and loads no model.
+a ``demo`` user. The model thinks before it answers: the completions are generated with budget
+forcing (``workers.backends.forcing``; Muennighoff et al. 2025, "s1"), so every trace has a think
+part for t*, overthinking, loops and think–answer mismatches to be found in. It seeds a few
+answer-check step labels, an automatic source (``DEMO_LABEL_SOURCE``), and two demo annotators who
+worked a queue of overlap 2 (``traces.demo_team``). Every part is reused when it exists, so a second
+start costs a few database queries and loads no model.
 """
 
 from __future__ import annotations
@@ -51,7 +54,8 @@ from workers.backends.embedded import (
     embedded_model_dir,
     is_converted,
 )
-from workers.generation import DEFAULT_SYSTEM_PROMPT, THINK_FORMAT
+from workers.backends.forcing import FORCED_THINK_FORMAT
+from workers.generation import THINKING_SYSTEM_PROMPT
 
 USERNAME = "demo"
 PROJECT_SLUG = "demo"
@@ -63,11 +67,14 @@ def login_url() -> str:
 
 
 #: Sized for a first start of about 3 minutes on 2 idle CPU cores (measured: GGUF conversion ≈25 s,
-#: then 4 batches of 8 completions × ≤160 tokens at 30–70 tok/s); a busy machine takes about twice as
-#: long. Two samples of each problem give the compare page pairs to show, and pass@k and maj@k a k of 2.
+#: then 2 batches of 16 completions, each thinking ≤128 tokens and answering ≤16: 144 decoding steps
+#: a batch, no more than the ≤160-token answers the demo generated before its model thought); a busy
+#: machine takes about twice as long. Two samples of each problem give the compare page pairs to
+#: show, and pass@k and maj@k a k of 2.
 DEFAULT_PROBLEMS = 16
 DEFAULT_SAMPLES = 2
-DEFAULT_MAX_NEW_TOKENS = 160
+DEFAULT_THINK_BUDGET = 128
+DEFAULT_MAX_NEW_TOKENS = 16
 #: Prompts per ``generate`` call: one engine batch, stored in one transaction, one progress step.
 #: On 2 cores batches of 16 or 32 were no faster than 8 (31.6, 28.8, 22.5 tok/s on a busy machine).
 PROMPTS_PER_BATCH = 8
@@ -112,10 +119,17 @@ class Command(BaseCommand):
             help=f"Completions per problem (default {DEFAULT_SAMPLES})",
         )
         parser.add_argument(
+            "--think-budget",
+            type=_positive,
+            default=DEFAULT_THINK_BUDGET,
+            help="Tokens each completion may think before its thinking is closed and the answer forced "
+            f"(default {DEFAULT_THINK_BUDGET})",
+        )
+        parser.add_argument(
             "--max-new-tokens",
             type=_positive,
             default=DEFAULT_MAX_NEW_TOKENS,
-            help="Token limit of each completion; longer ones stop with finish_reason 'length' "
+            help="Token limit of each answer after the thinking; longer ones stop with finish_reason 'length' "
             f"(default {DEFAULT_MAX_NEW_TOKENS})",
         )
         parser.add_argument(
@@ -126,17 +140,18 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         password = demo_password(password_file(USERNAME))
-        with transaction.atomic():
-            user = self._demo_user(USERNAME, password)
-            project = demo_project(user)
-            model = demo_model(project)
         params = SamplingParams(
             max_new_tokens=options["max_new_tokens"],
             temperature=TEMPERATURE,
             top_p=TOP_P,
             n=options["samples"],
             seed=SEED,
+            think_budget=options["think_budget"],
         )
+        with transaction.atomic():
+            user = self._demo_user(USERNAME, password)
+            project = demo_project(user)
+            model = demo_model(project, params)
         if options["force"]:
             deleted = (
                 Run.objects.filter(project=project, model=model, kind=RunKind.GENERATION)
@@ -151,8 +166,8 @@ class Command(BaseCommand):
         if pending:
             self.stdout.write(
                 f"Generating {sum(len(p.sample_indices) for p in pending)} of {wanted} demo traces "
-                f"({len(problems)} problems × {params.n}, ≤{params.max_new_tokens} new tokens) "
-                f"with {model.name} on the CPU."
+                f"({len(problems)} problems × {params.n}, thinking ≤{params.think_budget} tokens, then answering "
+                f"≤{params.max_new_tokens}) with {model.name} on the CPU."
             )
             self._generate(run, model, pending, params, wanted, options["verbosity"])
         else:
@@ -163,6 +178,7 @@ class Command(BaseCommand):
         analysed = analyze_traces(needing_analysis(Trace.objects.filter(run=run)))
         if analysed:
             self.stdout.write(f"Analysed {analysed} demo traces (mismatch, overthinking, loops, behaviours).")
+        self.stdout.write(content_summary(demo_content(run)))
         labeled = seed_demo_labels(run)
         if labeled:
             self.stdout.write(f"Seeded {labeled} demo step labels (automatic source {DEMO_LABEL_SOURCE}).")
@@ -300,17 +316,19 @@ def demo_project(owner: AbstractBaseUser) -> Project:
     return project
 
 
-def demo_model(project: Project) -> LanguageModel:
-    """The embedded default model's row in the project (SPEC §1 Model, on the ``embedded`` endpoint)."""
-    model, _ = LanguageModel.objects.get_or_create(
+def demo_model(project: Project, params: SamplingParams) -> LanguageModel:
+    """The embedded default model's row in the project (SPEC §1 Model, on the ``embedded`` endpoint),
+    set to think before it answers: the thinking prompt, think tags and the demo's ``params`` (a
+    demo made before the model thought gets these settings too)."""
+    model, _ = LanguageModel.objects.update_or_create(
         project=project,
         name=EMBEDDED_MODEL_NAME,
         defaults={
             "backend": Backend.TRANSFORMERS,
             "endpoint": EMBEDDED,
-            "system_prompt": DEFAULT_SYSTEM_PROMPT,
-            "think_format": THINK_FORMAT,
-            "default_params": SamplingParams(temperature=TEMPERATURE, top_p=TOP_P, seed=SEED).as_dict(),
+            "system_prompt": THINKING_SYSTEM_PROMPT,
+            "think_format": FORCED_THINK_FORMAT,
+            "default_params": params.as_dict(),
         },
     )
     return model
@@ -326,7 +344,10 @@ def demo_run(project: Project, model: LanguageModel, params: SamplingParams, use
         project=project,
         model=model,
         kind=RunKind.GENERATION,
-        name=f"Demo: {model.name}, {params.n} sample(s), ≤{params.max_new_tokens} tokens",
+        name=(
+            f"Demo: {model.name}, {params.n} sample(s), thinking ≤{params.think_budget} tokens, "
+            f"answer ≤{params.max_new_tokens}"
+        ),
         status=RunStatus.QUEUED,
         n_samples=params.n,
         params=params.as_dict(),
@@ -344,6 +365,34 @@ def run_summary(run: Run) -> str:
     return (
         f"{traces.count()} traces, {run.tokens_generated} tokens generated ({rate} tok/s); "
         f"{correct} correct, {no_answer} without an extractable answer"
+    )
+
+
+def demo_content(run: Run) -> dict[str, int]:
+    """What the run's traces show, from their stored analysis: think parts, the reference reached
+    in the thinking (t*) and overthought after it, loops, think–answer mismatches, verdicts."""
+    traces = list(Trace.objects.filter(run=run).select_related("analysis"))
+    analyses = [trace.analysis for trace in traces if hasattr(trace, "analysis")]
+    return {
+        "traces": len(traces),
+        "think part": sum(trace.think_end > trace.think_start for trace in traces),
+        "t*": sum(analysis.verdicts.get("t_star") is not None for analysis in analyses),
+        "overthinking": sum((analysis.overthinking_ratio or 0) > 0 for analysis in analyses),
+        "loop": sum(bool(analysis.loop_count) for analysis in analyses),
+        "mismatch": sum(analysis.verdicts.get("mismatch") == "mismatch" for analysis in analyses),
+        "correct": sum(trace.is_correct is True for trace in traces),
+        "wrong": sum(trace.is_correct is False and trace.final_answer != "" for trace in traces),
+        "no answer": sum(trace.final_answer == "" for trace in traces),
+    }
+
+
+def content_summary(content: dict[str, int]) -> str:
+    """:func:`demo_content` in one line."""
+    return (
+        f"Demo traces: {content['think part']} of {content['traces']} think first; {content['t*']} reach "
+        f"the reference answer in their thinking (t*), {content['overthinking']} think on after it; "
+        f"{content['loop']} loop; {content['mismatch']} answer otherwise than they concluded; "
+        f"{content['correct']} correct, {content['wrong']} wrong, {content['no answer']} without an answer."
     )
 
 
