@@ -1,14 +1,18 @@
 // Side-by-side comparison (issue 6 item 4; templates/traces/compare.html).
 //
 // Synchronized scrolling: each column ([data-compare-column]) scrolls on its own. Its cells carry
-// data-row="<aligned row>", the same row numbers in every column, but a row is as tall as its
-// step's text, so it sits at a different height in each column. When a person scrolls one column,
-// the row at its top edge and how far into it the edge is are read, and every other column is
-// scrolled to show the same row at the same fraction. Scroll events that this file caused are
-// recognised by the position it set, so columns never chase each other.
+// data-rows="<first>-<last>", the aligned rows they cover (the same row numbers in every column):
+// a step covers one row; a row of steps not shown yet (a loop's collapsed repeats, the steps past
+// the page's window) and the gap above a column's first step cover several. A cell is as tall as
+// its content, so a row sits at a different height in each column. When a person scrolls one
+// column, the aligned row at its top edge is read as a number with a fraction (how far the edge is
+// into its cell, spread over the rows the cell covers), and every other column is scrolled to show
+// that row at that fraction. Scroll events that this file caused are recognised by the position
+// it set, so columns never chase each other. Cells loaded in place of a hidden row carry their
+// own rows, so the scrolling keeps working after a load.
 //
 // Keys (not while typing in a field):
-//   j / k   scroll every column to the next / previous aligned row
+//   j / k   scroll every column to the next / previous aligned row (past a block all have collapsed)
 //   s       scroll every column to the t* row (the button [data-jump-row])
 //   a/b/t   press the preference button with data-choice-key="a" / "b" / "t" (htmx saves it)
 //   Esc     in a field (the reason), leave it so that the keys above work again
@@ -24,40 +28,54 @@
     return Array.prototype.slice.call(document.querySelectorAll("[data-compare-column]"));
   }
 
-  function rowsOf(column) {
-    return column.querySelectorAll(":scope > [data-row]");
+  function cellsOf(column) {
+    return column.querySelectorAll(":scope > [data-rows]");
   }
 
-  // The aligned row at the top edge of the column, and how far (0..1) the edge is into it.
-  function positionOf(column) {
-    var rows = rowsOf(column);
-    var top = column.scrollTop;
+  function rowsOf(cell) {
+    var rows = cell.getAttribute("data-rows").split("-");
+    return { first: parseInt(rows[0], 10), last: parseInt(rows[1], 10) };
+  }
+
+  // The index of the last of ``cells`` for which ``before(cell)`` holds (they hold in page order), else 0.
+  function lastWhere(cells, before) {
     var low = 0;
-    var high = rows.length - 1;
-    if (high < 0) {
-      return null;
-    }
+    var high = cells.length - 1;
     while (low < high) {
       var middle = (low + high + 1) >> 1;
-      if (rows[middle].offsetTop <= top + 0.5) {
+      if (before(cells[middle])) {
         low = middle;
       } else {
         high = middle - 1;
       }
     }
-    var row = rows[low];
-    var fraction = row.offsetHeight ? Math.min(1, Math.max(0, (top - row.offsetTop) / row.offsetHeight)) : 0;
-    return { row: low, fraction: fraction };
+    return low;
   }
 
-  function scrollColumnTo(column, position) {
-    var rows = rowsOf(column);
-    var row = rows[Math.min(position.row, rows.length - 1)];
-    if (!row) {
+  // The cell at the top edge of the column, and the aligned row there (with its fraction).
+  function positionOf(column) {
+    var cells = cellsOf(column);
+    if (cells.length === 0) {
+      return null;
+    }
+    var top = column.scrollTop;
+    var index = lastWhere(cells, function (cell) { return cell.offsetTop <= top + 0.5; });
+    var cell = cells[index];
+    var rows = rowsOf(cell);
+    var into = cell.offsetHeight ? Math.min(1, Math.max(0, (top - cell.offsetTop) / cell.offsetHeight)) : 0;
+    return { cell: index, row: rows.first + into * (rows.last - rows.first + 1), into: into };
+  }
+
+  function scrollColumnTo(column, row) {
+    var cells = cellsOf(column);
+    if (cells.length === 0) {
       return;
     }
+    var cell = cells[lastWhere(cells, function (each) { return rowsOf(each).first <= row; })];
+    var rows = rowsOf(cell);
+    var into = Math.min(1, Math.max(0, (row - rows.first) / (rows.last - rows.first + 1)));
     var limit = column.scrollHeight - column.clientHeight;
-    var target = Math.round(Math.max(0, Math.min(limit, row.offsetTop + position.fraction * row.offsetHeight)));
+    var target = Math.round(Math.max(0, Math.min(limit, cell.offsetTop + into * cell.offsetHeight)));
     if (Math.abs(column.scrollTop - target) < 1) {
       return; // no scroll event will come
     }
@@ -69,8 +87,11 @@
     document.querySelectorAll("." + CURRENT_ROW).forEach(function (cell) {
       cell.classList.remove(CURRENT_ROW);
     });
-    document.querySelectorAll('[data-compare-column] > [data-row="' + row + '"]').forEach(function (cell) {
-      cell.classList.add(CURRENT_ROW);
+    document.querySelectorAll("[data-compare-column] > [data-rows]").forEach(function (cell) {
+      var rows = rowsOf(cell);
+      if (rows.first <= row && row <= rows.last) {
+        cell.classList.add(CURRENT_ROW);
+      }
     });
   }
 
@@ -81,7 +102,7 @@
     }
     columns().forEach(function (column) {
       if (column !== leader) {
-        scrollColumnTo(column, position);
+        scrollColumnTo(column, position.row);
       }
     });
   }
@@ -99,25 +120,30 @@
   }
 
   function scrollAllToRow(row) {
-    var position = { row: row, fraction: 0 };
     columns().forEach(function (column) {
-      scrollColumnTo(column, position);
+      scrollColumnTo(column, row);
     });
     markCurrentRow(row);
   }
 
+  // To the next (previous) row where a cell of any column begins: one aligned row on, or past a
+  // block that every column has collapsed.
   function stepRows(delta) {
     var all = columns();
-    if (all.length === 0) {
-      return;
-    }
-    var position = positionOf(all[0]);
+    var position = all.length ? positionOf(all[0]) : null;
     if (!position) {
       return;
     }
-    var last = rowsOf(all[0]).length - 1;
-    var next = delta > 0 || position.fraction > 0.01 ? position.row + (delta > 0 ? 1 : 0) : position.row - 1;
-    scrollAllToRow(Math.max(0, Math.min(last, next)));
+    var starts = [];
+    all.forEach(function (column) {
+      cellsOf(column).forEach(function (cell) { starts.push(rowsOf(cell).first); });
+    });
+    var ahead = starts.filter(function (first) { return first > position.row + 0.01; });
+    var behind = starts.filter(function (first) { return first < position.row - 0.01; });
+    var target = delta > 0 ? Math.min.apply(null, ahead) : Math.max.apply(null, behind);
+    if (isFinite(target)) {
+      scrollAllToRow(target);
+    }
   }
 
   function jumpToAnchor() {

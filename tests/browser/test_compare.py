@@ -36,12 +36,13 @@ SHORT_THINKING = [
     "Yes, that works.",
 ]
 
-#: The aligned row at the top of a column: the last row whose top is at or above the scroll position.
-TOP_ROW = """(letter) => {
+#: The aligned rows [first, last] of the cell at the top of a column: the last cell whose top is at
+#: or above the scroll position (a step covers one row; a gap or a collapsed block, several).
+TOP_ROWS = """(letter) => {
   const column = document.querySelector(`[data-compare-column="${letter}"]`);
-  let top = 0;
-  for (const row of column.querySelectorAll(':scope > [data-row]')) {
-    if (row.offsetTop <= column.scrollTop + 1) { top = Number(row.dataset.row); } else { break; }
+  let top = [0, 0];
+  for (const cell of column.querySelectorAll(':scope > [data-rows]')) {
+    if (cell.offsetTop <= column.scrollTop + 1) { top = cell.dataset.rows.split('-').map(Number); } else { break; }
   }
   return top;
 }"""
@@ -50,7 +51,7 @@ ANCHOR = re.compile(r"\bcmp-anchor\b")
 
 SCROLL_TO_ROW = """([letter, row]) => {
   const column = document.querySelector(`[data-compare-column="${letter}"]`);
-  column.scrollTop = column.querySelector(`:scope > [data-row="${row}"]`).offsetTop;
+  column.scrollTop = column.querySelector(`:scope > [data-rows^="${row}-"]`).offsetTop;
 }"""
 
 
@@ -73,13 +74,19 @@ def seed(shared_data: Path, user) -> tuple[int, int]:  # type: ignore[no-untyped
     return long_id, short_id
 
 
+def top_rows(page: Page, letter: str) -> tuple[int, int]:
+    first, last = page.evaluate(TOP_ROWS, letter)
+    return int(first), int(last)
+
+
 def top_row(page: Page, letter: str) -> int:
-    return int(page.evaluate(TOP_ROW, letter))
+    """The first aligned row of the cell at the top of the column."""
+    return top_rows(page, letter)[0]
 
 
 def wait_for_top_row(wait_for, page: Page, letter: str, row: int) -> None:  # type: ignore[no-untyped-def]
-    """Poll until the column shows ``row`` at its top (page.wait_for_function would eval, which the CSP forbids)."""
-    wait_for(lambda: top_row(page, letter) == row, 10, 0.05)
+    """Poll until the column's top cell holds ``row`` (page.wait_for_function would eval, which the CSP forbids)."""
+    wait_for(lambda: top_rows(page, letter)[0] <= row <= top_rows(page, letter)[1], 10, 0.05)
 
 
 def test_compare_two_traces_scroll_in_sync_and_judge_them(
@@ -106,19 +113,20 @@ def test_compare_two_traces_scroll_in_sync_and_judge_them(
     expect(page.locator("[data-compare-column=A]")).to_have_attribute("aria-label", f"Steps of trace A (#{short_id})")
     expect(page.locator(".katex").first).to_be_attached()
 
-    # The t* steps of both share the highlighted row; the short trace waits for it behind gaps.
+    # The t* steps of both share the highlighted row; the short trace waits for it behind a gap.
     anchor = int(page.get_attribute("[data-jump-row]", "data-jump-row") or "-1")
     assert anchor > 5, "the long trace reaches the answer well after the short one"
     for letter in "AB":
         badge_rows = page.eval_on_selector_all(
             f"[data-compare-column={letter}] .t-star-badge",
-            "badges => badges.map(b => b.closest('[data-row]').dataset.row)",
+            "badges => badges.map(b => b.closest('[data-rows]').dataset.rows)",
         )
-        assert badge_rows == [str(anchor)]
-        expect(page.locator(f"[data-compare-column={letter}] > [data-row='{anchor}']")).to_have_class(ANCHOR)
-    rows_a = page.locator("[data-compare-column=A] > [data-row]").count()
-    assert page.locator("[data-compare-column=B] > [data-row]").count() == rows_a > anchor
-    assert page.locator("[data-compare-column=A] > .cmp-gap").count() > anchor - 3
+        assert badge_rows == [f"{anchor}-{anchor}"]
+        expect(page.locator(f"[data-compare-column={letter}] > [data-rows='{anchor}-{anchor}']")).to_have_class(ANCHOR)
+    assert page.locator("[data-compare-column=B] > [data-rows]").count() > anchor
+    gap = page.locator("[data-compare-column=A] > .cmp-gap")  # the rows above A's first step: one cell
+    expect(gap).to_have_count(1)
+    assert gap.get_attribute("data-rows") == f"0-{anchor - 3}"
     page.screenshot(path=str(artifacts / "compare.png"), full_page=True)
 
     # Scroll the long column B to the t* row: the short column A follows to the same aligned row.
@@ -130,10 +138,10 @@ def test_compare_two_traces_scroll_in_sync_and_judge_them(
     page.hover("[data-compare-column=A]")
     page.mouse.wheel(0, -300)
     wait_for(lambda: top_row(page, "A") < anchor, 10, 0.05)
-    wait_for(lambda: top_row(page, "B") == top_row(page, "A") < anchor, 10, 0.05)
+    wait_for(lambda: top_rows(page, "A")[0] <= top_row(page, "B") <= top_rows(page, "A")[1] < anchor, 10, 0.05)
     # Keys: j moves every column one row on, s back to the t* row.
-    page.evaluate(SCROLL_TO_ROW, ["A", 1])
-    wait_for_top_row(wait_for, page, "B", 1)
+    page.evaluate(SCROLL_TO_ROW, ["B", 1])
+    wait_for_top_row(wait_for, page, "A", 1)
     page.keyboard.press("j")
     wait_for_top_row(wait_for, page, "A", 2)
     wait_for_top_row(wait_for, page, "B", 2)

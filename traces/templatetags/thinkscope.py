@@ -70,13 +70,14 @@ def tokens(count: int | None, exact: bool = True) -> str:
 @register.simple_tag(takes_context=True)
 def window_url(context: template.Context, **params: object) -> str:
     """This page's URL for another window of it (``traces.views.windows``): its own query string (a
-    queue's, say) with the window parameters set to ``params`` (those None or False left out)."""
+    queue's, say) with the window parameters set to ``params`` (those None, False or empty left out:
+    a template passes a variable its page does not set as empty)."""
     request = context["request"]
     query = request.GET.copy()
     for name in WINDOW_PARAMS:
         query.pop(name, None)
     for name, value in params.items():
-        if value is not None and value is not False:
+        if value is not None and value is not False and value != "":
             query[name] = "1" if value is True else str(value)
     return f"{request.path}?{query.urlencode()}"
 

@@ -7,6 +7,13 @@ per trace, aligned by ``traces.analysis.alignment``: the step where each trace f
 reference answer (t*) sits on one highlighted row. Each column scrolls on its own and
 ``static/js/compare.js`` keeps the others on the same aligned row.
 
+Each column is bounded as the viewer is (``traces.views.windows``; the columns share one page's
+budget): a window of the trace's steps opened so that the step on the t* row shows, a loop's repeats
+after the second collapsed into one row, and rows that load the other steps in place through
+fragments of this page's URL that name the column (``column=B``), the aligned row of its first step
+(``offset``) and the t* row (``anchor``) beside the window's parameters. A cell of the page covers
+one aligned row, or (a row of steps not shown yet, the gap before a column's first step) several.
+
 Below, a preference form (A better / B better / tie, with a reason; keys a, b, t) for the pair, or
 for a chosen pair when more than two traces are shown, saved by htmx POST to
 ``compare/preference/`` through ``traces.actions.preferences``. The page lists the signed-in
@@ -29,7 +36,7 @@ from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -46,13 +53,23 @@ from traces.views.presenters import (
     StepRow,
     analysis_of,
     analysis_summary,
+    first_error_of,
     label_chips_by_step,
     markers_of,
     step_rows,
     trace_scores,
-    viewer_parts,
 )
 from traces.views.traces import HtmxHttpRequest, wants_fragment
+from traces.views.windows import (
+    HiddenSteps,
+    TextRest,
+    TraceWindow,
+    WindowForm,
+    bad_window,
+    text_piece,
+    viewer_rows,
+    viewer_window,
+)
 
 MIN_TRACES, MAX_TRACES = 2, 6
 
@@ -110,24 +127,42 @@ def letters_of(traces: list[Trace]) -> dict[int, str]:
 
 
 @dataclass(frozen=True)
-class CompareCell:
-    """One aligned row of one column: a step, or a gap (``step`` None)."""
+class PartText:
+    """The first piece of a part without steps, the rest loaded on demand."""
 
-    row: int
-    step: StepRow | None
-    anchor: bool  # the row of the t* steps
-    t_star: bool = False  # this cell holds its trace's t* step
+    name: str  # "think" or "answer"
+    segments: list[Segment]
+    rest: TextRest | None
+
+
+@dataclass(frozen=True)
+class CompareCell:
+    """One block of a column, on the aligned rows ``first_row``..``last_row``: a step, a row of steps
+    not shown yet (``hidden``), the parts of a trace without steps (``texts``), or a gap (none)."""
+
+    first_row: int
+    last_row: int
+    step: StepRow | None = None
+    hidden: HiddenSteps | None = None
+    texts: tuple[PartText, ...] = ()
+    anchor: bool = False  # the row of the t* steps is one of its rows
+    t_star: bool = False  # it holds its trace's t* step
+
+    @property
+    def gap(self) -> bool:
+        return self.step is None and self.hidden is None and not self.texts
 
 
 @dataclass
 class CompareColumn:
-    """One trace of the comparison: its header card and its aligned cells."""
+    """One trace of the comparison: its header card and the cells of its window."""
 
     letter: str
     trace: Trace
     summary: AnalysisSummary | None
-    steps: list[StepRow]
-    t_star: int | None  # the position of the t* step in ``steps``
+    step_count: int
+    t_star: int | None  # the position of the t* step among the trace's steps
+    offset: int = 0  # the aligned row of its first step
     cells: list[CompareCell] = field(default_factory=list)
 
 
@@ -147,39 +182,79 @@ class ShownPreference:
         return f"{self.letter_a if self.choice == PreferenceChoice.A_BETTER else self.letter_b} is better"
 
 
-def column_of(letter: str, trace: Trace, hidden: Q) -> CompareColumn:
-    """One trace's steps (think then answer, marked as in the viewer) and where its t* step is."""
+@dataclass(frozen=True)
+class TraceSteps:
+    """What a column reads of one trace: its steps, its analysis markers and summary."""
+
+    trace: Trace
+    steps: list[dict[str, Any]]
+    window: TraceWindow
+    summary: AnalysisSummary | None
+
+    @property
+    def t_star(self) -> int | None:
+        """The position of the t* step (steps are stored in order, from index 0)."""
+        return self.summary.t_star_step - 1 if self.summary and self.summary.t_star_step else None
+
+    @property
+    def rows_needed(self) -> int:
+        """How many aligned rows the trace takes: one per step, one for a trace without steps."""
+        return len(self.steps) or 1
+
+
+def trace_steps(trace: Trace, share: float) -> TraceSteps:
+    """One trace's steps and analysis; its windows get ``share`` of a page's budget."""
     analysis = analysis_of(trace)
     markers = markers_of(analysis)
     steps = step_rows(trace)
-    annotations = list(trace.annotations.exclude(hidden).order_by("source", "id"))
-    parts = viewer_parts(trace, steps, label_chips_by_step(trace, hidden), annotations, markers)
-    shown = parts.think + parts.answer
-    if not shown:  # a trace without steps is shown whole, as one cell
-        between = [Segment("\n\n")] if parts.think_text and parts.answer_text else []
-        segments = [*parts.think_text, *between, *parts.answer_text]
-        shown = [StepRow(index=0, text=trace.raw_text, part="answer", segments=segments)] if segments else []
     summary = analysis_summary(trace, analysis, markers, trace_scores(trace), steps) if analysis else None
-    t_star_index = summary.t_star_step - 1 if summary and summary.t_star_step else None
-    t_star = next((i for i, step in enumerate(shown) if step.index == t_star_index), None)
-    return CompareColumn(letter=letter, trace=trace, summary=summary, steps=shown, t_star=t_star)
+    return TraceSteps(trace, steps, TraceWindow(trace, steps, markers, share), summary)
+
+
+def column_cells(
+    rows: list[StepRow | HiddenSteps], offset: int, anchor_row: int | None, t_star: int | None
+) -> list[CompareCell]:
+    """The cells of a window's ``rows`` in a column whose first step is on the aligned row ``offset``."""
+    cells = []
+    for item in rows:
+        if isinstance(item, HiddenSteps):
+            first_row, last_row = offset + item.first, offset + item.stop - 1
+            anchor = anchor_row is not None and first_row <= anchor_row <= last_row
+            cells.append(CompareCell(first_row, last_row, hidden=item, anchor=anchor))
+        else:
+            row = offset + item.index
+            cells.append(CompareCell(row, row, step=item, anchor=row == anchor_row, t_star=item.index == t_star))
+    return cells
+
+
+def column_of(letter: str, read: TraceSteps, offset: int, anchor_row: int | None, hidden: Q) -> CompareColumn:
+    """One trace's column: a window of its steps (think then answer, marked as in the viewer) that
+    shows the step on the anchor row, after a gap cell for the rows above its first step."""
+    trace = read.trace
+    annotations = list(trace.annotations.exclude(hidden).order_by("source", "id"))
+    around = anchor_row - offset if anchor_row is not None else None
+    parts = viewer_window(read.window, label_chips_by_step(trace, hidden), annotations, read.window.opening_at(around))
+    cells = [CompareCell(0, offset - 1)] if offset else []
+    cells += column_cells(parts.think + parts.answer, offset, anchor_row, read.t_star)
+    texts = [
+        PartText(name, segments, rest)
+        for name, segments, rest in (("think", parts.think_text, parts.think_rest), ("answer", parts.answer_text, parts.answer_rest))
+        if segments
+    ]
+    if not read.steps and texts:  # a trace without steps shows its parts in one cell
+        cells.append(CompareCell(offset, offset, texts=tuple(texts), anchor=offset == anchor_row))
+    return CompareColumn(letter, trace, read.summary, len(read.steps), read.t_star, offset, cells)
 
 
 def aligned_columns(traces: list[Trace], hidden: Q) -> tuple[list[CompareColumn], int | None]:
     """The columns with their cells on the aligned rows, and the anchor (t*) row; labels ``hidden``
     matches (gold labels an annotator must not see) are left out."""
-    columns = [column_of(letter, trace, hidden) for letter, trace in zip(LETTERS, traces, strict=False)]
-    alignment = align_steps([StepList(count=len(c.steps), anchor=c.t_star) for c in columns])
-    for k, column in enumerate(columns):
-        column.cells = [
-            CompareCell(
-                row=r,
-                step=None if row.cells[k] is None else column.steps[row.cells[k]],  # type: ignore[index]
-                anchor=row.anchor,
-                t_star=row.cells[k] is not None and row.cells[k] == column.t_star,
-            )
-            for r, row in enumerate(alignment.rows)
-        ]
+    read = [trace_steps(trace, 1 / len(traces)) for trace in traces]
+    alignment = align_steps([StepList(count=one.rows_needed, anchor=one.t_star) for one in read])
+    columns = [
+        column_of(letter, one, offset, alignment.anchor_row, hidden)
+        for letter, one, offset in zip(LETTERS, read, alignment.offsets, strict=False)
+    ]
     return columns, alignment.anchor_row
 
 
@@ -260,6 +335,47 @@ class PreferenceForm(forms.Form):
         return self.traces[int(x)], self.traces[int(y)]
 
 
+# --- The rest of a column -----------------------------------------------------------------------------------
+
+
+class ColumnForm(forms.Form):
+    """Which column a window of steps or a piece of text is for: its letter, the aligned row of its
+    first step and the t* row (both only for steps)."""
+
+    column = forms.RegexField(regex=f"^[{LETTERS}]$")
+    offset = forms.IntegerField(min_value=0, required=False)
+    anchor = forms.IntegerField(min_value=0, required=False)
+
+    def trace_of(self, traces: list[Trace]) -> Trace:
+        """The trace the column shows, Http404 when the page has no such column."""
+        position = LETTERS.index(self.cleaned_data["column"])
+        if position >= len(traces):
+            raise Http404(f"this comparison has no column {self.cleaned_data['column']}")
+        return traces[position]
+
+
+def column_window(request: HttpRequest, project: Project, traces: list[Trace], asked: WindowForm) -> HttpResponse:
+    """The cells of the window of steps ``asked`` names in one column (in place of the cell that hid
+    them), or the next piece of one of its long texts."""
+    where = ColumnForm(request.GET)
+    if not where.is_valid():
+        return bad_window(where)
+    trace, letter = where.trace_of(traces), where.cleaned_data["column"]
+    read = trace_steps(trace, 1 / len(traces))
+    if asked.wants_text:
+        return text_piece(request, read.window, asked, letter)
+    data, hidden = asked.cleaned_data, access.hidden_labels(request.user)
+    items = read.window.range_items(data["first"], data["start"], data["stop"], data["expand"], across_parts=True)
+    if items is None:
+        raise Http404("no such steps in this trace")
+    first_error = first_error_of(list(trace.annotations.exclude(hidden)))
+    rows = viewer_rows(read.window, items, label_chips_by_step(trace, hidden), first_error, data["expand"], loaded=True)
+    offset, anchor = where.cleaned_data["offset"] or 0, where.cleaned_data["anchor"]
+    cells = column_cells(rows, offset, anchor, read.t_star)
+    context = {"project": project, "trace": trace, "letter": letter, "offset": offset, "anchor_row": anchor}
+    return render(request, "traces/compare.html#cells", context | {"cells": cells})
+
+
 # --- Views -------------------------------------------------------------------------------------------------
 
 
@@ -315,13 +431,19 @@ def compare_url(project: Project, traces: list[Trace], pair: tuple[Trace, Trace]
 @require_GET
 @login_required
 def compare_traces(request: HtmxHttpRequest, slug: str) -> HttpResponse:
-    """The comparison page of the traces named by ``traces``; htmx (the pair selector) gets the preference section."""
+    """The comparison page of the traces named by ``traces``; htmx gets the preference section (the
+    pair selector), or the cells of a column's window of steps or the next piece of its text."""
     project = member_project(request, slug)
+    asked = WindowForm(request.GET)
+    if not asked.is_valid():
+        return bad_window(asked)
     try:
         traces = compared_traces(project, parse_trace_ids(request.GET.getlist("traces")))
         pair = chosen_pair(traces, request.GET.get("pair"))
     except CompareError as error:
         return error_page(request, project, error)
+    if asked.wants_steps or asked.wants_text:
+        return column_window(request, project, traces, asked)
     saved = pair_choice(request.user, pair)
     form = PreferenceForm(traces=traces, initial={"pair": pair_value(*pair), "reason": saved[1] if saved else ""})
     context = compare_context(request, project, traces, pair, form)

@@ -421,44 +421,6 @@ def part_spans(trace: Trace) -> dict[str, tuple[int, int]]:
     return {Part.THINK: (trace.think_start, trace.think_end), Part.ANSWER: (trace.answer_start, trace.answer_end)}
 
 
-def viewer_parts(
-    trace: Trace,
-    steps: list[dict[str, Any]],
-    labels: dict[int, list[LabelChip]],
-    annotations: list[TraceAnnotation],
-    markers: Sequence[Marker] = (),
-) -> ViewerParts:
-    """Slice each step's text from the raw text, mark it, and split the steps into think and answer
-    (every step: the comparison page's columns; the viewer shows a window, ``windows.viewer_window``).
-
-    A part without steps is shown whole, marked the same way.
-    """
-    first_error = first_error_of(annotations)
-    raw = trace.raw_text
-    # The blank lines around a step separate steps; shown, they only add gaps.
-    spans = [shown_span(raw, step["char_start"], step["char_end"]) for step in steps]
-    parts = {step["part"] for step in steps}
-    whole_parts = {part: span for part, span in part_spans(trace).items() if part not in parts}
-    marked = marked_texts(raw, [*spans, *whole_parts.values()], markers)
-    whole = dict(zip(whole_parts, marked[len(spans) :]))
-    rows = [
-        step_row(step, raw[start:end], segments, labels, first_error)
-        for step, (start, end), segments in zip(steps, spans, marked)
-    ]
-    think: list[StepRow | HiddenSteps] = [row for row in rows if row.part == Part.THINK]
-    answer: list[StepRow | HiddenSteps] = [row for row in rows if row.part != Part.THINK]
-    return ViewerParts(
-        think=think,
-        answer=answer,
-        first_error=first_error,
-        think_collapsed=think_is_long(trace),
-        think_count=len(think),
-        answer_count=len(answer),
-        think_text=whole.get(Part.THINK, []),
-        answer_text=whole.get(Part.ANSWER, []),
-    )
-
-
 @dataclass(frozen=True)
 class ScoreRow:
     """One trace-level score (SPEC §1 Score)."""

@@ -136,10 +136,15 @@ WindowItem = int | HiddenSteps  # the position of a step to show, or a row of hi
 class StepPlanner:
     """Which steps of a trace a page shows, from the shown span of every step and the loops."""
 
-    def __init__(self, spans: Sequence[tuple[int, int]], regions: Sequence[LoopRegion]) -> None:
+    def __init__(self, spans: Sequence[tuple[int, int]], regions: Sequence[LoopRegion], share: float = 1.0) -> None:
         self.spans = spans
         self.regions = regions
+        self.share = share  # of a window's budget (a page showing several traces shares one page's)
         self.region_of = self._region_of_each_step()
+
+    def budget(self, whole: int) -> int:
+        """This planner's share of a window's budget ``whole`` (``PAGE_STEPS``, ``PAGE_CHARS``, ``PAGE_MARKS``)."""
+        return max(1, int(whole * self.share))
 
     def _region_of_each_step(self) -> list[LoopRegion | None]:
         """The loop region each step lies wholly inside (steps and regions both in text order)."""
@@ -181,7 +186,7 @@ class StepPlanner:
             run_end = self._collapsible_run(i, stop) if collapsible else i
             collapses = run_end - i >= MIN_COLLAPSED_STEPS
             length = 0 if collapses else min(self.spans[i][1] - self.spans[i][0], TEXT_CHARS)
-            if items and (len(items) >= PAGE_STEPS or chars + length > PAGE_CHARS):
+            if items and (len(items) >= self.budget(PAGE_STEPS) or chars + length > self.budget(PAGE_CHARS)):
                 items.append(self.hidden(i, stop, expand))
                 break
             if collapses:
@@ -206,7 +211,7 @@ class StepPlanner:
         drawn = 0
         for k, item in enumerate(items):
             if isinstance(item, int):
-                if drawn and drawn + marks[item] > PAGE_MARKS:
+                if drawn and drawn + marks[item] > self.budget(PAGE_MARKS):
                     return [*items[:k], self.hidden(item, stop_of(items), expand)]
                 drawn += marks[item]
         return items
@@ -312,6 +317,10 @@ def part_ranges(parts: Sequence[str]) -> dict[str, tuple[int, int]]:
     return {Part.THINK: (0, think), Part.ANSWER: (think, len(parts))}
 
 
+def within(span: tuple[int, int], position: int) -> bool:
+    return span[0] <= position < span[1]
+
+
 @dataclass(frozen=True)
 class TextPiece:
     """A piece of a named text: the text it is cut from, where, and what is left after it."""
@@ -336,14 +345,16 @@ def cut_piece(name: str, text: str, start: int, end: int, at: int = 0) -> TextPi
 class TraceWindow:
     """What one request of a trace page shows of the trace's steps and long texts."""
 
-    def __init__(self, trace: Trace, steps: list[dict[str, Any]], markers: Sequence[Marker]) -> None:
+    def __init__(
+        self, trace: Trace, steps: list[dict[str, Any]], markers: Sequence[Marker], share: float = 1.0
+    ) -> None:
         self.trace = trace
         self.steps = steps
         self.markers = markers
         # The blank lines around a step separate steps; shown, they only add gaps.
         self.spans = [shown_span(trace.raw_text, step["char_start"], step["char_end"]) for step in steps]
         self.ranges = part_ranges([step["part"] for step in steps])
-        self.planner = StepPlanner(self.spans, loop_regions(markers))
+        self.planner = StepPlanner(self.spans, loop_regions(markers), share)
 
     def page_items(self, start: int | None = None) -> dict[str, list[WindowItem]]:
         """Each part's window on a whole page; the part holding step ``start`` begins at it."""
@@ -355,11 +366,27 @@ class TraceWindow:
                 items[part] = self.planner.window(first, stop) if stop > first else []
         return items
 
-    def range_items(self, first: int, start: int | None, stop: int, expand: bool) -> list[WindowItem] | None:
-        """The window of steps ``[first, stop)`` opened at ``start``; None unless one part holds them all."""
-        if not any(lo <= first < stop <= hi for lo, hi in self.ranges.values()):
+    def range_items(
+        self, first: int, start: int | None, stop: int, expand: bool, across_parts: bool = False
+    ) -> list[WindowItem] | None:
+        """The window of steps ``[first, stop)`` opened at ``start``; None unless one part holds them
+        all (or, ``across_parts``, the trace does: a page showing both parts in one list)."""
+        parts = [(0, len(self.spans))] if across_parts else self.ranges.values()
+        if not any(lo <= first < stop <= hi for lo, hi in parts):
             return None
         return self.planner.window_from(first, first if start is None else start, stop, expand)
+
+    def opening_at(self, position: int | None) -> int | None:
+        """Where a page must begin its part to show the step at ``position`` in its first window (None:
+        the part's first window shows it already, or there is no such step). It begins a few steps
+        before it, fewer than a collapsed row holds, so that nothing between them is collapsed."""
+        if position is None or not 0 <= position < len(self.spans):
+            return None
+        items = next(items for part, items in self.page_items().items() if within(self.ranges[part], position))
+        if position in items:
+            return None
+        first = next(lo for lo, hi in self.ranges.values() if lo <= position < hi)
+        return max(first, position - (MIN_COLLAPSED_STEPS - 1))
 
     def piece(self, name: str, at: int = 0) -> TextPiece | None:
         """The piece of the named text from offset ``at`` (None: no such text, or nothing left there)."""
@@ -458,17 +485,18 @@ def rest_or_none(piece: TextPiece | None) -> TextRest | None:
     return piece.rest if piece is not None else None
 
 
-def bad_window(asked: WindowForm) -> HttpResponse:
+def bad_window(asked: forms.Form) -> HttpResponse:
     """400 naming what is wrong with a request's window parameters."""
     errors = "; ".join(f"{name}: {' '.join(messages)}" for name, messages in asked.errors.items())
     return HttpResponseBadRequest(errors, content_type="text/plain; charset=utf-8")
 
 
-def text_piece(request: HttpRequest, window: TraceWindow, asked: WindowForm) -> HttpResponse:
-    """The next piece of the long text ``asked`` names, and out of band the button for the one after."""
+def text_piece(request: HttpRequest, window: TraceWindow, asked: WindowForm, column: str = "") -> HttpResponse:
+    """The next piece of the long text ``asked`` names, and out of band the button for the one after
+    (``column``: the letter of the trace on a page showing several, which prefixes the text's id)."""
     name = asked.cleaned_data["text"]
     piece = window.piece(name, asked.cleaned_data["at"])
     if piece is None:
         raise Http404(f"no more of {name} in this trace")
-    context = {"segments": window.segments(piece), "rest": piece.rest, "name": name}
+    context = {"segments": window.segments(piece), "rest": piece.rest, "name": name, "column": column}
     return render(request, "traces/partials/window.html#text-piece", context)

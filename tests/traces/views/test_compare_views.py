@@ -8,15 +8,24 @@ the entry points in the trace viewer and the trace list.
 
 from __future__ import annotations
 
+import html
+import json
 import re
+import sys
+from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 from trace_factory import TraceSpec, build_trace, raw_text_and_spans
 
 from traces.analysis.engine import METHOD
-from traces.models import HUMAN, Preference, Project, Role, Score, Trace, TraceAnalysis
+from traces.models import HUMAN, Preference, Project, Role, Score, Step, Trace, TraceAnalysis
+from traces.views import windows
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "security"))
+from hostile_corpus import looping_record  # noqa: E402
 
 pytestmark = pytest.mark.django_db
 
@@ -76,12 +85,13 @@ def post_preference(client: Client, traces: list[Trace], choice: str, reason: st
 
 
 def columns_of(html: str) -> dict[str, list[tuple[int, str, bool, int | None]]]:
-    """Per column letter, its cells: (row, classes, holds the t* badge, step number shown or None for a gap)."""
+    """Per column letter, its cells: (first aligned row, classes, holds the t* badge, step number shown
+    or None for a gap)."""
     found = {}
     chunks = re.split(r'<div class="cmp-column" data-compare-column="([A-F])"', html)[1:]
     for letter, chunk in zip(chunks[::2], chunks[1::2], strict=True):
         cells = []
-        cell = r'<div class="cmp-cell([^"]*)" data-row="(\d+)"(.*?)(?=<div class="cmp-cell|$)'
+        cell = r'<div class="cmp-cell([^"]*)" data-rows="(\d+)-\d+"(.*?)(?=<div class="cmp-cell|$)'
         for match in re.finditer(cell, chunk, re.S):
             classes, row, body = match.groups()
             number = re.search(rf">{letter} step (\d+)</a>", body)
@@ -245,18 +255,17 @@ def test_steps_are_aligned_on_t_star_and_the_t_star_row_is_highlighted(pair: lis
     _, client = member("vic", Role.VIEWER)
     html = client.get(compare_url(pair)).content.decode()
     columns = columns_of(html)
-    # By hand: A's t* is its step 2 and B's its step 4, so A starts two rows down and row 3 is the
-    # t* row; B's 7 steps make 7 rows, A's 4 steps fill rows 2–5 and row 6 is a gap.
-    assert [(row, number) for row, _, _, number in columns["A"]] == [
-        (0, None), (1, None), (2, 1), (3, 2), (4, 3), (5, 4), (6, None)
-    ]  # fmt: skip
+    # By hand: A's t* is its step 2 and B's its step 4, so A starts two rows down, after one gap
+    # cell, and row 3 is the t* row; B's 7 steps make 7 rows, A's 4 steps fill rows 2–5.
+    assert [(row, number) for row, _, _, number in columns["A"]] == [(0, None), (2, 1), (3, 2), (4, 3), (5, 4)]
+    assert 'data-rows="0-1" aria-hidden="true"' in html
     assert [(row, number) for row, _, _, number in columns["B"]] == [(r, r + 1) for r in range(7)]
     for letter in "AB":
         anchors = [row for row, classes, _, _ in columns[letter] if "cmp-anchor" in classes]
         badges = [row for row, _, t_star, _ in columns[letter] if t_star]
         assert anchors == [3] and badges == [3]
     assert 'data-jump-row="3"' in html
-    assert html.count("cmp-gap") == 3
+    assert html.count("cmp-gap") == 1
 
 
 def test_header_cards_show_answers_correctness_tokens_and_key_scores(pair: list[Trace], member) -> None:  # type: ignore[no-untyped-def]
@@ -278,7 +287,7 @@ def test_without_any_t_star_steps_are_aligned_by_position(make_traces, member) -
     _, client = member("ann")
     html = client.get(compare_url(traces)).content.decode()
     columns = columns_of(html)
-    assert [number for _, _, _, number in columns["A"]] == [1, 2, 3, 4, None, None, None]
+    assert [number for _, _, _, number in columns["A"]] == [1, 2, 3, 4]
     assert "cmp-anchor" not in html and "data-jump-row" not in html
     assert "not analysed yet" in html
 
@@ -359,3 +368,88 @@ def test_the_trace_list_has_checkboxes_and_a_compare_button(pair: list[Trace], m
     for trace in pair:
         assert f'name="traces" value="{trace.pk}"' in html
     assert "Compare selected" in html
+
+
+# --- Bounded columns ----------------------------------------------------------------------------------
+
+#: A cell standing for steps not shown yet, with the URL of the fragment that loads them.
+HIDDEN_CELL = re.compile(
+    r'<div class="cmp-cell cmp-hidden[^"]*"[^>]*>.*?hx-get="([^"]+)".*?</button>\s*</div>\s*</div>', re.S
+)
+
+
+def looping_pair(tmp_path: Path, size: int) -> list[Trace]:
+    """Two looping traces of ``size`` characters of one problem, imported with analysis: A reaches the
+    answer in its first steps, B after 300 more steps of its own, so A's column starts far down."""
+    first = looping_record(size, model="loops-at-once")
+    second = looping_record(size, model="loops-later")
+    preamble = "".join(
+        f"Consider pile {spelled(i)} of the pencils: a box of twelve, stacked on the shelf by the window, "
+        "where the light is good enough to count every box twice before writing anything down.\n\n"
+        for i in range(300)
+    )
+    second["completion"] = second["completion"].replace("<think>", "<think>" + preamble, 1)
+    path = tmp_path / "looping.jsonl"
+    path.write_text("".join(json.dumps(record) + "\n" for record in (first, second)), encoding="utf-8")
+    call_command("import_traces", str(path), "--format", "jsonl", "--project", "test")
+    return list(Trace.objects.filter(run__source_file=str(path)).order_by("model__name"))
+
+
+def spelled(number: int) -> str:
+    """``number`` in letters (a paragraph with digits could reach the reference answer)."""
+    return "".join("abcdefghij"[int(digit)] for digit in str(number))
+
+
+def step_texts(trace: Trace) -> list[str]:
+    steps = Step.objects.filter(segmentation_id=trace.current_segmentation_id).order_by("index")
+    return [trace.raw_text[s.char_start : s.char_end].strip() for s in steps]
+
+
+def column_steps(body: str, letter: str) -> list[tuple[int, str]]:
+    """The steps column ``letter`` shows: number and text (marks removed, unescaped), in page order."""
+    found = re.findall(rf'<div class="step-text tex" id="text-{letter}-step-(\d+)">(.*?)</div>', body, re.S)
+    return [(int(index) + 1, html.unescape(re.sub(r"<[^>]+>", "", text))) for index, text in found]
+
+
+def with_hidden_cells(client: Client, body: str) -> str:
+    """``body`` with every cell of hidden steps replaced by the cells it loads, as htmx swaps them in."""
+    while found := HIDDEN_CELL.search(body):
+        fragment = client.get(html.unescape(found.group(1)), HTTP_HX_REQUEST="true")
+        assert fragment.status_code == 200, fragment.content[:300]
+        body = body[: found.start()] + fragment.content.decode() + body[found.end() :]
+    return body
+
+
+def test_the_compare_page_of_two_1mb_looping_traces_is_bounded_and_opens_at_t_star(member_client, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    traces = looping_pair(tmp_path, 1_000_000)
+    assert all(Step.objects.filter(trace=trace).count() > 8000 for trace in traces)
+    body = member_client.get(compare_url(traces)).content.decode()
+    assert len(body.encode()) < 2_000_000, len(body)
+    anchor = int(re.search(r'data-jump-row="(\d+)"', body).group(1))  # type: ignore[union-attr]
+    assert anchor > 250
+    for letter in "AB":
+        column = columns_of(body)[letter]
+        assert [row for row, _, t_star, _ in column if t_star] == [anchor], letter
+        assert len(column_steps(body, letter)) <= windows.PAGE_STEPS
+    assert "repeats of this block are collapsed" in body
+    assert re.search(r'data-rows="0-2\d\d" aria-hidden="true"', body)  # A's gap above its first step: one cell
+
+
+def test_every_step_of_both_columns_loads_through_the_fragments(member_client, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(windows, "PAGE_STEPS", 14)  # many windows: 7 rows a column
+    traces = looping_pair(tmp_path, 40_000)
+    body = member_client.get(compare_url(traces)).content.decode()
+    whole = with_hidden_cells(member_client, body)
+    for letter, trace in zip("AB", traces, strict=True):
+        expected = step_texts(trace)
+        assert len(column_steps(body, letter)) < len(expected)
+        assert [number for number, _ in column_steps(whole, letter)] == list(range(1, len(expected) + 1)), letter
+        assert [text for _, text in column_steps(whole, letter)] == expected, letter
+    rows = [int(row) for row in re.findall(r'data-rows="(\d+)-\d+"', whole.split('data-compare-column="B"')[1])]
+    assert rows == sorted(rows) and len(rows) == len(set(rows))  # loaded cells keep their aligned rows
+
+
+@pytest.mark.parametrize("query", ["column=G&first=0&stop=2", "column=A&first=0&stop=99999", "first=0&stop=2"])
+def test_bad_column_windows_are_refused(member_client, pair, query) -> None:  # type: ignore[no-untyped-def]
+    response = member_client.get(compare_url(pair) + "&" + query, HTTP_HX_REQUEST="true")
+    assert response.status_code in (400, 404), (query, response.status_code)
