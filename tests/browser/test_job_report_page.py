@@ -1,6 +1,8 @@
-"""A job page reads its report in words in a real browser: a panel of two judges over three traces,
+"""Job pages read their reports in words in a real browser: a panel of two judges over three traces,
 one judge's replies parsing and the other's not, is "finished with problems", names each reply
-that gave no label with its reason, and lists each trace's verdicts. Screenshots at 1440×900."""
+that gave no label with its reason, and lists each trace's verdicts; a Monte Carlo job lists each
+step's rollouts; a re-import says it added nothing. The generation form estimates a run and asks
+to confirm a long one. Screenshots at 1440×900."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from rollout_backend import RolloutScript
 from test_trace_viewer import watch
 
 from traces.actions.auto_labels import JudgeSpec, McSpec, Selection, do_start_judge, do_start_mc, run_auto_labels
+from traces.actions.imports import do_import
 from traces.actions.store import store_traces
 from traces.formats.base import ParsedStep, ParsedTrace
 from traces.models import LanguageModel, Membership, Project, Role, Run, RunKind, Trace
@@ -54,7 +57,7 @@ def log_in(page, url: str) -> None:  # type: ignore[no-untyped-def]
     page.click("button[type=submit]")
 
 
-def test_a_judge_job_page_reads_its_report_in_words(live_server, browser, make_user, artifacts) -> None:  # type: ignore[no-untyped-def]
+def test_job_pages_read_their_reports_in_words(live_server, browser, make_user, artifacts, tmp_path) -> None:  # type: ignore[no-untyped-def]
     project = Project.objects.create(name="Reasoning evals", slug="evals")
     Membership.objects.create(project=project, user=make_user("lead", PASSWORD), role=Role.REVIEWER)
     traces = [store(project, key) for key in range(1, 4)]
@@ -90,6 +93,20 @@ def test_a_judge_job_page_reads_its_report_in_words(live_server, browser, make_u
     expect(page.locator("#run-status")).to_have_text("succeeded")
     expect(page.locator("#run-traces .job-details").first).to_have_text("step 1: 8/8step 2: 0/8step 3: 0/8")
     page.screenshot(path=str(artifacts / "job-report-mc.png"), full_page=True)
+    path = tmp_path / "traces.jsonl"
+    path.write_text("".join(
+        f'{{"prompt": "What is {i} + 1?", "reference_answer": "{i + 1}", "completion": "The answer is {i + 1}."}}\n'
+        for i in range(175)
+    ) + '{"prompt": 7}\n', encoding="utf-8")  # fmt: skip
+    do_import(project, path, "jsonl", skip_invalid=True)
+    again = do_import(project, path, "jsonl", skip_invalid=True).run
+    page.goto(live_server.url + reverse("job-detail", args=[project.slug, again.pk]))
+    expect(page.locator("#run-headline")).to_have_text(
+        "Imported 0 new traces, skipped 175 traces already in the project, skipped 1 invalid line. "
+        "Nothing new: this file had been imported before."
+    )
+    expect(page.locator("#run-problems")).to_contain_text("line 176")
+    page.screenshot(path=str(artifacts / "job-report-reimport.png"), full_page=True)
     page.goto(live_server.url + reverse("job-list", args=[project.slug]))
     expect(page.locator("#run-table")).to_contain_text("finished with problems")
     page.screenshot(path=str(artifacts / "job-report-list.png"))

@@ -144,8 +144,9 @@ def _import_report(run: Run, data: dict[str, Any], report: JobReport) -> None:
         error = data["error"]
         report.problems = [Problem(f"line {error['line']}" if error.get("line") else "the file", error["message"])]
     report.headline = _import_headline(run, created, duplicates, invalid)
-    report.settings = [("Format", run.source_format), ("Invalid lines", "skipped" if run.params.get("skip_invalid")
-                                                       else "stop the import")]  # fmt: skip
+    report.settings = [("Format", run.source_format)]
+    if "skip_invalid" in run.params:  # recorded by queued imports; the command line says it in its output
+        report.settings.append(("Invalid lines", "skipped" if run.params["skip_invalid"] else "stop the import"))
 
 
 def _import_headline(run: Run, created: int, duplicates: int, invalid: int) -> str:
