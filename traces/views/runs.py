@@ -266,6 +266,14 @@ def run_form(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "traces/run_form.html", context, status=400 if form.errors else 200)
 
 
+def first_estimate(run: Run, progress: Progress) -> Estimate | None:
+    """Before a generation's first engine batch ends (no rate of its own yet), the longest the rest
+    may take at the model's measured rate."""
+    if run.kind != RunKind.GENERATION or run.status != RunStatus.RUNNING or progress.moving or run.model is None:
+        return None
+    return estimate_run(run.model, progress.total - progress.done, SamplingParams.from_dict(run.params))
+
+
 def run_of(request: HttpRequest, slug: str, pk: int) -> Run:
     """Run ``pk`` of a project the user is a member of, else 404."""
     project = member_project(request, slug)
@@ -279,10 +287,12 @@ def run_detail(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
     run = run_of(request, slug, pk)
     if run.kind == RunKind.EXPORT:
         return redirect("export-job", slug=slug, pk=pk)
+    progress = progress_of(run, timezone.now())
     context = {
         "project": run.project,
         "run": run,
-        "progress": progress_of(run, timezone.now()),
+        "progress": progress,
+        "first_estimate": first_estimate(run, progress),
         "active": run.status in ACTIVE,
         "can_generate": access.can(run.project, request.user, access.Action.GENERATE),
         "resumable": resumable(run),

@@ -208,3 +208,16 @@ def test_the_engine_batch_in_flight_moves_the_progress_and_its_time(member_clien
     assert "The engine is working on 8 completions: 3 done, for 12 s." in fragment
     assert 'id="run-speed">150.0<' in fragment  # 600 tokens in the batch's 4 s
     assert 'id="run-eta">52 s<' in fragment
+
+
+def test_before_its_first_batch_a_generation_shows_the_longest_it_may_take(member_client, project, generator) -> None:  # type: ignore[no-untyped-def]
+    Run.objects.create(project=project, model=generator, kind=RunKind.GENERATION, status=RunStatus.SUCCEEDED,
+                       tokens_generated=900, report={"engine_seconds": 100.0})  # fmt: skip
+    run = Run.objects.create(
+        project=project, model=generator, kind=RunKind.GENERATION, status=RunStatus.RUNNING, progress_total=2,
+        started_at=timezone.now(), params={"max_new_tokens": 256, "n": 1, "problem_ids": [1, 2]},
+    )  # fmt: skip
+
+    fragment = member_client.get(reverse("job-detail", args=[project.slug, run.pk]), HTTP_HX_REQUEST="true").content.decode()
+
+    assert 'id="run-eta">at most 57 s' in fragment  # 2 × 256 tokens at 9 tokens/s
