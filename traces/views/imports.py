@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
@@ -36,15 +37,23 @@ from traces.views.traces import HtmxHttpRequest, wants_fragment
 PENDING = "pending_imports"
 
 FORMAT_CHOICES = [(name, name) for name in FORMATS]
+#: The format a preview reads a file in until the person picks one.
+DEFAULT_FORMAT = "jsonl"
 
 
 class FormatForm(forms.Form):
     """How to read a stored upload."""
 
-    format = forms.ChoiceField(choices=FORMAT_CHOICES, initial="jsonl")
+    format = forms.ChoiceField(choices=FORMAT_CHOICES, initial=DEFAULT_FORMAT)
     skip_invalid = forms.BooleanField(
         required=False, label="Skip invalid lines", help_text="import the valid lines and list each skipped one"
     )
+
+    def read_as(self) -> tuple[str, bool]:
+        """The chosen format and whether to skip invalid lines; the defaults when the choice is not valid."""
+        if not self.is_valid():
+            return DEFAULT_FORMAT, False
+        return self.cleaned_data["format"], self.cleaned_data["skip_invalid"]
 
 
 class UploadForm(FormatForm):
@@ -91,9 +100,10 @@ def import_upload(request: HttpRequest, slug: str) -> HttpResponse:
     form = UploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         upload = remember_upload(request, project, save_upload(form.cleaned_data["file"]))
-        query = f"?format={form.cleaned_data['format']}" + ("&skip_invalid=on" if form.cleaned_data["skip_invalid"] else "")
-        return redirect(f"{reverse_preview(project, upload)}{query}")
-    return render(request, "traces/import_upload.html", {**context, "form": form}, status=400 if form.errors else 200)
+        read_as = {"format": form.cleaned_data["format"], "skip_invalid": form.cleaned_data["skip_invalid"] or ""}
+        return redirect(f"{reverse_preview(project, upload)}?{urlencode(read_as)}")
+    status = 400 if form.errors else 200
+    return render(request, "traces/import_upload.html", {**context, "form": form}, status=status)
 
 
 @vary_on_headers("HX-Request")
@@ -107,17 +117,13 @@ def import_preview(request: HtmxHttpRequest, slug: str, upload: str) -> HttpResp
     if path is None:
         return upload_gone(request, project)
     form = FormatForm(request.POST if request.method == "POST" else request.GET)
-    if not form.is_valid():
-        form = FormatForm({"format": "jsonl"})
-        form.is_valid()
-    fmt, skip_invalid = form.cleaned_data["format"], form.cleaned_data["skip_invalid"]
-    if request.method == "POST":
+    fmt, skip_invalid = form.read_as()
+    if request.method == "POST" and form.is_valid():
         run = do_enqueue_import(project, path, fmt, skip_invalid=skip_invalid, user=request.user)  # type: ignore[arg-type]
         forget_upload(request, upload)
         return redirect("job-detail", slug=project.slug, pk=run.pk)
     context = {
         **page_context(project),
-        "form": form,
         "upload": upload,
         "file_name": path.name,
         "file_size": path.stat().st_size,
@@ -127,7 +133,7 @@ def import_preview(request: HtmxHttpRequest, slug: str, upload: str) -> HttpResp
         "skip_invalid": skip_invalid,
     }
     template = "traces/import_preview.html#preview" if wants_fragment(request) else "traces/import_preview.html"
-    return render(request, template, context)
+    return render(request, template, context, status=400 if request.method == "POST" else 200)
 
 
 @require_POST

@@ -157,3 +157,10 @@ def test_confirm_imports_the_file_as_a_job(  # type: ignore[no-untyped-def]
     assert Trace.objects.filter(run=run).count() == 3
     assert stored_uploads() == []
     assert member_client.get(preview).status_code == 410  # the upload is no longer pending
+
+
+def test_confirm_with_an_unknown_format_imports_nothing(member_client: Client, project: Project) -> None:
+    preview = upload(member_client, project, jsonl(JSONL_LINES))["Location"].split("?")[0]
+
+    assert member_client.post(preview, {"format": "csv"}).status_code == 400
+    assert not Run.objects.exists() and len(stored_uploads()) == 1
