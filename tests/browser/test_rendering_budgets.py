@@ -7,6 +7,8 @@
 * A 1 MB looping trace (a reasoning model repeating one paragraph to its token limit) made a 9 MB
   viewer page and a 5 MB labeling page: both stay under 2 MB and show the loop's repeats collapsed
   into one row, whose steps load in place; a link to a step past the window opens the page there.
+* Two such traces side by side made a comparison page of tens of MB: it stays under 2 MB, opens
+  each column at its t* step, loads a collapsed block in place, and its columns still scroll together.
 
 Traces come through the real importer with analysis (``manage.py import_traces``), as in production.
 Screenshots go to test-artifacts/.
@@ -23,6 +25,7 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 from playwright.sync_api import Browser, Locator, Page, expect
+from test_compare import TOP_ROWS
 from test_trace_viewer import watch
 
 from traces.actions.queues import QueueSpec, do_create_queue
@@ -233,4 +236,65 @@ def test_a_1mb_looping_trace_shows_its_loop_collapsed_in_bounded_pages(  # type:
     page.keyboard.press("3")
     expect(page.locator("#label-progress")).to_have_text(f"1 / {len(steps)} rated by you")
     expect(page.locator(f"#my-label-{steps[first_hidden - 1].pk}")).to_have_attribute("data-value", "1")
+    assert problems == [] and dialogs == []
+
+
+def top_rows(page: Page, letter: str) -> tuple[int, int]:
+    """The aligned rows of the cell at the top of column ``letter``."""
+    first, last = page.evaluate(TOP_ROWS, letter)
+    return int(first), int(last)
+
+
+def shows_row(page: Page, letter: str, row: int) -> bool:
+    first, last = top_rows(page, letter)
+    return first <= row <= last
+
+
+def test_the_comparison_of_two_1mb_looping_traces_is_bounded_and_scrolls_together(  # type: ignore[no-untyped-def]
+    live_server, browser, owner, tmp_path, artifacts, wait_for
+) -> None:
+    # B thinks through 300 paragraphs of its own before it loops, so its t* comes ~300 steps after A's.
+    late = looping_record(1_000_000, model="loops-later")
+    preamble = "".join(
+        f"Consider pile {''.join('abcdefghij'[int(d)] for d in str(i))} of the pencils: a box of twelve on the "
+        "shelf by the window, where the light is good enough to count every box twice.\n\n"
+        for i in range(300)
+    )
+    late["completion"] = late["completion"].replace("<think>", "<think>" + preamble, 1)
+    ids = import_records(tmp_path, [looping_record(1_000_000, model="loops-at-once"), late])
+    page = log_in(browser, live_server, "owner")
+    page.set_viewport_size({"width": 1440, "height": 900})
+    problems, dialogs = watch(page)
+    url = live_server.url + reverse("trace-compare", args=[SLUG]) + "?traces=" + ",".join(map(str, ids))
+
+    response = page.goto(url)
+    assert response is not None and len(response.body()) < 2_000_000
+    page.wait_for_function(SETTLED)
+    anchor = int(page.get_attribute("[data-jump-row]", "data-jump-row") or "-1")
+    assert anchor > 250
+    for letter in "AB":  # each column's first window holds its t* step, on the t* row
+        badge = page.locator(f"[data-compare-column={letter}] .t-star-badge")
+        expect(badge).to_have_count(1)
+        assert badge.evaluate("(b) => b.closest('[data-rows]').dataset.rows") == f"{anchor}-{anchor}"
+
+    # Show the collapsed repeats of A's loop: they load in place, each cell on its own aligned row.
+    column_a = page.locator("[data-compare-column=A]")
+    loop_cell = column_a.locator(".steps-hidden-loop").first
+    expect(loop_cell).to_contain_text("repeats of this block are collapsed")
+    before = column_a.locator("[data-rows]").count()
+    loop_cell.get_by_role("button").click()
+    wait_for(lambda: column_a.locator("[data-rows]").count() > before, 10, 0.05)
+    page.wait_for_function(SETTLED)
+    rows = [int(r.split("-")[0]) for r in column_a.locator("[data-rows]").evaluate_all("(cs) => cs.map((c) => c.dataset.rows)")]
+    assert rows == sorted(rows) and len(rows) == len(set(rows))
+
+    # Scroll A into the loaded steps: B follows to the same aligned row, and back to t* with "s".
+    loaded_row = rows[before + 5]
+    column_a.evaluate(f"(c) => {{ c.scrollTop = c.querySelector(':scope > [data-rows^=\"{loaded_row}-\"]').offsetTop; }}")
+    wait_for(lambda: shows_row(page, "B", loaded_row), 10, 0.05)
+    page.locator("[data-compare]").evaluate("(el) => el.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(artifacts / "budget-compare-loops.png"))
+    page.keyboard.press("s")
+    wait_for(lambda: shows_row(page, "A", anchor) and shows_row(page, "B", anchor), 10, 0.05)
     assert problems == [] and dialogs == []
