@@ -1,14 +1,16 @@
 """Rendering budget of the trace pages: server time and HTML size of the viewer and the labeling page
-of a 1 MB looping trace, and how long chromium takes to show them.
+of a 1 MB looping trace and of the comparison of two, and how long chromium takes to show them.
 
     .venv/bin/python benchmarks/trace_pages.py [--requests 5] [--size 1000000] [--block TEXT] [--no-browser]
 
-Builds one trace whose thinking repeats a ~460-character paragraph (or ``--block``) until ``--size``
-characters (``tests/security/hostile_corpus.looping_record``: the failure of a reasoning model that
-runs in a circle to its token limit), imports it through the real importer with analysis (so its loops are
-marked), in a fresh temporary SQLite database. Then, in the same process, through Django's test
-client (the whole middleware stack): ``GET`` of the viewer and of the labeling page, ``--requests``
-times each, with the page's size and its count of loop marks; beside them, the baseline of the
+Builds two traces of one problem (two models) whose thinking repeats a ~460-character paragraph
+(or ``--block``) until ``--size`` characters (``tests/security/hostile_corpus.looping_record``: the
+failure of a reasoning model that runs in a circle to its token limit), imports them through the
+real importer with analysis (so their loops are marked), in a fresh temporary SQLite database.
+Then, in the same process, through Django's test client (the whole middleware stack): ``GET`` of
+the first one's viewer and labeling page and of the page comparing the two, ``--requests`` times each, with the page's size and its count of loop marks, and the answer to the labeling page's
+first-error key (``e``) on the last step, which changes every step's label, sent as labeling.js
+sends it (with the steps the page shows); beside them, the baseline of the
 same process: the trace row read alone. With chromium (Debian's, at /usr/bin/chromium, through
 Playwright against a live server in a thread), the time from navigation until the page has loaded
 and KaTeX has been over every ``.tex`` element.
@@ -34,10 +36,12 @@ from hostile_corpus import LOOP_PARAGRAPH, looping_record  # noqa: E402
 CHROMIUM = "/usr/bin/chromium"
 SETTLED = "() => !document.querySelector('.tex:not([data-tex-rendered]), .htmx-request')"
 PAGES = ("trace-detail", "trace-label")
+MODELS = ("looping-model", "another-looping-model")
 
 
-def import_looping_trace(size: int, block: str, data_dir: Path):  # type: ignore[no-untyped-def]
-    """A project, its owner and the looping trace, imported with analysis; returns (project, user, trace id)."""
+def import_looping_traces(size: int, block: str, data_dir: Path):  # type: ignore[no-untyped-def]
+    """A project, its owner and the looping trace of each of ``MODELS``, imported with analysis;
+    returns (project, user, trace ids)."""
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
 
@@ -47,9 +51,10 @@ def import_looping_trace(size: int, block: str, data_dir: Path):  # type: ignore
     user = get_user_model().objects.create_user("owner", password=PASSWORD)
     Membership.objects.create(project=project, user=user, role=Role.OWNER)
     path = data_dir / "looping.jsonl"
-    path.write_text(json.dumps(looping_record(size, block=block)) + "\n", encoding="utf-8")
+    records = [looping_record(size, model=model, block=block) for model in MODELS]
+    path.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
     call_command("import_traces", str(path), "--format", "jsonl", "--project", project.slug, verbosity=0)
-    return project, user, Trace.objects.get(project=project).pk
+    return project, user, list(Trace.objects.filter(project=project).order_by("pk").values_list("pk", flat=True))
 
 
 def chromium_ms(url: str, session_cookie: str, live_url: str) -> float:
@@ -83,7 +88,8 @@ def main() -> None:
 
         from traces.models import Step, Trace
 
-        project, user, trace_id = import_looping_trace(args.size, args.block, Path(tmp))
+        project, user, trace_ids = import_looping_traces(args.size, args.block, Path(tmp))
+        trace_id = trace_ids[0]
         client = Client()
         client.force_login(user)
         baseline = timed(lambda _i: Trace.objects.get(pk=trace_id).raw_text, args.requests)
@@ -92,17 +98,37 @@ def main() -> None:
               f" {args.requests} requests each, Python {sys.version.split()[0]}")
         print(f"baseline (the trace row read alone): median {statistics.median(baseline):.1f} ms")
         urls = {name: reverse(name, args=[project.slug, trace_id]) for name in PAGES}
+        urls["trace-compare"] = reverse("trace-compare", args=[project.slug]) + "?traces=" + ",".join(map(str, trace_ids))
         for name, url in urls.items():
             body = client.get(url).content
             samples = timed(lambda _i, url=url: client.get(url), args.requests)  # type: ignore[misc]
             marks, loop_marks = body.count(b'class="mark '), len(re.findall(rb'class="mark [^"]*mark-loop', body))
-            rows = len(re.findall(rb'<li class="step[ "]', body))
+            rows = len(re.findall(rb'<li class="step[ "]|<div class="cmp-cell[ "]', body))
             print(
                 f"{name:<13} server median {statistics.median(samples):8.1f} ms  HTML {len(body) / 1e6:6.2f} MB"
-                f"  marks {marks:,} (loop {loop_marks:,})  step rows {rows:,}"
+                f"  marks {marks:,} (loop {loop_marks:,})  rows {rows:,}"
             )
+        print_first_error_answer(client, project.slug, trace_id, client.get(urls["trace-label"]).content)
         if not args.no_browser and Path(CHROMIUM).exists():
             print_browser_times(client, urls)
+
+
+def print_first_error_answer(client, slug: str, trace_id: int, page: bytes) -> None:  # type: ignore[no-untyped-def]
+    """Time the first-error key on the trace's last step (every label changes) and size its answer."""
+    from django.urls import reverse
+
+    from traces.models import Step
+
+    last = Step.objects.filter(trace_id=trace_id).order_by("-index").first()
+    numbers = [int(number) for number in re.findall(rb'<li class="step[^"]*" id="step-(\d+)"', page)]
+    shown = ",".join(f"{number}-{number}" for number in numbers)
+    data = {"action": "first_error", "step": last.pk, "shown": shown}  # type: ignore[union-attr]
+    url = reverse("trace-label-step", args=[slug, trace_id])
+    started = time.perf_counter()
+    answer = client.post(url, data, HTTP_HX_REQUEST="true").content
+    elapsed = (time.perf_counter() - started) * 1000
+    cells = answer.count(b'class="my-label" id="my-label-')
+    print(f"first-error key server {elapsed:8.1f} ms  answer {len(answer) / 1e6:6.3f} MB  label cells {cells:,}")
 
 
 def print_browser_times(client, urls: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
