@@ -67,4 +67,8 @@ def test_a_file_is_uploaded_previewed_and_imported(live_server, browser, make_us
     expect(page.locator("#run-done")).to_contain_text("3 / 3")
     page.screenshot(path=str(artifacts / "import-job.png"), full_page=True)
     assert Run.objects.get().status == RunStatus.SUCCEEDED and Trace.objects.count() == 3
+    page.goto(live_server.url + reverse("import-upload", args=[project.slug]))
+    expect(page.locator("#recent-imports")).to_contain_text("qwen3-samples.jsonl")
+    expect(page.locator("#recent-imports")).to_contain_text("3 new traces")
+    page.screenshot(path=str(artifacts / "import-upload-after.png"), full_page=True)
     assert problems == [] and dialogs == []

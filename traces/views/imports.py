@@ -29,14 +29,17 @@ from traces import access
 from traces.actions.imports import count_import_lines, do_enqueue_import, preview_import
 from traces.actions.uploads import discard_upload, save_upload
 from traces.formats import FORMATS
-from traces.models import Project
+from traces.models import Project, Run, RunKind
 from traces.views.access import member_project
+from traces.views.job_reports import display_status
 from traces.views.traces import HtmxHttpRequest, wants_fragment
 
 #: The session key holding the person's pending uploads: ``{upload id: [project id, path]}``.
 PENDING = "pending_imports"
 
 FORMAT_CHOICES = [(name, name) for name in FORMATS]
+#: How many earlier import jobs the upload page lists.
+RECENT_IMPORTS = 6
 #: The format a preview reads a file in until the person picks one.
 DEFAULT_FORMAT = "jsonl"
 
@@ -90,6 +93,12 @@ def page_context(project: Project) -> dict[str, Any]:
     return {"project": project, "formats": formats, "max_bytes": settings.THINKSCOPE_MAX_UPLOAD_BYTES}
 
 
+def recent_imports(project: Project) -> list[tuple[Run, tuple[str, str]]]:
+    """The project's latest import jobs, each with the status its badge shows."""
+    runs = Run.objects.filter(project=project, kind=RunKind.IMPORT).select_related("created_by")
+    return [(run, display_status(run)) for run in runs[:RECENT_IMPORTS]]
+
+
 @login_required
 def import_upload(request: HttpRequest, slug: str) -> HttpResponse:
     """The upload form; a valid upload is stored and its preview opens."""
@@ -103,7 +112,8 @@ def import_upload(request: HttpRequest, slug: str) -> HttpResponse:
         read_as = {"format": form.cleaned_data["format"], "skip_invalid": form.cleaned_data["skip_invalid"] or ""}
         return redirect(f"{reverse_preview(project, upload)}?{urlencode(read_as)}")
     status = 400 if form.errors else 200
-    return render(request, "traces/import_upload.html", {**context, "form": form}, status=status)
+    context |= {"form": form, "recent": recent_imports(project)}
+    return render(request, "traces/import_upload.html", context, status=status)
 
 
 @vary_on_headers("HX-Request")
@@ -157,7 +167,7 @@ def refused(request: HttpRequest, project: Project, why: str) -> HttpResponse:
 
 def upload_gone(request: HttpRequest, project: Project) -> HttpResponse:
     """The upload form, saying the upload asked for is no longer waiting (imported, cancelled, swept)."""
-    context = {**page_context(project), "form": UploadForm(), "gone": True}
+    context = {**page_context(project), "form": UploadForm(), "recent": recent_imports(project), "gone": True}
     return render(request, "traces/import_upload.html", context, status=410)
 
 

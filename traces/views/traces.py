@@ -11,6 +11,7 @@ by a score (issue 4 item 5), the cursor is the last row's ``(value, id)``
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q
@@ -139,6 +140,8 @@ def trace_list(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         "page_size": PAGE_SIZE,
         "load_more_id": LOAD_MORE_TARGET,
         "score": form.score_key if form.is_valid() else None,
+        # Called by the template only when the list is empty (its query is spared otherwise).
+        "can_import": partial(access.can, project, request.user, access.Action.IMPORT),
     }
     return render(request, list_template(request), context)
 

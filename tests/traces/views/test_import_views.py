@@ -164,3 +164,10 @@ def test_confirm_with_an_unknown_format_imports_nothing(member_client: Client, p
 
     assert member_client.post(preview, {"format": "csv"}).status_code == 400
     assert not Run.objects.exists() and len(stored_uploads()) == 1
+
+
+def test_the_empty_trace_list_offers_the_import_page_to_those_who_may_import(member_client: Client, make_user: Any, project: Project) -> None:
+    url = reverse("trace-list", args=[project.slug])
+    assert reverse("import-upload", args=[project.slug]) in member_client.get(url).content.decode()
+    annotator = client_with_role(make_user, project, Role.ANNOTATOR)
+    assert 'id="import-link"' not in annotator.get(url).content.decode()
