@@ -24,10 +24,22 @@ from traces.models import Run, RunKind, RunStatus
 
 #: The longest file name kept from an upload (the rest of the server path is the random folder).
 MAX_NAME_CHARS = 100
+#: What a multipart request may carry beside its file (boundaries, headers, the other fields).
+MULTIPART_SLACK_BYTES = 64 * 1024
 
 
 def uploads_dir() -> Path:
     return Path(settings.DATA_DIR) / "uploads"
+
+
+def oversized_request(content_length: str | None) -> str:
+    """Why a request declaring ``content_length`` bytes is refused before its body is read: it
+    cannot hold a file within ``THINKSCOPE_MAX_UPLOAD_BYTES`` ("" when it may)."""
+    declared = int(content_length or 0)
+    limit = settings.THINKSCOPE_MAX_UPLOAD_BYTES
+    if declared > limit + MULTIPART_SLACK_BYTES:
+        return f"the request is {declared} bytes; files are limited to {limit} bytes"
+    return ""
 
 
 def save_upload(upload: UploadedFile) -> Path:

@@ -29,7 +29,7 @@ from traces.actions.preferences import PreferenceError, do_save_preference
 from traces.actions.projects import CREATION_REFUSED, do_create_project, may_create_projects
 from traces.actions.queues import next_item_for
 from traces.actions.resume import NOT_RESUMABLE, do_resume
-from traces.actions.uploads import save_upload
+from traces.actions.uploads import oversized_request, save_upload
 from traces.api import serializers as s
 from traces.api.filters import LabelFilter, PreferenceFilter, ScoreFilter, TraceFilter
 from traces.models import (
@@ -278,10 +278,6 @@ class UploadTooLarge(APIException):
     default_code = "upload_too_large"
 
 
-MULTIPART_SLACK_BYTES = 64 * 1024
-"""What a multipart request may carry beside its file (boundaries, headers, the other fields)."""
-
-
 class ImportViewSet(viewsets.GenericViewSet):
     """Upload a file in any importable format; it is imported by a worker as a job (a Run)."""
 
@@ -291,9 +287,9 @@ class ImportViewSet(viewsets.GenericViewSet):
     def create(self, request: Request) -> Response:
         limit = settings.THINKSCOPE_MAX_UPLOAD_BYTES
         # Refused from its declared length, before the body is read, when it says it is too large.
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-        if declared > limit + MULTIPART_SLACK_BYTES:
-            raise UploadTooLarge({"file": f"the request is {declared} bytes; files are limited to {limit} bytes"})
+        refusal = oversized_request(request.META.get("CONTENT_LENGTH"))
+        if refusal:
+            raise UploadTooLarge({"file": refusal})
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

@@ -27,7 +27,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from traces import access
 from traces.actions.imports import count_import_lines, do_enqueue_import, preview_import
-from traces.actions.uploads import discard_upload, save_upload
+from traces.actions.uploads import discard_upload, oversized_request, save_upload
 from traces.formats import FORMATS
 from traces.models import Project, Run, RunKind
 from traces.views.access import member_project
@@ -103,16 +103,24 @@ def recent_imports(project: Project) -> list[tuple[Run, tuple[str, str]]]:
 def import_upload(request: HttpRequest, slug: str) -> HttpResponse:
     """The upload form; a valid upload is stored and its preview opens."""
     project, forbidden = importing_project(request, slug)
-    context = page_context(project)
     if forbidden:
         return refused(request, project, forbidden)
-    form = UploadForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
-        upload = remember_upload(request, project, save_upload(form.cleaned_data["file"]))
-        read_as = {"format": form.cleaned_data["format"], "skip_invalid": form.cleaned_data["skip_invalid"] or ""}
-        return redirect(f"{reverse_preview(project, upload)}?{urlencode(read_as)}")
-    status = 400 if form.errors else 200
-    context |= {"form": form, "recent": recent_imports(project)}
+    if request.method != "POST":
+        return upload_page(request, project, UploadForm())
+    too_large = oversized_request(request.META.get("CONTENT_LENGTH"))
+    if too_large:  # refused from its declared length, before its body is read
+        return upload_page(request, project, UploadForm(), status=413, too_large=too_large)
+    form = UploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return upload_page(request, project, form, status=400)
+    upload = remember_upload(request, project, save_upload(form.cleaned_data["file"]))
+    read_as = {"format": form.cleaned_data["format"], "skip_invalid": form.cleaned_data["skip_invalid"] or ""}
+    return redirect(f"{reverse_preview(project, upload)}?{urlencode(read_as)}")
+
+
+def upload_page(request: HttpRequest, project: Project, form: UploadForm, status: int = 200, **extra: Any) -> HttpResponse:
+    """The upload form with the project's recent imports (``extra``: what else the page says)."""
+    context = {**page_context(project), "form": form, "recent": recent_imports(project), **extra}
     return render(request, "traces/import_upload.html", context, status=status)
 
 
@@ -166,9 +174,8 @@ def refused(request: HttpRequest, project: Project, why: str) -> HttpResponse:
 
 
 def upload_gone(request: HttpRequest, project: Project) -> HttpResponse:
-    """The upload form, saying the upload asked for is no longer waiting (imported, cancelled, swept)."""
-    context = {**page_context(project), "form": UploadForm(), "recent": recent_imports(project), "gone": True}
-    return render(request, "traces/import_upload.html", context, status=410)
+    """410: the upload form, saying the upload asked for is no longer waiting (imported, cancelled, swept)."""
+    return upload_page(request, project, UploadForm(), status=410, gone=True)
 
 
 def reverse_preview(project: Project, upload: str) -> str:
