@@ -27,7 +27,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from traces import access
 from traces.actions.imports import count_import_lines, do_enqueue_import, preview_import
-from traces.actions.uploads import discard_upload, oversized_request, save_upload
+from traces.actions.uploads import discard_upload, save_upload
 from traces.formats import FORMATS
 from traces.models import Project, Run, RunKind
 from traces.views.access import member_project
@@ -107,9 +107,6 @@ def import_upload(request: HttpRequest, slug: str) -> HttpResponse:
         return refused(request, project, forbidden)
     if request.method != "POST":
         return upload_page(request, project, UploadForm())
-    too_large = oversized_request(request.META.get("CONTENT_LENGTH"))
-    if too_large:  # refused from its declared length, before its body is read
-        return upload_page(request, project, UploadForm(), status=413, too_large=too_large)
     form = UploadForm(request.POST, request.FILES)
     if not form.is_valid():
         return upload_page(request, project, form, status=400)
