@@ -166,8 +166,11 @@ def test_confirm_with_an_unknown_format_imports_nothing(member_client: Client, p
     assert not Run.objects.exists() and len(stored_uploads()) == 1
 
 
-def test_the_empty_trace_list_offers_the_import_page_to_those_who_may_import(member_client: Client, make_user: Any, project: Project) -> None:
-    url = reverse("trace-list", args=[project.slug])
-    assert reverse("import-upload", args=[project.slug]) in member_client.get(url).content.decode()
+@pytest.mark.parametrize("page", ["job-list", "trace-list"])
+def test_the_runs_page_and_the_empty_trace_list_link_the_import_page_for_those_who_may_import(  # type: ignore[no-untyped-def]
+    page: str, member_client: Client, make_user: Any, project: Project
+) -> None:
+    url = reverse(page, args=[project.slug])
+    assert f'href="{reverse("import-upload", args=[project.slug])}" id="import-link"' in member_client.get(url).content.decode()
     annotator = client_with_role(make_user, project, Role.ANNOTATOR)
     assert 'id="import-link"' not in annotator.get(url).content.decode()
