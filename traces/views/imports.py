@@ -37,6 +37,7 @@ from traces.views.traces import HtmxHttpRequest, wants_fragment
 #: The session key holding the person's pending uploads: ``{upload id: [project id, path]}``.
 PENDING = "pending_imports"
 
+#: The formats a file can be read in (the page shows each with its description).
 FORMAT_CHOICES = [(name, name) for name in FORMATS]
 #: How many earlier import jobs the upload page lists.
 RECENT_IMPORTS = 6
@@ -176,6 +177,7 @@ def upload_gone(request: HttpRequest, project: Project) -> HttpResponse:
 
 
 def reverse_preview(project: Project, upload: str) -> str:
+    """The preview page of the pending upload ``upload``."""
     return reverse("import-preview", kwargs={"slug": project.slug, "upload": upload})
 
 
@@ -198,6 +200,7 @@ def pending_upload(request: HttpRequest, project: Project, upload: str) -> Path 
 
 
 def forget_upload(request: HttpRequest, upload: str) -> None:
+    """Drop ``upload`` from the person's pending uploads (its file is the caller's to keep or delete)."""
     pending = dict(request.session.get(PENDING, {}))
     pending.pop(upload, None)
     request.session[PENDING] = pending
