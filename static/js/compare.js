@@ -63,7 +63,8 @@
     var cell = cells[index];
     var rows = rowsOf(cell);
     var into = cell.offsetHeight ? Math.min(1, Math.max(0, (top - cell.offsetTop) / cell.offsetHeight)) : 0;
-    return { cell: index, row: rows.first + into * (rows.last - rows.first + 1), into: into };
+    var span = rows.last - rows.first + 1;
+    return { row: rows.first + into * span, span: span };
   }
 
   function scrollColumnTo(column, row) {
@@ -127,10 +128,13 @@
   }
 
   // To the next (previous) row where a cell of any column begins: one aligned row on, or past a
-  // block that every column has collapsed.
+  // block that every column has collapsed. The current row is read from the column whose top cell
+  // covers the fewest rows (a gap of many rows locates it only to a pixel's worth of rows).
   function stepRows(delta) {
     var all = columns();
-    var position = all.length ? positionOf(all[0]) : null;
+    var position = all.map(positionOf).filter(Boolean).reduce(function (best, each) {
+      return best === null || each.span < best.span ? each : best;
+    }, null);
     if (!position) {
       return;
     }

@@ -238,7 +238,10 @@ def column_of(letter: str, read: TraceSteps, offset: int, anchor_row: int | None
     cells += column_cells(parts.think + parts.answer, offset, anchor_row, read.t_star)
     texts = [
         PartText(name, segments, rest)
-        for name, segments, rest in (("think", parts.think_text, parts.think_rest), ("answer", parts.answer_text, parts.answer_rest))
+        for name, segments, rest in (
+            ("think", parts.think_text, parts.think_rest),
+            ("answer", parts.answer_text, parts.answer_rest),
+        )
         if segments
     ]
     if not read.steps and texts:  # a trace without steps shows its parts in one cell

@@ -453,3 +453,19 @@ def test_every_step_of_both_columns_loads_through_the_fragments(member_client, t
 def test_bad_column_windows_are_refused(member_client, pair, query) -> None:  # type: ignore[no-untyped-def]
     response = member_client.get(compare_url(pair) + "&" + query, HTTP_HX_REQUEST="true")
     assert response.status_code in (400, 404), (query, response.status_code)
+
+
+def test_a_long_step_in_a_column_shows_a_piece_and_loads_the_rest_there(member_client, make_traces) -> None:  # type: ignore[no-untyped-def]
+    step = "".join(f"Line {i} <b>of</b> a very long step.\n" for i in range(3000))  # ~100k characters
+    made = make_traces([TraceSpec(key="long", think=["Short.", step]), TraceSpec(key="other", think=["Also short."])])
+    traces = same_problem([made["long"], made["other"]])
+    body = member_client.get(compare_url(traces)).content.decode()
+    assert len(body) < 2 * windows.TEXT_CHARS and "<b>of</b>" not in body
+    button = re.search(r'id="rest-A-step-1" hx-get="([^"]+)" hx-target="#text-A-step-1"', body)
+    assert button is not None and 'id="text-A-step-1"' in body
+    (shown,) = [text for number, text in column_steps(body, "A") if number == 2]
+    while button is not None:
+        piece = member_client.get(html.unescape(button.group(1)), HTTP_HX_REQUEST="true").content.decode()
+        shown += html.unescape(re.sub(r"<[^>]+>", "", re.match(r'<span class="tex">(.*?)</span>', piece, re.S).group(1)))  # type: ignore[union-attr]
+        button = re.search(r'id="rest-A-step-1" hx-get="([^"]+)"', piece)
+    assert shown == step.strip()
