@@ -8,7 +8,8 @@ Builds two traces of one problem (two models) whose thinking repeats a ~460-char
 failure of a reasoning model that runs in a circle to its token limit), imports them through the
 real importer with analysis (so their loops are marked), in a fresh temporary SQLite database.
 Then, in the same process, through Django's test client (the whole middleware stack): ``GET`` of
-the first one's viewer and labeling page and of the page comparing the two, ``--requests`` times each, with the page's size and its count of loop marks, and the answer to the labeling page's
+the first one's viewer and labeling page and of the page comparing the two, ``--requests`` times
+each, with the page's size and its count of loop marks, and the answer to the labeling page's
 first-error key (``e``) on the last step, which changes every step's label, sent as labeling.js
 sends it (with the steps the page shows); beside them, the baseline of the
 same process: the trace row read alone. With chromium (Debian's, at /usr/bin/chromium, through
@@ -98,7 +99,8 @@ def main() -> None:
               f" {args.requests} requests each, Python {sys.version.split()[0]}")
         print(f"baseline (the trace row read alone): median {statistics.median(baseline):.1f} ms")
         urls = {name: reverse(name, args=[project.slug, trace_id]) for name in PAGES}
-        urls["trace-compare"] = reverse("trace-compare", args=[project.slug]) + "?traces=" + ",".join(map(str, trace_ids))
+        compared = ",".join(map(str, trace_ids))
+        urls["trace-compare"] = reverse("trace-compare", args=[project.slug]) + f"?traces={compared}"
         for name, url in urls.items():
             body = client.get(url).content
             samples = timed(lambda _i, url=url: client.get(url), args.requests)  # type: ignore[misc]

@@ -25,7 +25,7 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 from playwright.sync_api import Browser, Locator, Page, expect
-from test_compare import TOP_ROWS
+from test_compare import SCROLL_TO_ROW, TOP_ROWS
 from test_trace_viewer import watch
 
 from traces.actions.queues import QueueSpec, do_create_queue
@@ -285,12 +285,13 @@ def test_the_comparison_of_two_1mb_looping_traces_is_bounded_and_scrolls_togethe
     loop_cell.get_by_role("button").click()
     wait_for(lambda: column_a.locator("[data-rows]").count() > before, 10, 0.05)
     page.wait_for_function(SETTLED)
-    rows = [int(r.split("-")[0]) for r in column_a.locator("[data-rows]").evaluate_all("(cs) => cs.map((c) => c.dataset.rows)")]
+    spans = column_a.locator("[data-rows]").evaluate_all("(cells) => cells.map((cell) => cell.dataset.rows)")
+    rows = [int(span.split("-")[0]) for span in spans]
     assert rows == sorted(rows) and len(rows) == len(set(rows))
 
     # Scroll A into the loaded steps: B follows to the same aligned row, and back to t* with "s".
     loaded_row = rows[before + 5]
-    column_a.evaluate(f"(c) => {{ c.scrollTop = c.querySelector(':scope > [data-rows^=\"{loaded_row}-\"]').offsetTop; }}")
+    page.evaluate(SCROLL_TO_ROW, ["A", loaded_row])
     wait_for(lambda: shows_row(page, "B", loaded_row), 10, 0.05)
     page.locator("[data-compare]").evaluate("(el) => el.scrollIntoView({block: 'start'})")
     page.wait_for_timeout(300)

@@ -4,8 +4,9 @@ One page per trace, ``/p/<slug>/traces/<pk>/label/``: the steps with the signed-
 label cell and the automatic suggestions (source and confidence), a sticky panel with the keys, the
 answers and the trace-level form. Each keystroke (``static/js/labeling.js``) is one htmx POST to
 ``label/steps/`` (or ``label/undo/``) that calls one action of ``traces.actions.labels`` and answers
-with a status line plus, out of band, the label cells of the steps that changed: a 600-step trace
-is never re-rendered for one label.
+with a status line plus, out of band, the label cells of the steps that changed among those the
+page shows: a 600-step trace is never re-rendered for one label, and first-error mode on an
+8,737-step loop answers with the cells of its window, not 8,737.
 
 Rules: annotators, reviewers and owners label; viewers get 403 (they read traces in the viewer);
 non-members get 404; the page shows the person's own labels and the automatic suggestions, never
@@ -275,7 +276,9 @@ class ShownStepsForm(forms.Form):
     """Which steps the page shows (``shown``: ranges of 1-based step numbers), so that a keystroke's
     answer brings only their changed cells; the others are rendered fresh when they are loaded."""
 
-    shown = forms.RegexField(regex=r"^\d{1,9}-\d{1,9}(,\d{1,9}-\d{1,9})*$", required=False, max_length=20 * MAX_SHOWN_RANGES)
+    shown = forms.RegexField(
+        regex=r"^\d{1,9}-\d{1,9}(,\d{1,9}-\d{1,9})*$", required=False, max_length=20 * MAX_SHOWN_RANGES
+    )
 
     def clean_shown(self) -> list[tuple[int, int]]:
         pairs = [text.split("-") for text in self.cleaned_data["shown"].split(",") if text]
