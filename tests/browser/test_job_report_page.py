@@ -7,9 +7,11 @@ to confirm a long one. Screenshots at 1440×900."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from playwright.sync_api import expect
 from rollout_backend import RolloutScript
 from test_trace_viewer import watch
@@ -135,3 +137,30 @@ def test_the_generation_form_estimates_the_run_and_asks_to_confirm_a_long_one(li
     assert not Run.objects.filter(kind=RunKind.GENERATION, status="queued").exists()
     page.screenshot(path=str(artifacts / "generation-form-estimate.png"), full_page=True)
     assert [problem for problem in problems if "400" not in problem] == [] and dialogs == []  # but the refusal
+
+
+def test_a_running_generation_shows_the_engines_batch_in_flight(live_server, browser, make_user, artifacts) -> None:  # type: ignore[no-untyped-def]
+    project = Project.objects.create(name="Reasoning evals", slug="evals")
+    Membership.objects.create(project=project, user=make_user("lead", PASSWORD), role=Role.REVIEWER)
+    model = LanguageModel.objects.create(project=project, name="smol", backend="transformers", endpoint="embedded")
+    started = timezone.now() - timedelta(seconds=30)
+    engine = {"done": 0, "total": 2, "units": 2, "tokens": 0, "seconds": 0.0, "started": started.isoformat()}
+    run = Run.objects.create(
+        project=project, model=model, kind=RunKind.GENERATION, status="running", progress_total=2, started_at=started,
+        name="smol × 2 problems", params={"max_new_tokens": 256, "temperature": 0.7, "n": 1, "problem_ids": [1, 2]},
+        report={"engine": engine},
+    )  # fmt: skip
+
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    problems, dialogs = watch(page)
+    log_in(page, live_server.url + reverse("job-detail", args=[project.slug, run.pk]))
+    expect(page.locator("#run-engine")).to_contain_text("The engine is working on 2 completions: 0 done, for 3")
+    engine.update(done=1, tokens=240, seconds=26.0)  # the first request of the batch came back
+    Run.objects.filter(pk=run.pk).update(report={"engine": engine})
+    expect(page.locator("#run-done")).to_contain_text("0 / 2 (50.0 %)")
+    expect(page.locator("#run-speed")).to_have_text("9.2")
+    expect(page.locator("#run-tokens")).to_have_text("240")
+    expect(page.locator("#run-headline")).to_have_text("Generating 2 traces: 0 stored so far.")
+    page.screenshot(path=str(artifacts / "job-report-running.png"))
+    assert problems == [] and dialogs == []
+

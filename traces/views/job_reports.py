@@ -184,6 +184,8 @@ def _generation_report(run: Run, data: dict[str, Any], report: JobReport) -> Non
         Problem(f"problems {', '.join(map(str, item['problems']))}", item["error"]) for item in data.get("failures", [])
     ]
     report.headline = f"Generated {plural(stored, 'trace')} of {run.progress_total:,}."
+    if run.status == RunStatus.RUNNING:
+        report.headline = f"Generating {plural(run.progress_total, 'trace')}: {stored:,} stored so far."
     if run.status in (RunStatus.CANCELLED, RunStatus.FAILED) and stored < run.progress_total:
         report.headline += " Resume the run to generate the rest; it keeps every trace stored."
     if failures:

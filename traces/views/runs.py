@@ -65,7 +65,7 @@ class EngineCall:
 @dataclass(frozen=True)
 class Progress:
     """What a job page shows of a run's progress at ``now``; ``done`` counts the units committed,
-    ``percent`` and ``eta`` also the share of them the engine's call in flight has done."""
+    ``percent``, ``eta`` and ``tokens`` also what the engine's call in flight has done."""
 
     done: int
     total: int
@@ -74,6 +74,7 @@ class Progress:
     elapsed: timedelta | None
     eta: timedelta | None
     tokens_per_second: float | None
+    tokens: int
     engine: EngineCall | None
 
 
@@ -96,6 +97,7 @@ def progress_of(run: Run, now: datetime) -> Progress:
         elapsed=elapsed,
         eta=eta,
         tokens_per_second=_speed(run, report, engine, elapsed),
+        tokens=run.tokens_generated + (int(engine.get("tokens", 0)) if engine else 0),
         engine=_engine_call(engine, now) if engine else None,
     )
 
@@ -220,7 +222,6 @@ def run_list(request: HttpRequest, slug: str) -> HttpResponse:
         "kinds": RunKind.choices,
         "kind": kind,
         "can_generate": access.can(project, request.user, access.Action.GENERATE),
-        "can_import": access.can(project, request.user, access.Action.IMPORT),
     }
     return render(request, "traces/run_list.html", context)
 
