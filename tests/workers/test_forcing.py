@@ -9,7 +9,7 @@ import pytest
 
 from traces.analysis.think import split_think
 from traces.demo_problems import demo_problems
-from workers.backends.base import ChatPrompt, Completion, SamplingParams
+from workers.backends.base import ChatPrompt, Completion, FinishReason, ProgressCallback, SamplingParams, tokens_of
 from workers.backends.forcing import (
     ANSWER_CUE,
     THINK_CLOSE,
@@ -24,8 +24,13 @@ from workers.generation import completion_to_parsed
 BUDGET = 6
 
 
-def thought(text: str, finish_reason: str = "length", tokens: int = BUDGET) -> Completion:
-    return Completion(text=text, prompt_tokens=30, completion_tokens=tokens, finish_reason=finish_reason, seconds=1.5)  # type: ignore[arg-type]
+def words(text: str) -> int:
+    """A stand-in tokenizer: one token per word."""
+    return len(text.split())
+
+
+def thought(text: str, finish_reason: FinishReason = "length", tokens: int = BUDGET) -> Completion:
+    return Completion(text=text, prompt_tokens=30, completion_tokens=tokens, finish_reason=finish_reason, seconds=1.5)
 
 
 def test_a_thinking_cut_by_the_budget_is_closed_and_the_answer_cued() -> None:
@@ -87,29 +92,39 @@ def test_the_answer_limit_and_a_failed_phase_decide_the_finish_reason() -> None:
 
 @dataclass
 class ScriptedEngine:
-    """A ``continue_from`` that records its calls: thinkings by prompt and sample, then answers."""
+    """A ``continue_from`` that records its calls: thinkings by prompt and sample, then answers; each
+    call is one engine batch, reported to ``progress``."""
 
     thinkings: dict[str, list[str]]
     calls: list[tuple[list[str], SamplingParams, list[str]]] = field(default_factory=list)
 
     def __call__(
-        self, prompts: Sequence[ChatPrompt], prefixes: Sequence[str], params: SamplingParams, stop: Sequence[str]
+        self,
+        prompts: Sequence[ChatPrompt],
+        prefixes: Sequence[str],
+        params: SamplingParams,
+        stop: Sequence[str],
+        progress: ProgressCallback | None,
     ) -> list[list[Completion]]:
         self.calls.append((list(prefixes), params, list(stop)))
         if prefixes[0] == THINK_OPEN:
-            return [
+            results = [
                 [thought(text) for text in self.thinkings[prompt.messages[-1]["content"]][: params.n]]
                 for prompt in prompts
             ]
-        return [[Completion(text=f" {prefix.split()[1]}.", completion_tokens=2)] for prefix in prefixes]
+        else:
+            results = [[Completion(text=f" {prefix.split()[1]}.", completion_tokens=2)] for prefix in prefixes]
+        if progress is not None:
+            progress(len(prefixes) * params.n, tokens_of(results))
+        return results
 
 
 def test_the_driver_thinks_within_the_budget_then_answers_each_sample_once() -> None:
     engine = ScriptedEngine({"A": ["a0 =", "a1 ="], "B": ["b0 =", "b1 ="]})
     prompts = [ChatPrompt.of("A"), ChatPrompt.of("B")]
     params = SamplingParams(max_new_tokens=16, temperature=0.5, n=2, seed=3, think_budget=BUDGET)
-    seen: list[int] = []
-    results = generate_with_think_budget(engine, prompts, params, seen.append)
+    seen: list[tuple[int, int]] = []
+    results = generate_with_think_budget(engine, prompts, params, lambda done, tokens=0: seen.append((done, tokens)))
 
     (think_prefixes, think_params, think_stop), (answer_prefixes, answer_params, answer_stop) = engine.calls
     assert think_prefixes == [THINK_OPEN, THINK_OPEN] and think_stop == [THINK_STOP]
@@ -119,7 +134,18 @@ def test_the_driver_thinks_within_the_budget_then_answers_each_sample_once() -> 
     assert (answer_params.temperature, answer_params.seed) == (0.5, 3)
     assert [[c.text.split("\n")[1] for c in samples] for samples in results] == [["a0 =", "a1 ="], ["b0 =", "b1 ="]]
     assert all(c.text.endswith(f"{ANSWER_CUE} {c.text.split()[1]}.") for samples in results for c in samples)
-    assert seen == [4]
+    assert seen == [(0, sum(thought(t).completion_tokens for t in ("a0 =", "a1 =", "b0 =", "b1 ="))), (4, 8)]
+
+
+def test_a_progress_that_refuses_the_thinking_batch_stops_before_the_answers() -> None:
+    engine = ScriptedEngine({"A": ["a0 ="]})
+
+    def cancelled(done: int, tokens: int = 0) -> None:
+        raise RuntimeError("cancelled")
+
+    with pytest.raises(RuntimeError, match="cancelled"):
+        generate_with_think_budget(engine, [ChatPrompt.of("A")], SamplingParams(think_budget=BUDGET), cancelled)
+    assert len(engine.calls) == 1
 
 
 def test_the_driver_needs_a_budget() -> None:
@@ -141,8 +167,8 @@ def test_a_forced_trace_is_split_by_its_think_tags_whatever_the_models_format() 
     first = thought("Add: 3 + 4 = 7")
     completion = forced_completion(force_answer(first), first, Completion(text=" 7.", completion_tokens=2), BUDGET)
     problem = demo_problems(1)[0]
-    parsed = completion_to_parsed(problem, completion, 0, "m", count_tokens=lambda text: len(text.split()), think_format="none")
+    parsed = completion_to_parsed(problem, completion, 0, "m", count_tokens=words, think_format="none")
     assert parsed.think_format == "think_tags"
-    assert (parsed.think_tokens, parsed.answer_tokens) == (len("Add: 3 + 4 = 7".split()), len("The final answer is 7.".split()))
+    assert (parsed.think_tokens, parsed.answer_tokens) == (words("Add: 3 + 4 = 7"), words("The final answer is 7."))
     assert parsed.meta["budget_forcing"]["think_end"] == "budget"
     assert parsed.meta["completion_tokens"] == BUDGET + 2

@@ -214,11 +214,16 @@ class LocalTokenizerBackend:
         return self.generate_texts([self.render(prompt) for prompt in prompts], params, progress)
 
     def continue_batched(
-        self, prompts: Sequence[ChatPrompt], prefixes: Sequence[str], params: SamplingParams, stop: Sequence[str] = ()
+        self,
+        prompts: Sequence[ChatPrompt],
+        prefixes: Sequence[str],
+        params: SamplingParams,
+        stop: Sequence[str] = (),
+        progress: ProgressCallback | None = None,
     ) -> list[list[Completion]]:
         """Continuations of every prompt's assistant turn opened with its prefix, all rows batched
         together whatever their prompt (budget forcing's phases: one prefix per row, no sharing)."""
-        return self.generate_texts(self.render_continuations(prompts, prefixes), params, None, stop)
+        return self.generate_texts(self.render_continuations(prompts, prefixes), params, progress, stop)
 
     def continue_from(
         self,

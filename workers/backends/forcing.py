@@ -39,7 +39,10 @@ ThinkEnd = Literal["closed", "ended", "budget"]
 
 #: ``continue_from``: ``params.n`` continuations of each prompt's assistant turn opened with its
 #: prefix, holding only the new text; ``stop`` strings end a continuation early (kept in its text).
-Continue = Callable[[Sequence[ChatPrompt], Sequence[str], SamplingParams, Sequence[str]], list[list[Completion]]]
+Continue = Callable[
+    [Sequence[ChatPrompt], Sequence[str], SamplingParams, Sequence[str], ProgressCallback | None],
+    list[list[Completion]],
+]
 
 
 @dataclass(frozen=True)
@@ -106,22 +109,22 @@ def generate_with_think_budget(
     Phase 1 samples ``params.n`` thinkings of each prompt from :data:`THINK_OPEN`, at most
     ``params.think_budget`` tokens each, stopping at :data:`THINK_STOP`; phase 2 continues each
     thinking once from its :func:`force_answer` prefix, at most ``params.max_new_tokens`` tokens.
-    ``progress`` counts a completion when its answer is done.
+    ``progress`` is told after every engine batch of both phases (so it can stop a cancelled run
+    there): a thinking batch adds its tokens, an answer batch its completions and tokens.
     """
     budget = params.think_budget
     if budget is None:
         raise ValueError("budget forcing needs params.think_budget")
     thinking_params = replace(params, max_new_tokens=budget, think_budget=None)
-    thoughts = continue_from(prompts, [THINK_OPEN] * len(prompts), thinking_params, [THINK_STOP])
+    thinking_progress = None if progress is None else lambda done, tokens=0: progress(0, tokens)
+    thoughts = continue_from(prompts, [THINK_OPEN] * len(prompts), thinking_params, [THINK_STOP], thinking_progress)
     pairs = [(prompt, thought) for prompt, samples in zip(prompts, thoughts, strict=True) for thought in samples]
     forced = [force_answer(thought) for _, thought in pairs]
     answer_params = replace(params, n=1, think_budget=None)
-    answers = continue_from([prompt for prompt, _ in pairs], [f.prefix for f in forced], answer_params, [])
+    answers = continue_from([prompt for prompt, _ in pairs], [f.prefix for f in forced], answer_params, [], progress)
     completions = [
         forced_completion(f, thought, answer, budget)
         for f, (_, thought), (answer,) in zip(forced, pairs, answers, strict=True)
     ]
-    if progress is not None:
-        progress(len(completions))
     n = params.n
     return [completions[index : index + n] for index in range(0, len(completions), n)]
