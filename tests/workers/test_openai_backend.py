@@ -202,7 +202,10 @@ def test_a_response_missing_choices_is_rejected() -> None:
 def test_budget_forcing_thinks_then_forces_the_answer_as_continuations(server: FakeOpenAIServer) -> None:
     """s1 budget forcing through ``continue_final_message``: sample 0 closes its thinking itself, sample
     1 runs out of its 12-token budget and is cut there; each then answers after the forced cue."""
-    thinking = {0: "Add the two : 2 + 2 = 4 . </think> So it is 4", 1: "Two and two make four so four it is , no more and no less"}
+    thinking = {
+        0: "Add the two : 2 + 2 = 4 . </think> So it is 4",
+        1: "Two and two make four so four it is , no more and no less",
+    }
 
     def responder(body: dict[str, object], index: int) -> str:
         prefix = body["messages"][-1]["content"]  # type: ignore[index]
@@ -231,5 +234,5 @@ def test_budget_forcing_thinks_then_forces_the_answer_as_continuations(server: F
     assert all((r["max_tokens"], r["n"], "stop" in r) == (5, 1, False) for r in answer_requests)
 
     problem = demo_problems(1)[0]
-    parsed = completion_to_parsed(problem, closed, 0, "fake-model", count_tokens=backend.count_tokens, think_format="none")
+    parsed = completion_to_parsed(problem, closed, 0, "fake", count_tokens=backend.count_tokens, think_format="none")
     assert (parsed.think_format, parsed.think_tokens, parsed.answer_tokens) == ("think_tags", 10, 6)

@@ -102,7 +102,8 @@ def test_budget_forcing_thinks_within_the_budget_then_forces_the_answer(smollm2,
     for prompt, (completion, copy) in zip(PROMPTS, results, strict=True):
         assert copy.text == completion.text  # greedy: the samples are the same
         split = split_think(completion.text, "think_tags")
-        assert completion.text.startswith("<think>\n") and split.think_closed and completion.think_format == "think_tags"
+        assert completion.text.startswith("<think>\n") and split.think_closed
+        assert completion.think_format == "think_tags"
         assert split.answer_text(completion.text).startswith("\n\nThe final answer is")
         forcing = completion.meta["budget_forcing"]
         assert forcing["think_budget"] == 12 and forcing["think_end"] in ("closed", "ended", "budget")
