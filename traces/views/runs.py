@@ -222,6 +222,7 @@ def run_list(request: HttpRequest, slug: str) -> HttpResponse:
         "kinds": RunKind.choices,
         "kind": kind,
         "can_generate": access.can(project, request.user, access.Action.GENERATE),
+        "can_import": access.can(project, request.user, access.Action.IMPORT),
     }
     return render(request, "traces/run_list.html", context)
 
