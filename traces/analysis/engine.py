@@ -27,7 +27,7 @@ from traces.analysis.segmentation import Span
 from traces.analysis.think import ThinkSplit
 from traces.analysis.tokens import token_words
 
-ANALYSIS_VERSION = "3"
+ANALYSIS_VERSION = "4"
 """Bump when a change to any analysis changes its results: ``manage.py analyze`` re-runs older rows.
 
 2: reached answers that apply a function their target does not, or differ from it in matrix cells
@@ -35,7 +35,9 @@ or in mentioning π, no longer state it (``mismatch.states_answer``), which may 
 3: conclusions after ", we get", with "has" as a relation, displayed on the line after a colon
 ("…, I get:"), and lists of one unknown's solutions ("x = 0 or x = 5") are reached answers
 (``mismatch``), which may set or move t*; a count in words ("two y-intercepts") grades as its
-number (``answers.normalize_answer``); a bare function name ("f(x)") is no conclusion."""
+number (``answers.normalize_answer``); a bare function name ("f(x)") is no conclusion.
+4: a count in digits followed by words ("13 marbles", "9 customers") grades as its number, which
+may change a mismatch verdict, t* or the correctness the analysis reports."""
 
 METHOD = "analysis"
 """The ``Score.method`` of every score this module produces."""
