@@ -125,7 +125,8 @@ if EMBEDDED:
         }
     }
 else:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    # Connections are kept a minute; a health check before reuse drops one the server closed.
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -193,6 +194,8 @@ CACHES = {
     ),
 }
 SESSION_COOKIE_HTTPONLY = True
+# Django's default name, `sessionid`, collides with other Django tools on the same host.
+SESSION_COOKIE_NAME = os.environ.get("THINKSCOPE_SESSION_COOKIE_NAME") or "sessionid"
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the <meta> tag, not the cookie.
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -120,3 +120,24 @@ def test_a_bad_project_creators_value_refuses_to_start(tmp_path: Path) -> None:
     result = run(["-c", SHOW_PROJECT_CREATORS], production_env(tmp_path, THINKSCOPE_PROJECT_CREATORS="admins"))
     assert result.returncode != 0
     assert "THINKSCOPE_PROJECT_CREATORS must be 'staff' or 'everyone', not 'admins'" in result.stderr
+
+
+SHOW_DATABASE_AND_COOKIE = """
+import json
+import django
+django.setup()
+from django.conf import settings
+print(json.dumps([settings.DATABASES["default"]["CONN_HEALTH_CHECKS"], settings.SESSION_COOKIE_NAME]))
+"""
+
+
+@pytest.mark.parametrize(("value", "name"), [(None, "sessionid"), ("", "sessionid"), ("ts_session", "ts_session")])
+def test_connections_are_checked_and_the_session_cookie_can_be_named(
+    tmp_path: Path, value: str | None, name: str
+) -> None:
+    env = production_env(tmp_path)
+    if value is not None:
+        env["THINKSCOPE_SESSION_COOKIE_NAME"] = value
+    result = run(["-c", SHOW_DATABASE_AND_COOKIE], env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [True, name]
