@@ -207,7 +207,7 @@ def test_overlapping_markers_crossing_steps_are_clipped_per_step(member_client, 
     assert tags[0] == ["backtracking", "verification", "reverification", "loop", "after-t-star"]
     assert tags[1] == ["thought-switch"]
     assert tags[2] == []
-    legend = re.findall(r'<li><span class="mark-tag mark-tag-([\w-]+)">', body)
+    legend = re.findall(r'<li[^>]*>(?:<button[^>]*>)?<span class="mark-tag mark-tag-([\w-]+)">', body)
     assert legend == [MARK_STYLES[k].css for k in MARK_STYLES if k in {m[0] for m in markers}]
 
 
