@@ -27,7 +27,7 @@ from traces.analysis.segmentation import Span
 from traces.analysis.think import ThinkSplit
 from traces.analysis.tokens import token_words
 
-ANALYSIS_VERSION = "4"
+ANALYSIS_VERSION = "5"
 """Bump when a change to any analysis changes its results: ``manage.py analyze`` re-runs older rows.
 
 2: reached answers that apply a function their target does not, or differ from it in matrix cells
@@ -37,7 +37,9 @@ or in mentioning π, no longer state it (``mismatch.states_answer``), which may 
 (``mismatch``), which may set or move t*; a count in words ("two y-intercepts") grades as its
 number (``answers.normalize_answer``); a bare function name ("f(x)") is no conclusion.
 4: a count in digits followed by words ("13 marbles", "9 customers") grades as its number, which
-may change a mismatch verdict, t* or the correctness the analysis reports."""
+may change a mismatch verdict, t* or the correctness the analysis reports.
+5: the tokens after t* (``overthinking_ratio``, the shaded stretch, re-verifications) start where
+the answer reaching the reference ends, not where step t* ends, so a long step no longer hides them."""
 
 METHOD = "analysis"
 """The ``Score.method`` of every score this module produces."""
@@ -162,7 +164,7 @@ def overthinking_scores(over: Overthinking, under: Underthinking) -> dict[str, f
 
 
 def overthinking_markers(over: Overthinking, reasoning_end: int) -> list[Marker]:
-    """The t* marker at the first correct answer, and the shaded stretch after step t*."""
+    """The t* marker at the first correct answer, and the shaded stretch after that answer."""
     if over.first_correct is None or over.tail_start is None:
         return []
     found = over.first_correct

@@ -6,10 +6,12 @@
   that module for the exact rules) that states the reference (``mismatch.states_answer``:
   ``answers.grade`` after a cheap screen; an unevaluated computation that happens to equal a
   numeric reference does not count).
-* **overthinking_ratio** -- tokens after the end of step t\\* / tokens of the thinking; 0 when the
-  reference is never reached (SPEC §3.4).
+* **overthinking_ratio** -- tokens after the reference is first reached / tokens of the thinking;
+  0 when the reference is never reached (SPEC §3.4).  The count starts at the end of the answer
+  that reaches it, not at the end of step t\\*: a long step (a whole thinking written as one
+  paragraph) would otherwise hide everything the thinking spends after reaching it.
 * **re-verifications** -- the verification cues (``behaviours.PATTERNS["verification"]``) after
-  step t\\*: checking an answer that was already right.
+  that point: checking an answer that was already right.
 * **underthinking** -- *thought switches* (Wang et al. 2025, "Thoughts Are All Over the Place"):
   cue phrases of abandoning an approach for another, counted before the final correct path
   begins.  That path begins at the last switch before the correct answer is first reached (the
@@ -60,7 +62,7 @@ class Overthinking:
 
     ``t_star`` is the index of that step in the given steps (None: never reached) and
     ``first_correct`` the answer found there (absolute offsets; its ``start`` is where to put the
-    t* marker).  ``tail_start`` is where step t* ends: ``tokens_after`` counts the tokens from
+    t* marker).  ``tail_start`` is where that answer ends: ``tokens_after`` counts the tokens from
     there to the end of the thinking (the stretch a viewer shades).
     """
 
@@ -131,7 +133,7 @@ def measure_overthinking(
     if found is None:
         return Overthinking(None, None, None, think_tokens, 0, ())
     t_star = max(0, bisect_right([s.start for s in steps], found.start) - 1)
-    after = max(start, min(steps[t_star].end, end))
+    after = max(start, min(found.end, end))
     return Overthinking(
         t_star=t_star,
         first_correct=found,

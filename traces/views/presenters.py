@@ -66,8 +66,8 @@ class MarkStyle:
 
 #: Every marker kind of the analysis engine (``traces.analysis.engine.analyze_trace``), in legend order.
 MARK_STYLES: dict[str, MarkStyle] = {
-    "t_star": MarkStyle("t-star", "t*", "t*: the reference answer is first reached in the thinking"),
-    "after_t_star": MarkStyle("after-t-star", "after t*", "shaded: reasoning after step t* (overthinking)"),
+    "t_star": MarkStyle("t-star", "t*", "t*: where the reference answer is first reached"),
+    "after_t_star": MarkStyle("after-t-star", "after t*", "shaded: reasoning after t* (overthinking)"),
     "reverification": MarkStyle("reverification", "re-check", "re-verification after t*"),
     "loop": MarkStyle("loop", "↻ loop", "loop: a sentence or block repeated 3 times or more"),
     "thought_switch": MarkStyle("thought-switch", "⇄ switch", "thought switch to another approach"),
@@ -449,7 +449,7 @@ class AnalysisSummary:
     truncated: bool
     think_empty: bool
     unsupported: bool | None  # the final answer is never reached in the thinking; None: not applicable
-    overthinking_ratio: float | None
+    overthinking_ratio: float | None  # None: undetermined, as for a completion without a think part
     t_star_step: int | None  # the 1-based number of the shown step holding t*
     tokens_after_t_star: int | None
     reverifications: int | None
@@ -457,6 +457,11 @@ class AnalysisSummary:
     loop_tokens_wasted: int
     legend: list[LegendEntry]
     scores: list[ScoreRow]
+
+    @property
+    def reasoning_part(self) -> str:
+        """The part t* is looked for in: the thinking, or the answer of a completion without one."""
+        return "thinking" if self.has_think else "answer"
 
     @property
     def overthinking_percent(self) -> int | None:
@@ -518,7 +523,8 @@ def analysis_summary(
         truncated=bool(verdicts.get("truncated")),
         think_empty=bool(verdicts.get("think_empty")),
         unsupported=verdicts.get("unsupported_answer"),
-        overthinking_ratio=values.get("overthinking_ratio"),
+        # Overthinking is thinking spent after t*: with no think part there is none to measure.
+        overthinking_ratio=values.get("overthinking_ratio") if trace.think_split.has_think else None,
         t_star_step=step_number_at(steps, t_star.start) if t_star else None,
         tokens_after_t_star=count("tokens_after_t_star"),
         reverifications=count("reverifications_after_t_star"),

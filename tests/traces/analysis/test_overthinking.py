@@ -86,8 +86,8 @@ def test_t_star_and_ratio_for_every_correct_trace(measured: list[Measured]) -> N
         assert found is not None and step.start <= found.start < step.end
         assert m.trace.text[found.start : found.end] == found.text
         assert _equivalent(m.trace.answer, found.text), (m.trace.idx, found)
-        assert r.tail_start == step.end
-        assert r.tokens_after == count_tokens(m.trace.text[step.end : m.end])
+        assert r.tail_start == found.end
+        assert r.tokens_after == count_tokens(m.trace.text[found.end : m.end])
     found_share = sum(m.result.t_star is not None for m in correct) / len(correct)
     print(
         f"\nSky-T1 correct traces: {len(correct)}; t* found in {found_share:.1%}; "
@@ -113,7 +113,8 @@ def test_reverifications_are_verification_phrases_after_t_star(measured: list[Me
     for m in measured:
         if m.result.t_star is None:
             continue
-        after = m.steps[m.result.t_star].end
+        after = m.result.tail_start
+        assert after is not None
         for cue in m.result.reverifications:
             assert after <= cue.start < cue.end <= m.end
             assert " ".join(cue.text.casefold().replace("-", " ").split()) in phrases
@@ -141,7 +142,22 @@ def test_real_token_offsets_are_used_when_given(measured: list[Measured]) -> Non
     per_char = list(range(len(m.trace.text)))  # a "tokenizer" with one token per character
     r = measure_overthinking(m.trace.text, m.steps, m.trace.answer, token_starts=per_char)
     assert r.think_tokens == m.end - m.start
-    assert r.tokens_after == m.end - m.steps[r.t_star].end  # type: ignore[index]
+    assert r.tokens_after == m.end - r.first_correct.end  # type: ignore[union-attr]
+
+
+def test_tokens_after_t_star_start_inside_a_long_step() -> None:
+    """A thinking written as one paragraph is one step: the tokens after t* are counted from the
+    answer that reaches the reference, not from the end of that step (SPEC §3.4)."""
+    filler = " ".join(f"Checking once more that case {i} also gives 42 seems right." for i in range(25))
+    thinking = f"So the answer is \\boxed{{42}}. {filler}"
+    text = f"<think>{thinking}</think>The answer is 42."
+    split = split_think(text)
+    steps = segment(text, "reasoning", split.think_start, split.think_end)
+    assert len(steps) == 1 and count_tokens(thinking) >= 300
+    over = measure_overthinking(text, steps, "42")
+    assert over.t_star == 0 and over.first_correct is not None
+    assert over.tail_start == over.first_correct.end < steps[0].end
+    assert 0.85 < over.ratio < 1.0
 
 
 def test_reasoning_range_is_the_think_part_or_the_whole_text(skyt1_traces: list[SkyTrace]) -> None:

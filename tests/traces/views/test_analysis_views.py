@@ -171,6 +171,20 @@ def test_a_trace_without_a_think_part_has_no_think_answer_verdict(member_client,
     assert "no think part: the completion is all answer" in body and "thinking concluded" not in body
 
 
+def test_a_trace_without_a_think_part_has_no_overthinking_ratio(member_client, make_traces) -> None:  # type: ignore[no-untyped-def]
+    """t* of a completion without a think part is in the answer, and its overthinking undetermined."""
+    trace = make_traces([TraceSpec(key="plain", think=[], steps=["2 + 2 = 4.", "The answer is 4."])])["plain"]
+    t_star_at = trace.raw_text.index("4.")
+    analyse(trace, [("t_star", t_star_at, t_star_at + 1, "t*: reference answer first reached (4)")],
+            scores={"overthinking_ratio": 0.77, "t_star_step": 0.0, "tokens_after_t_star": 5.0,
+                    "reverifications_after_t_star": 0.0})
+    body = member_client.get(detail_url(trace)).content.decode()
+    assert 'data-badge="overthinking"' not in body and "77%" not in body
+    assert "in the thinking" not in body
+    assert "first reached in the answer" in body
+    assert re.search(r"<dt>Overthinking ratio</dt><dd>—</dd>", body)
+
+
 def test_badges_stay_quiet_when_nothing_is_wrong(member_client, make_traces) -> None:  # type: ignore[no-untyped-def]
     trace = make_traces([TraceSpec(key="calm", think=["So the answer is 4."])])["calm"]
     analyse(trace, [], verdicts={"mismatch": "match", "think_answer": "4", "truncated": False,
