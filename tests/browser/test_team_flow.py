@@ -140,16 +140,14 @@ def test_owner_annotators_and_reviewer_go_from_members_to_export(  # type: ignor
             trace_id = current_trace_id(page)
             assert trace_id == item.trace_id
             count = Step.objects.filter(trace_id=trace_id).count()
-            if name == "ann" and position == 1:
-                page.keyboard.press("1")
-                for _ in range(count - 1):
-                    page.keyboard.press("3")
-            else:
-                for _ in range(count):
-                    page.keyboard.press("3")
+            progress = page.locator("#label-progress")
+            for step in range(1, count + 1):
+                # Each rating saves, then moves on to the next step: wait for the save before the next key.
+                page.keyboard.press("1" if (name, position, step) == ("ann", 1, 1) else "3")
+                expect(progress).to_have_text(f"{step} / {count} rated by you")
             if name == "bob" and position == 2:
-                page.keyboard.press("e")  # the last step, selected, is the first error
-            expect(page.locator("#label-progress")).to_have_text(f"{count} / {count} rated by you")
+                with page.expect_response(lambda response: response.request.method == "POST"):
+                    page.keyboard.press("e")  # the last step, selected, is the first error
             if name == "ann" and position == 1:
                 shoot(page, artifacts, "labeling")
             page.keyboard.press("n")
