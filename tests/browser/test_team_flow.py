@@ -173,7 +173,7 @@ def test_owner_annotators_and_reviewer_go_from_members_to_export(  # type: ignor
     row = reviewer.locator("#adjudicate-step-1")
     expect(reviewer.locator("#disagreements-h")).to_contain_text("ann, bob disagree")
     row.get_by_role("button", name="−1").click()
-    expect(reviewer.locator("#adjudication-notice")).to_have_text("Step 1: adjudicated -1.")
+    expect(reviewer.locator("#adjudication-notice")).to_have_text("Step 1: adjudicated −1.")
     shoot(reviewer, artifacts, "adjudicate-trace")
     assert list(Label.objects.filter(source=ADJUDICATED).values_list("trace_id", "step__index", "value")) == [
         (first.trace_id, 0, -1)

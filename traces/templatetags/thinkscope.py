@@ -45,6 +45,11 @@ def correctness_badge(is_correct: bool | None, method: str = "") -> SafeString:
     )
 
 
+def rating_text(value: int | None) -> str:
+    """A step rating as people read it: "+1", "0", "−1" (a minus sign, as the chips show), "unrated"."""
+    return _RATINGS[value][2]
+
+
 @register.simple_tag
 def rating(value: int | None) -> SafeString:
     """A step rating −1/0/+1 (or unrated) as a chip: colour, symbol and signed number."""

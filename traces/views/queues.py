@@ -72,6 +72,7 @@ from traces.models import (
     Step,
     Trace,
 )
+from traces.templatetags.thinkscope import rating_text
 from traces.views.access import member_project
 from traces.views.forms import NamedSelect, TraceFilterForm, named_choices
 from traces.views.presenters import shown_span
@@ -344,7 +345,7 @@ def adjudicate_trace(request: HtmxHttpRequest, slug: str, pk: int, trace_pk: int
             data = form.cleaned_data
             try:
                 do_adjudicate_step(request.user, trace, data["step"], data["value"], data["version"])  # type: ignore[arg-type]
-                notice = f"Step {data['step'].index + 1}: adjudicated {data['value']:+d}."
+                notice = f"Step {data['step'].index + 1}: adjudicated {rating_text(data['value'])}."
             except StaleAdjudication as stale:
                 notice, status = str(stale), 409
             except LabelError as refused:

@@ -64,7 +64,7 @@ def test_one_click_records_the_adjudicated_label_and_returns_the_fragment(setup,
     response = reviewer.post(page_url(queue, trace), data, HTTP_HX_REQUEST="true")
     body = response.content.decode()
     assert response.status_code == 200 and body.strip().startswith('<section id="adjudication"')  # the fragment alone
-    assert "Step 2: adjudicated -1." in body
+    assert "Step 2: adjudicated −1." in body
     assert version_of(body) != opened
     saved = Label.objects.get(source=ADJUDICATED)
     assert (saved.step_id, saved.value, saved.user.username) == (step(trace, 1).pk, -1, "rita")
