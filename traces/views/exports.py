@@ -8,6 +8,7 @@ shows the download links and the manifest.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django import forms
@@ -160,6 +161,36 @@ def downloads(run: Run) -> list[dict[str, Any]]:
     return [entries.get(name, {"split": name, "name": MANIFEST_NAME}) for name in export_file_names(run)]
 
 
+#: The manifest's policy keys as people read them on the job page (the key stays on hover).
+POLICY_NAMES = {
+    "sources": "Labels from",
+    "auto_method": "Automatic method",
+    "precedence": "Consulted in order",
+    "neutral": "A neutral (0) step becomes",
+    "after_error": "Steps after the first error",
+    "test_fraction": "Test split",
+    "seed": "Split seed",
+    "split_by": "Split by",
+}
+
+
+def policy_rows(policy: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """The recorded label policy as (name, value, key) rows in words: sources by their display names,
+    the precedence as a chain, the test share as a percentage, nothing as a dash."""
+    rows = []
+    for key, value in policy.items():
+        if key in ("sources", "auto_method") and value:
+            shown = display_name(str(value))
+        elif key == "precedence":
+            shown = " → ".join(display_name(str(source)) for source in value)
+        elif key == "test_fraction":
+            shown = f"{float(value):.0%} of problems" if value else "none"
+        else:
+            shown = "—" if value in (None, "") else str(value)
+        rows.append((POLICY_NAMES.get(key, key.replace("_", " ")), shown, key))
+    return rows
+
+
 @vary_on_headers("HX-Request")
 @login_required
 def export_job(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
@@ -170,6 +201,7 @@ def export_job(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
         "job": run,
         "active": run.status in (RunStatus.QUEUED, RunStatus.RUNNING),
         "files": downloads(run),
+        "policy": policy_rows(run.report.get("policy", {})),
     }
     template = "traces/export_detail.html#status" if wants_fragment(request) else "traces/export_detail.html"
     return render(request, template, context)

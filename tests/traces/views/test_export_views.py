@@ -56,7 +56,12 @@ def test_form_shows_the_selection_and_starts_a_job(
     assert run.status == RunStatus.SUCCEEDED and run.params["filters"]["correct"] == "no"
 
     page = member_client.get(response["Location"]).content.decode()
-    assert "train.jsonl" in page and "import:test" in page and 'hx-trigger="every 2s"' not in page
+    assert "train.jsonl" in page and 'hx-trigger="every 2s"' not in page
+    # The policy reads in words, each row's manifest key on hover; no Python values (None, lists).
+    assert '<th title="sources">Labels from</th><td>test (imported)</td>' in page
+    assert '<th title="auto_method">Automatic method</th><td>—</td>' in page
+    assert '<th title="test_fraction">Test split</th><td>none</td>' in page
+    assert "None" not in page and "['import:test']" not in page
     download = member_client.get(reverse("export-job-file", args=[project.slug, run.pk, "train"]))
     rows = [json.loads(line) for line in b"".join(download.streaming_content).decode().splitlines()]
     assert [row["labels"] for row in rows] == [[True, spec.labels[1].value == 1] for spec in incorrect]
