@@ -73,3 +73,9 @@ def test_a_trace_of_another_project_is_404_under_a_member_project(
     other = Project.objects.create(name="Other team", slug="other-team")
     foreign = make_traces([TraceSpec(key="foreign")], in_project=other)["foreign"]
     assert member_client.get(reverse("trace-detail", args=[project.slug, foreign.pk])).status_code == 404
+
+
+@pytest.mark.parametrize("page", ["job-list", "queue-list", "member-list"])
+def test_every_project_page_links_to_its_traces_in_the_nav(member_client, project, page: str) -> None:  # type: ignore[no-untyped-def]
+    body = member_client.get(reverse(page, args=[project.slug])).content.decode()
+    assert f'<a href="{reverse("trace-list", args=[project.slug])}">Traces</a>' in body
