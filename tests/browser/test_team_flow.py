@@ -137,6 +137,8 @@ def test_owner_annotators_and_reviewer_go_from_members_to_export(  # type: ignor
         page.click("#start-labeling")
         for position, item in enumerate(items, 1):
             expect(page.locator("#queue-place")).to_contain_text(f"item {position} of 4")
+            # The item's page has loaded its (deferred) keyboard script: keys before that go nowhere.
+            page.wait_for_load_state("load")
             trace_id = current_trace_id(page)
             assert trace_id == item.trace_id
             count = Step.objects.filter(trace_id=trace_id).count()
