@@ -1,4 +1,4 @@
-"""The Celery application (STYLE.md: the three-line doccano bootstrap).
+"""The Celery application.
 
 Configuration comes from Django settings under the ``CELERY_`` namespace; see ``app/settings.py``
 for the broker choice (Redis when ``REDIS_URL`` is set, kombu's filesystem transport otherwise).

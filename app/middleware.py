@@ -1,4 +1,4 @@
-"""Response headers Django does not set itself (issue 9 item 2).
+"""Response headers Django does not set itself.
 
 The Content-Security-Policy is sent as a header on every response (not only HTML pages: a payload
 rendered by some other route is covered too). Hand-written rather than django-csp: the policy is

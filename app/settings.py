@@ -1,4 +1,4 @@
-"""Django settings for thinkscope, read from the environment (STYLE.md §10).
+"""Django settings for thinkscope, read from the environment.
 
 Two shapes of deployment:
 
@@ -161,7 +161,7 @@ THINKSCOPE_MAX_UPLOAD_BYTES = int(os.environ.get("THINKSCOPE_MAX_UPLOAD_BYTES", 
 # `manage.py sweep_uploads`). Empty means the default.
 THINKSCOPE_FAILED_UPLOAD_RETENTION_HOURS = float(os.environ.get("THINKSCOPE_FAILED_UPLOAD_RETENTION_HOURS") or 48)
 
-# --- Security (issue 9; SECURITY.md says what each covers) -------------------------------------------
+# --- Security (SECURITY.md says what each covers) -------------------------------------------
 # Scripts only from our own files (static/js): no inline script, no inline handler, no eval. Inline
 # style attributes are allowed (bar widths), style elements are not. Sent as a header on every response.
 CONTENT_SECURITY_POLICY = (
@@ -232,7 +232,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {"RoleEnum": "traces.models.project.Role"},
 }
 
-# --- Celery (SPEC §4 Workers): `gpu` queue for generation/rollouts/judges, `default` for the rest.
+# --- Celery (docs/concepts.md §4 Workers): `gpu` queue for generation/rollouts/judges, `default` for the rest.
 REDIS_URL = os.environ.get("REDIS_URL", "")
 BROKER_DIR = DATA_DIR / "broker"
 if REDIS_URL:
@@ -264,10 +264,10 @@ CELERY_TASK_ROUTES = {"workers.tasks.gpu_*": {"queue": "gpu"}}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_IGNORE_RESULT = True  # job status lives on model rows (STYLE.md §8)
+CELERY_TASK_IGNORE_RESULT = True  # job status lives on model rows
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 
-# --- Generation: where the embedded model's converted weights are cached (MODELS.md).
+# --- Generation: where the embedded model's converted weights are cached.
 MODEL_CACHE_DIR = Path(os.environ.get("THINKSCOPE_MODEL_CACHE", DATA_DIR / "models"))
 # The endpoints models generate on (servers, API key variables, local folders) are the operator's
 # configuration, never a project's: app/endpoints.py describes the file. `embedded` is always there.

@@ -7,7 +7,7 @@ from django.views.generic import RedirectView
 from traces.views.auth import LoginView, PasswordResetView
 
 urlpatterns = [
-    # The rate-limited login (issue 9); the admin signs in through it too, so no login is left unlimited.
+    # The rate-limited login; the admin signs in through it too, so no login is left unlimited.
     path("accounts/login/", LoginView.as_view(), name="login"),
     # The reset request is rate-limited too (per email and address); the rest of the flow is Django's.
     path("accounts/password_reset/", PasswordResetView.as_view(), name="password_reset"),

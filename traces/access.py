@@ -1,4 +1,4 @@
-"""Who may do what in a project (SPEC §1 roles), shared by the UI, the API and the actions.
+"""Who may do what in a project (docs/concepts.md §1 roles), shared by the UI, the API and the actions.
 
 owner: manage the project and its members; reviewer: adjudicate, import, export, start runs;
 annotator: label; viewer: read. Non-members see nothing (views answer 404, never data).

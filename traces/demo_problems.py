@@ -1,4 +1,4 @@
-"""thinkscope's own demo problems: templated math word problems with computed answers (SPEC §1
+"""thinkscope's own demo problems: templated math word problems with computed answers (docs/concepts.md §1
 Problem; used by ``manage.py demo``).
 
 Pure: no ORM, no data files. Every problem is written by a template from numbers drawn with a

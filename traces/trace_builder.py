@@ -1,4 +1,4 @@
-"""Turn one parsed completion into the fields of a stored trace (SPEC §1 Trace, §3.1, §3.2).
+"""Turn one parsed completion into the fields of a stored trace (docs/concepts.md §1 Trace, §3.1, §3.2).
 
 Pure: no ORM. ``build_trace_fields`` decides the raw text, the think/answer spans, the steps, the
 token counts, the extracted answers and the correctness verdict; ``traces.actions.store`` writes
@@ -109,7 +109,7 @@ def given_step_spans(parsed: ParsedTrace) -> list[tuple[int, int]]:
 
 
 def segmented_spans(raw_text: str, think: tuple[int, int], answer: tuple[int, int]) -> tuple[str, list[tuple[int, int]]]:
-    """Segment the think part and the answer part separately (SPEC §3.1); returns (method, spans)."""
+    """Segment the think part and the answer part separately (docs/concepts.md §3.1); returns (method, spans)."""
     spans: list[tuple[int, int]] = []
     methods = []
     for start, end in (think, answer):
@@ -122,7 +122,7 @@ def segmented_spans(raw_text: str, think: tuple[int, int], answer: tuple[int, in
 
 
 def grade_trace(parsed: ParsedTrace, final_answer: str | None, answer_type: str) -> tuple[bool | None, str]:
-    """Correctness vs the reference answer (SPEC §3.2); the file's own grading when there is none."""
+    """Correctness vs the reference answer (docs/concepts.md §3.2); the file's own grading when there is none."""
     if not parsed.reference_answer.strip():
         if parsed.is_correct is not None:
             return parsed.is_correct, "source"

@@ -1,1 +1,1 @@
-"""Celery tasks and generation backends (STYLE.md §8–9)."""
+"""Celery tasks and generation backends."""

@@ -1,4 +1,4 @@
-"""Prompts in, parsed traces out (SPEC §1 Run, Trace): the pure glue between a backend and the store.
+"""Prompts in, parsed traces out (docs/concepts.md §1 Run, Trace): the pure glue between a backend and the store.
 
 No ORM and no torch: :func:`build_prompt` turns a problem into a :class:`ChatPrompt`,
 :func:`completion_to_parsed` turns a backend's :class:`Completion` into a
@@ -16,15 +16,15 @@ from traces.formats.base import ParsedTrace
 from workers.backends.base import ChatPrompt, Completion
 
 #: The instruction for the embedded default model. SmolLM2-135M does not use think delimiters even
-#: when asked to (MODELS.md), so the prompt asks only for a final line that answer extraction reads
-#: ("the answer is …", SPEC §3.2). A tiny model follows it only sometimes: a completion that does
+#: when asked to, so the prompt asks only for a final line that answer extraction reads
+#: ("the answer is …", docs/concepts.md §3.2). A tiny model follows it only sometimes: a completion that does
 #: not is stored as generated, and graded "no answer" — a format the model did not follow is data.
 DEFAULT_SYSTEM_PROMPT = (
     "Solve the math word problem step by step. End with a line 'The answer is N.' where N is a number."
 )
 
 #: The think delimiters of completions answering :data:`DEFAULT_SYSTEM_PROMPT`: none, the whole
-#: completion is the answer part (``LanguageModel.think_format``, SPEC §1 Trace).
+#: completion is the answer part (``LanguageModel.think_format``, docs/concepts.md §1 Trace).
 THINK_FORMAT = "none"
 
 #: The instruction for the embedded default model generating with a think budget (budget forcing,
@@ -81,7 +81,7 @@ def completion_to_parsed(
     think_format: str = THINK_FORMAT,
     meta: Mapping[str, Any] | None = None,
 ) -> ParsedTrace:
-    """One completion as a ``ParsedTrace`` (SPEC §1 Trace).
+    """One completion as a ``ParsedTrace`` (docs/concepts.md §1 Trace).
 
     The completion's separate ``reasoning_content``, or the think delimiters its backend wrote
     (``Completion.think_format``: budget forcing writes think tags), override the model's

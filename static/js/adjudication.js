@@ -1,4 +1,4 @@
-// The adjudication page (issue 6 items 3 and 5): a refused save (409: someone adjudicated this
+// The adjudication page: a refused save (409: someone adjudicated this
 // trace since the page was opened; 400: a bad value) answers with a notice that replaces the page's
 // notice (the server retargets it there). htmx does not swap error answers by default: let these
 // two through. No inline handlers (the CSP forbids them).

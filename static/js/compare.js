@@ -1,4 +1,4 @@
-// Side-by-side comparison (issue 6 item 4; templates/traces/compare.html).
+// Side-by-side comparison (templates/traces/compare.html).
 //
 // Synchronized scrolling: each column ([data-compare-column]) scrolls on its own. Its cells carry
 // data-rows="<first>-<last>", the aligned rows they cover (the same row numbers in every column):

@@ -1,4 +1,4 @@
-// Dashboards (issue 8 item 3): draw every chart of data.json with Chart.js, with its legend as a list
+// Dashboards: draw every chart of data.json with Chart.js, with its legend as a list
 // under the plot, write its numbers as a table under it, link its CSV, and open the trace list
 // filtered to a bar or point on click.
 // No inline script: the page gives the URLs in data-* attributes of #dashboard.

@@ -1,4 +1,4 @@
-// Render LaTeX in model text with KaTeX's auto-render (SPEC §4: "LaTeX rendered").
+// Render LaTeX in model text with KaTeX's auto-render (docs/concepts.md §4: "LaTeX rendered").
 //
 // Only elements with the class "tex" are rendered: the server has already escaped their text, and
 // auto-render only replaces the text between delimiters with KaTeX's own markup (trust is off, so
@@ -17,7 +17,7 @@
 // nested \underbrace or 150 nested \frac, a 1.5 KB formula. So each formula is checked before
 // KaTeX sees it, and one over budget is left as its plain text inside an element of class
 // tex-refused whose title says why (no words are added to the text). The figures come from the
-// 22,410 distinct formulas of the sample data (../shared/data): they nest at most 8 groups deep
+// 22,410 distinct formulas of the sample data: they nest at most 8 groups deep
 // (99.9 % at most 3), are at most ~1,000 characters long (longer "formulas" are money signs
 // mistaken for delimiters), need at most 150 macro expansions (built-ins such as \implies count),
 // ask for no size above 4pt and define no macro. Each limit leaves at least twice that room, and

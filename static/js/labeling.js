@@ -1,4 +1,4 @@
-// Keyboard-first step labeling (issue 6; SPEC §1 Label, §2 ProcessBench first error).
+// Keyboard-first step labeling (docs/concepts.md §1 Label, §2 ProcessBench first error).
 //
 //   j / ↓, k / ↑   move to the next / previous step (the current step is highlighted)
 //   1 / 2 / 3      rate the current step −1 / 0 / +1, then move on

@@ -1,4 +1,4 @@
-// Keyboard shortcuts of the trace viewer (SPEC §4: keyboard-first).
+// Keyboard shortcuts of the trace viewer (docs/concepts.md §4: keyboard-first).
 //
 //   j / k   focus the next / previous visible step
 //   t       collapse or expand the thinking (<details id="think">)

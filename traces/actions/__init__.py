@@ -1,4 +1,4 @@
-"""State-changing actions (STYLE.md §4): the only code that writes traces, labels and runs.
+"""State-changing actions: the only code that writes traces, labels and runs.
 
 Views, the API, management commands and Celery tasks all call these functions.
 """

@@ -1,4 +1,4 @@
-"""Adjudicate where a queue's annotators disagree (issue 6 items 3 and 5).
+"""Adjudicate where a queue's annotators disagree.
 
 A reviewer opens a trace that two or more people labelled; the steps they rated differently come
 side by side, each person's value in its own column, and one click records the adjudicated value

@@ -1,4 +1,4 @@
-"""Agreement of a queue's annotators (SPEC §3.8; issue 6 item 3): among people, and people against
+"""Agreement of a queue's annotators (docs/concepts.md §3.8): among people, and people against
 every automatic method.
 
 Read from the human labels of the queue's traces (their current steps), the coefficients come from

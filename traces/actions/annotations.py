@@ -1,15 +1,15 @@
-"""Save a person's trace-level annotation (SPEC §1 Trace annotation).
+"""Save a person's trace-level annotation (docs/concepts.md §1 Trace annotation).
 
 One row per (trace, source, person): the first-error step (set by the labeling view's first-error
 mode, see ``traces.actions.labels``), the final-answer, think–answer mismatch and overthinking
 verdicts, free tags and a note. Each writer updates only the fields it owns, so the first-error
 keystroke and the trace-level form never overwrite each other.
 
-Verdict vocabularies (SPEC §1 names the fields, not their values; these are what we chose):
+Verdict vocabularies (docs/concepts.md §1 names the fields, not their values; these are what we chose):
 
 * final answer: ``correct`` / ``incorrect`` / ``unclear``;
-* think–answer mismatch (SPEC §3.3): ``consistent`` / ``mismatch`` / ``undetermined``;
-* overthinking (SPEC §3.4): ``none`` / ``some`` / ``severe``.
+* think–answer mismatch (docs/concepts.md §3.3): ``consistent`` / ``mismatch`` / ``undetermined``;
+* overthinking (docs/concepts.md §3.4): ``none`` / ``some`` / ``severe``.
 
 An empty string means "not given".
 """

@@ -1,5 +1,5 @@
-"""Automatic step labels as jobs (issue 5 items 4, 5): Monte Carlo rollouts (SPEC §3.6) and LLM
-judges (SPEC §3.7).
+"""Automatic step labels as jobs: Monte Carlo rollouts (docs/concepts.md §3.6) and LLM
+judges (docs/concepts.md §3.7).
 
 Starting: :func:`do_start_mc` and :func:`do_start_judge` check the request (bad input raises
 ``RequestRejected`` naming the field), write a Run of kind ``mc_rollout`` or ``judge`` whose
@@ -96,7 +96,7 @@ BackendFor = Callable[[LanguageModel], GenerationBackend]
 
 
 def judge_source(model: LanguageModel) -> str:
-    """The label source of a judge model (SPEC §1 Label sources)."""
+    """The label source of a judge model (docs/concepts.md §1 Label sources)."""
     return f"{JUDGE_SOURCE_PREFIX}{model.name}"
 
 
@@ -120,7 +120,7 @@ class Selection:
 
 @dataclass(frozen=True)
 class McSpec:
-    """Monte Carlo parameters (SPEC §3.6): K rollouts per prefix, linear or binary search."""
+    """Monte Carlo parameters (docs/concepts.md §3.6): K rollouts per prefix, linear or binary search."""
 
     k: int = DEFAULT_K
     mode: str = "linear"
@@ -143,7 +143,7 @@ class McSpec:
 
 @dataclass(frozen=True)
 class JudgeSpec:
-    """LLM judge parameters (SPEC §3.7): the judges (model ids), the prompt, self-judging."""
+    """LLM judge parameters (docs/concepts.md §3.7): the judges (model ids), the prompt, self-judging."""
 
     judge_ids: tuple[int, ...]
     mode: str = "first_error"
@@ -408,7 +408,7 @@ def _commit_trace(run: Run, trace: Trace, result: TraceResult) -> None:
 
 
 def _mc_labeler(run: Run, backend_for: BackendFor, live: LiveProgress) -> Labeler:
-    """Per trace: roll out its prefixes as the run's mode plans, and label its steps (SPEC §3.6)."""
+    """Per trace: roll out its prefixes as the run's mode plans, and label its steps (docs/concepts.md §3.6)."""
     model = run.model
     if model is None:
         raise ValueError(f"run {run.pk} has no rollout model")
@@ -572,7 +572,7 @@ def _add_panel(result: TraceResult, trace: Trace, steps: list[Step], parsed: dic
 
 
 def _run_agreement(run: Run) -> dict[str, Any]:
-    """The judges' agreement over every step they rated in this run (SPEC §3.7, §3.8)."""
+    """The judges' agreement over every step they rated in this run (docs/concepts.md §3.7, §3.8)."""
     ratings: dict[int, list[int]] = {}
     rows = (
         Label.objects.filter(

@@ -1,4 +1,4 @@
-"""Evaluate an automatic labeller against a reference labelling (SPEC §3.8; issue 7, item 4).
+"""Evaluate an automatic labeller against a reference labelling (docs/concepts.md §3.8).
 
 Any label source (``mc_rollout``, ``llm_judge:<model>``, ``heuristic:<name>``, ``import:<format>``,
 ``human``, ``adjudicated``) is scored against another one taken as the reference — people's

@@ -1,4 +1,4 @@
-"""Export jobs (SPEC §2 "Exports", §4 Workers; issue 7): an export requested from the API or the UI
+"""Export jobs (docs/concepts.md §2 "Exports", §4 Workers): an export requested from the API or the UI
 runs in a worker on the `default` queue as a Run of kind ``export``.
 
 ``do_start_export`` checks the request, creates the Run (format, label policy, filters and step

@@ -1,4 +1,4 @@
-"""Generation runs (SPEC §1 Run; issue 5 §1, §3): start, generate in chunks, cancel and resume.
+"""Generation runs (docs/concepts.md §1 Run): start, generate in chunks, cancel and resume.
 
 A generation Run is model × problems × ``n`` samples. :func:`do_start_generation` validates the
 request, writes the Run (its problems and sampling parameters in ``params``) and, once that is
@@ -7,11 +7,11 @@ committed, queues one `gpu` task per chunk of problems (:func:`enqueue_missing_c
 Each chunk task calls :func:`generate_chunk`, which is idempotent: it generates only the samples the
 Run does not hold yet (:func:`missing_samples`; a trace is unique per run, problem and sample
 index), stores each batch in its own transaction through ``store_traces`` (the writer path imports
-use too, STYLE.md §4), and re-reads the Run's status before every batch and after every engine
+use too), and re-reads the Run's status before every batch and after every engine
 batch inside it (``LiveProgress``, which also shows the engine's progress on the job page), so a
 cancelled run stops within an engine batch and stores nothing of the batch it left. A task redelivered after its worker was killed therefore finishes the
 chunk without duplicating a trace; a cancelled or failed run is resumed by queueing its missing
-chunks again. Each chunk queues the analysis of what it stored (SPEC §3; issue 4 §5); the last
+chunks again. Each chunk queues the analysis of what it stored (docs/concepts.md §3); the last
 chunk to finish marks the run succeeded.
 
 :func:`generate_run` is the synchronous form of the same loop for one process that holds its own

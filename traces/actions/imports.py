@@ -1,4 +1,4 @@
-"""Import a file of traces into a project (SPEC §2; issue: importers).
+"""Import a file of traces into a project (docs/concepts.md §2; issue: importers).
 
 An import is atomic: the first bad line aborts it and nothing is written, except the import Run
 that records the error. With ``skip_invalid`` the valid lines are imported and every skipped line

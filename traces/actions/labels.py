@@ -1,4 +1,4 @@
-"""Save step labels (SPEC §1 Label): a person's labels, upserted per (step, source, person).
+"""Save step labels (docs/concepts.md §1 Label): a person's labels, upserted per (step, source, person).
 
 Labels are per person: a save reads and writes only the rows of (step, source, that person), under a
 row lock inside one transaction, so two people labeling the same trace never lose each other's
@@ -14,7 +14,7 @@ view are here beside the API's ``do_save_labels``:
 * ``do_accept_suggestion``: the best automatic label of the step that the person may see
   (``traces.access``: never a gold source hidden from them) becomes the person's own, with
   ``params["accepted"]`` naming the source (automatic labels never count as the person's otherwise);
-* ``do_mark_first_error``: ProcessBench's convention (SPEC §2): +1 before the first error, −1 at
+* ``do_mark_first_error``: ProcessBench's convention (docs/concepts.md §2): +1 before the first error, −1 at
   it, later steps unrated (the person's later labels are removed); step −1 means "no error", every
   step +1. It also sets the person's ``TraceAnnotation.first_error_step``.
 
@@ -230,7 +230,7 @@ def replaced_by(state: LabelState | None) -> Update:
 
 
 def require_current_steps(steps: list[Step]) -> None:
-    """Labels refer to the steps of their trace's current segmentation (SPEC §1 Step); one query."""
+    """Labels refer to the steps of their trace's current segmentation (docs/concepts.md §1 Step); one query."""
     current = dict(
         Trace.objects.filter(pk__in={step.trace_id for step in steps}).values_list("id", "current_segmentation_id")
     )

@@ -1,4 +1,4 @@
-"""A project's members: add people, change their roles, remove them (SPEC §1 roles).
+"""A project's members: add people, change their roles, remove them (docs/concepts.md §1 roles).
 
 The rules hold wherever a change comes from (the Members page, the API, ``manage.py``):
 

@@ -1,4 +1,4 @@
-"""Save a person's pairwise preference between two traces of one problem (issue 6 item 4).
+"""Save a person's pairwise preference between two traces of one problem.
 
 A preference is a label type of its own (``traces.models.Preference``): "A is better", "B is
 better" or "tie", with a reason. The row stores the pair in canonical order (``trace_a_id <

@@ -1,5 +1,4 @@
-"""Annotation queues: make one from a trace filter, hand items out, submit or skip them (SPEC §1 Queue;
-issue 6 item 2).
+"""Annotation queues: make one from a trace filter, hand items out, submit or skip them (docs/concepts.md §1 Queue).
 
 * ``do_create_queue`` makes one item per trace the trace list's filter selects (the caller passes
   that queryset, built by the list's own filter code, and the filter's query to keep), newest first

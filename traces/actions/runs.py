@@ -1,4 +1,4 @@
-"""What every kind of job shares about its Run row's status (SPEC §1 Run): generation chunks,
+"""What every kind of job shares about its Run row's status (docs/concepts.md §1 Run): generation chunks,
 Monte Carlo and judge runs all start, stop when cancelled, and fail the same way."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Store parsed traces: the one writer path for imported and generated traces (STYLE.md §4).
+"""Store parsed traces: the one writer path for imported and generated traces.
 
 ``store_traces`` inserts in bulk, batch by batch, so a 100k-line file streams through in constant
 memory (apart from the map of problem hashes to ids). It runs inside the caller's transaction:

@@ -1,4 +1,4 @@
-"""API tokens: one per person, issued, rotated and revoked here (issue 9 item 1).
+"""API tokens: one per person, issued, rotated and revoked here.
 
 DRF's authtoken keeps one ``Token`` row per user; authentication fails as soon as the row is gone,
 so revoking is deleting it and rotating is deleting it and creating a new one.

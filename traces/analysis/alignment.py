@@ -1,7 +1,7 @@
-"""Step alignment of several traces of one problem for the side-by-side comparison (issue 6 item 4, SPEC §4).
+"""Step alignment of several traces of one problem for the side-by-side comparison (docs/concepts.md §4).
 
 Each trace is a list of steps and, when its thinking reaches the reference answer, the position of
-its t* step (SPEC §3.4: the first step at which the reference answer is reached). The comparison
+its t* step (docs/concepts.md §3.4: the first step at which the reference answer is reached). The comparison
 shows one column per trace and one row per aligned position:
 
 * the t* steps of every trace that has one land on the same row, the *anchor row*;

@@ -1,4 +1,4 @@
-"""Final-answer extraction and correctness grading (SPEC §3.2).
+"""Final-answer extraction and correctness grading (docs/concepts.md §3.2).
 
 Extraction (``extract_answer``) looks, in priority order, for
 
@@ -13,7 +13,7 @@ Extraction (``extract_answer``) looks, in priority order, for
 
 The returned ``ExtractedAnswer.text`` is always ``input[start:end]``: surrounding ``$``, ``\\(``
 ``\\)``, ``\\[`` ``\\]``, ``**`` and a trailing period are trimmed from the span, nothing is
-rewritten.  SPEC §3.2 asks for both the last answer reached inside the think part and the final
+rewritten.  docs/concepts.md §3.2 asks for both the last answer reached inside the think part and the final
 answer part: call ``extract_answer`` on each part (``think.split_think``).
 
 Grading (``grade``) first tries a cheap normaliser (``normalize_answer``: strips ``$``,
@@ -67,7 +67,7 @@ class ExtractedAnswer:
 
 @dataclass(frozen=True)
 class Verdict:
-    """Correctness of a predicted answer (SPEC §3.2); ``correct`` None means undetermined."""
+    """Correctness of a predicted answer (docs/concepts.md §3.2); ``correct`` None means undetermined."""
 
     correct: bool | None
     method: str  # "exact" | "numeric" | "choice" | "math_verify" | "text" | "undetermined"
@@ -174,7 +174,7 @@ def _boxed_content(text: str, m: re.Match[str], partners: dict[int, int] | None)
 
 
 def last_boxed(text: str) -> ExtractedAnswer | None:
-    """The content of the last well-formed, non-empty ``\\boxed{…}``/``\\fbox{…}`` (SPEC §3.2).
+    """The content of the last well-formed, non-empty ``\\boxed{…}``/``\\fbox{…}`` (docs/concepts.md §3.2).
 
     Braces nest; an unbalanced (e.g. truncated) last box is skipped in favour of an earlier one.
     ``\\boxed 5`` (argument without braces) yields ``5``.
@@ -257,7 +257,7 @@ def _lone_choice(text: str) -> ExtractedAnswer | None:
 
 
 def extract_answer(text: str, *, last_number_fallback: bool = False) -> ExtractedAnswer | None:
-    """The final answer stated in ``text``, or None (SPEC §3.2).
+    """The final answer stated in ``text``, or None (docs/concepts.md §3.2).
 
     Priority: last ``\\boxed{}``/``\\fbox{}``; last GSM8K ``#### N``; last "the (final) answer
     is/should be/must be …" (not "…is correct"); last "Answer: X"/"Final answer: X"; a lone choice letter at the
@@ -334,7 +334,7 @@ MAX_CACHED_ANSWER_CHARS = 200
 
 
 def normalize_answer(s: str) -> str:
-    """Cheap canonical form of a math answer string for exact comparison (SPEC §3.2).
+    """Cheap canonical form of a math answer string for exact comparison (docs/concepts.md §3.2).
 
     Strips math delimiters (``$``, ``\\(``…), a wrapping ``\\boxed{}``, ``\\text{}``-style
     wrappers, ``\\left``/``\\right``, spacing commands (``\\!``, ``\\,``…) and all whitespace,
@@ -571,7 +571,7 @@ def _grade_math(predicted: str, reference: str) -> Verdict:
 def grade(
     predicted: str | None, reference: str | None, answer_type: AnswerType = "math"
 ) -> Verdict:
-    """Is ``predicted`` the same answer as ``reference``? (SPEC §3.2).
+    """Is ``predicted`` the same answer as ``reference``? (docs/concepts.md §3.2).
 
     None or blank on either side is undetermined.  ``choice``: option letters, case-insensitive.
     ``text``: casefolded words without punctuation.  ``numeric``/``math``: cheap normalisation
@@ -595,7 +595,7 @@ _WORD = re.compile(r"[^\W\d_]{3,}")
 
 
 def infer_answer_type(reference: str) -> AnswerType:
-    """Guess the answer type of a reference answer (SPEC §1 Problem.answer_type, §3.2).
+    """Guess the answer type of a reference answer (docs/concepts.md §1 Problem.answer_type, §3.2).
 
     A lone option letter A–J (optionally in parentheses) is ``choice``; a plain number, fraction
     or percentage is ``numeric``; words without math symbols ("Evelyn", "\\text{odd}") are

@@ -1,11 +1,11 @@
 """Reasoning behaviours: where a trace verifies, backtracks, sets subgoals, chains backwards or
-reflects (SPEC §3.5).
+reflects (docs/concepts.md §3.5).
 
 Each behaviour is recognised by a list of English cue phrases.  The lists are *heuristics*, chosen
 after the cognitive behaviours studied in Gandhi et al. 2025 ("Cognitive Behaviors that Enable
 Self-Improving Reasoners": verification, backtracking, subgoal setting, backward chaining) plus the
 "aha"/reflection phrases of DeepSeek-R1-style traces.  They count *phrases*, not reasoning acts:
-"wait" also appears in "wait time", "verify" in "verify that f is injective".  SPEC §3.5 asks to
+"wait" also appears in "wait time", "verify" in "verify that f is injective".  docs/concepts.md §3.5 asks to
 show the counts beside correctness because more reflection is not better; read them as
 indicators, never as grades.
 
@@ -35,7 +35,7 @@ VERIFICATION_PHRASES: tuple[str, ...] = (
     "re-check", "cross-check", "sanity check", "plug back", "plugging back", "plug it back",
     "plug in back", "substitute back", "substituting back", "make sure",
 )
-"""Cues of checking a result already reached (SPEC §3.5 verification)."""
+"""Cues of checking a result already reached (docs/concepts.md §3.5 verification)."""
 
 BACKTRACKING_PHRASES: tuple[str, ...] = (
     "wait", "that's wrong", "that is wrong", "that's not right", "that is not right",
@@ -44,7 +44,7 @@ BACKTRACKING_PHRASES: tuple[str, ...] = (
     "I made a mistake", "I made an error", "my mistake", "I was wrong", "I messed up",
     "scratch that", "start over", "let me go back", "go back", "on second thought",
 )
-"""Cues of abandoning or correcting the current line of reasoning (SPEC §3.5 backtracking)."""
+"""Cues of abandoning or correcting the current line of reasoning (docs/concepts.md §3.5 backtracking)."""
 
 SUBGOAL_PHRASES: tuple[str, ...] = (
     "first, I need to", "first, I'll", "first, let's", "first, let me", "first, we need to",
@@ -53,7 +53,7 @@ SUBGOAL_PHRASES: tuple[str, ...] = (
     "next, I need to", "next, we need to", "then I need to", "I need to find", "we need to find",
     "let's start by", "let me start by", "subproblem", "sub-problem", "subgoal", "sub-goal",
 )
-"""Cues of splitting the problem into intermediate goals (SPEC §3.5 subgoal setting)."""
+"""Cues of splitting the problem into intermediate goals (docs/concepts.md §3.5 subgoal setting)."""
 
 BACKWARD_CHAINING_PHRASES: tuple[str, ...] = (
     "working backwards", "working backward", "work backwards", "work backward",
@@ -61,7 +61,7 @@ BACKWARD_CHAINING_PHRASES: tuple[str, ...] = (
     "start from the goal", "it suffices to", "it is enough to show", "we need to show",
     "what do we need",
 )
-"""Cues of reasoning from the goal towards the givens (SPEC §3.5 backward chaining)."""
+"""Cues of reasoning from the goal towards the givens (docs/concepts.md §3.5 backward chaining)."""
 
 BACKWARD_GOAL_TEMPLATE = (
     r"to\s+(?:get|find|obtain|compute|determine|have|make)\b[^.!?;\n]{1,80}?"
@@ -77,7 +77,7 @@ REFLECTION_PHRASES: tuple[str, ...] = (
     "that makes sense now", "the key insight", "eureka", "it clicks",
     "an aha moment",
 )
-"""Cues of sudden insight or reflection on one's own reasoning (SPEC §3.5 "aha"/reflection)."""
+"""Cues of sudden insight or reflection on one's own reasoning (docs/concepts.md §3.5 "aha"/reflection)."""
 
 
 #: What a character of a cue phrase matches: any whitespace run, either apostrophe, hyphen or space.
@@ -158,12 +158,12 @@ CUES: dict[Behaviour, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "backward_chaining": (BACKWARD_CHAINING_PHRASES, (BACKWARD_GOAL_TEMPLATE,)),
     "reflection": (REFLECTION_PHRASES, ()),
 }
-"""The cue phrases of each behaviour and the regex templates beside them (SPEC §3.5)."""
+"""The cue phrases of each behaviour and the regex templates beside them (docs/concepts.md §3.5)."""
 
 PATTERNS: dict[Behaviour, re.Pattern[str]] = {
     name: phrase_pattern(phrases, *templates) for name, (phrases, templates) in CUES.items()
 }
-"""The pattern of each behaviour (SPEC §3.5)."""
+"""The pattern of each behaviour (docs/concepts.md §3.5)."""
 
 _ALL_PHRASES = tuple(phrase for phrases, _ in CUES.values() for phrase in phrases)
 _ALL_TEMPLATES = tuple(template for _, templates in CUES.values() for template in templates)
@@ -186,7 +186,7 @@ class PhraseMatch:
 
 @dataclass(frozen=True)
 class Behaviours:
-    """Every behaviour cue of a range of a trace, in text order (SPEC §3.5)."""
+    """Every behaviour cue of a range of a trace, in text order (docs/concepts.md §3.5)."""
 
     matches: tuple[PhraseMatch, ...]
 
@@ -216,7 +216,7 @@ def find_phrases(
 
 
 def find_behaviours(text: str, start: int = 0, end: int | None = None) -> Behaviours:
-    """Counts and positions of the five behaviours in ``text[start:end]`` (SPEC §3.5).
+    """Counts and positions of the five behaviours in ``text[start:end]`` (docs/concepts.md §3.5).
 
     A phrase may count for two behaviours ("on second thought" is backtracking only, but a
     "wait, let me check" is one backtracking and one verification cue, and in "first, let me

@@ -1,4 +1,4 @@
-"""One pass of every per-trace analysis (SPEC §3.3–3.5) over one trace: scores, verdicts, markers.
+"""One pass of every per-trace analysis (docs/concepts.md §3.3–3.5) over one trace: scores, verdicts, markers.
 
 ``analyze_trace`` is what the analysis layer stores for each trace: numbers as ``Score`` rows
 (so lists can filter and sort by them), verdicts and the character spans the viewer marks (t*,
@@ -45,7 +45,7 @@ METHOD = "analysis"
 """The ``Score.method`` of every score this module produces."""
 
 MISMATCH_VALUES = {"match": 0.0, "mismatch": 1.0}
-"""``think_answer_mismatch`` score: 1 mismatch, 0 match; absent when undetermined (SPEC §3.3)."""
+"""``think_answer_mismatch`` score: 1 mismatch, 0 match; absent when undetermined (docs/concepts.md §3.3)."""
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ class TraceReport:
 
 
 def analyze_trace(trace: TraceInput) -> TraceReport:
-    """Run mismatch, overthinking, underthinking, loops and behaviours on one trace (SPEC §3.3–3.5).
+    """Run mismatch, overthinking, underthinking, loops and behaviours on one trace (docs/concepts.md §3.3–3.5).
 
     The reasoning measured is the think part, or the whole answer part when the completion has no
     think delimiters (``overthinking.reasoning_range``); ``steps`` are the trace's steps, of which
@@ -138,7 +138,7 @@ def analyze_trace(trace: TraceInput) -> TraceReport:
 
 
 def mismatch_scores(mismatch: Mismatch) -> dict[str, float]:
-    """SPEC §3.3 as numbers: mismatch (when determined), unsupported answer, truncation, empty think."""
+    """docs/concepts.md §3.3 as numbers: mismatch (when determined), unsupported answer, truncation, empty think."""
     scores = {"truncated": float(mismatch.truncated), "think_empty": float(mismatch.think_empty)}
     if mismatch.verdict in MISMATCH_VALUES:
         scores["think_answer_mismatch"] = MISMATCH_VALUES[mismatch.verdict]
@@ -148,7 +148,7 @@ def mismatch_scores(mismatch: Mismatch) -> dict[str, float]:
 
 
 def overthinking_scores(over: Overthinking, under: Underthinking) -> dict[str, float]:
-    """SPEC §3.4 as numbers; t* and what depends on it only when the reference was reached."""
+    """docs/concepts.md §3.4 as numbers; t* and what depends on it only when the reference was reached."""
     scores = {
         "overthinking_ratio": over.ratio,
         "thought_switches": float(len(under.switches)),

@@ -1,4 +1,4 @@
-"""LLM judges of reasoning steps (SPEC §3.7; issue 5 item 5), as pure functions.
+"""LLM judges of reasoning steps (docs/concepts.md §3.7), as pure functions.
 
 Two fixed prompts, both showing the solution as ProcessBench does (Zheng et al. 2024, the critic
 template of QwenLM/ProcessBench): the problem, then each step wrapped in ``<paragraph_i>`` tags

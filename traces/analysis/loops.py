@@ -1,5 +1,5 @@
 """Loops: a sentence or block of text repeated at least three times, and the tokens it wastes
-(SPEC §3.4).
+(docs/concepts.md §3.4).
 
 A *loop* is a block of consecutive tokens that occurs ``min_repeats`` (3) or more times without
 overlapping itself, each repeat starting at most one block-length after the previous one ends (the
@@ -60,7 +60,7 @@ DEFAULT_MIN_FRAGMENT_TOKENS = 24
 """Shortest loop that is not whole sentences (about one long sentence)."""
 
 DEFAULT_MIN_REPEATS = 3
-"""SPEC §3.4: a block repeated at least three times."""
+"""docs/concepts.md §3.4: a block repeated at least three times."""
 
 _SENTENCE_ENDS = ".!?:"
 _CLOSING_TOKENS = frozenset(".!?")
@@ -84,13 +84,13 @@ class Loop:
 
 @dataclass(frozen=True)
 class Loops:
-    """All loops of a range of a trace, in text order of their first repeat (SPEC §3.4)."""
+    """All loops of a range of a trace, in text order of their first repeat (docs/concepts.md §3.4)."""
 
     loops: tuple[Loop, ...]
 
     @property
     def tokens_wasted(self) -> int:
-        """Tokens in the repeats beyond the first, over all loops (SPEC §3.4 "tokens wasted")."""
+        """Tokens in the repeats beyond the first, over all loops (docs/concepts.md §3.4 "tokens wasted")."""
         return sum(loop.tokens_wasted for loop in self.loops)
 
 
@@ -403,7 +403,7 @@ def find_loops(
     min_fragment_tokens: int = DEFAULT_MIN_FRAGMENT_TOKENS,
     min_repeats: int = DEFAULT_MIN_REPEATS,
 ) -> Loops:
-    """Blocks of ``text[start:end]`` repeated ``min_repeats``+ times, with spans (SPEC §3.4).
+    """Blocks of ``text[start:end]`` repeated ``min_repeats``+ times, with spans (docs/concepts.md §3.4).
 
     ``token_starts``: character offsets where the real tokens of the whole ``text`` start, for
     counting wasted tokens (matching always uses the approximate tokens).  ``tokens``: the

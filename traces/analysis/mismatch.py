@@ -1,4 +1,4 @@
-"""Answers reached inside the thinking, think–answer mismatch and truncation (SPEC §3.2, §3.3).
+"""Answers reached inside the thinking, think–answer mismatch and truncation (docs/concepts.md §3.2, §3.3).
 
 *Reached answers* (``reached_answers``) are every answer a reasoning text states along the way, in
 text order.  Three kinds of candidates, all heuristics:
@@ -25,7 +25,7 @@ text order.  Three kinds of candidates, all heuristics:
 
 So "= N at the end of a sentence" counts when it is a result, not a premise.  The rules trade
 recall for precision: an answer only stated inside running prose without a cue ("there are 9 of
-them") is not a candidate, which delays t* (SPEC §3.4) rather than placing it on an unrelated
+them") is not a candidate, which delays t* (docs/concepts.md §3.4) rather than placing it on an unrelated
 value.  Results are intermediate values as often as answers: they count for "was the answer
 reached" (t*, thinking support) but the *conclusion of the thinking* (``think_conclusion``) is
 the last stated answer or conclusion, a result only when there is nothing else.
@@ -133,7 +133,7 @@ _LETTER = re.compile(r"[A-Za-z]")
 
 @dataclass(frozen=True)
 class Mismatch:
-    """Think–answer mismatch of one trace (SPEC §3.3).
+    """Think–answer mismatch of one trace (docs/concepts.md §3.3).
 
     ``verdict`` compares the conclusion of the think part (``think_conclusion``) with the final
     answer: ``undetermined`` when either is missing or the grader cannot decide (an LLM judge may settle
@@ -370,7 +370,7 @@ def _stated_answers(text: str, start: int, end: int) -> Iterator[ExtractedAnswer
 
 
 def reached_answers(text: str, start: int = 0, end: int | None = None) -> list[ExtractedAnswer]:
-    """Every answer stated in ``text[start:end]``, in text order (SPEC §3.2–3.4; module docstring).
+    """Every answer stated in ``text[start:end]``, in text order (docs/concepts.md §3.2–3.4; module docstring).
 
     Offsets are absolute in ``text``.  A conclusion overlapping a stated answer is dropped (the
     stated answer is kept).  Never raises.
@@ -432,7 +432,7 @@ def _for_numeric_grading(answer: str) -> str:
 
 
 def states_answer(candidate: str, target: str, answer_type: AnswerType = "math") -> bool:
-    """Whether a reached answer states ``target`` (SPEC §3.3, §3.4): ``answers.grade`` after a
+    """Whether a reached answer states ``target`` (docs/concepts.md §3.3, §3.4): ``answers.grade`` after a
     cheap screen that spares slow math-verify calls when many candidates meet one target.
 
     * A plain-number target (``infer_answer_type`` says numeric) is stated only by a plain
@@ -469,7 +469,7 @@ def states_answer(candidate: str, target: str, answer_type: AnswerType = "math")
 
 def think_conclusion(reached: list[ExtractedAnswer]) -> ExtractedAnswer | None:
     """The answer a thinking concludes with: its last reached answer that is not a bare
-    ``result`` (an intermediate value as often as an answer), else its last result (SPEC §3.3)."""
+    ``result`` (an intermediate value as often as an answer), else its last result (docs/concepts.md §3.3)."""
     for answer in reversed(reached):
         if answer.kind != "result":
             return answer
@@ -477,7 +477,7 @@ def think_conclusion(reached: list[ExtractedAnswer]) -> ExtractedAnswer | None:
 
 
 def is_truncated(split: ThinkSplit, finish_reason: str | None = None) -> bool:
-    """Truncated generation (SPEC §1, §3.3): an unclosed think block, or ``finish_reason == "length"``."""
+    """Truncated generation (docs/concepts.md §1, §3.3): an unclosed think block, or ``finish_reason == "length"``."""
     return not split.think_closed or finish_reason == "length"
 
 
@@ -509,7 +509,7 @@ def think_answer_mismatch(
     finish_reason: str | None = None,
     reached: list[ExtractedAnswer] | None = None,
 ) -> Mismatch:
-    """Compare the conclusion of the thinking with the final answer of ``text`` (SPEC §3.3).
+    """Compare the conclusion of the thinking with the final answer of ``text`` (docs/concepts.md §3.3).
 
     ``split`` is ``think.split_think(text, fmt)``; ``answer_type`` is the problem's reference
     type (``math`` when unknown).  The think conclusion is ``think_conclusion`` of the

@@ -1,4 +1,4 @@
-"""Overthinking (t*, overthinking ratio, re-verifications) and underthinking (SPEC §3.4).
+"""Overthinking (t*, overthinking ratio, re-verifications) and underthinking (docs/concepts.md §3.4).
 
 * **t\\*** -- the first step of the thinking in which the reference answer is reached: the step
   holding the first of ``mismatch.reached_answers`` (boxed / "answer is" / "Answer:" per
@@ -7,7 +7,7 @@
   ``answers.grade`` after a cheap screen; an unevaluated computation that happens to equal a
   numeric reference does not count).
 * **overthinking_ratio** -- tokens after the reference is first reached / tokens of the thinking;
-  0 when the reference is never reached (SPEC §3.4).  The count starts at the end of the answer
+  0 when the reference is never reached (docs/concepts.md §3.4).  The count starts at the end of the answer
   that reaches it, not at the end of step t\\*: a long step (a whole thinking written as one
   paragraph) would otherwise hide everything the thinking spends after reaching it.
 * **re-verifications** -- the verification cues (``behaviours.PATTERNS["verification"]``) after
@@ -51,14 +51,14 @@ SWITCH_PHRASES: tuple[str, ...] = (
     "on second thought", "let me reconsider", "let me start over", "instead, let's",
     "instead, let me", "let me approach this differently", "let's approach this differently",
 )
-"""Cues of a thought switch (SPEC §3.4 underthinking); a heuristic list, see the module docstring."""
+"""Cues of a thought switch (docs/concepts.md §3.4 underthinking); a heuristic list, see the module docstring."""
 
 SWITCH_PATTERN = phrase_pattern(SWITCH_PHRASES)
 
 
 @dataclass(frozen=True)
 class Overthinking:
-    """Where the thinking first reaches the reference answer and what it spends after (SPEC §3.4).
+    """Where the thinking first reaches the reference answer and what it spends after (docs/concepts.md §3.4).
 
     ``t_star`` is the index of that step in the given steps (None: never reached) and
     ``first_correct`` the answer found there (absolute offsets; its ``start`` is where to put the
@@ -75,13 +75,13 @@ class Overthinking:
 
     @property
     def ratio(self) -> float:
-        """``overthinking_ratio`` = tokens after t* / think tokens; 0 if never reached (SPEC §3.4)."""
+        """``overthinking_ratio`` = tokens after t* / think tokens; 0 if never reached (docs/concepts.md §3.4)."""
         return self.tokens_after / self.think_tokens if self.think_tokens else 0.0
 
 
 @dataclass(frozen=True)
 class Underthinking:
-    """Thought switches of the thinking and where its final correct path begins (SPEC §3.4).
+    """Thought switches of the thinking and where its final correct path begins (docs/concepts.md §3.4).
 
     ``correct_path_start`` and ``switches_before_correct_path`` are None when the reference is
     never reached.
@@ -93,7 +93,7 @@ class Underthinking:
 
 
 def reasoning_range(split: ThinkSplit) -> tuple[int, int]:
-    """The span whose thinking SPEC §3.4 measures: the think part, or the whole answer part when
+    """The span whose thinking docs/concepts.md §3.4 measures: the think part, or the whole answer part when
     the completion has no think delimiters (a model that reasons inline)."""
     if split.has_think:
         return split.think_start, split.think_end
@@ -114,7 +114,7 @@ def measure_overthinking(
     token_starts: Sequence[int] | None = None,
     reached: list[ExtractedAnswer] | None = None,
 ) -> Overthinking:
-    """t*, overthinking ratio and re-verifications of the thinking tiled by ``steps`` (SPEC §3.4).
+    """t*, overthinking ratio and re-verifications of the thinking tiled by ``steps`` (docs/concepts.md §3.4).
 
     ``steps`` are the step spans of the thinking in text order (e.g. ``segmentation.segment`` of
     ``reasoning_range``); the thinking runs from the first step's start to the last step's end.
@@ -147,7 +147,7 @@ def measure_overthinking(
 def measure_underthinking(
     text: str, start: int, end: int, first_correct: ExtractedAnswer | None
 ) -> Underthinking:
-    """Thought switches in ``text[start:end]`` and those before the final correct path (SPEC §3.4).
+    """Thought switches in ``text[start:end]`` and those before the final correct path (docs/concepts.md §3.4).
 
     ``first_correct`` is ``Overthinking.first_correct`` (None: the reference is never reached).
     """

@@ -1,4 +1,4 @@
-"""Step values by Monte Carlo rollouts (SPEC §3.6; issue 5 item 4), as pure functions.
+"""Step values by Monte Carlo rollouts (docs/concepts.md §3.6), as pure functions.
 
 From the prefix of a trace that ends at step k, K continuations are sampled with a model; the
 step's value v_k is the share of them that reach the reference answer (Math-Shepherd, MRT).
@@ -81,7 +81,7 @@ class StepLabel:
 
 
 def judge_rollout(prefix: str, continuation: str, reference: str, answer_type: AnswerType = "math") -> Rollout:
-    """Whether prefix + continuation reaches ``reference`` (SPEC §3.2 extraction and equivalence).
+    """Whether prefix + continuation reaches ``reference`` (docs/concepts.md §3.2 extraction and equivalence).
 
     The last answer of the whole text counts, so a prefix that already states the answer and a
     continuation that stops there reach it.
@@ -93,7 +93,7 @@ def judge_rollout(prefix: str, continuation: str, reference: str, answer_type: A
 
 
 def hard_label(value: float) -> int:
-    """+1 if some rollout from the prefix reached the answer, else −1 (SPEC §3.6)."""
+    """+1 if some rollout from the prefix reached the answer, else −1 (docs/concepts.md §3.6)."""
     return 1 if value > 0 else -1
 
 
@@ -140,7 +140,7 @@ def evaluate(n_steps: int, mode: str, measure: Callable[[list[int]], Sequence[Pr
 
 
 def first_error(values: Mapping[int, float]) -> int:
-    """The first measured step with v = 0, or :data:`NO_ERROR` (SPEC §3.6)."""
+    """The first measured step with v = 0, or :data:`NO_ERROR` (docs/concepts.md §3.6)."""
     return min((step for step, value in values.items() if value == 0), default=NO_ERROR)
 
 

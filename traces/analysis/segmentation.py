@@ -1,4 +1,4 @@
-"""Segment a part of a trace into steps (SPEC §3.1).
+"""Segment a part of a trace into steps (docs/concepts.md §3.1).
 
 ``segment(text, method, start, end)`` splits ``text[start:end]`` into contiguous spans that tile
 the range exactly (no gaps, no overlaps, absolute offsets into ``text``), so
@@ -85,7 +85,7 @@ _CLOSERS = ")]\"'”’$"
 
 @dataclass(frozen=True)
 class Span:
-    """A half-open character span ``[start, end)`` of a trace (SPEC §1 Step)."""
+    """A half-open character span ``[start, end)`` of a trace (docs/concepts.md §1 Step)."""
 
     start: int
     end: int
@@ -223,7 +223,7 @@ def segment(
     *,
     min_chars: int = DEFAULT_MIN_CHARS,
 ) -> list[Span]:
-    """Split ``text[start:end]`` into step spans with ``method`` (SPEC §3.1).
+    """Split ``text[start:end]`` into step spans with ``method`` (docs/concepts.md §3.1).
 
     Returns spans in absolute offsets of ``text`` that tile ``[start, end)`` exactly; an empty
     range gives ``[]``.  ``start``/``end`` are clamped to the text.  ``min_chars`` is used by the
@@ -246,7 +246,7 @@ def segment(
 
 
 def choose_segmenter(text: str) -> SegmenterName:
-    """Default segmenter for ``text`` (SPEC §3.1).
+    """Default segmenter for ``text`` (docs/concepts.md §3.1).
 
     ``markers`` if it has Math-Shepherd ``ки`` tags; ``reasoning`` if longer than
     ``LONG_TEXT_CHARS`` (a long chain of thought may contain a local "Step 1:" list, which must not

@@ -1,6 +1,6 @@
-"""Split a completion into its *think* part and its *answer* part (SPEC §1, "Trace").
+"""Split a completion into its *think* part and its *answer* part (docs/concepts.md §1, "Trace").
 
-The think delimiters are a per-Model setting (SPEC §1):
+The think delimiters are a per-Model setting (docs/concepts.md §1):
 
 * ``think_tags`` -- ``<think>…</think>`` as produced by DeepSeek-R1, QwQ and Qwen3.  R1 chat
   templates put the opening ``<think>`` into the prompt, so a completion that has ``</think>`` but
@@ -53,7 +53,7 @@ _SKY_ANY = re.compile(
 
 @dataclass(frozen=True)
 class ThinkSplit:
-    """Character spans of the think part and the answer part of one completion (SPEC §1).
+    """Character spans of the think part and the answer part of one completion (docs/concepts.md §1).
 
     If there is no think part, ``think_start == think_end == 0`` and ``think_closed`` is True.
     """
@@ -88,7 +88,7 @@ def _unclosed(think_start: int, text: str) -> ThinkSplit:
 
 
 def detect_think_format(text: str) -> ThinkFormat:
-    """Guess the think delimiters used in ``text``: ``sky_t1``, ``think_tags`` or ``none`` (SPEC §1)."""
+    """Guess the think delimiters used in ``text``: ``sky_t1``, ``think_tags`` or ``none`` (docs/concepts.md §1)."""
     if _SKY_ANY.search(text):
         return "sky_t1"
     if _THINK_OPEN.search(text) or _THINK_CLOSE.search(text):
@@ -131,7 +131,7 @@ def _split_sky_t1(text: str) -> ThinkSplit:
 
 
 def split_think(text: str, fmt: ThinkFormat = "auto") -> ThinkSplit:
-    """Split ``text`` into think and answer spans with the delimiters ``fmt`` (SPEC §1, Trace).
+    """Split ``text`` into think and answer spans with the delimiters ``fmt`` (docs/concepts.md §1, Trace).
 
     See the module docstring for the rules of each format.  Never raises on any string.
     """

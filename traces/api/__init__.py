@@ -1,1 +1,1 @@
-"""The REST API (SPEC §4): serializers, viewsets scoped to the user's projects, and the router."""
+"""The REST API (docs/concepts.md §4): serializers, viewsets scoped to the user's projects, and the router."""

@@ -1,4 +1,4 @@
-"""API serializers: explicit fields, read-only what the server decides (STYLE.md §6)."""
+"""API serializers: explicit fields, read-only what the server decides."""
 
 from __future__ import annotations
 
@@ -176,7 +176,7 @@ class RunSerializer(serializers.ModelSerializer):
 
 
 class GenerationRequestSerializer(serializers.Serializer):
-    """POST /api/runs/: generate ``n`` samples of each selected problem with a model (SPEC §1 Run).
+    """POST /api/runs/: generate ``n`` samples of each selected problem with a model (docs/concepts.md §1 Run).
 
     Problems: ``problem_ids``, else every problem of ``dataset`` (a source), else every problem of
     the project; ``limit`` keeps the first N of the selection.
@@ -338,7 +338,7 @@ class TraceSelectionSerializer(serializers.Serializer):
 
 
 class LabelPolicySerializer(serializers.Serializer):
-    """An export's label policy (SPEC §2; ``traces.exports.policy.LabelPolicy``)."""
+    """An export's label policy (docs/concepts.md §2; ``traces.exports.policy.LabelPolicy``)."""
 
     sources = serializers.CharField(
         max_length=100,
@@ -497,7 +497,7 @@ class VisibleTraceField(serializers.PrimaryKeyRelatedField):
 
 
 class PreferenceSerializer(serializers.ModelSerializer):
-    """A pairwise preference between two traces of one problem (issue 6 item 4).
+    """A pairwise preference between two traces of one problem.
 
     To create one, send the pair as the person saw it: ``choice`` ``a`` means ``trace_a`` is
     better. It is stored, and comes back, in canonical order (``trace_a`` < ``trace_b``, the choice
@@ -517,7 +517,7 @@ class PreferenceSerializer(serializers.ModelSerializer):
 
 
 class QueueSerializer(serializers.ModelSerializer):
-    """An annotation queue (issue 6 item 2): read-only; the browser UI makes them from a trace filter."""
+    """An annotation queue: read-only; the browser UI makes them from a trace filter."""
 
     project = ProjectSlugField(read_only=True)
 
@@ -528,7 +528,7 @@ class QueueSerializer(serializers.ModelSerializer):
 
 
 class QueueItemSerializer(serializers.ModelSerializer):
-    """An item handed out by ``POST /api/queues/<id>/next/``. Whether it is gold is never said (issue 6 item 2)."""
+    """An item handed out by ``POST /api/queues/<id>/next/``. Whether it is gold is never said."""
 
     labeling_url = serializers.SerializerMethodField()
 

@@ -1,4 +1,4 @@
-"""``/api/auth/token/``: a person issues, rotates or revokes their own API token (issue 9 item 1).
+"""``/api/auth/token/``: a person issues, rotates or revokes their own API token.
 
 Tokens are per person (DRF authtoken). The endpoint needs the person signed in already — in the
 browser session or with their current token — so it never takes a password and adds no way to guess

@@ -348,7 +348,7 @@ class ExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
 
 class PreferenceViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
-    """Pairwise preferences (issue 6 item 4) of every person and judge in the user's projects.
+    """Pairwise preferences of every person and judge in the user's projects.
 
     POST records the user's own preference (annotators and above), or updates it when they had
     already judged the pair; it answers 201 either way with the row in canonical order.
@@ -380,7 +380,7 @@ class PreferenceViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
 
 
 class QueueViewSet(viewsets.ReadOnlyModelViewSet):
-    """Annotation queues of the user's projects; ``next`` hands the caller their next item (issue 6 item 2)."""
+    """Annotation queues of the user's projects; ``next`` hands the caller their next item."""
 
     serializer_class = s.QueueSerializer
     pagination_class = NewestFirstCursor

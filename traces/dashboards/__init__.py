@@ -1,4 +1,4 @@
-"""Team dashboards (SPEC §3.8, §4 "dashboards with charts"; issue 8).
+"""Team dashboards (docs/concepts.md §3.8, §4 "dashboards with charts").
 
 Every figure is aggregated by the database (``QuerySet.values().annotate()`` over indexed columns
 and the stored analysis ``Score`` rows); Python only applies the metric formulas of
@@ -8,6 +8,6 @@ never to traces loaded one by one.
 Modules:
     charts            -- ``Chart``: one chart's numbers as a table, its drawing hints, CSV.
     filters           -- the dashboard filters (dataset, run, date range) read from the query string.
-    model_comparison  -- the model comparison dashboard (issue 8 item 1).
-    annotation        -- the annotation dashboard (issue 8 item 2).
+    model_comparison  -- the model comparison dashboard.
+    annotation        -- the annotation dashboard.
 """

@@ -1,4 +1,4 @@
-"""The annotation dashboard of a project (issue 8 item 2; agreement measures of SPEC §3.8).
+"""The annotation dashboard of a project (agreement measures of docs/concepts.md §3.8).
 
 Progress per queue and per annotator, throughput in labelled steps per hour (steps labelled /
 hours spent on finished queue assignments), gold accuracy, agreement between people over time

@@ -1,4 +1,4 @@
-"""One dashboard chart as data (issue 8 item 3): a table of numbers, how to draw it, where clicks go.
+"""One dashboard chart as data: a table of numbers, how to draw it, where clicks go.
 
 The same ``Chart`` feeds the JSON endpoint (``static/js/dashboards.js`` draws it with Chart.js and
 writes the table under it) and the CSV download, so the chart, its table and its CSV never disagree.

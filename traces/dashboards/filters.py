@@ -1,4 +1,4 @@
-"""Dashboard filters read from the query string, so a filtered dashboard is a URL to share (issue 8 item 3).
+"""Dashboard filters read from the query string, so a filtered dashboard is a URL to share.
 
 The model dashboard filters traces by dataset (the problems' ``source``), run and creation date;
 the annotation dashboard filters labelling work by date and picks the period of its time series.
@@ -62,7 +62,7 @@ MAX_MODELS = 20
 
 
 class ModelDashboardForm(DateRangeForm):
-    """Filters of the model comparison dashboard: models, dataset, run, date range (issue 8 item 1).
+    """Filters of the model comparison dashboard: models, dataset, run, date range.
 
     ``models`` picks the models to compare; left empty, the ``DEFAULT_MODELS`` with the most traces."""
 

@@ -1,4 +1,4 @@
-"""The model comparison dashboard of a project (issue 8 item 1; metrics of SPEC §3.8, §3.3–3.5).
+"""The model comparison dashboard of a project (metrics of docs/concepts.md §3.8, §3.3–3.5).
 
 Three grouped queries, whatever the number of traces:
 
@@ -38,7 +38,7 @@ from traces.dashboards.filters import ModelDashboardForm
 from traces.models import LanguageModel, Problem, Trace, TraceAnalysis
 from traces.models.analysis import SUMMARY_SCORES
 
-#: Token-count bucket edges (SPEC §3.8 "accuracy vs length bucket"): [0, 256), [256, 512), …, [32768, ∞).
+#: Token-count bucket edges (docs/concepts.md §3.8 "accuracy vs length bucket"): [0, 256), [256, 512), …, [32768, ∞).
 TOKEN_EDGES = (256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
 #: Analysis scores shown as rates: the share of traces (having the score) whose value is positive.
 RATE_SCORES = {"think_answer_mismatch": "think–answer mismatch", "truncated": "truncation", "loop_count": "loops"}
@@ -264,7 +264,7 @@ def pass_at_k_points(largest: int) -> list[int]:
 
 
 def pass_at_k_curve(counts: Sequence[tuple[int, int]]) -> list[tuple[int, float]]:
-    """(k, mean pass@k over the problems) for k = 1 … the fewest samples any problem has (SPEC §3.8).
+    """(k, mean pass@k over the problems) for k = 1 … the fewest samples any problem has (docs/concepts.md §3.8).
 
     ``counts`` are (n graded samples, c correct) per problem, n ≥ 1. The mean is taken over the
     distinct (n, c) pairs weighted by how many problems have each: the same number as
@@ -287,7 +287,7 @@ def answer_key(answer: str) -> str:
 
 
 def majority_correct(groups: Iterable[dict[str, object]]) -> bool:
-    """Whether one problem's majority vote is right, from its answer groups (SPEC §3.8 maj@n).
+    """Whether one problem's majority vote is right, from its answer groups (docs/concepts.md §3.8 maj@n).
 
     The same vote as ``traces.analysis.metrics.majority_vote`` over the problem's samples, counted
     from grouped rows: answers are merged by ``normalize_answer``, an empty answer abstains, the
@@ -523,7 +523,7 @@ def overthinking_chart(scores: ScoreRows, models: dict[int, ModelTotals], links:
         x_label="overthinking ratio",
         y_label="share of traces",
         y_max=1,
-        note="0 also counts traces that never reach the reference answer (SPEC §3.4).",
+        note="0 also counts traces that never reach the reference answer (docs/concepts.md §3.4).",
     )
     for model in models.values():
         if not (measured := scores.measured[model.id]):
@@ -593,7 +593,7 @@ def behaviours_chart(
         series="model",
         y_label="share of traces",
         y_max=1,
-        note="More reflection is not better: read each frequency beside the accuracies in its row (SPEC §3.5).",
+        note="More reflection is not better: read each frequency beside the accuracies in its row (docs/concepts.md §3.5).",
     )
     behaviours = sorted({name for _, name in figures if name.startswith(BEHAVIOUR_PREFIX)})
     for model in models.values():
@@ -644,7 +644,7 @@ def cost_chart(models: dict[int, ModelTotals], links: LinkMaker) -> Chart:
 
 
 def difficulty_table(problems: list[dict[str, int]], models: dict[int, ModelTotals], links: LinkMaker) -> Chart:
-    """Per-problem difficulty (SPEC §3.8): share of samples right, how many models solve it, per-model rates."""
+    """Per-problem difficulty (docs/concepts.md §3.8): share of samples right, how many models solve it, per-model rates."""
     per_problem: dict[int, dict[int, tuple[int, int]]] = defaultdict(dict)
     for row in problems:
         per_problem[row["problem_id"]][row["model_id"]] = (row["graded"], row["correct"])

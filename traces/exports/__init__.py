@@ -1,4 +1,4 @@
-"""PRM training-data exports (SPEC §2, "Exports"; issue 7).
+"""PRM training-data exports (docs/concepts.md §2, "Exports").
 
 Modules:
     policy   -- the label policy: sources, neutral mapping, after-error cut, split by problem (pure).

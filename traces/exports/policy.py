@@ -1,17 +1,17 @@
-"""The label policy of an export (SPEC §2, "Exports"): which labels become training labels, and how.
+"""The label policy of an export (docs/concepts.md §2, "Exports"): which labels become training labels, and how.
 
 Pure: plain values in, plain values out (no ORM). An export states its policy explicitly and
 records it in its manifest (``LabelPolicy.as_dict``); the same policy over the same traces gives
 the same labels and the same split.
 
-Decisions where SPEC §2 is silent:
+Decisions where docs/concepts.md §2 is silent:
 
 * **Sources.** ``human`` (people's labels, source ``human``), ``adjudicated``, one named automatic
   method (``mc_rollout``, ``llm_judge:<model>``, ``heuristic:<name>``, ``import:<format>``), or
   ``human-else-auto`` with ``auto_method`` named: per step, an adjudicated label wins, else the
   people's, else the named method's; ``adjudicated-else-human``: per step, an adjudicated label
-  wins, else the people's (what a queue gives after its disagreements were adjudicated, issue 6
-  item 3). Other sources are ignored.
+  wins, else the people's (what a queue gives after its disagreements were adjudicated).
+  Other sources are ignored.
 * **Several labels of one source on one step** (overlapping annotators): the majority value;
   a tie goes to the lowest value (the more critical rating). ``flagged`` is true when any of them
   is flagged, else false when any says false, else null.

@@ -1,4 +1,4 @@
-"""Read the traces of an export from the database as ``ExportTrace`` objects (SPEC §2, "Exports").
+"""Read the traces of an export from the database as ``ExportTrace`` objects (docs/concepts.md §2, "Exports").
 
 The ORM side of an export: ``iter_export_traces`` walks a Trace queryset in id order with a
 server-side cursor (``QuerySet.iterator``) and, per chunk of traces, reads the steps with their

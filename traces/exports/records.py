@@ -1,9 +1,9 @@
-"""One exported record per trace, for every export format of SPEC §2 ("Exports").
+"""One exported record per trace, for every export format of docs/concepts.md §2 ("Exports").
 
 Pure: an ``ExportTrace`` (plain data read by ``traces.exports.query``) and a ``LabelPolicy`` in,
 a JSON-ready dict out, or ``SkipTrace`` naming why the trace has no record in that format.
 
-Rules per format (decisions where SPEC §2 is silent):
+Rules per format (decisions where docs/concepts.md §2 is silent):
 
 * **TRL stepwise** ``{prompt, completions, labels}``: the labelled prefix of the trace under the
   policy (the example ends before its first unlabelled step; TRL needs a label per step). TRL's

@@ -1,4 +1,4 @@
-"""Write an export: data files per split and a manifest beside them (SPEC §2, "Exports").
+"""Write an export: data files per split and a manifest beside them (docs/concepts.md §2, "Exports").
 
 ``write_export(traces, fmt, policy, out)`` is the one entry point (the command, the API and the
 export job call it). It streams the traces (``traces.exports.query``), renders one record per

@@ -1,4 +1,4 @@
-"""The import formats of SPEC §2, registered by name (STYLE.md §5: one module per format).
+"""The import formats of docs/concepts.md §2, registered by name.
 
 Each module exposes ``NAME``, ``DESCRIPTION`` (one line), ``LABEL_SOURCE`` and ``parse_record(record, line_no)``; a format
 whose step separator is configurable (TRL) also exposes ``make_parser(step_separator)``.

@@ -1,6 +1,6 @@
-"""What every format reader yields (SPEC §2), and how a bad line is reported.
+"""What every format reader yields (docs/concepts.md §2), and how a bad line is reported.
 
-A format is one module in ``traces/formats/`` (STYLE.md §5) exposing ``NAME`` and
+A format is one module in ``traces/formats/`` exposing ``NAME`` and
 ``parse_record(record, line_no) -> list[ParsedTrace]``; ``read_records`` streams a file through it
 one line at a time, so memory stays constant whatever the file's size. The import action
 (``traces/actions/imports.py``) turns ``ParsedTrace`` objects into rows; readers never touch the ORM.
@@ -168,7 +168,7 @@ def _checked_record(value: Any, line_no: int, *, escaped: bool = True) -> dict[s
     return value
 
 
-#: Characters a JSON escape can produce that no database text column takes (issue 9 item 3): UTF-16
+#: Characters a JSON escape can produce that no database text column takes: UTF-16
 #: surrogates cannot be encoded as UTF-8, PostgreSQL text cannot hold NUL.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
@@ -387,7 +387,7 @@ def require_list(record: dict[str, Any], key: str, line_no: int) -> list[Any]:
 
 # --- Value checks for nested fields (the field is a dotted path, e.g. ``label.steps[3].rating``) ---
 
-#: The step-label values of SPEC §1 (PRM800K semantics).
+#: The step-label values of docs/concepts.md §1 (PRM800K semantics).
 RATINGS = (-1, 0, 1)
 
 
@@ -449,7 +449,7 @@ def expect_optional_bool(value: Any, line_no: int, field: str) -> bool | None:
 
 
 def expect_rating(value: Any, line_no: int, field: str, *, allow_bool: bool = False) -> int | None:
-    """A step label: −1, 0, +1 or null (SPEC §1); with ``allow_bool`` true → +1 and false → −1."""
+    """A step label: −1, 0, +1 or null (docs/concepts.md §1); with ``allow_bool`` true → +1 and false → −1."""
     if value is None:
         return None
     if isinstance(value, bool):

@@ -1,4 +1,4 @@
-"""thinkscope's own generic JSONL format (SPEC §2, "Generic JSONL").
+"""thinkscope's own generic JSONL format (docs/concepts.md §2, "Generic JSONL").
 
 One JSON object per line, one trace (completion) per line. Every field but the prompt and the
 completion is optional; ``null`` is the same as absent. Aliases are read in the order listed and
@@ -31,7 +31,7 @@ field                  JSON type                      meaning
 ``steps``              array                          the trace's own segmentation: each item a string, or
                                                       an object ``{"text": str, "label": L, "flagged":
                                                       bool|null}``. When given, the stored raw text is the
-                                                      steps joined by ``step_separator`` (SPEC §1: a step is
+                                                      steps joined by ``step_separator`` (docs/concepts.md §1: a step is
                                                       a span of the trace), so they should cover the
                                                       completion; ``completion`` defaults to that join.
 ``labels``             array of L, same length as     one label per step; a step object's own non-null
@@ -114,7 +114,7 @@ KNOWN_FIELDS = frozenset(
 
 
 def _first_present(record: dict[str, Any], keys: tuple[str, ...]) -> str | None:
-    """The first of ``keys`` whose value is not null (aliases, SPEC §2 generic JSONL)."""
+    """The first of ``keys`` whose value is not null (aliases, docs/concepts.md §2 generic JSONL)."""
     for key in keys:
         if record.get(key) is not None:
             return key
@@ -127,7 +127,7 @@ def _nullable_str(record: dict[str, Any], key: str, line_no: int) -> str | None:
 
 
 def _parse_steps(record: dict[str, Any], line_no: int) -> list[ParsedStep] | None:
-    """``steps`` (strings or ``{text, label, flagged}``) with ``labels`` applied (SPEC §2)."""
+    """``steps`` (strings or ``{text, label, flagged}``) with ``labels`` applied (docs/concepts.md §2)."""
     raw = record.get("steps")
     raw_labels = record.get("labels")
     if raw is None:
@@ -174,7 +174,7 @@ def _parse_steps(record: dict[str, Any], line_no: int) -> list[ParsedStep] | Non
 
 
 def parse_record(record: dict[str, Any], line_no: int) -> list[ParsedTrace]:
-    """Read one generic-JSONL line (SPEC §2) into one trace; see the module docstring for fields."""
+    """Read one generic-JSONL line (docs/concepts.md §2) into one trace; see the module docstring for fields."""
     prompt_key = _first_present(record, PROMPT_KEYS)
     if prompt_key is None:
         raise FormatError("missing required field", line_no=line_no, field="prompt")

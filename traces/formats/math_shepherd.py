@@ -1,4 +1,4 @@
-"""Math-Shepherd reader and writer (SPEC §2, "Math-Shepherd"; peiyi9979/Math-Shepherd).
+"""Math-Shepherd reader and writer (docs/concepts.md §2, "Math-Shepherd"; peiyi9979/Math-Shepherd).
 
 A line is ``{"input": str, "label": str, "task": str}``:
 
@@ -8,7 +8,7 @@ A line is ``{"input": str, "label": str, "task": str}``:
   hard Monte-Carlo label of that step: ``+`` some rollout from it reaches the right answer);
 * ``task`` names the source set (``GSM8K``, ``MATH``).
 
-Rules (decisions, SPEC §2 is silent):
+Rules (decisions, docs/concepts.md §2 is silent):
 
 * **Problem/solution split**: at the *first* occurrence of ``"Step 1:"`` in ``input`` (a line
   without one is a FormatError on ``input``). The prompt is the text before it with trailing
@@ -109,7 +109,7 @@ def read_labels(input_text: str, label_text: str, solution_start: int, cuts: lis
 
 
 def parse_record(record: dict[str, Any], line_no: int) -> list[ParsedTrace]:
-    """Read one Math-Shepherd line (SPEC §2) into one trace with ±1 step labels."""
+    """Read one Math-Shepherd line (docs/concepts.md §2) into one trace with ±1 step labels."""
     input_text = require_str(record, "input", line_no)
     label_text = require_str(record, "label", line_no)
     task = require_str(record, "task", line_no)
@@ -153,7 +153,7 @@ def parse_record(record: dict[str, Any], line_no: int) -> list[ParsedTrace]:
 
 
 def render_math_shepherd(prompt: str, step_texts: list[str], labels: list[int | None], meta: dict[str, Any]) -> dict[str, str]:
-    """A Math-Shepherd line ``{"input", "label", "task"}`` from a trace's steps (SPEC §2 export).
+    """A Math-Shepherd line ``{"input", "label", "task"}`` from a trace's steps (docs/concepts.md §2 export).
 
     ``meta`` is what ``parse_record`` kept (``problem_separator``, ``step_tag``, ``task``; the
     defaults are ``" "``, ``" ки"`` and ``""``). Every label must be +1 or −1: the export's label

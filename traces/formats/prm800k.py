@@ -1,4 +1,4 @@
-"""PRM800K reader (SPEC §2, "PRM800K"; openai/prm800k ``phase{1,2}_*.jsonl``).
+"""PRM800K reader (docs/concepts.md §2, "PRM800K"; openai/prm800k ``phase{1,2}_*.jsonl``).
 
 One labeled generation per line::
 
@@ -152,7 +152,7 @@ def parse_step(raw: Any, line_no: int, where: str) -> ParsedStep:
 
 
 def parse_record(record: dict[str, Any], line_no: int) -> list[ParsedTrace]:
-    """Read one PRM800K line (SPEC §2) into one trace along the labeller's path."""
+    """Read one PRM800K line (docs/concepts.md §2) into one trace along the labeller's path."""
     question = expect_dict(_require(record, "question", line_no, ""), line_no, "question")
     prompt = expect_str(_require(question, "problem", line_no, "question."), line_no, "question.problem", allow_empty=False)
     reference_answer = _answer(question.get("ground_truth_answer"), line_no, "question.ground_truth_answer")

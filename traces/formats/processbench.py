@@ -1,4 +1,4 @@
-"""ProcessBench reader (SPEC §2, "ProcessBench"; QwenLM/ProcessBench ``dataset/*.json``).
+"""ProcessBench reader (docs/concepts.md §2, "ProcessBench"; QwenLM/ProcessBench ``dataset/*.json``).
 
 One solution per record (JSONL, or the original one-JSON-array-per-split layout)::
 
@@ -7,7 +7,7 @@ One solution per record (JSONL, or the original one-JSON-array-per-split layout)
 
 ``label`` is the 0-based index of the earliest erroneous step, ``-1`` when no step is wrong.
 
-Rules (decisions where SPEC §2 is silent):
+Rules (decisions where docs/concepts.md §2 is silent):
 
 * **Steps** are the record's own, in order; the trace text is the steps joined by ``"\\n\\n"``.
 * **Step labels** (source ``import:processbench``): +1 on every step before the first error, −1 on
@@ -75,7 +75,7 @@ def _first_error(record: dict[str, Any], step_count: int, line_no: int) -> int:
 
 
 def parse_record(record: dict[str, Any], line_no: int) -> list[ParsedTrace]:
-    """Read one ProcessBench record (SPEC §2) into one trace with its first-error labels."""
+    """Read one ProcessBench record (docs/concepts.md §2) into one trace with its first-error labels."""
     sample_id = require_str(record, "id", line_no)
     generator = require_str(record, "generator", line_no)
     problem = require_str(record, "problem", line_no)

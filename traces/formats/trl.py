@@ -1,4 +1,4 @@
-"""TRL stepwise-supervision reader and writer (SPEC §2, "TRL stepwise supervision").
+"""TRL stepwise-supervision reader and writer (docs/concepts.md §2, "TRL stepwise supervision").
 
 The dataset shape TRL's ``PRMTrainer`` consumes, one example per line::
 
@@ -7,7 +7,7 @@ The dataset shape TRL's ``PRMTrainer`` consumes, one example per line::
 ``completions`` are the steps of one solution and ``labels`` says, step by step, whether it is
 correct; both lists have the same length.
 
-Rules (decisions where SPEC §2 is silent):
+Rules (decisions where docs/concepts.md §2 is silent):
 
 * **Step separator**: the trace text is the completions joined by the separator, ``"\\n"`` by
   default as in TRL's ``PRMConfig.step_separator``; ``make_parser(step_separator)`` builds a reader
@@ -64,7 +64,7 @@ def make_parser(step_separator: str = DEFAULT_STEP_SEPARATOR) -> RecordParser:
     """A TRL record reader that joins the completions with ``step_separator``."""
 
     def parse_record(record: dict[str, Any], line_no: int) -> list[ParsedTrace]:
-        """Read one TRL stepwise-supervision line (SPEC §2) into one trace with ±1 step labels."""
+        """Read one TRL stepwise-supervision line (docs/concepts.md §2) into one trace with ±1 step labels."""
         prompt = require_str(record, "prompt", line_no)
         raw = require_list(record, "completions", line_no)
         completions = [expect_str(step, line_no, f"completions[{i}]") for i, step in enumerate(raw)]
@@ -94,7 +94,7 @@ parse_record = make_parser()
 
 
 def render_trl(prompt: str, step_texts: list[str], labels: list[int | None]) -> dict[str, Any]:
-    """A TRL stepwise-supervision line from a trace's steps (SPEC §2 export).
+    """A TRL stepwise-supervision line from a trace's steps (docs/concepts.md §2 export).
 
     Every label must be +1 or −1: the export's label policy (how 0 and unrated steps map,
     truncation after the first error) is applied before. Raises ValueError otherwise, or when there

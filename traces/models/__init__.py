@@ -1,4 +1,4 @@
-"""thinkscope's data model, split by domain (STYLE.md §1) and re-exported here."""
+"""thinkscope's data model, split by domain and re-exported here."""
 
 from traces.models.analysis import TraceAnalysis
 from traces.models.label import ADJUDICATED, HUMAN, Label, LabelValue, TraceAnnotation, is_auto_source

@@ -1,10 +1,10 @@
-"""Stored results of the analysis engine (SPEC §3.3–3.5): verdicts and the positions the viewer marks.
+"""Stored results of the analysis engine (docs/concepts.md §3.3–3.5): verdicts and the positions the viewer marks.
 
 The numbers (overthinking ratio, loop count, …) are ``Score`` rows so lists can filter and sort by
 them; this row keeps what is not a number: verdicts and character spans of markers (t*, loops,
 behaviour phrases), for one analysis version per trace. It also repeats the few scores the model
 dashboard aggregates (:data:`SUMMARY_SCORES`) as columns: one narrow row per trace to group by model,
-instead of a dozen Score rows per trace to join (issue 8 §4: the dashboard reads 100k traces).
+instead of a dozen Score rows per trace to join (a dashboard reads 100k traces).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Step labels and trace annotations (SPEC §1 Label, Trace annotation)."""
+"""Step labels and trace annotations (docs/concepts.md §1 Label, Trace annotation)."""
 
 from __future__ import annotations
 

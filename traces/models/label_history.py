@@ -1,4 +1,4 @@
-"""The undo history of a person's labels (SPEC §1 Label; issue 6, "u to undo").
+"""The undo history of a person's labels (docs/concepts.md §1 Label).
 
 Each change a person makes to their labels of one trace (one keystroke of the labeling view, one
 first-error mode, one API save) is one row holding what the change replaced, so that undo survives

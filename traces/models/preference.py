@@ -1,4 +1,4 @@
-"""Pairwise preferences between two traces of one problem (issue 6 §4): a label type of its own.
+"""Pairwise preferences between two traces of one problem: a label type of its own.
 
 The pair is stored in a canonical order (``trace_a_id < trace_b_id``) so "A better" shown one way and
 "B better" shown the other way are the same row; the action that saves a preference flips the choice

@@ -1,4 +1,4 @@
-"""Problems (SPEC §1 Problem): a prompt plus an optional reference answer."""
+"""Problems (docs/concepts.md §1 Problem): a prompt plus an optional reference answer."""
 
 from __future__ import annotations
 

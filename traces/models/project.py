@@ -1,4 +1,4 @@
-"""Projects and memberships (SPEC §1 Project): a team's workspace, who may do what in it, and the
+"""Projects and memberships (docs/concepts.md §1 Project): a team's workspace, who may do what in it, and the
 record of every change of who is in it (``MembershipChange``)."""
 
 from __future__ import annotations

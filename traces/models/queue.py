@@ -1,4 +1,4 @@
-"""Annotation queues (SPEC §1 Queue; issue 6 §2): which traces people label, how often, and who did what.
+"""Annotation queues (docs/concepts.md §1 Queue): which traces people label, how often, and who did what.
 
 A Queue is made from a trace filter (the query string of the trace list, kept in ``filters`` so the
 queue says where it came from). Each trace becomes one QueueItem; ``overlap`` people label each item.

@@ -1,4 +1,4 @@
-"""Models (generators) and runs (SPEC §1 Model, Run)."""
+"""Models (generators) and runs (docs/concepts.md §1 Model, Run)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ class Backend(models.TextChoices):
 
 
 class ThinkFormat(models.TextChoices):
-    """Where a model puts its reasoning (SPEC §1 Trace think delimiters)."""
+    """Where a model puts its reasoning (docs/concepts.md §1 Trace think delimiters)."""
 
     AUTO = "auto", "Detect"
     THINK_TAGS = "think_tags", "<think>…</think>"
@@ -26,7 +26,7 @@ class ThinkFormat(models.TextChoices):
 
 
 class LanguageModel(models.Model):
-    """SPEC's "Model": a named generator. Named LanguageModel so it never reads as django's Model.
+    """The "Model" of docs/concepts.md §1: a named generator. Named LanguageModel so it never reads as django's Model.
 
     A model that generates names an ``endpoint`` the operator declared (app/endpoints.py): where it
     runs, with which key, is the operator's; the project chooses the endpoint, the model id to ask

@@ -1,4 +1,4 @@
-"""Scores (SPEC §1 Score): any named metric of a trace or step with the method that produced it."""
+"""Scores (docs/concepts.md §1 Score): any named metric of a trace or step with the method that produced it."""
 
 from __future__ import annotations
 

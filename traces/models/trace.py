@@ -1,4 +1,4 @@
-"""Traces, their segmentations and steps (SPEC §1 Trace, Step)."""
+"""Traces, their segmentations and steps (docs/concepts.md §1 Trace, Step)."""
 
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ _CORRECTNESS = {
     None: ("unknown", "?", "undetermined"),
 }
 
-#: A rating's CSS class, symbol and text (SPEC §1 Label: PRM800K semantics). Colour is never the
+#: A rating's CSS class, symbol and text (docs/concepts.md §1 Label: PRM800K semantics). Colour is never the
 #: only cue: each value has its own symbol and its signed number.
 _RATINGS = {
     1: ("pos", "✓", "+1"),

@@ -1,1 +1,1 @@
-"""Browser UI views (SPEC §4): one module per resource, thin, htmx fragments as partials."""
+"""Browser UI views (docs/concepts.md §4): one module per resource, thin, htmx fragments as partials."""

@@ -1,5 +1,4 @@
-"""The signed-in person's API token in the browser UI (issue 7 §1: "per-user tokens created in the
-UI"; issue 9 §1: revocable). The page shows whether a token exists and when it was made; a new
+"""The signed-in person's API token in the browser UI: created here, revocable. The page shows whether a token exists and when it was made; a new
 token's key is shown once, right after it is issued, never again (it is a password)."""
 
 from __future__ import annotations

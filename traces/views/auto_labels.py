@@ -1,4 +1,4 @@
-"""Start automatic step labels from the browser (issue 5 items 4, 5, 6; SPEC §3.6, §3.7).
+"""Start automatic step labels from the browser (docs/concepts.md §3.6, §3.7).
 
 One URL, ``auto-labels/``, for two selections: ``?trace=<id>`` (the trace viewer loads its form
 fragment with htmx into its "Automatic labels" panel) or the trace list's filters as the query
@@ -46,7 +46,7 @@ def generating_models(project: Project) -> Any:
 
 
 class McForm(forms.Form):
-    """Monte Carlo step labels (SPEC §3.6)."""
+    """Monte Carlo step labels (docs/concepts.md §3.6)."""
 
     model = forms.ModelChoiceField(queryset=LanguageModel.objects.none(), label="Rollout model")
     k = forms.IntegerField(label="K (rollouts per prefix)", min_value=1, max_value=MAX_K, initial=DEFAULT_K)
@@ -70,7 +70,7 @@ class McForm(forms.Form):
 
 
 class JudgeForm(forms.Form):
-    """LLM judge labels (SPEC §3.7)."""
+    """LLM judge labels (docs/concepts.md §3.7)."""
 
     judges = forms.ModelMultipleChoiceField(queryset=LanguageModel.objects.none(), help_text="two or more make a panel")
     mode = forms.ChoiceField(
@@ -81,7 +81,7 @@ class JudgeForm(forms.Form):
         ],
     )
     allow_self_judging = forms.BooleanField(
-        required=False, label="Let a model judge its own traces", help_text="off by default (SPEC §3.7)"
+        required=False, label="Let a model judge its own traces", help_text="off by default (docs/concepts.md §3.7)"
     )
     max_new_tokens = forms.IntegerField(label="Max new tokens", min_value=1, max_value=MAX_NEW_TOKENS, initial=2048)
     temperature = forms.FloatField(min_value=0, max_value=2, initial=0.0)

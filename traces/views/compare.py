@@ -1,4 +1,4 @@
-"""Side-by-side comparison of 2–6 traces of one problem, with pairwise preferences (issue 6 item 4, SPEC §4).
+"""Side-by-side comparison of 2–6 traces of one problem, with pairwise preferences (docs/concepts.md §4).
 
 ``/p/<slug>/compare/?traces=1,2,3`` (the trace list's checkboxes send ``traces=1&traces=2``; both
 spellings work). The page shows the problem and its reference answer, a header card per trace

@@ -1,4 +1,4 @@
-"""Team dashboards in the browser UI (issue 8): the model comparison and the annotation dashboard.
+"""Team dashboards in the browser UI: the model comparison and the annotation dashboard.
 
 Each dashboard is three URLs carrying the same filters in the query string: the page (filter form
 and empty chart slots, so a filtered dashboard is a link to share), ``data.json`` (every chart's

@@ -1,4 +1,4 @@
-"""The labeller evaluation page of the browser UI (SPEC §3.8, §4; issue 7, item 4).
+"""The labeller evaluation page of the browser UI (docs/concepts.md §3.8, §4).
 
 Pick a label source (the method) and a reference source among those of the project; the page
 shows the ProcessBench figures, the step accuracy and the step confusion matrix

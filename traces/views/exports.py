@@ -1,4 +1,4 @@
-"""Export pages of the browser UI (SPEC §4; issue 7): the export form and the export job page.
+"""Export pages of the browser UI (docs/concepts.md §4): the export form and the export job page.
 
 The trace list's "Export…" link opens the form with the list's query string, so the export reads
 the traces the list shows. Submitting starts a job (``do_start_export``) and redirects to its
@@ -50,7 +50,7 @@ RECENT_EXPORTS = 10
 
 
 class ExportForm(forms.Form):
-    """Format and label policy of an export (SPEC §2); the sources offered are the project's."""
+    """Format and label policy of an export (docs/concepts.md §2); the sources offered are the project's."""
 
     format = forms.ChoiceField(choices=[(name, f"{name} — {f.description}") for name, f in EXPORT_FORMATS.items()])
     sources = forms.ChoiceField(label="Label sources", widget=NamedSelect)

@@ -1,4 +1,4 @@
-"""Forms of the browser UI: the trace-list filters (SPEC §4 "trace list with filters")."""
+"""Forms of the browser UI: the trace-list filters (docs/concepts.md §4 "trace list with filters")."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ SCORE_ORDERS = {"asc": "score, lowest first", "desc": "score, highest first"}
 
 
 class ScoreKey(NamedTuple):
-    """A trace-level score as the list filters on it: its method and name (SPEC §1 Score)."""
+    """A trace-level score as the list filters on it: its method and name (docs/concepts.md §1 Score)."""
 
     method: str
     name: str

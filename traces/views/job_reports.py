@@ -1,4 +1,4 @@
-"""A job's report in words, as its page shows it (SPEC §4 "job pages").
+"""A job's report in words, as its page shows it (docs/concepts.md §4 "job pages").
 
 A Run's ``report`` is JSON its action wrote: an import's counts and skipped lines
 (``traces/actions/imports.py``), a generation's failures (``generation.py``), a Monte Carlo or judge

@@ -1,4 +1,4 @@
-"""The labeling view (SPEC §4 "keyboard-first step labeling"; issue 6 item 1).
+"""The labeling view (docs/concepts.md §4 "keyboard-first step labeling").
 
 One page per trace, ``/p/<slug>/traces/<pk>/label/``: the steps with the signed-in person's own
 label cell and the automatic suggestions (source and confidence), a sticky panel with the keys, the
@@ -386,7 +386,7 @@ def next_trace_to_label(project: Project, user: object, after: Trace) -> Trace |
 
 
 def queue_place_of(request: HttpRequest, project: Project, trace: Trace) -> QueuePlace | None:
-    """The person's place in the queue ``?queue=<id>`` names (issue 6 item 2); 404 unless it is a queue of
+    """The person's place in the queue ``?queue=<id>`` names; 404 unless it is a queue of
     the project that holds this trace; None without the parameter."""
     raw = request.GET.get("queue", "")
     if not raw:

@@ -1,7 +1,7 @@
 """Plain data the trace viewer renders: steps sliced from the raw text, label chips, alternatives,
 and the analysis results: badges and the marks inside the step texts.
 
-SPEC §1 (Step, Label, Trace annotation), §3.3–3.5 (analysis markers) and §4 (trace viewer).
+docs/concepts.md §1 (Step, Label, Trace annotation), §3.3–3.5 (analysis markers) and §4 (trace viewer).
 Everything here is text for Django's autoescaping: nothing is marked safe. Marked text is a list
 of plain ``Segment`` values that the template escapes one by one.
 """
@@ -218,7 +218,7 @@ def marked_texts(
     markers: Sequence[Marker],
     untagged: Sequence[tuple[int, int]] = (),
 ) -> list[list[Segment]]:
-    """The segments of each shown span ``text[start:end]``, in the order of ``spans`` (SPEC §4 analysis markers).
+    """The segments of each shown span ``text[start:end]``, in the order of ``spans`` (docs/concepts.md §4 analysis markers).
 
     Markers may overlap each other and cross span boundaries: each is clipped to every span it
     covers, and its tag appears once, where it first shows, unless it starts in one of the
@@ -287,7 +287,7 @@ class StepRow:
 
 @dataclass(frozen=True)
 class FirstError:
-    """The first-error verdict of one trace annotation (SPEC §1 Trace annotation)."""
+    """The first-error verdict of one trace annotation (docs/concepts.md §1 Trace annotation)."""
 
     step_index: int  # 0-based; -1 = "no error"
     source: str
@@ -423,7 +423,7 @@ def part_spans(trace: Trace) -> dict[str, tuple[int, int]]:
 
 @dataclass(frozen=True)
 class ScoreRow:
-    """One trace-level score (SPEC §1 Score)."""
+    """One trace-level score (docs/concepts.md §1 Score)."""
 
     name: str
     method: str
@@ -440,7 +440,7 @@ class LegendEntry:
 
 @dataclass(frozen=True)
 class AnalysisSummary:
-    """What the viewer's badges and legend say about one analysed trace (SPEC §3.3–3.5)."""
+    """What the viewer's badges and legend say about one analysed trace (docs/concepts.md §3.3–3.5)."""
 
     version: str
     has_think: bool  # False: the completion has no think part, so there is no think–answer comparison

@@ -1,4 +1,4 @@
-"""The project list (SPEC §4 browser UI): the user's projects with counts and their role."""
+"""The project list (docs/concepts.md §4 browser UI): the user's projects with counts and their role."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Annotation queues in the browser UI (SPEC §4 "queues"; issue 6 items 2, 3 and 5).
+"""Annotation queues in the browser UI (docs/concepts.md §4 "queues").
 
 * ``/p/<slug>/queues/``: the project's queues with their progress; every member reads them.
 * ``/p/<slug>/queues/new/?<trace-list filter>``: reviewers and owners make a queue of exactly what the

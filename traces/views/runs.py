@@ -1,4 +1,4 @@
-"""Runs in the browser UI (SPEC §4 "job pages with live progress"; issue 5 §3).
+"""Runs in the browser UI (docs/concepts.md §4 "job pages with live progress").
 
 * ``runs/``: every job of a project (generations, imports, exports, automatic labelings), newest
   first, a page at a time, each with its status and progress bar.
@@ -125,7 +125,7 @@ def _speed(run: Run, report: dict[str, Any], engine: dict[str, Any] | None, elap
 
 
 class GenerationForm(forms.Form):
-    """Model × problems × n with sampling parameters (SPEC §1 Run)."""
+    """Model × problems × n with sampling parameters (docs/concepts.md §1 Run)."""
 
     model = forms.ModelChoiceField(queryset=LanguageModel.objects.none(), empty_label=None)
     dataset = forms.ChoiceField(required=False, help_text="problems of one source dataset; empty: every problem")

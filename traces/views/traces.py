@@ -1,10 +1,10 @@
-"""The trace list and the trace viewer (SPEC §4 browser UI).
+"""The trace list and the trace viewer (docs/concepts.md §4 browser UI).
 
 The list is one URL for the full page and its two htmx fragments: ``results`` (the filter form
 swaps the whole result section) and ``rows`` ("Load more" appends the next page's rows). It is
 paginated by keyset on the id (``?after=<id>``, newest first), so page 10 000 costs what page 1
 costs: every filter has a ``(project, column, -id)`` index (``traces/models/trace.py``). Ordered
-by a score (issue 4 item 5), the cursor is the last row's ``(value, id)``
+by a score, the cursor is the last row's ``(value, id)``
 (``?after=<id>&after_value=<value>``), so ties are neither repeated nor skipped.
 """
 
@@ -195,7 +195,7 @@ COMPARE_MENU_SIZE = 20
 
 
 def same_problem_traces(trace: Trace) -> list[Trace]:
-    """The other traces of the trace's problem, newest first, for the "Compare with…" menu (issue 6 item 4)."""
+    """The other traces of the trace's problem, newest first, for the "Compare with…" menu."""
     others = Trace.objects.filter(project_id=trace.project_id, problem_id=trace.problem_id).exclude(pk=trace.pk)
     columns = ("id", "sample_index", "is_correct", "grading_method", "model__name")
     return list(others.select_related("model").only(*columns).order_by("-id")[:COMPARE_MENU_SIZE])

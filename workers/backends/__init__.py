@@ -1,1 +1,1 @@
-"""Generation backends (STYLE.md §9): the interface in ``base``; engines import torch/vllm lazily."""
+"""Generation backends: the interface in ``base``; engines import torch/vllm lazily."""

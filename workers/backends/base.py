@@ -1,9 +1,9 @@
-"""The generation backend interface (STYLE.md §9; SPEC §1 Model, Run).
+"""The generation backend interface (docs/concepts.md §1 Model, Run).
 
 Every backend (``transformers.py`` local CPU/GPU, ``vllm.py`` in-process, ``openai_compat.py`` for
 any OpenAI-compatible server) implements :class:`GenerationBackend`: chat prompts and sampling
 parameters in, ``n`` completions per prompt out. This module is imported by the web process, so it
-holds plain dataclasses only: no torch, no transformers, no vllm (STYLE.md §9).
+holds plain dataclasses only: no torch, no transformers, no vllm.
 """
 
 from __future__ import annotations
@@ -30,13 +30,13 @@ def tokens_of(completions: Sequence[Sequence[Completion]]) -> int:
 class BackendUnavailable(Exception):
     """The backend cannot run here: a package, the weights or the server is missing.
 
-    Tasks retry on this error only (STYLE.md §8); the message says what to install or start.
+    Tasks retry on this error only; the message says what to install or start.
     """
 
 
 @dataclass(frozen=True)
 class SamplingParams:
-    """Sampling parameters of one Run (SPEC §1 Run). ``temperature == 0`` means greedy decoding.
+    """Sampling parameters of one Run (docs/concepts.md §1 Run). ``temperature == 0`` means greedy decoding.
 
     ``logprobs``: how many alternatives per generated token to return besides the chosen one
     (None: no logprobs; 0: the chosen token's logprob only), as OpenAI/vLLM do.
@@ -115,7 +115,7 @@ class ChatPrompt:
 
 @dataclass
 class Completion:
-    """One sampled completion of one prompt (SPEC §1 Trace).
+    """One sampled completion of one prompt (docs/concepts.md §1 Trace).
 
     ``prompt_tokens`` and ``completion_tokens`` are exact counts from the model's tokenizer
     (``completion_tokens`` excludes the stop token, so it counts the tokens behind ``text``).
@@ -146,7 +146,7 @@ def check_prefixes(prompts: Sequence[ChatPrompt], prefixes: Sequence[str]) -> No
 
 @runtime_checkable
 class GenerationBackend(Protocol):
-    """What a Run needs from an engine (STYLE.md §9)."""
+    """What a Run needs from an engine."""
 
     def generate(
         self,
@@ -165,7 +165,7 @@ class GenerationBackend(Protocol):
 @runtime_checkable
 class RolloutBackend(GenerationBackend, Protocol):
     """A backend that can also continue a partial answer: what Monte Carlo step labels need
-    (SPEC §3.6). Kept apart from :class:`GenerationBackend` so a generation-only engine (or a test
+    (docs/concepts.md §3.6). Kept apart from :class:`GenerationBackend` so a generation-only engine (or a test
     double) still satisfies that one; the transformers and OpenAI-compatible backends are both."""
 
     def continue_from(
@@ -176,7 +176,7 @@ class RolloutBackend(GenerationBackend, Protocol):
         progress: ProgressCallback | None = None,
     ) -> list[list[Completion]]:
         """``params.n`` continuations of each ``prompts[i]`` whose assistant answer already starts
-        with ``prefixes[i]`` (Monte Carlo rollouts, SPEC §3.6); a completion's text is only what
+        with ``prefixes[i]`` (Monte Carlo rollouts, docs/concepts.md §3.6); a completion's text is only what
         follows the prefix. Pass every prefix of a trace in one call: the engine then shares the
         work on their common beginning (transformers: one prefill and its KV cache; vLLM: its prefix
         cache)."""
@@ -232,7 +232,7 @@ class LocalTokenizerBackend:
         params: SamplingParams,
         progress: ProgressCallback | None = None,
     ) -> list[list[Completion]]:
-        """``params.n`` continuations of each prompt's assistant turn opened with its prefix (SPEC §3.6).
+        """``params.n`` continuations of each prompt's assistant turn opened with its prefix (docs/concepts.md §3.6).
 
         The completions hold only the new text. All prefixes go to the engine together, so the
         rollouts of every prefix of a trace share its work on their common beginning (vLLM: its

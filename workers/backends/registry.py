@@ -1,4 +1,4 @@
-"""Build a Model's generation backend once per worker process (SPEC §1 Model).
+"""Build a Model's generation backend once per worker process (docs/concepts.md §1 Model).
 
 A `gpu` worker runs with ``--pool solo --concurrency 1`` and keeps every backend it built in
 :data:`_LOADED`, so the weights load on the first task that needs them and later tasks reuse them.

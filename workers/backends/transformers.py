@@ -1,5 +1,5 @@
-"""Local generation with Hugging Face transformers on CPU or GPU (SPEC §1 Model backend
-``transformers``; MODELS.md "Embedded default model").
+"""Local generation with Hugging Face transformers on CPU or GPU (docs/concepts.md §1 Model backend
+``transformers``), the embedded default model's engine.
 
 Two things live here:
 
@@ -11,7 +11,7 @@ Two things live here:
   the tokenizer's chat template, left padding, batched ``model.generate``; Monte Carlo rollouts
   (``continue_from``) reuse the KV cache of the prefix their rows share (:class:`SharedPrefix`).
 
-torch and transformers are imported here and nowhere in the web process (STYLE.md §9): import this
+torch and transformers are imported here and nowhere in the web process: import this
 module only from workers and management commands that generate.
 """
 
@@ -49,11 +49,11 @@ from workers.backends.base import (  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
-# --- GGUF conversion (MODELS.md) -----------------------------------------------------------------
+# --- GGUF conversion -----------------------------------------------------------------
 
 
 def convert_gguf(gguf: Path, out_dir: Path) -> float:
-    """De-quantize a GGUF checkpoint into a plain safetensors model + tokenizer folder (MODELS.md).
+    """De-quantize a GGUF checkpoint into a plain safetensors model + tokenizer folder.
 
     The loaded model carries the GGUF quantizer and ``quantization_config``; both are dropped so
     that ``save_pretrained`` writes ordinary fp32 weights that later load without ``gguf``.
@@ -100,7 +100,7 @@ def _common_length(a: Sequence[int], b: Sequence[int]) -> int:
 class SharedPrefix:
     """The KV cache of one token sequence, from which rows that start with the same tokens continue.
 
-    Monte Carlo rollouts (SPEC §3.6) continue every step prefix of one trace: each row is the prompt
+    Monte Carlo rollouts (docs/concepts.md §3.6) continue every step prefix of one trace: each row is the prompt
     plus the first steps, i.e. a beginning of the longest row. Running the longest row through the
     model once and cutting its cache to each row's length replaces a prefill per row and per sample
     (``model.generate`` repeats a prompt ``n`` times before its prefill) by one; vLLM's prefix cache
@@ -144,10 +144,10 @@ class SharedPrefix:
 
 
 class TransformersBackend(LocalTokenizerBackend):
-    """Batched local generation with ``model.generate`` (SPEC §1 Model backend ``transformers``).
+    """Batched local generation with ``model.generate`` (docs/concepts.md §1 Model backend ``transformers``).
 
     ``batch_size`` counts sequences: a batch holds ``batch_size // n`` prompts with their ``n``
-    samples each (MODELS.md: batch everything, ≈45 tok/s at batch 32 on 2 CPU cores). Sampling is
+    samples each (batch everything: ≈45 tok/s at batch 32 on 2 CPU cores, measured). Sampling is
     seeded per batch (``seed + batch number``), so the same prompts, parameters and batch size give
     the same completions; ``temperature == 0`` decodes greedily (then the ``n`` samples of a prompt
     are identical and generated once).
@@ -200,7 +200,7 @@ class TransformersBackend(LocalTokenizerBackend):
         params: SamplingParams,
         progress: ProgressCallback | None = None,
     ) -> list[list[Completion]]:
-        """``params.n`` continuations of each prompt's assistant turn opened with its prefix (SPEC §3.6).
+        """``params.n`` continuations of each prompt's assistant turn opened with its prefix (docs/concepts.md §3.6).
 
         The rows of one prompt (every prefix of a trace) share a :class:`SharedPrefix`: the longest
         row is run through the model once, and each batch of rows and samples continues from its cache.

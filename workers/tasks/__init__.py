@@ -1,4 +1,4 @@
-"""Celery tasks (STYLE.md §8): take ids, load the row (return quietly if it is gone), call one action.
+"""Celery tasks: take ids, load the row (return quietly if it is gone), call one action.
 
 Routing: tasks named ``workers.tasks.gpu_*`` go to the `gpu` queue (settings.CELERY_TASK_ROUTES),
 the rest to `default`. Job status lives on the Run row, never in a result backend. Task names are

@@ -1,5 +1,5 @@
-"""Tasks of the `gpu` queue that label steps automatically (issue 5 items 4, 5): Monte Carlo
-rollouts (SPEC §3.6) and LLM judges (SPEC §3.7).
+"""Tasks of the `gpu` queue that label steps automatically: Monte Carlo
+rollouts (docs/concepts.md §3.6) and LLM judges (docs/concepts.md §3.7).
 
 Each takes a Run id and calls ``traces.actions.auto_labels.run_auto_labels``, which is idempotent
 (a redelivered task resumes after the last trace done), so the tasks acknowledge late; what they
@@ -22,11 +22,11 @@ def _run(task: Task, run_id: int) -> None:
 
 @shared_task(bind=True, name="workers.tasks.gpu_mc_rollouts", acks_late=True, max_retries=MAX_RETRIES)
 def gpu_mc_rollouts(self: Task, run_id: int) -> None:
-    """Monte Carlo step labels of a run's traces (SPEC §3.6)."""
+    """Monte Carlo step labels of a run's traces (docs/concepts.md §3.6)."""
     _run(self, run_id)
 
 
 @shared_task(bind=True, name="workers.tasks.gpu_judge", acks_late=True, max_retries=MAX_RETRIES)
 def gpu_judge(self: Task, run_id: int) -> None:
-    """LLM judge labels of a run's traces (SPEC §3.7)."""
+    """LLM judge labels of a run's traces (docs/concepts.md §3.7)."""
     _run(self, run_id)

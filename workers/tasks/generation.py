@@ -1,4 +1,4 @@
-"""Tasks of the `gpu` queue that generate traces (issue 5 §1, §3)."""
+"""Tasks of the `gpu` queue that generate traces (§3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What the worker tasks retry, and how (STYLE.md §8: retries name specific errors, back off, cap).
+"""What the worker tasks retry, and how.
 
 Two errors may pass by themselves: the backend cannot run yet (BackendUnavailable: a model server
 still starting, weights converting) and the database connection was lost (a restarted database,

@@ -1,4 +1,4 @@
-"""Metrics of SPEC §3.8 as pure functions: plain numbers and sequences in, floats and frozen
+"""Metrics of docs/concepts.md §3.8 as pure functions: plain numbers and sequences in, floats and frozen
 dataclasses out.
 
 Modules:

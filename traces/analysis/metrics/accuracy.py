@@ -1,4 +1,4 @@
-"""Accuracy of traces (SPEC §3.8): accuracy with a 95% CI, pass@k, maj@k, accuracy by length
+"""Accuracy of traces (docs/concepts.md §3.8): accuracy with a 95% CI, pass@k, maj@k, accuracy by length
 bucket and per-problem difficulty.
 
 The confidence interval is Wilson's score interval (Wilson 1927), from statsmodels
@@ -34,7 +34,7 @@ class Accuracy:
 
 
 def accuracy_with_ci(correct: int, total: int, confidence: float = 0.95) -> Accuracy:
-    """Accuracy ``correct/total`` with its Wilson score interval (SPEC §3.8 "accuracy with 95% CI")."""
+    """Accuracy ``correct/total`` with its Wilson score interval (docs/concepts.md §3.8 "accuracy with 95% CI")."""
     if total < 1:
         raise ValueError(f"accuracy needs at least one trace, got total={total}")
     if not 0 <= correct <= total:
@@ -46,7 +46,7 @@ def accuracy_with_ci(correct: int, total: int, confidence: float = 0.95) -> Accu
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
-    """Unbiased pass@k of one problem with ``c`` of ``n`` samples correct (SPEC §3.8).
+    """Unbiased pass@k of one problem with ``c`` of ``n`` samples correct (docs/concepts.md §3.8).
 
     pass@k = 1 − C(n−c, k)/C(n, k), the chance that k samples drawn without replacement from the
     n include a correct one (Chen et al. 2021, "Evaluating Large Language Models Trained on
@@ -65,7 +65,7 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 
 
 def mean_pass_at_k(counts: Sequence[tuple[int, int]], k: int) -> float:
-    """pass@k averaged over problems, each given as (n samples, c correct) (SPEC §3.8)."""
+    """pass@k averaged over problems, each given as (n samples, c correct) (docs/concepts.md §3.8)."""
     require_nonempty(counts, "pass@k problems")
     return sum(pass_at_k(n, c, k) for n, c in counts) / len(counts)
 
@@ -79,7 +79,7 @@ class Sample:
 
 
 def majority_vote(samples: Sequence[Sample], key: Callable[[str], Hashable]) -> Sample | None:
-    """The sample whose answer wins a majority vote (SPEC §3.8 majority-vote accuracy).
+    """The sample whose answer wins a majority vote (docs/concepts.md §3.8 majority-vote accuracy).
 
     Answers are grouped by ``key(answer)`` (an equivalence key such as
     ``traces.analysis.answers.normalize_answer``); samples without an answer abstain, and if all
@@ -102,7 +102,7 @@ def maj_at_k(
 ) -> Accuracy:
     """maj@k: share of problems whose majority vote over their first ``k`` samples is correct.
 
-    SPEC §3.8 majority-vote accuracy; a problem where every sample abstains counts as wrong.
+    docs/concepts.md §3.8 majority-vote accuracy; a problem where every sample abstains counts as wrong.
     Every problem needs at least ``k`` samples.
     """
     require_nonempty(problems, "maj@k problems")
@@ -131,7 +131,7 @@ class LengthBucket:
 def accuracy_by_length(
     token_counts: Sequence[int], correct: Sequence[bool], edges: Sequence[int]
 ) -> list[LengthBucket]:
-    """Accuracy with CI per token-count bucket (SPEC §3.8 "accuracy vs length bucket").
+    """Accuracy with CI per token-count bucket (docs/concepts.md §3.8 "accuracy vs length bucket").
 
     ``edges`` e₁ < e₂ < … < eₘ (positive) cut the counts into [0, e₁), [e₁, e₂), …, [eₘ, ∞), so
     every trace lands in exactly one of the m + 1 buckets.
@@ -156,7 +156,7 @@ def accuracy_by_length(
 
 
 def problem_solve_rates(outcomes: Mapping[ProblemKey, Sequence[bool]]) -> dict[ProblemKey, float]:
-    """Per-problem difficulty as the share of its samples (or models) that got it right (SPEC §3.8).
+    """Per-problem difficulty as the share of its samples (or models) that got it right (docs/concepts.md §3.8).
 
     1.0 means every sample solved the problem, 0.0 that none did.
     """

@@ -1,4 +1,4 @@
-"""Agreement between step labellings (SPEC §3.8): between people, and between people and automatic
+"""Agreement between step labellings (docs/concepts.md §3.8): between people, and between people and automatic
 methods — Cohen's kappa, Fleiss' kappa, Krippendorff's alpha (ordinal), first-error agreement,
 ProcessBench F1, and step-level accuracy with a confusion matrix.
 
@@ -32,11 +32,11 @@ from traces.analysis.metrics.checks import (
 )
 
 NO_ERROR = -1
-"""First-error index of a trace without an erroneous step (ProcessBench convention, SPEC §2)."""
+"""First-error index of a trace without an erroneous step (ProcessBench convention, docs/concepts.md §2)."""
 
 
 def first_error_index(labels: Sequence[int | None]) -> int:
-    """0-based index of the first step labelled −1, or −1 if there is none (SPEC §1, §2 ProcessBench).
+    """0-based index of the first step labelled −1, or −1 if there is none (docs/concepts.md §1, §2 ProcessBench).
 
     None marks an unlabelled step and is skipped, as PRM800K's null ratings are.
     """
@@ -45,7 +45,7 @@ def first_error_index(labels: Sequence[int | None]) -> int:
 
 
 def cohen_kappa(rater_a: Sequence[int], rater_b: Sequence[int]) -> float | None:
-    """Cohen's kappa of two raters over the same items (SPEC §3.8); None if one category only."""
+    """Cohen's kappa of two raters over the same items (docs/concepts.md §3.8); None if one category only."""
     require_paired(rater_a, rater_b, "Cohen's kappa ratings")
     if len(set(rater_a) | set(rater_b)) < 2:
         return None
@@ -53,7 +53,7 @@ def cohen_kappa(rater_a: Sequence[int], rater_b: Sequence[int]) -> float | None:
 
 
 def fleiss_kappa(ratings_per_item: Sequence[Sequence[int]]) -> float | None:
-    """Fleiss' kappa of many raters (Fleiss 1971; SPEC §3.8); None if one category only.
+    """Fleiss' kappa of many raters (Fleiss 1971; docs/concepts.md §3.8); None if one category only.
 
     ``ratings_per_item[i]`` holds the categories item i got, one per rater; which rater gave which
     does not matter.  Fleiss' kappa assumes the same number (≥ 2) of ratings on every item: items
@@ -75,7 +75,7 @@ def fleiss_kappa(ratings_per_item: Sequence[Sequence[int]]) -> float | None:
 
 
 def krippendorff_alpha_ordinal(ratings_per_item: Sequence[Sequence[int]]) -> float | None:
-    """Krippendorff's alpha, ordinal metric (Krippendorff 2011; SPEC §3.8); None if one category.
+    """Krippendorff's alpha, ordinal metric (Krippendorff 2011; docs/concepts.md §3.8); None if one category.
 
     ``ratings_per_item[i]`` holds the values item i got from whoever rated it: items may have any
     number of ratings (a rater who skipped an item is simply absent) and alpha does not depend on
@@ -97,7 +97,7 @@ def krippendorff_alpha_ordinal(ratings_per_item: Sequence[Sequence[int]]) -> flo
 
 
 def first_error_agreement(first_errors_a: Sequence[int], first_errors_b: Sequence[int]) -> float:
-    """Share of traces whose two labellings put the first error at the same step (SPEC §3.8).
+    """Share of traces whose two labellings put the first error at the same step (docs/concepts.md §3.8).
 
     Indices are 0-based; −1 means "no error", so two error-free verdicts agree.
     """
@@ -123,7 +123,7 @@ class ProcessBenchScore:
 
 
 def processbench_f1(predicted: Sequence[int], reference: Sequence[int]) -> ProcessBenchScore:
-    """ProcessBench F1 of a method's first-error indices against a reference labelling (SPEC §3.8).
+    """ProcessBench F1 of a method's first-error indices against a reference labelling (docs/concepts.md §3.8).
 
     erroneous accuracy = share of reference-erroneous traces whose predicted first-error index is
     exactly the reference one; error-free accuracy = share of reference-error-free traces predicted
@@ -168,7 +168,7 @@ class StepConfusion:
 
 
 def step_confusion(method: Sequence[int], reference: Sequence[int]) -> StepConfusion:
-    """Confusion matrix over {−1, 0, +1} of a method's step labels against a reference (SPEC §3.8).
+    """Confusion matrix over {−1, 0, +1} of a method's step labels against a reference (docs/concepts.md §3.8).
 
     The two sequences are the same steps in the same order (concatenate traces to compare many).
     """

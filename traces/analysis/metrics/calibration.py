@@ -1,4 +1,4 @@
-"""Calibration of a confidence against correctness (SPEC §3.8 "calibration when a confidence
+"""Calibration of a confidence against correctness (docs/concepts.md §3.8 "calibration when a confidence
 exists"): expected calibration error and Brier score.
 
 The Brier score comes from scikit-learn (``brier_score_loss``).  Neither scikit-learn nor
@@ -27,7 +27,7 @@ def expected_calibration_error(
     confidences: Sequence[float], correct: Sequence[bool], n_bins: int = 10
 ) -> float:
     """ECE over ``n_bins`` equal-width confidence bins (Guo et al. 2017, "On Calibration of
-    Modern Neural Networks"; SPEC §3.8).
+    Modern Neural Networks"; docs/concepts.md §3.8).
 
     ECE = Σ_b (|b|/N)·|accuracy(b) − mean confidence(b)|.  Bin b holds confidences in
     [b/n_bins, (b+1)/n_bins); the last bin also holds 1.0.  Empty bins contribute nothing.
@@ -44,7 +44,7 @@ def expected_calibration_error(
 
 
 def brier_score(confidences: Sequence[float], correct: Sequence[bool]) -> float:
-    """Brier score: mean squared difference between confidence and correctness (SPEC §3.8)."""
+    """Brier score: mean squared difference between confidence and correctness (docs/concepts.md §3.8)."""
     _require_confidences(confidences, correct)
     outcomes = np.asarray(correct, dtype=bool)
     return float(brier_score_loss(outcomes, np.asarray(confidences, dtype=float), pos_label=True))

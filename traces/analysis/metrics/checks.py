@@ -1,11 +1,11 @@
-"""Input checks shared by the metrics (SPEC §3.8): bad input gets a ValueError naming what was wrong."""
+"""Input checks shared by the metrics (docs/concepts.md §3.8): bad input gets a ValueError naming what was wrong."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence, Sized
 
 STEP_LABELS = (-1, 0, 1)
-"""Step-label values of SPEC §1 (PRM800K semantics: −1 wrong, 0 neutral, +1 correct)."""
+"""Step-label values of docs/concepts.md §1 (PRM800K semantics: −1 wrong, 0 neutral, +1 correct)."""
 
 
 def require_nonempty(values: Sized, what: str) -> None:

@@ -1,4 +1,4 @@
-"""``manage.py analyze --project P [--since DATE] [--all]``: (re-)run the analysis engine (SPEC §3.3–3.5)."""
+"""``manage.py analyze --project P [--since DATE] [--all]``: (re-)run the analysis engine (docs/concepts.md §3.3–3.5)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """``manage.py annotate --project P --method mc|judge [filters]``: automatic step labels, run in this
-process with a progress bar (issue 5 items 4, 5; SPEC §3.6, §3.7).
+process with a progress bar (docs/concepts.md §3.6, §3.7).
 
 The job is a Run like the one the UI starts (``traces.actions.auto_labels``), so it shows on the
 job pages, and an interrupted command leaves a cancelled run with the traces done so far labelled.

@@ -1,4 +1,4 @@
-"""``manage.py demo``: the embedded default's demo data, generated here (issue 3 item 5, MODELS.md).
+"""``manage.py demo``: the embedded default's demo data, generated here.
 
 It writes thinkscope's own math word problems (``traces.demo_problems``) and real completions of
 them by the embedded default model, SmolLM2-135M-Instruct on the CPU, into a "Demo" project owned by
@@ -317,7 +317,7 @@ def demo_project(owner: AbstractBaseUser) -> Project:
 
 
 def demo_model(project: Project, params: SamplingParams) -> LanguageModel:
-    """The embedded default model's row in the project (SPEC §1 Model, on the ``embedded`` endpoint),
+    """The embedded default model's row in the project (docs/concepts.md §1 Model, on the ``embedded`` endpoint),
     set to think before it answers: the thinking prompt, think tags and the demo's ``params`` (a
     demo made before the model thought gets these settings too)."""
     model, _ = LanguageModel.objects.update_or_create(

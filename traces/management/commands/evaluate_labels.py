@@ -1,4 +1,4 @@
-"""``manage.py evaluate_labels --project P --method SRC --reference SRC`` (SPEC §3.8; issue 7, item 4)."""
+"""``manage.py evaluate_labels --project P --method SRC --reference SRC`` (docs/concepts.md §3.8)."""
 
 from __future__ import annotations
 

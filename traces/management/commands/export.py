@@ -1,4 +1,4 @@
-"""``manage.py export --project P --format F --sources S --out DIR`` (SPEC §2 exports)."""
+"""``manage.py export --project P --format F --sources S --out DIR`` (docs/concepts.md §2 exports)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``manage.py generate --project P --model M [problems] [sampling]``: start a generation run (SPEC §4 CLI).
+"""``manage.py generate --project P --model M [problems] [sampling]``: start a generation run (docs/concepts.md §4 CLI).
 
 By default the run is queued for the `gpu` workers, as the browser and the API queue it, and the
 command prints its job page; ``--wait`` then follows its progress with a bar. ``--here`` generates

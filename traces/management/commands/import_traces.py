@@ -1,4 +1,4 @@
-"""``manage.py import_traces PATH --format F --project P`` (SPEC §2 formats)."""
+"""``manage.py import_traces PATH --format F --project P`` (docs/concepts.md §2 formats)."""
 
 from __future__ import annotations
 
