@@ -27,7 +27,7 @@ from traces.analysis.segmentation import Span
 from traces.analysis.think import ThinkSplit
 from traces.analysis.tokens import token_words
 
-ANALYSIS_VERSION = "5"
+ANALYSIS_VERSION = "6"
 """Bump when a change to any analysis changes its results: ``manage.py analyze`` re-runs older rows.
 
 2: reached answers that apply a function their target does not, or differ from it in matrix cells
@@ -39,7 +39,10 @@ number (``answers.normalize_answer``); a bare function name ("f(x)") is no concl
 4: a count in digits followed by words ("13 marbles", "9 customers") grades as its number, which
 may change a mismatch verdict, t* or the correctness the analysis reports.
 5: the tokens after t* (``overthinking_ratio``, the shaded stretch, re-verifications) start where
-the answer reaching the reference ends, not where step t* ends, so a long step no longer hides them."""
+the answer reaching the reference ends, not where step t* ends, so a long step no longer hides them.
+6: grading and reading answers as a careful grader does (numbers with units or in words, prose
+conclusions, option letters against option texts, no answer read from a restatement of the task;
+plan-only thinking concludes nothing), which may change correctness, mismatch verdicts, t* and loops."""
 
 METHOD = "analysis"
 """The ``Score.method`` of every score this module produces."""
