@@ -40,6 +40,9 @@ Decisions:
   ``extra_fields``/``label_extra_fields`` for unknown keys of the line/of ``label``;
   ``problem_meta`` holds the question's other fields (``ground_truth_solution``, …). With
   ``prompt``, ``reference_answer`` and the steps' ``alternatives`` that rebuilds the line.
+* ``completions`` may be ``null`` (a phase-1 step where the labeller gave up and wrote the step by
+  hand): it means no completions were offered, as an empty list does; the step follows its
+  ``human_completion``, and its raw record keeps the ``null``.
 * ``source`` is ``"prm800k"``; labels are stored under ``import:prm800k``.
 """
 
@@ -125,7 +128,9 @@ def path_completion(step: dict[str, Any]) -> dict[str, Any] | None:
 def parse_step(raw: Any, line_no: int, where: str) -> ParsedStep:
     """One ``label.steps[i]`` record → the step on the labeller's path (see module docstring)."""
     step = expect_dict(raw, line_no, where)
-    completions = expect_list(_require(step, "completions", line_no, f"{where}."), line_no, f"{where}.completions")
+    offered = _require(step, "completions", line_no, f"{where}.")
+    # null: no completions were offered (see the module docstring).
+    completions = [] if offered is None else expect_list(offered, line_no, f"{where}.completions")
     checked = [_completion(c, line_no, f"{where}.completions[{j}]") for j, c in enumerate(completions)]
     if step.get("human_completion") is not None:
         _completion(step["human_completion"], line_no, f"{where}.human_completion")

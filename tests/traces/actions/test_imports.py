@@ -172,3 +172,22 @@ def test_a_100k_line_file_streams_through(tmp_path: Path, project) -> None:
     assert (Trace.objects.count(), Step.objects.count(), Label.objects.count()) == (lines, lines, lines // 10)
     assert Problem.objects.count() == 100
     print(f"100k-line import: {seconds:.1f} s, {lines / seconds:.0f} lines/s")
+
+
+def test_prm800k_give_up_without_completions_is_imported_strictly(shared_data: Path, project, tmp_path: Path) -> None:
+    """A give_up record whose last step offered no completions (``null``) and was written by hand
+    is imported whole, without --skip-invalid, its human completion the last step."""
+    record = raw_lines(shared_data / "prm800k" / "phase1_train.examples.jsonl")[1]
+    record["label"]["steps"][-1] = {
+        "completions": None,
+        "human_completion": {"text": "I cannot see how to go on.", "rating": None, "flagged": None},
+        "chosen_completion": None,
+    }
+    path = tmp_path / "give_up.jsonl"
+    path.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    result = do_import(project, path, "prm800k")
+    assert result.store.traces_created == 1 and result.skipped_count == 0
+    trace = Trace.objects.get(run=result.run)
+    last_text, last_labels = stored_steps(trace)[-1]
+    assert (last_text, last_labels) == ("I cannot see how to go on.", [])
+    assert Step.objects.filter(trace=trace).order_by("index").last().alternatives == record["label"]["steps"][-1]

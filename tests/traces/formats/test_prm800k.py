@@ -145,3 +145,47 @@ def test_missing_fields_name_the_field(shared_data: Path, raw_records, only_erro
     del target[path[-1]]
     error = only_error("prm800k", first_record(shared_data, raw_records), record)
     assert error.field == field and "missing" in error.message
+
+
+def give_up_by_hand(shared_data: Path, raw_records) -> dict[str, Any]:
+    """The real phase-1 give_up record, its last step reshaped as the labeller who gives up and
+    writes the step by hand leaves it: no completions offered (``null``), a human completion."""
+    record = copy.deepcopy(raw_records(shared_data / "prm800k" / "phase1_train.examples.jsonl")[1])
+    assert record["label"]["finish_reason"] == "give_up"
+    record["label"]["steps"][-1] = {
+        "completions": None,
+        "human_completion": {"text": "I give up: I cannot finish this one.", "rating": None, "flagged": None},
+        "chosen_completion": None,
+    }
+    return record
+
+
+@pytest.mark.parametrize("offered", [None, []])
+def test_a_step_without_completions_follows_its_human_completion(
+    shared_data: Path, raw_records, parse_lines, offered: list[Any] | None
+) -> None:
+    """``completions: null`` and ``[]`` both mean none were offered: the record is read, its human
+    completion is the step's text, and the raw step keeps what the file said."""
+    record = give_up_by_hand(shared_data, raw_records)
+    record["label"]["steps"][-1]["completions"] = offered
+    [trace] = parse_lines("prm800k", [record])
+    last = trace.steps[-1]
+    assert (last.text, last.label) == ("I give up: I cannot finish this one.", None)
+    assert last.alternatives == record["label"]["steps"][-1]
+    assert trace.first_error is None and trace.meta["finish_reason"] == "give_up"
+    assert len(trace.steps) == len(record["label"]["steps"])
+
+
+@pytest.mark.parametrize(
+    ("step", "field"),
+    [
+        ({"completions": None, "human_completion": None, "chosen_completion": None}, "completions"),
+        ({"completions": None, "human_completion": None, "chosen_completion": 0}, "chosen_completion"),
+        ({"completions": "none", "human_completion": None, "chosen_completion": None}, "completions"),
+    ],
+)
+def test_a_step_with_nothing_to_follow_is_still_refused(shared_data: Path, raw_records, only_error, step, field) -> None:
+    record = give_up_by_hand(shared_data, raw_records)
+    bad = with_change(record, ["label", "steps", len(record["label"]["steps"]) - 1], step)
+    error = only_error("prm800k", record, bad)
+    assert error.field == f"label.steps[{len(record['label']['steps']) - 1}].{field}"
