@@ -21,23 +21,53 @@ from django.core.exceptions import ImproperlyConfigured
 from app.endpoints import EndpointConfigError, load_endpoints
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-DATA_DIR = Path(os.environ.get("THINKSCOPE_DATA_DIR", BASE_DIR / "var")).resolve()
+
+
+# Every setting below is read through these helpers, so a variable set to an empty (or blank) value
+# counts as unset: `.env.example` lists every variable with an empty value, and `THINKSCOPE_X=` must
+# mean "the default", never an empty path, host list or number. (django-environ keeps an empty value
+# as "", which is why thinkscope reads the environment with these few lines instead.)
+def env_str(name: str, default: str = "") -> str:
+    """The variable's value, or ``default`` when it is unset or blank."""
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def env_int(name: str, default: int) -> int:
+    """An integer variable; unset or blank gives ``default``, anything else not an integer is refused."""
+    value = env_str(name)
+    try:
+        return int(value) if value else default
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}.") from None
+
+
+def env_float(name: str, default: float) -> float:
+    """A number variable; unset or blank gives ``default``, anything else not a number is refused."""
+    value = env_str(name)
+    try:
+        return float(value) if value else default
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, not {value!r}.") from None
 
 
 def env_bool(name: str, default: bool = False) -> bool:
     """Read a boolean flag from the environment ("1", "true", "yes", "on" are true)."""
-    value = os.environ.get(name)
-    if value is None:
+    value = env_str(name)
+    if not value:
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    return value.lower() in {"1", "true", "yes", "on"}
 
 
 def env_list(name: str, default: str) -> list[str]:
     """Read a comma-separated list from the environment."""
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
 
-DATABASE_URL = os.environ.get("DATABASE_URL", "")
+DATA_DIR = Path(env_str("THINKSCOPE_DATA_DIR") or BASE_DIR / "var").resolve()
+
+
+DATABASE_URL = env_str("DATABASE_URL")
 EMBEDDED = not DATABASE_URL
 
 
@@ -52,8 +82,8 @@ def embedded_secret_key(data_dir: Path) -> str:
 
 
 DEBUG = env_bool("DEBUG", False)
-if os.environ.get("SECRET_KEY"):
-    SECRET_KEY = os.environ["SECRET_KEY"]
+if env_str("SECRET_KEY"):
+    SECRET_KEY = env_str("SECRET_KEY")
 elif EMBEDDED:
     SECRET_KEY = embedded_secret_key(DATA_DIR)
 else:
@@ -117,7 +147,7 @@ if EMBEDDED:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": os.environ.get("SQLITE_PATH", str(DATA_DIR / "thinkscope.sqlite3")),
+            "NAME": env_str("SQLITE_PATH", str(DATA_DIR / "thinkscope.sqlite3")),
             # The web process, the worker and imports write concurrently: wait instead of failing.
             "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"},
             # A file, not memory: the worker processes started by the tests open the same database.
@@ -155,11 +185,11 @@ WHITENOISE_USE_FINDERS = True
 # Uploads larger than this are refused with a clear message (imports stream from disk instead).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
-THINKSCOPE_MAX_UPLOAD_BYTES = int(os.environ.get("THINKSCOPE_MAX_UPLOAD_BYTES", 512 * 1024 * 1024))
+THINKSCOPE_MAX_UPLOAD_BYTES = env_int("THINKSCOPE_MAX_UPLOAD_BYTES", 512 * 1024 * 1024)
 # An upload is deleted once its import commits; one whose import failed is kept this many hours for
 # an operator to look at, then deleted (traces/actions/uploads.py: each import task sweeps, and
 # `manage.py sweep_uploads`). Empty means the default.
-THINKSCOPE_FAILED_UPLOAD_RETENTION_HOURS = float(os.environ.get("THINKSCOPE_FAILED_UPLOAD_RETENTION_HOURS") or 48)
+THINKSCOPE_FAILED_UPLOAD_RETENTION_HOURS = env_float("THINKSCOPE_FAILED_UPLOAD_RETENTION_HOURS", 48)
 
 # --- Security (SECURITY.md says what each covers) -------------------------------------------
 # Scripts only from our own files (static/js): no inline script, no inline handler, no eval. Inline
@@ -170,32 +200,32 @@ CONTENT_SECURITY_POLICY = (
     "form-action 'self'; frame-ancestors 'none'"
 )
 # Login: this many failures for one username from one address lock it for the window (traces/views/auth.py).
-LOGIN_FAILURE_LIMIT = int(os.environ.get("THINKSCOPE_LOGIN_FAILURE_LIMIT", 5))
-LOGIN_FAILURE_WINDOW = int(os.environ.get("THINKSCOPE_LOGIN_FAILURE_WINDOW", 15 * 60))  # seconds
+LOGIN_FAILURE_LIMIT = env_int("THINKSCOPE_LOGIN_FAILURE_LIMIT", 5)
+LOGIN_FAILURE_WINDOW = env_int("THINKSCOPE_LOGIN_FAILURE_WINDOW", 15 * 60)  # seconds
 # Password reset: this many requests for one email, or from one address, refuse more for the window.
-PASSWORD_RESET_LIMIT = int(os.environ.get("THINKSCOPE_PASSWORD_RESET_LIMIT", 5))
-PASSWORD_RESET_WINDOW = int(os.environ.get("THINKSCOPE_PASSWORD_RESET_WINDOW", 60 * 60))  # seconds
+PASSWORD_RESET_LIMIT = env_int("THINKSCOPE_PASSWORD_RESET_LIMIT", 5)
+PASSWORD_RESET_WINDOW = env_int("THINKSCOPE_PASSWORD_RESET_WINDOW", 60 * 60)  # seconds
 # Who may create projects (traces/actions/projects.py): `staff` (the default) or `everyone`. An operator
 # creates the others' projects with `manage.py create_project SLUG --owner USER`.
-THINKSCOPE_PROJECT_CREATORS = os.environ.get("THINKSCOPE_PROJECT_CREATORS", "").strip().lower() or "staff"
+THINKSCOPE_PROJECT_CREATORS = env_str("THINKSCOPE_PROJECT_CREATORS", "staff").lower()
 if THINKSCOPE_PROJECT_CREATORS not in ("staff", "everyone"):
     raise ImproperlyConfigured(
         "THINKSCOPE_PROJECT_CREATORS must be 'staff' or 'everyone', "
-        f"not {os.environ['THINKSCOPE_PROJECT_CREATORS'].strip()!r}."
+        f"not {THINKSCOPE_PROJECT_CREATORS!r}."
     )
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     # The limits' counters (traces/ratelimit.py), shared by every web process: Redis in a server
     # deployment, else files under the data directory.
     "rate-limits": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_URL"]}
-        if os.environ.get("REDIS_URL")
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env_str("REDIS_URL")}
+        if env_str("REDIS_URL")
         else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(DATA_DIR / "cache")}
     ),
 }
 SESSION_COOKIE_HTTPONLY = True
 # Django's default name, `sessionid`, collides with other Django tools on the same host.
-SESSION_COOKIE_NAME = os.environ.get("THINKSCOPE_SESSION_COOKIE_NAME") or "sessionid"
+SESSION_COOKIE_NAME = env_str("THINKSCOPE_SESSION_COOKIE_NAME", "sessionid")
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the <meta> tag, not the cookie.
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -207,7 +237,8 @@ if HTTPS:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
-    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", 31536000))
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # container healthchecks speak plain http inside the network
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -233,7 +264,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Celery (docs/concepts.md §4 Workers): `gpu` queue for generation/rollouts/judges, `default` for the rest.
-REDIS_URL = os.environ.get("REDIS_URL", "")
+REDIS_URL = env_str("REDIS_URL")
 BROKER_DIR = DATA_DIR / "broker"
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
@@ -241,7 +272,7 @@ if REDIS_URL:
     # acks_late) is delivered again; the sweep that finds such tasks runs every interval × throttle s.
     # Keep the timeout above the longest task (a chunk of a generation run): a shorter one re-delivers
     # tasks still running, which are idempotent but do the work twice.
-    VISIBILITY_TIMEOUT = int(os.environ.get("THINKSCOPE_BROKER_VISIBILITY_TIMEOUT", "3600"))
+    VISIBILITY_TIMEOUT = env_int("THINKSCOPE_BROKER_VISIBILITY_TIMEOUT", 3600)
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
         "visibility_timeout": VISIBILITY_TIMEOUT,
         "unacked_restore_interval": min(10, VISIBILITY_TIMEOUT),
@@ -268,11 +299,11 @@ CELERY_TASK_IGNORE_RESULT = True  # job status lives on model rows
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 
 # --- Generation: where the embedded model's converted weights are cached.
-MODEL_CACHE_DIR = Path(os.environ.get("THINKSCOPE_MODEL_CACHE", DATA_DIR / "models"))
+MODEL_CACHE_DIR = Path(env_str("THINKSCOPE_MODEL_CACHE") or DATA_DIR / "models")
 # The endpoints models generate on (servers, API key variables, local folders) are the operator's
 # configuration, never a project's: app/endpoints.py describes the file. `embedded` is always there.
 try:
-    MODEL_ENDPOINTS = load_endpoints(os.environ.get("THINKSCOPE_ENDPOINTS_FILE") or None)
+    MODEL_ENDPOINTS = load_endpoints(env_str("THINKSCOPE_ENDPOINTS_FILE") or None)
 except EndpointConfigError as error:
     raise ImproperlyConfigured(str(error)) from None
 
@@ -280,6 +311,6 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

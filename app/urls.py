@@ -4,9 +4,11 @@ from django.contrib import admin
 from django.urls import include, path, reverse_lazy
 from django.views.generic import RedirectView
 
+from app.health import healthz
 from traces.views.auth import LoginView, PasswordResetView
 
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),
     # The rate-limited login; the admin signs in through it too, so no login is left unlimited.
     path("accounts/login/", LoginView.as_view(), name="login"),
     # The reset request is rate-limited too (per email and address); the rest of the flow is Django's.
