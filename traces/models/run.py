@@ -18,8 +18,9 @@ class Backend(models.TextChoices):
 class ThinkFormat(models.TextChoices):
     """Where a model puts its reasoning (docs/concepts.md §1 Trace think delimiters)."""
 
-    AUTO = "auto", "Detect"
-    THINK_TAGS = "think_tags", "<think>…</think>"
+    AUTO = "auto", "Detect from its traces, once per import"
+    THINK_TAGS = "think_tags", "<think>…</think> written by the model"
+    THINK_IN_PROMPT = "think_in_prompt", "…</think>: the chat template opens <think> in the prompt"
     SKY_T1 = "sky_t1", "<|begin_of_thought|>…<|end_of_thought|>"
     REASONING_CONTENT = "reasoning_content", "Separate reasoning_content field"
     NONE = "none", "No think part"
