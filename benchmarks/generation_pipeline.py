@@ -121,8 +121,8 @@ def main() -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="ts-gen-bench-"))
     setup_django(None, data_dir)
 
+    from traces.backends import SamplingParams
     from traces.models import LanguageModel, Project
-    from workers.backends.base import SamplingParams
     from workers.generation import DEFAULT_SYSTEM_PROMPT
 
     project = Project.objects.create(name="Bench", slug="bench")

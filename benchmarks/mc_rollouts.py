@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from import_throughput import ROOT, setup_django
 
 if TYPE_CHECKING:
-    from workers.backends.base import Completion
+    from traces.backends import Completion
 
 PROCESSBENCH = ROOT.parent / "shared" / "data" / "processbench"
 TRACE_ID = "gsm8k-201"
@@ -79,7 +79,7 @@ def median_traces() -> list[dict]:
 
 
 def engine_ratio(model_cache: Path, k: int, max_new_tokens: int, device: str, rounds: int) -> None:
-    from workers.backends.base import SamplingParams
+    from traces.backends import SamplingParams
     from workers.backends.embedded import embedded_model_dir
     from workers.backends.transformers import TransformersBackend
     from workers.generation import build_prompt

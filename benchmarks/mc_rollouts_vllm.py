@@ -29,7 +29,7 @@ os.environ.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")
 
 
 def main() -> None:
-    from workers.backends.base import ChatPrompt, SamplingParams
+    from traces.backends import ChatPrompt, SamplingParams
     from workers.backends.vllm import VLLMBackend
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

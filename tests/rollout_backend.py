@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from workers.backends.base import ChatPrompt, Completion, ProgressCallback, SamplingParams
+from traces.backends import ChatPrompt, Completion, ProgressCallback, SamplingParams
 
 
 class RolloutScript:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from workers.backends.base import ChatPrompt, Completion, ProgressCallback, SamplingParams
+from traces.backends import ChatPrompt, Completion, ProgressCallback, SamplingParams
 
 
 def words(text: str) -> int:

@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from traces.analysis.think import ThinkFormat, split_think
+from traces.backends import ChatPrompt, Completion
 from traces.formats.base import ParsedTrace
-from workers.backends.base import ChatPrompt, Completion
 
 #: The instruction for the embedded default model. SmolLM2-135M does not use think delimiters even
 #: when asked to, so the prompt asks only for a final line that answer extraction reads

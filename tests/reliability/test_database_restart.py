@@ -11,9 +11,9 @@ import pytest
 from django.db import connection
 
 from traces.actions.generation import PROMPTS_PER_BATCH, do_start_generation
+from traces.backends import SamplingParams
 from traces.models import LanguageModel, Problem, Project, Run, RunStatus, Trace
 from traces.trace_builder import problem_hash
-from workers.backends.base import SamplingParams
 from workers.generation import DEFAULT_SYSTEM_PROMPT
 
 pytestmark = [

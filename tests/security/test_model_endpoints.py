@@ -18,8 +18,8 @@ from rest_framework.test import APIClient
 from app.endpoints import EndpointRefused
 from tests.workers.fake_openai_server import FakeOpenAIServer
 from traces.actions.generation import do_start_generation, generate_chunk
+from traces.backends import ChatPrompt, SamplingParams
 from traces.models import LanguageModel, Membership, Problem, Project, Role, Trace
-from workers.backends.base import ChatPrompt, SamplingParams
 from workers.backends.registry import backend_for
 
 pytestmark = pytest.mark.django_db(transaction=True)

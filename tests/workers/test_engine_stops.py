@@ -7,7 +7,7 @@ import pytest
 from fake_openai_server import FakeBehaviour, FakeOpenAIServer
 
 from traces.actions.runs import RunCancelled
-from workers.backends.base import ChatPrompt, SamplingParams
+from traces.backends import ChatPrompt, SamplingParams
 from workers.backends.openai_compat import OpenAIBackend
 
 PROMPTS = [ChatPrompt.of(f"What is {i} + 1?") for i in range(4)]

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 import pytest
 
 from traces.analysis.think import split_think
+from traces.backends import ChatPrompt, Completion, FinishReason, ProgressCallback, SamplingParams
 from traces.demo_problems import demo_problems
-from workers.backends.base import ChatPrompt, Completion, FinishReason, ProgressCallback, SamplingParams, tokens_of
+from workers.backends.base import tokens_of
 from workers.backends.forcing import (
     ANSWER_CUE,
     THINK_CLOSE,

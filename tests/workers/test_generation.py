@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from traces.backends import Completion
 from traces.demo_problems import DemoProblem
-from workers.backends.base import Completion
 from workers.generation import DEFAULT_SYSTEM_PROMPT, build_prompt, completion_to_parsed
 
 PROBLEM = DemoProblem(

@@ -16,9 +16,9 @@ from collections import Counter
 import pytest
 
 from traces.actions.generation import PROMPTS_PER_BATCH, do_start_generation
+from traces.backends import SamplingParams
 from traces.models import LanguageModel, Problem, Project, Run, RunStatus, Trace, TraceAnalysis
 from traces.trace_builder import problem_hash
-from workers.backends.base import SamplingParams
 from workers.generation import DEFAULT_SYSTEM_PROMPT
 
 pytestmark = pytest.mark.model

@@ -16,10 +16,10 @@ from fake_openai_server import FakeBehaviour, FakeOpenAIServer
 from traces.actions.auto_labels import MC_SOURCE, McSpec, Selection, do_start_mc
 from traces.actions.generation import do_start_generation
 from traces.actions.store import store_traces
+from traces.backends import SamplingParams
 from traces.formats.base import ParsedStep, ParsedTrace
 from traces.models import Label, LanguageModel, Membership, Problem, Project, Role, Run, RunKind, RunStatus, Trace
 from traces.trace_builder import problem_hash
-from workers.backends.base import SamplingParams
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

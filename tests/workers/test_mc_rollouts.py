@@ -13,9 +13,9 @@ from fake_openai_server import FakeBehaviour, FakeOpenAIServer, fake_continuatio
 from traces.actions.auto_labels import MC_SOURCE, McSpec, Selection, do_start_mc, run_auto_labels
 from traces.actions.store import store_traces
 from traces.analysis.rollouts import hard_label, judge_rollout
+from traces.backends import ChatPrompt, RolloutBackend, SamplingParams
 from traces.formats.base import ParsedStep, ParsedTrace
 from traces.models import Label, LanguageModel, Project, Run, RunKind, RunStatus, Trace, TraceAnnotation
-from workers.backends.base import ChatPrompt, RolloutBackend, SamplingParams
 from workers.backends.openai_compat import OpenAIBackend
 from workers.generation import build_prompt
 

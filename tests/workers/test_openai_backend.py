@@ -11,8 +11,8 @@ from email.utils import formatdate
 import pytest
 from fake_openai_server import FakeBehaviour, FakeOpenAIServer, fake_answer, fake_tokens
 
+from traces.backends import ChatPrompt, GenerationBackend, SamplingParams
 from traces.demo_problems import demo_problems
-from workers.backends.base import ChatPrompt, GenerationBackend, SamplingParams
 from workers.backends.openai_compat import (
     OpenAIBackend,
     ServerError,

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 from django.db import OperationalError
 
-from workers.backends.base import BackendUnavailable
+from traces.backends import BackendUnavailable
 from workers.tasks.retries import MAX_RETRIES, run_retrying
 
 

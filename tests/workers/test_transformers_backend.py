@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from traces.analysis.think import split_think
-from workers.backends.base import ChatPrompt, GenerationBackend, SamplingParams
+from traces.backends import ChatPrompt, GenerationBackend, SamplingParams
 from workers.backends.embedded import EMBEDDED_PACKAGE, PROVENANCE_FILE, embedded_model_dir, is_converted
 from workers.generation import build_prompt
 

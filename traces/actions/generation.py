@@ -45,9 +45,9 @@ from traces.actions.runs import (
 )
 from traces.actions.store import store_traces
 from traces.actions.models import why_model_cannot_generate
+from traces.backends import BackendUnavailable, GenerationBackend, ProgressCallback, SamplingParams
 from traces.models import LanguageModel, Problem, Project, Run, RunKind, RunStatus, Trace
 from traces.trace_builder import problem_hash
-from workers.backends.base import BackendUnavailable, GenerationBackend, ProgressCallback, SamplingParams
 from workers.generation import ProblemLike, build_prompt, completion_to_parsed
 
 #: Problems per `gpu` task: small enough that a killed worker loses little work, large enough to

@@ -22,6 +22,7 @@ from traces.actions.exports import (
 )
 from traces.actions.generation import GenerationError, select_problem_ids
 from traces.actions.imports import source_name
+from traces.backends import SamplingParams
 from traces.exports.policy import HUMAN_ELSE_AUTO, AfterError, Neutral
 from traces.exports.writers import EXPORT_FORMAT_NAMES, MANIFEST_NAME
 from traces.formats import FORMAT_NAMES
@@ -43,7 +44,6 @@ from traces.models import (
     TraceAnnotation,
 )
 from traces.models.trace import CORRECTNESS_FILTER
-from workers.backends.base import SamplingParams
 
 
 class ProjectSerializer(serializers.ModelSerializer):

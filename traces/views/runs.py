@@ -44,11 +44,11 @@ from traces.actions.generation import (
 from traces.actions.imports import source_name
 from traces.actions.resume import do_resume, resumable
 from traces.actions.runs import ACTIVE
+from traces.backends import SamplingParams
 from traces.models import Backend, LanguageModel, Problem, Project, Run, RunKind, RunStatus
 from traces.views.access import member_project
 from traces.views.job_reports import display_status, job_report
 from traces.views.traces import HtmxHttpRequest, wants_fragment
-from workers.backends.base import SamplingParams
 
 RUNS_PER_PAGE = 25
 

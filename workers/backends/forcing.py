@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from traces.analysis.think import split_think
-from workers.backends.base import ChatPrompt, Completion, FinishReason, ProgressCallback, SamplingParams
+from traces.backends import ChatPrompt, Completion, FinishReason, ProgressCallback, SamplingParams
 
 #: Opens the assistant turn: the thinking phase continues from here.
 THINK_OPEN = "<think>\n"

@@ -1,6 +1,6 @@
 """Generation through any OpenAI-compatible server (docs/concepts.md §1 Model backend ``openai``).
 
-:class:`OpenAIBackend` implements :class:`~workers.backends.base.GenerationBackend` over the Chat
+:class:`OpenAIBackend` implements :class:`~traces.backends.GenerationBackend` over the Chat
 Completions HTTP API (``POST {base_url}/v1/chat/completions``) that ``vllm serve``, SGLang, TGI and
 hosted APIs accept:
 
@@ -30,16 +30,8 @@ from email.utils import parsedate_to_datetime
 from http.client import HTTPException
 from typing import Any
 
-from workers.backends.base import (
-    BackendUnavailable,
-    ChatPrompt,
-    Completion,
-    FinishReason,
-    ProgressCallback,
-    SamplingParams,
-    check_prefixes,
-    tokens_of,
-)
+from traces.backends import BackendUnavailable, ChatPrompt, Completion, FinishReason, ProgressCallback, SamplingParams
+from workers.backends.base import check_prefixes, tokens_of
 from workers.backends.forcing import generate_with_think_budget
 
 #: How much of an error response's body an exception message quotes.

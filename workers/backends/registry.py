@@ -22,7 +22,7 @@ from typing import Protocol
 from django.conf import settings
 
 from app.endpoints import Endpoint, EndpointRefused, endpoint_for
-from workers.backends.base import BackendUnavailable, GenerationBackend
+from traces.backends import BackendUnavailable, GenerationBackend
 
 
 class ModelLike(Protocol):

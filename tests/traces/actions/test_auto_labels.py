@@ -19,9 +19,9 @@ from traces.actions.auto_labels import (
 )
 from traces.actions.exports import ExportFilters, RequestRejected
 from traces.actions.store import store_traces
+from traces.backends import BackendUnavailable, RolloutBackend
 from traces.formats.base import ParsedStep, ParsedTrace
 from traces.models import HUMAN, Label, LanguageModel, Project, Run, RunKind, RunStatus, Trace, TraceAnnotation
-from workers.backends.base import BackendUnavailable, RolloutBackend
 
 STEPS = ["Two plus two.", "MAYBE it is 4.", "WRONG: it is 5.", "So 5."]
 

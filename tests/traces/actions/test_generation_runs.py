@@ -6,9 +6,9 @@ import pytest
 from scripted_backend import ScriptedBackend
 
 from traces.actions.generation import BatchDone, generate_run, missing_samples
+from traces.backends import GenerationBackend, SamplingParams
 from traces.demo_problems import DemoProblem
 from traces.models import LanguageModel, Project, Run, RunKind, RunStatus, Trace
-from workers.backends.base import GenerationBackend, SamplingParams
 
 
 def _problems(count: int) -> list[DemoProblem]:

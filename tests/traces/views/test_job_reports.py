@@ -15,9 +15,9 @@ from rollout_backend import RolloutScript
 from traces.actions.auto_labels import JudgeSpec, McSpec, Selection, do_start_judge, do_start_mc, run_auto_labels
 from traces.actions.imports import do_import
 from traces.actions.store import store_traces
+from traces.backends import ChatPrompt, Completion, ProgressCallback, SamplingParams
 from traces.formats.base import ParsedStep, ParsedTrace
 from traces.models import LanguageModel, Project, Run, RunKind, Trace
-from workers.backends.base import ChatPrompt, Completion, ProgressCallback, SamplingParams
 
 pytestmark = pytest.mark.django_db
 

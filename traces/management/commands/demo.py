@@ -31,6 +31,7 @@ from app.endpoints import EMBEDDED
 from traces.actions.analysis import analyze_traces, needing_analysis
 from traces.actions.generation import BatchDone, PendingProblem, generate_run, missing_samples
 from traces.analysis.answers import extract_answer
+from traces.backends import BackendUnavailable, SamplingParams
 from traces.demo_problems import SOURCE, demo_problems
 from traces.demo_team import ANNOTATORS, QUEUE_NAME, join_as_annotators, seed_demo_queue
 from traces.models import (
@@ -46,7 +47,6 @@ from traces.models import (
     Step,
     Trace,
 )
-from workers.backends.base import BackendUnavailable, SamplingParams
 from workers.backends.embedded import (
     EMBEDDED_MODEL_NAME,
     converted_dir,

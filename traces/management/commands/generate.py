@@ -23,9 +23,9 @@ from traces.actions.generation import (
     select_problem_ids,
 )
 from traces.actions.runs import ACTIVE
+from traces.backends import BackendUnavailable, SamplingParams
 from traces.management.projects import project_or_error
 from traces.models import LanguageModel, Run, RunStatus
-from workers.backends.base import BackendUnavailable, SamplingParams
 
 
 class Command(BaseCommand):
