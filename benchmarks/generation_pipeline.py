@@ -53,9 +53,9 @@ def make_problems(project, count: int) -> list[int]:  # type: ignore[no-untyped-
 def raw_engine(model, problem_ids: list[int], params) -> tuple[int, float]:  # type: ignore[no-untyped-def]
     """(tokens, seconds) of calling the backend directly on the run's prompts, batch by batch."""
     from traces.actions.generation import PROMPTS_PER_BATCH
+    from traces.generation import build_prompt
     from traces.models import Problem
     from workers.backends.registry import backend_for
-    from workers.generation import build_prompt
 
     backend = backend_for(model)
     prompts = [
@@ -122,8 +122,8 @@ def main() -> None:
     setup_django(None, data_dir)
 
     from traces.backends import SamplingParams
+    from traces.generation import DEFAULT_SYSTEM_PROMPT
     from traces.models import LanguageModel, Project
-    from workers.generation import DEFAULT_SYSTEM_PROMPT
 
     project = Project.objects.create(name="Bench", slug="bench")
     model = LanguageModel.objects.create(

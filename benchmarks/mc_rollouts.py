@@ -80,9 +80,9 @@ def median_traces() -> list[dict]:
 
 def engine_ratio(model_cache: Path, k: int, max_new_tokens: int, device: str, rounds: int) -> None:
     from traces.backends import SamplingParams
+    from traces.generation import build_prompt
     from workers.backends.embedded import embedded_model_dir
     from workers.backends.transformers import TransformersBackend
-    from workers.generation import build_prompt
 
     backend = TransformersBackend(embedded_model_dir(model_cache), device=device, batch_size=64)
     params = SamplingParams(max_new_tokens=max_new_tokens, temperature=0.7, n=k, seed=0)

@@ -12,9 +12,9 @@ from django.db import connection
 
 from traces.actions.generation import PROMPTS_PER_BATCH, do_start_generation
 from traces.backends import SamplingParams
+from traces.generation import DEFAULT_SYSTEM_PROMPT
 from traces.models import LanguageModel, Problem, Project, Run, RunStatus, Trace
 from traces.trace_builder import problem_hash
-from workers.generation import DEFAULT_SYSTEM_PROMPT
 
 pytestmark = [
     pytest.mark.model,

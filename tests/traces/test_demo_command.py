@@ -18,6 +18,7 @@ from traces.actions.adjudication import traces_to_adjudicate
 from traces.actions.agreement import queue_agreement
 from traces.actions.queues import annotator_progress
 from traces.demo_team import ANNOTATORS, DEMO_TEAM_NOTE, LABELED_ITEMS, QUEUE_NAME
+from traces.generation import THINKING_SYSTEM_PROMPT
 from traces.management.commands.demo import (
     DEMO_LABEL_NOTE,
     DEMO_LABEL_SOURCE,
@@ -44,7 +45,6 @@ from traces.models import (
     RunStatus,
     Trace,
 )
-from workers.generation import THINKING_SYSTEM_PROMPT
 
 pytestmark = pytest.mark.django_db
 

@@ -10,6 +10,7 @@ import pytest
 from traces.analysis.think import split_think
 from traces.backends import ChatPrompt, Completion, FinishReason, ProgressCallback, SamplingParams
 from traces.demo_problems import demo_problems
+from traces.generation import completion_to_parsed
 from workers.backends.base import tokens_of
 from workers.backends.forcing import (
     ANSWER_CUE,
@@ -20,7 +21,6 @@ from workers.backends.forcing import (
     forced_completion,
     generate_with_think_budget,
 )
-from workers.generation import completion_to_parsed
 
 BUDGET = 6
 

@@ -15,9 +15,9 @@ from traces.actions.store import store_traces
 from traces.analysis.rollouts import hard_label, judge_rollout
 from traces.backends import ChatPrompt, RolloutBackend, SamplingParams
 from traces.formats.base import ParsedStep, ParsedTrace
+from traces.generation import build_prompt
 from traces.models import Label, LanguageModel, Project, Run, RunKind, RunStatus, Trace, TraceAnnotation
 from workers.backends.openai_compat import OpenAIBackend
-from workers.generation import build_prompt
 
 QUESTION = "Tom has 3 apples and buys 4 more. How many apples does he have?"
 STEPS = ["Tom starts with 3 apples.", "He buys 4 more, so 3 + 4 = 7.", "The answer is 7."]

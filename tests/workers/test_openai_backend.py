@@ -13,6 +13,7 @@ from fake_openai_server import FakeBehaviour, FakeOpenAIServer, fake_answer, fak
 
 from traces.backends import ChatPrompt, GenerationBackend, SamplingParams
 from traces.demo_problems import demo_problems
+from traces.generation import completion_to_parsed
 from workers.backends.openai_compat import (
     OpenAIBackend,
     ServerError,
@@ -23,7 +24,6 @@ from workers.backends.openai_compat import (
     retry_after_seconds,
     server_root,
 )
-from workers.generation import completion_to_parsed
 
 QUESTION = "What is 2 + 2 ?"
 

@@ -12,8 +12,8 @@ import pytest
 
 from traces.analysis.think import split_think
 from traces.backends import ChatPrompt, GenerationBackend, SamplingParams
+from traces.generation import build_prompt
 from workers.backends.embedded import EMBEDDED_PACKAGE, PROVENANCE_FILE, embedded_model_dir, is_converted
-from workers.generation import build_prompt
 
 pytestmark = pytest.mark.model
 

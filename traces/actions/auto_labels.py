@@ -75,9 +75,9 @@ from traces.analysis.rollouts import (
 )
 from traces.actions.models import why_model_cannot_generate
 from traces.backends import BackendUnavailable, ChatPrompt, GenerationBackend, RolloutBackend, SamplingParams
+from traces.generation import build_prompt
 from traces.models import Label, LanguageModel, Project, Run, RunKind, RunStatus, Step, Trace, TraceAnnotation
 from traces.models.trace import TraceQuerySet
-from workers.generation import build_prompt
 
 MC_SOURCE = "mc_rollout"
 JUDGE_SOURCE_PREFIX = "llm_judge:"

@@ -46,9 +46,9 @@ from traces.actions.runs import (
 from traces.actions.store import store_traces
 from traces.actions.models import why_model_cannot_generate
 from traces.backends import BackendUnavailable, GenerationBackend, ProgressCallback, SamplingParams
+from traces.generation import ProblemLike, build_prompt, completion_to_parsed
 from traces.models import LanguageModel, Problem, Project, Run, RunKind, RunStatus, Trace
 from traces.trace_builder import problem_hash
-from workers.generation import ProblemLike, build_prompt, completion_to_parsed
 
 #: Problems per `gpu` task: small enough that a killed worker loses little work, large enough to
 #: keep a batch full (a chunk's prompts go to the backend ``PROMPTS_PER_BATCH`` at a time).
@@ -71,7 +71,7 @@ class GenerationError(ValueError):
 
 @dataclass(frozen=True)
 class StoredProblem:
-    """A stored Problem as the generation glue sees it (``workers.generation.ProblemLike``)."""
+    """A stored Problem as the generation glue sees it (``traces.generation.ProblemLike``)."""
 
     prompt: str
     answer: str

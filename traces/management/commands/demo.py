@@ -34,6 +34,7 @@ from traces.analysis.answers import extract_answer
 from traces.backends import BackendUnavailable, SamplingParams
 from traces.demo_problems import SOURCE, demo_problems
 from traces.demo_team import ANNOTATORS, QUEUE_NAME, join_as_annotators, seed_demo_queue
+from traces.generation import THINKING_SYSTEM_PROMPT
 from traces.models import (
     Backend,
     Label,
@@ -55,7 +56,6 @@ from workers.backends.embedded import (
     is_converted,
 )
 from workers.backends.forcing import FORCED_THINK_FORMAT
-from workers.generation import THINKING_SYSTEM_PROMPT
 
 USERNAME = "demo"
 PROJECT_SLUG = "demo"

@@ -1,4 +1,4 @@
-"""From problems to stored traces: prompt building, completion mapping and the Run loop."""
+"""From problems to traces ready to store (traces.generation): prompt building and completion mapping."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 
 from traces.backends import Completion
 from traces.demo_problems import DemoProblem
-from workers.generation import DEFAULT_SYSTEM_PROMPT, build_prompt, completion_to_parsed
+from traces.generation import DEFAULT_SYSTEM_PROMPT, build_prompt, completion_to_parsed
 
 PROBLEM = DemoProblem(
     problem_id="p-1", prompt="What is 3 times 4?", answer="12", template="t", numbers={"a": 3, "b": 4}
