@@ -32,6 +32,8 @@ class ParsedStep:
     # PRM800K: the step's raw record (a dict with completions/human_completion/chosen_completion);
     # empty list when the format has no alternatives.
     alternatives: dict[str, Any] | list[dict[str, Any]] = field(default_factory=list)
+    # The text is a person's, not the model's (PRM800K's human_completion); see traces.exports.policy.
+    human_written: bool = False
 
 
 @dataclass

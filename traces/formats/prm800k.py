@@ -20,7 +20,9 @@ Each line gives one trace whose steps follow the path the labeller actually took
 3. else the labeller stopped at this step (typically ``found_error``): the first completion rated
    −1, else completion 0.
 
-``ParsedStep.text``/``label``/``flagged`` are that completion's text, rating and flag; its
+``ParsedStep.text``/``label``/``flagged`` are that completion's text, rating and flag, and
+``human_written`` says the path took the human completion (rule 2: a person's text, which PRM800K
+leaves unrated; the export policy's ``human_completion`` says what it becomes); its
 ``alternatives`` is the step's whole raw record (every completion with its rating and flag, the
 human completion and ``chosen_completion``), so a PRM800K-shaped export loses nothing. The trace
 text is the steps joined by ``"\\n\\n"``.
@@ -153,6 +155,7 @@ def parse_step(raw: Any, line_no: int, where: str) -> ParsedStep:
         label=taken.get("rating"),
         flagged=taken.get("flagged"),
         alternatives=step,
+        human_written=taken is step.get("human_completion"),
     )
 
 

@@ -45,6 +45,8 @@ def test_every_record_is_read(shared_data: Path, raw_records, parse_file, name: 
         for i, (step, raw) in enumerate(zip(trace.steps, raw_steps)):
             assert step.alternatives == raw  # every completion, rating, flag and the human completion
             assert_on_labellers_path(step, raw, is_last=i == len(raw_steps) - 1)
+            # A person wrote the step exactly when the path took the human completion (rule 2).
+            assert step.human_written == (raw["chosen_completion"] is None and raw["human_completion"] is not None)
         assert trace.text == "\n\n".join(step.text for step in trace.steps)
         assert trace.label_source == "import:prm800k"
         for key in ("labeler", "timestamp", "generation", "is_quality_control_question", "is_initial_screening_question"):
@@ -58,6 +60,14 @@ def test_every_record_is_read(shared_data: Path, raw_records, parse_file, name: 
             assert trace.first_error == ratings.index(-1)
         else:
             assert trace.first_error == (-1 if record["label"]["finish_reason"] == "solution" else None)
+
+
+def test_phase_1_marks_the_steps_its_labellers_wrote(shared_data: Path, parse_file) -> None:
+    """The phase-1 samples take the human completion at 13 steps of their three records."""
+    parsed = parse_file(shared_data / "prm800k" / FILES[0], "prm800k")
+    written = [[i for i, step in enumerate(trace.steps) if step.human_written] for trace in parsed]
+    assert written == [[1], [1, 5, 6, 14, 18, 19, 21, 22, 26, 27], [0, 4]]
+    assert all(trace.steps[i].label is None for trace, positions in zip(parsed, written) for i in positions)
 
 
 @pytest.mark.parametrize("name", FILES)
