@@ -8,6 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from scripted_backend import ScriptedBackend
 
+from traces import jobs
 from traces.models import LanguageModel, Problem, Project, Run, RunStatus, Trace
 from traces.trace_builder import problem_hash
 
@@ -35,18 +36,19 @@ def test_here_generates_in_this_process(setup, monkeypatch) -> None:  # type: ig
 
 
 def test_by_default_the_run_is_queued(setup, monkeypatch, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
-    queued: list[tuple[int, list[int]]] = []
-    monkeypatch.setattr("workers.tasks.generation.gpu_generate_chunk.delay", lambda *args: queued.append(args))
+    queued: list[tuple[str, int, list[int]]] = []
+    monkeypatch.setattr("traces.jobs.enqueue", lambda task, *args: queued.append((task, *args)))
     out = StringIO()
     with django_capture_on_commit_callbacks(execute=True):
         call_command("generate", "--project", "cli", "--model", "smol", "--dataset", "d", "--limit", "2", stdout=out)
     run = Run.objects.get()
-    assert run.status == RunStatus.QUEUED and len(queued) == 1 and len(queued[0][1]) == 2
+    assert run.status == RunStatus.QUEUED and len(queued) == 1
+    assert queued[0][0] == jobs.GENERATE_CHUNK and len(queued[0][2]) == 2
     assert f"/p/cli/runs/{run.pk}/" in out.getvalue()
 
 
 def test_a_think_budget_makes_a_budget_forced_run(setup, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr("workers.tasks.generation.gpu_generate_chunk.delay", lambda *args: None)
+    monkeypatch.setattr("traces.jobs.enqueue", lambda task, *args: None)
     call_command("generate", "--project", "cli", "--model", "smol", "--think-budget", "64", stdout=StringIO())
     assert Run.objects.get().params["think_budget"] == 64
 

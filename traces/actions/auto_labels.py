@@ -42,6 +42,7 @@ from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
+from traces import jobs
 from traces.actions.exports import ExportFilters, RequestRejected, select_traces
 from traces.actions.runs import (
     ACTIVE,
@@ -210,12 +211,10 @@ def _start(
     queue: bool,
 ) -> Run:
     """Create the queued Run and, when ``queue``, queue its `gpu` task once the row is committed."""
-    from workers.tasks.auto_labels import gpu_judge, gpu_mc_rollouts
-
     count = traces.count()
     if not count:
         raise RequestRejected("traces", "no traces selected: the filters match none")
-    task = gpu_mc_rollouts if kind == RunKind.MC_ROLLOUT else gpu_judge
+    task = jobs.MC_ROLLOUTS if kind == RunKind.MC_ROLLOUT else jobs.JUDGE
     with transaction.atomic():
         run = Run.objects.create(
             project=project,
@@ -229,7 +228,7 @@ def _start(
             created_by=user if user is not None and user.is_authenticated else None,
         )
         if queue:
-            transaction.on_commit(lambda: task.delay(run.pk))
+            transaction.on_commit(lambda: jobs.enqueue(task, run.pk))
     return run
 
 

@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from traces import jobs
 from traces.exports.policy import LabelPolicy
 from traces.exports.writers import MANIFEST_NAME, Manifest, get_export_format, write_export
 from traces.formats.trl import DEFAULT_STEP_SEPARATOR
@@ -157,8 +158,6 @@ def check_spec(project: Project, spec: ExportSpec) -> None:
 
 def do_start_export(project: Project, spec: ExportSpec, *, user: AbstractBaseUser | None = None) -> Run:
     """Queue an export as a job on the `default` worker queue; the Run row carries its status."""
-    from workers.tasks import export_run
-
     check_spec(project, spec)
     with transaction.atomic():
         run = Run.objects.create(
@@ -168,7 +167,7 @@ def do_start_export(project: Project, spec: ExportSpec, *, user: AbstractBaseUse
             params=spec.as_params(),
             created_by=user,
         )
-        transaction.on_commit(lambda: export_run.delay(run.pk))
+        transaction.on_commit(lambda: jobs.enqueue(jobs.EXPORT_RUN, run.pk))
     return run
 
 

@@ -31,6 +31,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from traces import jobs
 from traces.actions.runs import (
     ACTIVE,
     DATABASE_GONE,
@@ -247,8 +248,6 @@ def do_resume_run(run: Run) -> bool:
 
 def enqueue_missing_chunks(run_id: int) -> int:
     """Queue a `gpu` task per chunk of problems that still lack samples; the number queued."""
-    from workers.tasks.generation import gpu_generate_chunk
-
     run = Run.objects.get(pk=run_id)
     problems = run_problems(run)
     pending = missing_samples(run, [problem for _, problem in problems], run.n_samples)
@@ -256,7 +255,7 @@ def enqueue_missing_chunks(run_id: int) -> int:
     ids = [pk for pk, problem in problems if problem_hash(problem.prompt, problem.answer) in missing]
     chunks = chunked(ids)
     for chunk in chunks:
-        gpu_generate_chunk.delay(run.pk, chunk)
+        jobs.enqueue(jobs.GENERATE_CHUNK, run.pk, chunk)
     if not chunks:
         _finish_if_complete(run.pk)
     return len(chunks)
@@ -461,9 +460,7 @@ def _finish_if_complete(run_id: int) -> None:
 def _queue_analysis(run_id: int) -> None:
     """Analyse the traces a chunk stored (a `default` task; it skips traces already analysed), so
     a long run's first traces are analysed while the rest generate, and a cancelled run's too."""
-    from workers.tasks import analyze_run
-
-    transaction.on_commit(lambda: analyze_run.delay(run_id))
+    transaction.on_commit(lambda: jobs.enqueue(jobs.ANALYZE_RUN, run_id))
 
 
 def record_failure(run_id: int, problem_ids: Sequence[int], error: BaseException) -> None:

@@ -24,6 +24,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from traces import jobs
 from traces.actions.analysis import Progress, analyze_traces, needing_analysis
 from traces.actions.runs import ACTIVE, DATABASE_GONE, error_text, fail_run
 from traces.actions.store import StoreReport, store_traces
@@ -331,8 +332,6 @@ def do_enqueue_import(
     user: AbstractBaseUser | None = None,
 ) -> Run:
     """Queue an import as a job on the `default` worker queue; the Run row carries its status."""
-    from workers.tasks import import_file
-
     get_parser(fmt)
     with transaction.atomic():
         run = Run.objects.create(
@@ -344,7 +343,7 @@ def do_enqueue_import(
             params={"skip_invalid": skip_invalid},
             created_by=user,
         )
-        transaction.on_commit(lambda: import_file.delay(run.pk))
+        transaction.on_commit(lambda: jobs.enqueue(jobs.IMPORT_FILE, run.pk))
     return run
 
 
@@ -380,8 +379,6 @@ def give_up_import(run_id: int, error: BaseException) -> None:
 def do_resume_analysis(run: Run) -> bool:
     """Queue again an import Run that failed in its analysis: the worker analyses the rest. False
     for any other Run."""
-    from workers.tasks import import_file
-
     if run.kind != RunKind.IMPORT or not is_imported(run):
         return False
     with transaction.atomic():
@@ -389,6 +386,6 @@ def do_resume_analysis(run: Run) -> bool:
             status=RunStatus.QUEUED, finished_at=None, error=""
         )
         if changed:
-            transaction.on_commit(lambda: import_file.delay(run.pk))
+            transaction.on_commit(lambda: jobs.enqueue(jobs.IMPORT_FILE, run.pk))
     run.refresh_from_db()
     return bool(changed)

@@ -2,7 +2,8 @@
 
 Routing: tasks named ``workers.tasks.gpu_*`` go to the `gpu` queue (settings.CELERY_TASK_ROUTES),
 the rest to `default`. Job status lives on the Run row, never in a result backend. Task names are
-fixed strings, so moving a task between the modules below never strands a queued message.
+fixed strings (``traces.jobs``, by which actions queue them), so moving a task between the modules
+below never strands a queued message.
 
 * :mod:`workers.tasks.data`: imports, analysis, exports (`default`).
 * :mod:`workers.tasks.generation`: generation runs, a task per chunk of problems (`gpu`).

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from celery import Task, shared_task
 
+from traces import jobs
 from traces.actions.auto_labels import run_auto_labels
 from traces.actions.runs import fail_run
 from workers.backends.registry import backend_for
@@ -20,13 +21,13 @@ def _run(task: Task, run_id: int) -> None:
     run_retrying(task, lambda: run_auto_labels(run_id, backend_for), lambda error: fail_run(run_id, error))
 
 
-@shared_task(bind=True, name="workers.tasks.gpu_mc_rollouts", acks_late=True, max_retries=MAX_RETRIES)
+@shared_task(bind=True, name=jobs.MC_ROLLOUTS, acks_late=True, max_retries=MAX_RETRIES)
 def gpu_mc_rollouts(self: Task, run_id: int) -> None:
     """Monte Carlo step labels of a run's traces (docs/concepts.md §3.6)."""
     _run(self, run_id)
 
 
-@shared_task(bind=True, name="workers.tasks.gpu_judge", acks_late=True, max_retries=MAX_RETRIES)
+@shared_task(bind=True, name=jobs.JUDGE, acks_late=True, max_retries=MAX_RETRIES)
 def gpu_judge(self: Task, run_id: int) -> None:
     """LLM judge labels of a run's traces (docs/concepts.md §3.7)."""
     _run(self, run_id)

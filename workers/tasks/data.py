@@ -6,6 +6,7 @@ import logging
 
 from celery import Task, shared_task
 
+from traces import jobs
 from traces.actions.analysis import analyze_traces, needing_analysis
 from traces.actions.exports import ExportFailed, do_export
 from traces.actions.imports import give_up_import, run_import_job
@@ -15,14 +16,14 @@ from workers.tasks.retries import MAX_RETRIES, run_retrying
 logger = logging.getLogger(__name__)
 
 
-@shared_task(bind=True, name="workers.tasks.import_file", max_retries=MAX_RETRIES)
+@shared_task(bind=True, name=jobs.IMPORT_FILE, max_retries=MAX_RETRIES)
 def import_file(self: Task, run_id: int) -> None:
     """Run a queued import, then analyse its traces (a retried or redelivered task resumes the
     analysis). A bad file fails the Run and is never retried; a lost database connection is."""
     run_retrying(self, lambda: run_import_job(run_id), lambda error: give_up_import(run_id, error))
 
 
-@shared_task(bind=True, name="workers.tasks.analyze_run", max_retries=MAX_RETRIES)
+@shared_task(bind=True, name=jobs.ANALYZE_RUN, max_retries=MAX_RETRIES)
 def analyze_run(self: Task, run_id: int) -> None:
     """Analyse a run's traces not yet analysed by this engine version (idempotent: safe to redeliver).
 
@@ -36,7 +37,7 @@ def analyze_run(self: Task, run_id: int) -> None:
     )
 
 
-@shared_task(name="workers.tasks.export_run")
+@shared_task(name=jobs.EXPORT_RUN)
 def export_run(run_id: int) -> None:
     """Run a queued export; a failure is recorded on the Run, it is never retried.
 

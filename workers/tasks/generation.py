@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from celery import Task, shared_task
 
+from traces import jobs
 from traces.actions.generation import generate_chunk, record_failure
 from workers.backends.registry import backend_for
 from workers.tasks.retries import MAX_RETRIES, run_retrying
 
 
-@shared_task(bind=True, name="workers.tasks.gpu_generate_chunk", max_retries=MAX_RETRIES)
+@shared_task(bind=True, name=jobs.GENERATE_CHUNK, max_retries=MAX_RETRIES)
 def gpu_generate_chunk(self: Task, run_id: int, problem_ids: list[int]) -> None:
     """Generate the samples a chunk of a run's problems still lacks (idempotent: safe to redeliver)."""
     run_retrying(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from scripted_backend import ScriptedBackend
 
+from traces import jobs
 from traces.actions.generation import BatchDone, generate_run, missing_samples
 from traces.backends import GenerationBackend, SamplingParams
 from traces.demo_problems import DemoProblem
@@ -160,16 +161,16 @@ def test_a_started_run_queues_one_task_per_chunk_after_commit(
     stored_problems, django_capture_on_commit_callbacks, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
     project, model, problems = stored_problems
-    queued: list[tuple[int, list[int]]] = []
+    queued: list[tuple[str, int, list[int]]] = []
     monkeypatch.setattr("traces.actions.generation.PROBLEMS_PER_CHUNK", 4)
-    monkeypatch.setattr("workers.tasks.generation.gpu_generate_chunk.delay", lambda *args: queued.append(args))
+    monkeypatch.setattr("traces.jobs.enqueue", lambda task, *args: queued.append((task, *args)))
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         run = do_start_generation(project, model, [p.pk for p in problems], SamplingParams(n=2, seed=3), name="sweep")
     assert queued == []  # nothing is queued before the run row is committed
     for callback in callbacks:
         callback()
     ids = [p.pk for p in problems]
-    assert queued == [(run.pk, ids[:4]), (run.pk, ids[4:])]
+    assert queued == [(jobs.GENERATE_CHUNK, run.pk, ids[:4]), (jobs.GENERATE_CHUNK, run.pk, ids[4:])]
     assert (run.status, run.progress_total, run.n_samples, run.seed, run.name) == (RunStatus.QUEUED, 12, 2, 3, "sweep")
     assert run.params["problem_ids"] == ids and run.params["n"] == 2
 
@@ -184,8 +185,8 @@ def test_chunks_are_idempotent_and_the_last_one_finishes_the_run(
     stored_problems, monkeypatch, django_capture_on_commit_callbacks
 ) -> None:  # type: ignore[no-untyped-def]
     project, model, problems = stored_problems
-    analysed: list[int] = []
-    monkeypatch.setattr("workers.tasks.analyze_run.delay", analysed.append)
+    analysed: list[tuple[str, int]] = []
+    monkeypatch.setattr("traces.jobs.enqueue", lambda task, run_id: analysed.append((task, run_id)))
     run = _started(project, model, problems, n=2)
     ids = [p.pk for p in problems]
     backend = ScriptedBackend()
@@ -193,14 +194,14 @@ def test_chunks_are_idempotent_and_the_last_one_finishes_the_run(
         assert generate_chunk(run.pk, ids[:3], lambda m: backend) == 6
     run.refresh_from_db()
     assert (run.status, run.progress_done, run.progress_total) == (RunStatus.RUNNING, 6, 12)
-    assert analysed == [run.pk]  # each chunk's traces are analysed as soon as it ends
+    assert analysed == [(jobs.ANALYZE_RUN, run.pk)]  # each chunk's traces are analysed as soon as it ends
     assert generate_chunk(run.pk, ids[:3], lambda m: backend) == 0  # redelivered: nothing twice
     with django_capture_on_commit_callbacks(execute=True):
         assert generate_chunk(run.pk, ids[3:], lambda m: backend) == 6
     run.refresh_from_db()
     assert (run.status, run.progress_done, run.tokens_generated) == (RunStatus.SUCCEEDED, 12, 6 * (3 + 4))
     assert run.started_at and run.finished_at and run.report["tokens_per_second"] > 0
-    assert analysed == [run.pk, run.pk]
+    assert analysed == [(jobs.ANALYZE_RUN, run.pk)] * 2
     pairs = list(Trace.objects.filter(run=run).values_list("problem_id", "sample_index"))
     assert len(pairs) == len(set(pairs)) == 12
     assert generate_chunk(run.pk, ids, lambda m: backend) == 0  # a finished run does nothing
@@ -225,13 +226,13 @@ def test_a_cancelled_run_stops_between_batches_and_resumes_only_what_is_missing(
     assert (run.status, run.progress_done) == (RunStatus.CANCELLED, 2)
     assert do_cancel_run(run) is False  # already over
 
-    queued: list[tuple[int, list[int]]] = []
-    monkeypatch.setattr("workers.tasks.generation.gpu_generate_chunk.delay", lambda *args: queued.append(args))
+    queued: list[tuple[str, int, list[int]]] = []
+    monkeypatch.setattr("traces.jobs.enqueue", lambda task, *args: queued.append((task, *args)))
     with django_capture_on_commit_callbacks(execute=True):
         assert do_resume_run(run) is True
-    assert queued == [(run.pk, [p.pk for p in problems[2:]])]
+    assert queued == [(jobs.GENERATE_CHUNK, run.pk, [p.pk for p in problems[2:]])]
     assert run.status == RunStatus.QUEUED and run.error == ""
-    generate_chunk(run.pk, queued[0][1], lambda m: ScriptedBackend())
+    generate_chunk(run.pk, queued[0][2], lambda m: ScriptedBackend())
     run.refresh_from_db()
     assert (run.status, run.progress_done) == (RunStatus.SUCCEEDED, 6)
     assert do_resume_run(run) is False  # nothing to resume

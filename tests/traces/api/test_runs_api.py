@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from traces import jobs
 from traces.models import LanguageModel, Problem, Role, Run, RunKind, RunStatus
 
 
@@ -16,7 +17,12 @@ def generator(alpha) -> LanguageModel:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def queued_tasks(monkeypatch) -> list[tuple[int, list[int]]]:  # type: ignore[no-untyped-def]
     queued: list[tuple[int, list[int]]] = []
-    monkeypatch.setattr("workers.tasks.generation.gpu_generate_chunk.delay", lambda *args: queued.append(args))
+
+    def enqueue(task: str, run_id: int, problem_ids: list[int]) -> None:
+        assert task == jobs.GENERATE_CHUNK
+        queued.append((run_id, problem_ids))
+
+    monkeypatch.setattr("traces.jobs.enqueue", enqueue)
     return queued
 
 

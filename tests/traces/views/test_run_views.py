@@ -9,6 +9,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from traces import jobs
 from traces.models import LanguageModel, Membership, Problem, Project, Role, Run, RunKind, RunStatus
 from traces.trace_builder import problem_hash
 from traces.views.runs import progress_of
@@ -42,7 +43,12 @@ def client_as(make_user, project: Project, role: Role | None) -> Client:  # type
 def queued_tasks(monkeypatch) -> list[tuple[int, list[int]]]:  # type: ignore[no-untyped-def]
     """The chunk tasks a test queues, instead of sending them to a broker."""
     queued: list[tuple[int, list[int]]] = []
-    monkeypatch.setattr("workers.tasks.generation.gpu_generate_chunk.delay", lambda *args: queued.append(args))
+
+    def enqueue(task: str, run_id: int, problem_ids: list[int]) -> None:
+        assert task == jobs.GENERATE_CHUNK
+        queued.append((run_id, problem_ids))
+
+    monkeypatch.setattr("traces.jobs.enqueue", enqueue)
     return queued
 
 
