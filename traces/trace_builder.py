@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from traces.analysis.answers import extract_answer, grade, infer_answer_type
 from traces.analysis.segmentation import choose_segmenter, segment
-from traces.analysis.think import split_think
+from traces.analysis.think import ThinkSplit, has_separate_reasoning, split_think
 from traces.analysis.tokens import token_offsets_from_starts, token_starts, tokens_in
 from traces.formats.base import ParsedTrace
 
 #: Separates a separate ``reasoning_content`` from the answer inside the stored raw text.
 REASONING_SEPARATOR = "\n\n"
+
+_NOT_SPACE = re.compile(r"\S")
 
 
 @dataclass(frozen=True)
@@ -80,22 +83,31 @@ def trace_hash(parsed: ParsedTrace) -> str:
     return hashlib.sha256(json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def separate_reasoning(parsed: ParsedTrace) -> bool:
+    """Whether the trace's thinking came apart from its completion (``think.has_separate_reasoning``):
+    then it is the think part whatever the model's format, which says how to read a completion that
+    holds its thinking inline (docs/concepts.md §1)."""
+    return parsed.steps is None and has_separate_reasoning(parsed.text, parsed.reasoning_content)
+
+
 def compose_raw_text(parsed: ParsedTrace) -> str:
-    """The stored raw text: the file's steps joined, or the completion (after its reasoning_content)."""
+    """The stored raw text: the file's steps joined, or the completion (after its separate
+    reasoning_content; an empty one, or a copy of the completion's own thinking, adds nothing)."""
     if parsed.steps is not None:
         return parsed.step_separator.join(step.text for step in parsed.steps)
-    if parsed.reasoning_content is not None:
-        return parsed.reasoning_content + REASONING_SEPARATOR + parsed.text
+    if separate_reasoning(parsed):
+        return f"{parsed.reasoning_content}{REASONING_SEPARATOR}{parsed.text}"
     return parsed.text
 
 
-def think_spans(parsed: ParsedTrace, raw_text: str) -> tuple[int, int, int, int, bool]:
-    """(think_start, think_end, answer_start, answer_end, think_closed) of the raw text."""
-    if parsed.steps is None and parsed.reasoning_content is not None:
-        think_end = len(parsed.reasoning_content)
-        return 0, think_end, think_end + len(REASONING_SEPARATOR), len(raw_text), True
-    split = split_think(raw_text, parsed.think_format if parsed.think_format != "reasoning_content" else "auto")
-    return split.think_start, split.think_end, split.answer_start, split.answer_end, split.think_closed
+def think_split(parsed: ParsedTrace, raw_text: str) -> ThinkSplit:
+    """The think and answer spans of the raw text, read with the trace's think format (which an
+    import decides once per model, ``traces.actions.imports``; ``auto`` reads the text alone)."""
+    if separate_reasoning(parsed):
+        think_end = len(parsed.reasoning_content or "")
+        return ThinkSplit(0, think_end, think_end + len(REASONING_SEPARATOR), len(raw_text), True)
+    fmt = "auto" if parsed.think_format == "reasoning_content" else parsed.think_format
+    return split_think(raw_text, fmt, parsed.finish_reason)  # type: ignore[arg-type]
 
 
 def given_step_spans(parsed: ParsedTrace) -> list[tuple[int, int]]:
@@ -108,16 +120,26 @@ def given_step_spans(parsed: ParsedTrace) -> list[tuple[int, int]]:
     return spans
 
 
-def segmented_spans(raw_text: str, think: tuple[int, int], answer: tuple[int, int]) -> tuple[str, list[tuple[int, int]]]:
-    """Segment the think part and the answer part separately (docs/concepts.md §3.1); returns (method, spans)."""
-    spans: list[tuple[int, int]] = []
+def segmented_spans(raw_text: str, split: ThinkSplit) -> tuple[str, list[tuple[int, int, str]]]:
+    """Segment the think part and the answer part separately (docs/concepts.md §3.1); returns
+    (method, [(start, end, part)]). Each part's first and last steps stretch over its delimiters
+    and the text around it (``ThinkSplit.regions``), so the steps cover every character of the
+    text; a part whose content has no step but whose delimiters show is one step of them."""
+    spans: list[tuple[int, int, str]] = []
     methods = []
-    for start, end in (think, answer):
-        if end <= start:
+    parts = zip(("think", "answer"), ((split.think_start, split.think_end), (split.answer_start, split.answer_end)))
+    for (part, (start, end)), (region_start, region_end) in zip(parts, split.regions(len(raw_text))):
+        if not _NOT_SPACE.search(raw_text, region_start, region_end):
             continue
-        method = choose_segmenter(raw_text[start:end])
-        methods.append(method)
-        spans.extend((span.start, span.end) for span in segment(raw_text, method, start, end))
+        pieces = []
+        if end > start:
+            method = choose_segmenter(raw_text[start:end])
+            methods.append(method)
+            pieces = [[span.start, span.end] for span in segment(raw_text, method, start, end)]
+        if not pieces:
+            pieces = [[region_start, region_end]]
+        pieces[0][0], pieces[-1][1] = region_start, region_end
+        spans.extend((piece_start, piece_end, part) for piece_start, piece_end in pieces)
     return "+".join(dict.fromkeys(methods)) or "none", spans
 
 
@@ -145,13 +167,18 @@ def resolve_answer_type(parsed: ParsedTrace) -> str:
 def build_trace_fields(parsed: ParsedTrace) -> BuiltTrace:
     """Everything a stored trace needs, computed from one parsed completion."""
     raw_text = compose_raw_text(parsed)
-    think_start, think_end, answer_start, answer_end, think_closed = think_spans(parsed, raw_text)
+    split = think_split(parsed, raw_text)
+    think_start, think_end, answer_start, answer_end = split.think_start, split.think_end, split.answer_start, split.answer_end
     if parsed.steps is not None:
-        segmenter, spans = "source", given_step_spans(parsed)
+        segmenter = "source"
+        spans = [
+            (start, end, "think" if think_end > think_start and start < think_end else "answer")
+            for start, end in given_step_spans(parsed)
+        ]
     else:
-        segmenter, spans = segmented_spans(raw_text, (think_start, think_end), (answer_start, answer_end))
+        segmenter, spans = segmented_spans(raw_text, split)
     starts = token_starts(raw_text)  # tokenised once: step offsets and part counts come from it
-    token_offsets = token_offsets_from_starts(starts, spans)
+    token_offsets = token_offsets_from_starts(starts, [(start, end) for start, end, _ in spans])
     given = parsed.steps or []
     steps = [
         BuiltStep(
@@ -160,12 +187,12 @@ def build_trace_fields(parsed: ParsedTrace) -> BuiltTrace:
             char_end=end,
             token_start=tok_start,
             token_end=tok_end,
-            part="think" if think_end > think_start and start < think_end else "answer",
+            part=part,
             label=given[i].label if given else None,
             flagged=given[i].flagged if given else None,
             alternatives=given[i].alternatives if given else [],
         )
-        for i, ((start, end), (tok_start, tok_end)) in enumerate(zip(spans, token_offsets))
+        for i, ((start, end, part), (tok_start, tok_end)) in enumerate(zip(spans, token_offsets))
     ]
     think_text = raw_text[think_start:think_end]
     answer_text = raw_text[answer_start:answer_end]
@@ -180,7 +207,7 @@ def build_trace_fields(parsed: ParsedTrace) -> BuiltTrace:
         think_end=think_end,
         answer_start=answer_start,
         answer_end=answer_end,
-        think_closed=think_closed,
+        think_closed=split.think_closed,
         think_tokens=parsed.think_tokens if exact else tokens_in(starts, think_start, think_end),  # type: ignore[arg-type]
         answer_tokens=parsed.answer_tokens if exact else tokens_in(starts, answer_start, answer_end),  # type: ignore[arg-type]
         tokens_exact=exact,

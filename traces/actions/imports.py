@@ -28,6 +28,7 @@ from traces import jobs
 from traces.actions.analysis import Progress, analyze_traces, needing_analysis
 from traces.actions.runs import ACTIVE, DATABASE_GONE, error_text, fail_run
 from traces.actions.store import StoreReport, store_traces
+from traces.actions.think_formats import AUTO, FormatPlan, check_choice, plan_think_formats
 from traces.actions.uploads import discard_upload, sweep_uploads
 from traces.formats import get_parser
 from traces.formats.base import FormatError, ParsedTrace, RecordParser, read_records
@@ -82,6 +83,7 @@ def do_import(
     user: AbstractBaseUser | None = None,
     run: Run | None = None,
     step_separator: str | None = None,
+    think_format: str | None = None,
     analyze: bool = False,
     progress: Progress | None = None,
 ) -> ImportResult:
@@ -89,20 +91,28 @@ def do_import(
     analyse the new traces (``progress`` is told each batch) before the Run succeeds.
 
     ``step_separator`` overrides the separator of formats that take one (TRL), and is recorded in
-    the Run's params. Raises ImportFailed (after recording a failed Run) when a line is bad and
-    ``skip_invalid`` is off, or when the file cannot be read or decoded as UTF-8; the database then
-    holds none of the file's traces. A lost database connection (``DATABASE_GONE``) propagates with
-    the Run left ``running``; any other error fails the Run with its text, then propagates.
+    the Run's params. ``think_format`` reads every trace with that think format; without it (or
+    ``auto``) each model's format is decided once from its traces in the file
+    (``traces.actions.think_formats``), and the Run's report says per model which and why.
+
+    Raises ImportFailed (after recording a failed Run) when a line is bad and ``skip_invalid`` is
+    off, or when the file cannot be read or decoded as UTF-8; the database then holds none of the
+    file's traces. A lost database connection (``DATABASE_GONE``) propagates with the Run left
+    ``running``; any other error fails the Run with its text, then propagates.
     """
     parser = get_parser(fmt, step_separator=step_separator)  # a bad format fails before anything is written
+    think_format = check_choice(think_format)
     run = run or new_import_run(project, path, fmt)
     if step_separator is not None:
         run.params = {**run.params, "step_separator": step_separator}
+    if think_format != AUTO:
+        run.params = {**run.params, "think_format": think_format}
     run.created_by = run.created_by or user  # type: ignore[assignment]
     _mark_running(run)
     skipped: list[FormatError] = []
     try:
-        report = _store_file(project, run, path, parser, skip_invalid, skipped, analyze)
+        plan = plan_think_formats(project, _valid_records(path, parser, skip_invalid, []), think_format)
+        report = _store_file(project, run, path, parser, plan, skipped, skip_invalid, analyze)
     except (FormatError, UnicodeDecodeError, OSError) as error:
         failure = _as_format_error(path, error)
         _record_failure(run, failure)
@@ -143,19 +153,20 @@ def _store_file(
     run: Run,
     path: Path,
     parser: RecordParser,
-    skip_invalid: bool,
+    plan: FormatPlan,
     skipped: list[FormatError],
+    skip_invalid: bool,
     analyze: bool,
 ) -> StoreReport:
-    """Store the file's traces and their counts in one transaction. A unique key clash means
-    another import committed the same problems or traces meanwhile: read the file again, and that
-    import's rows are skipped as duplicates."""
+    """Store the file's traces, read with the think formats of ``plan``, and their counts in one
+    transaction. A unique key clash means another import committed the same problems or traces
+    meanwhile: read the file again, and that import's rows are skipped as duplicates."""
     for _ in range(STORE_ATTEMPTS - 1):
         try:
-            return _store_once(project, run, path, parser, skip_invalid, skipped, analyze)
+            return _store_once(project, run, path, parser, plan, skipped, skip_invalid, analyze)
         except IntegrityError:
             continue
-    return _store_once(project, run, path, parser, skip_invalid, skipped, analyze)
+    return _store_once(project, run, path, parser, plan, skipped, skip_invalid, analyze)
 
 
 def _store_once(
@@ -163,14 +174,16 @@ def _store_once(
     run: Run,
     path: Path,
     parser: RecordParser,
-    skip_invalid: bool,
+    plan: FormatPlan,
     skipped: list[FormatError],
+    skip_invalid: bool,
     analyze: bool,
 ) -> StoreReport:
     skipped.clear()
+    records = map(plan.apply, _valid_records(path, parser, skip_invalid, skipped))
     with transaction.atomic():
-        report = store_traces(project, run, _valid_records(path, parser, skip_invalid, skipped))
-        _record_imported(run, report, skipped, analyze)
+        report = store_traces(project, run, records)
+        _record_imported(run, report, skipped, plan, analyze)
     return report
 
 
@@ -195,8 +208,11 @@ def _undecodable(path: Path, error: UnicodeDecodeError) -> FormatError:
     return FormatError(f"not UTF-8 text ({error.reason})", path=str(path))
 
 
-def _record_imported(run: Run, report: StoreReport, skipped: list[FormatError], analyze: bool) -> None:
-    """The import's counts, committed with its traces; the Run succeeds now unless its analysis follows."""
+def _record_imported(
+    run: Run, report: StoreReport, skipped: list[FormatError], plan: FormatPlan, analyze: bool
+) -> None:
+    """The import's counts and each model's think format, committed with its traces; the Run
+    succeeds now unless its analysis follows."""
     run.progress_done = run.progress_total = report.traces_created + report.duplicates_skipped
     run.report = {
         **report.as_dict(),
@@ -204,6 +220,7 @@ def _record_imported(run: Run, report: StoreReport, skipped: list[FormatError], 
         "skipped": [
             {"line": e.line_no, "field": e.field, "message": e.message} for e in skipped[:MAX_REPORTED_SKIPS]
         ],
+        "think_formats": plan.report(),
     }
     if analyze:
         run.report["analysis"] = {"done": 0, "total": report.traces_created}
@@ -329,10 +346,13 @@ def do_enqueue_import(
     fmt: str,
     *,
     skip_invalid: bool = False,
+    think_format: str | None = None,
     user: AbstractBaseUser | None = None,
 ) -> Run:
-    """Queue an import as a job on the `default` worker queue; the Run row carries its status."""
+    """Queue an import as a job on the `default` worker queue; the Run row carries its status
+    (``think_format``: as ``do_import``'s)."""
     get_parser(fmt)
+    think_format = check_choice(think_format)
     with transaction.atomic():
         run = Run.objects.create(
             project=project,
@@ -340,7 +360,7 @@ def do_enqueue_import(
             name=path.name,
             source_file=str(path),
             source_format=fmt,
-            params={"skip_invalid": skip_invalid},
+            params={"skip_invalid": skip_invalid, **({"think_format": think_format} if think_format != AUTO else {})},
             created_by=user,
         )
         transaction.on_commit(lambda: jobs.enqueue(jobs.IMPORT_FILE, run.pk))
@@ -361,7 +381,8 @@ def run_import_job(run_id: int) -> None:
         return
     try:
         do_import(run.project, Path(run.source_file), run.source_format,
-                  skip_invalid=bool(run.params.get("skip_invalid")), run=run, analyze=True)  # fmt: skip
+                  skip_invalid=bool(run.params.get("skip_invalid")), think_format=run.params.get("think_format"),
+                  run=run, analyze=True)  # fmt: skip
     except ImportFailed:
         return
 

@@ -111,8 +111,8 @@ class _Resolver:
         name = parsed.model_name or "unknown"
         if name not in self.model_ids:
             model, _ = LanguageModel.objects.get_or_create(
-                project=self.project, name=name, defaults={"backend": Backend.IMPORTED, "think_format": parsed.think_format}
-            )
+                project=self.project, name=name, defaults={"backend": Backend.IMPORTED}
+            )  # its think format stays "auto": each import decides it anew (traces.actions.think_formats)
             self.model_ids[name] = model.pk
         return self.model_ids[name]
 

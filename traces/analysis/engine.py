@@ -94,7 +94,7 @@ def analyze_trace(trace: TraceInput) -> TraceReport:
     # Tokenised once: loops match these tokens, and they count tokens unless real ones are given.
     tokens = token_words(trace.text)
     token_starts = tokens.starts.tolist() if trace.token_starts is None else trace.token_starts
-    steps = [s for s in trace.steps if s.start >= start and s.end <= end and s.end > s.start]
+    steps = steps_within(trace.steps, start, end)
     # Mismatch reads the answers reached in the think part, overthinking those in the range its
     # steps tile: usually both are the reasoning range, then they are found once.
     tiled = bool(steps) and steps[0].start == start and steps[-1].end == end
@@ -138,6 +138,14 @@ def analyze_trace(trace: TraceInput) -> TraceReport:
     ]
     markers.sort(key=lambda m: (m.start, m.end, m.kind))
     return TraceReport(scores, verdicts, markers)
+
+
+def steps_within(steps: Sequence[Span], start: int, end: int) -> list[Span]:
+    """The parts of ``steps`` inside ``[start, end)``: a part's first and last steps also hold its
+    delimiters and the text around them (``trace_builder.segmented_spans``), which the analyses of
+    its content leave out."""
+    inside = (Span(max(step.start, start), min(step.end, end)) for step in steps)
+    return [step for step in inside if step.end > step.start]
 
 
 def mismatch_scores(mismatch: Mismatch) -> dict[str, float]:

@@ -1,17 +1,19 @@
 """thinkscope's own generic JSONL format (docs/concepts.md §2, "Generic JSONL").
 
 One JSON object per line, one trace (completion) per line. Every field but the prompt and the
-completion is optional; ``null`` is the same as absent. Aliases are read in the order listed and
-the first one present wins (the others are kept under ``meta.extra_fields``).
+completion is optional; ``null`` is the same as absent, except that a ``completion`` of ``null`` is
+an empty one. Aliases are read in the order listed and the first one present wins (the others are
+kept under ``meta.extra_fields``).
 
 =====================  =============================  ====================================================
 field                  JSON type                      meaning
 =====================  =============================  ====================================================
 ``prompt``             string, not blank (required)   the problem as given to the model.
   alias ``problem``
-``completion``         string (required unless        the model's raw output. The think part may be inline
-  aliases ``text``,    ``steps`` is given)            (``<think>…</think>``, Sky-T1 markers) or given
-  ``output``                                          separately in ``reasoning_content``.
+``completion``         string or null (required       the model's raw output. The think part may be inline
+  aliases ``text``,    unless ``steps`` is given)     (``<think>…</think>``, Sky-T1 markers) or given
+  ``output``                                          separately in ``reasoning_content``. ``null``: the
+                                                      model returned nothing (an empty completion).
 ``reasoning_content``  string                         the think part returned separately by an
                                                       OpenAI-compatible server (vLLM ``--reasoning-parser``);
                                                       ``completion`` is then the answer part only.
@@ -25,9 +27,10 @@ field                  JSON type                      meaning
 ``problem_id``         string or number               the problem's id in its source.
 ``finish_reason``      string                         ``stop``, ``length`` (truncated) or ``error``; other
                                                       values are stored as ``unknown``.
-``think_format``       string                         ``auto`` (default), ``think_tags``, ``sky_t1``,
-                                                      ``reasoning_content`` or ``none``; defaults to
-                                                      ``reasoning_content`` when that field is given.
+``think_format``       string                         ``auto`` (default: the import decides it once
+                                                      per model, docs/concepts.md §1), ``think_tags``,
+                                                      ``think_in_prompt``, ``sky_t1``,
+                                                      ``reasoning_content`` or ``none``.
 ``steps``              array                          the trace's own segmentation: each item a string, or
                                                       an object ``{"text": str, "label": L, "flagged":
                                                       bool|null}``. When given, the stored raw text is the
@@ -84,7 +87,7 @@ LABEL_SOURCE = "import:jsonl"
 PROMPT_KEYS = ("prompt", "problem")
 COMPLETION_KEYS = ("completion", "text", "output")
 ANSWER_KEYS = ("reference_answer", "answer")
-THINK_FORMATS = ("auto", "think_tags", "sky_t1", "reasoning_content", "none")
+THINK_FORMATS = ("auto", "think_tags", "think_in_prompt", "sky_t1", "reasoning_content", "none")
 STEP_KEYS = frozenset({"text", "label", "flagged"})
 _COUNTS = ("sample_index", "think_tokens", "answer_tokens", "generation_ms")
 
@@ -189,6 +192,8 @@ def parse_record(record: dict[str, Any], line_no: int) -> list[ParsedTrace]:
         text = expect_str(record[completion_key], line_no, completion_key)
     elif steps is not None:
         text = separator.join(step.text for step in steps)
+    elif any(key in record for key in COMPLETION_KEYS):
+        text = ""  # an explicit null: the model returned nothing
     else:
         raise FormatError("missing required field", line_no=line_no, field="completion")
 
@@ -198,7 +203,7 @@ def parse_record(record: dict[str, Any], line_no: int) -> list[ParsedTrace]:
     reasoning_content = _nullable_str(record, "reasoning_content", line_no)
     think_format = _nullable_str(record, "think_format", line_no)
     if think_format is None:
-        think_format = "reasoning_content" if reasoning_content is not None else "auto"
+        think_format = "auto"
     elif think_format not in THINK_FORMATS:
         raise FormatError(f"expected one of {', '.join(THINK_FORMATS)}", line_no=line_no, field="think_format")
 

@@ -69,9 +69,22 @@ def test_unknown_fields_and_aliases_are_kept(parse_lines) -> None:
     assert trace.prompt == "p" and trace.meta == {"extra_fields": {"problem": "other", "score": 0.5}}
 
 
-def test_reasoning_content_selects_its_think_format(parse_lines) -> None:
-    (trace,) = parse_lines("jsonl", [{"prompt": "p", "reasoning_content": "hmm", "completion": "4"}])
-    assert trace.reasoning_content == "hmm" and trace.think_format == "reasoning_content"
+def test_a_lines_think_format_is_left_to_the_import_unless_it_names_one(parse_lines) -> None:
+    """A reasoning_content does not set the line's format: the import decides it once per model
+    (docs/concepts.md §1); a line's own ``think_format`` is kept."""
+    lines = [
+        {"prompt": "p", "reasoning_content": "hmm", "completion": "4"},
+        {"prompt": "p", "completion": "hmm</think>4", "think_format": "think_in_prompt"},
+    ]
+    first, second = parse_lines("jsonl", lines)
+    assert (first.reasoning_content, first.think_format, second.think_format) == ("hmm", "auto", "think_in_prompt")
+
+
+def test_a_null_completion_is_an_empty_one(parse_lines) -> None:
+    """``completion: null`` says the model returned nothing (a source's record of an empty
+    output); a line with no completion at all is still refused."""
+    (trace,) = parse_lines("jsonl", [{"prompt": "p", "completion": None, "reasoning_content": None}])
+    assert (trace.text, trace.reasoning_content) == ("", None)
 
 
 GOOD = {"prompt": "What is 1+1?", "completion": "2", "steps": ["1+1", "=2"], "labels": [1, 0]}
