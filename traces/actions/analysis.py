@@ -32,6 +32,7 @@ def trace_input(trace: Trace, steps: list[Step]) -> TraceInput:
         finish_reason=trace.finish_reason,
         reference=trace.problem.answer or None,
         answer_type=trace.problem.answer_type,  # type: ignore[arg-type]
+        problem=trace.problem.prompt,
     )
 
 

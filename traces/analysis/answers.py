@@ -38,6 +38,9 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Literal
 
+# ExtractedAnswer and NUMBER_WORDS are this module's vocabulary too: callers import them from here.
+from traces.analysis.conclusions import NUMBER_WORDS, ExtractedAnswer, closing_answer
+
 logger = logging.getLogger(__name__)
 
 AnswerType = Literal["numeric", "math", "choice", "text"]
@@ -53,16 +56,6 @@ MAX_NUMBER_CHARS = 100
 
 NUMERIC_REL_TOL = Fraction(1, 10**6)
 """Relative tolerance of numeric equality (math-verify rounds floats to 6 places too)."""
-
-
-@dataclass(frozen=True)
-class ExtractedAnswer:
-    """An answer found in a text: its ``text`` (== ``input[start:end]``) and how it was found."""
-
-    text: str
-    kind: str  # "boxed" | "gsm8k" | "answer_is" | "answer_colon" | "choice" | "last_number"
-    start: int
-    end: int
 
 
 @dataclass(frozen=True)
@@ -85,7 +78,7 @@ _BARE_BOXED_ARG = re.compile(r"[^\s$]+")
 _GSM8K = re.compile(r"####[ \t]*([^\n]*)")
 _GSM8K_NUMBERISH = re.compile(r"[-+$]?[ \t]*\.?\d")
 _ANSWER_IS = re.compile(
-    r"\b(?:the\s+)?(?:final\s+)?answer\s+(?:is|should\s+be|must\s+be)\b"
+    r"\b(?:the\s+)?(?:(?:final\s+)?answer|(?:correct|right|best)\s+(?:option|choice))\s+(?:is|should\s+be|must\s+be)\b"
     r"(?:[ \t]+(?:indeed|clearly|definitely|certainly|simply|just|therefore|thus|still)\b)?[ \t]*:?",
     re.IGNORECASE,
 )
@@ -96,6 +89,20 @@ _ANSWER_COLON = re.compile(
     re.IGNORECASE,
 )
 _SENTENCE_END = re.compile(r"\.(?=\s|$)|\n")
+_OPTION_IS = re.compile(  # "Option E is the most accurate …", "choice (B) is correct"
+    r"\b(?:option|choice)\s+\(?([A-J])\)?\s+(?:is|seems|appears)\s+(?:to\s+be\s+)?(?:the\s+)?"
+    r"(?:most\s+(?:accurate|appropriate|correct|likely|plausible|comprehensive|reasonable)|best|correct|right)\b",
+    re.IGNORECASE,
+)
+# "The answer should be an integer n where 0 ≤ n < 9", "… must be expressed as a common fraction":
+# the task's description of its answer, restated, not an answer.
+_DESCRIPTION = re.compile(
+    r"(?:(?:an?|any|some)\s+(?:[\w-]+\s+){0,3}?(?:integer|number|fraction|decimal|expression|value|pair|"
+    r"interval|letter|string|list|polynomial|matrix|vector|set|word|equation|function|multiple|radical|"
+    r"tuple|point|answer|option|choice)s?\b|(?:in|as)\s+(?:the\s+)?(?:form|simplest|terms|lowest)\b|"
+    r"expressed\b|written\b|given\s+as\b|rounded\b)",
+    re.IGNORECASE,
+)
 _LONE_CHOICE_LINE = re.compile(r"[ \t*]*(?:\(([A-J])\)|([A-J]))[ \t*.]*")
 _TAIL_CHOICE = re.compile(r"\(([A-J])\)[\s.*$]*\Z")
 _CHOICE_TAIL_CHARS = 16
@@ -105,8 +112,8 @@ _JUDGEMENT_WORDS = frozenset(
     "plausible indeed verified".split()
 )
 
-# Trimmed from both ends of an extracted span, repeatedly: markdown bold, math delimiters.
-_EDGE_TOKENS = ("**", "$", "\\(", "\\)", "\\[", "\\]")
+# Trimmed from both ends of an extracted span, repeatedly: markdown bold, math delimiters, quotes.
+_EDGE_TOKENS = ("**", "$", "\\(", "\\)", "\\[", "\\]", '"', "“", "”")
 _TRAILING_TOKENS = (".", " ки")  # trailing period; Math-Shepherd step tag
 _MAX_PHRASE_MATCHES = 20  # how many earlier "answer is"/"#### N" matches to fall back on
 _MAX_SENTENCE_CHARS = 2000  # an answer sentence longer than this is cut there
@@ -224,12 +231,25 @@ def _is_judgement(answer: str) -> bool:
     return answer.strip(" .,!*").casefold() in _JUDGEMENT_WORDS
 
 
+def _is_description(answer: str) -> bool:
+    """"an integer n where 0 ≤ n < 9", "in the form a/b": the task's description of its answer."""
+    return _DESCRIPTION.match(answer) is not None
+
+
 def _last_phrase_answer(text: str, pattern: re.Pattern[str], kind: str) -> ExtractedAnswer | None:
     for m in reversed(list(pattern.finditer(text))[-_MAX_PHRASE_MATCHES:]):
         found = _answer(text, kind, *_rest_of_sentence(text, m.end()))
-        if found is not None and not _is_judgement(found.text):
+        if found is not None and not _is_judgement(found.text) and not _is_description(found.text):
             return found
     return None
+
+
+def _last_option_is(text: str) -> ExtractedAnswer | None:
+    """The letter of the last "Option E is the most accurate/correct/best …" (kind ``option_is``)."""
+    last = None
+    for last in _OPTION_IS.finditer(text):
+        pass
+    return None if last is None else ExtractedAnswer(last.group(1), "option_is", *last.span(1))
 
 
 def _last_number(text: str) -> ExtractedAnswer | None:
@@ -256,24 +276,32 @@ def _lone_choice(text: str) -> ExtractedAnswer | None:
     return None
 
 
-def extract_answer(text: str, *, last_number_fallback: bool = False) -> ExtractedAnswer | None:
+def extract_answer(text: str, *, last_number_fallback: bool = False, closing: bool = True) -> ExtractedAnswer | None:
     """The final answer stated in ``text``, or None (docs/concepts.md §3.2).
 
     Priority: last ``\\boxed{}``/``\\fbox{}``; last GSM8K ``#### N``; last "the (final) answer
-    is/should be/must be …" (not "…is correct"); last "Answer: X"/"Final answer: X"; a lone choice letter at the
-    end.  With ``last_number_fallback`` (off by default: low precision) the last number in the
-    text is taken when nothing else is found (kind ``last_number``), as the Qwen2.5-Math
-    evaluation scripts and lm-eval's "flexible-extract" do.  Linear time, never raises.
+    is/should be/must be …" or "the correct option is …" (not "…is correct", nor a restated
+    description such as "an integer n where 0 ≤ n < 9"); last "Answer: X"/"Final answer: X"; the
+    last "Option E is the most accurate …"; a lone choice letter at the end; with ``closing`` (the
+    default) the closing statement of a finished response ("Therefore, the value of n is 3.",
+    "Billy sold 7 DVDs on Tuesday.": ``conclusions.closing_answer``, kind ``closing``).  With
+    ``last_number_fallback`` (off by default: low precision) the last number in the text is taken
+    when nothing else is found (kind ``last_number``), as the Qwen2.5-Math evaluation scripts and
+    lm-eval's "flexible-extract" do.  Linear time, never raises.
     """
-    # Both phrase patterns contain the word "answer": one case-insensitive substring test spares the
-    # two regex scans on the many steps that never say it (they dominate per-step extraction).
-    says_answer = "answer" in text.lower()
+    # The phrase patterns contain "answer", "option" or "choice": case-insensitive substring tests
+    # spare their regex scans on the many steps that never say them (they dominate per-step extraction).
+    lowered = text.lower()
+    says_answer = "answer" in lowered
+    says_option = "option" in lowered or "choice" in lowered
     found = (
         last_boxed(text)
         or _last_gsm8k(text)
-        or (_last_phrase_answer(text, _ANSWER_IS, "answer_is") if says_answer else None)
+        or (_last_phrase_answer(text, _ANSWER_IS, "answer_is") if says_answer or says_option else None)
         or (_last_phrase_answer(text, _ANSWER_COLON, "answer_colon") if says_answer else None)
+        or (_last_option_is(text) if says_option else None)
         or _lone_choice(text)
+        or (closing_answer(text) if closing else None)
     )
     if found is None and last_number_fallback:
         found = _last_number(text)
@@ -311,20 +339,14 @@ _NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d{1,3})?")
 _COMPLEX = re.compile(r"(?:([-+]?[\d.]+)(?=[-+]))?([-+]?)([\d.]*)i")  # a+bi, a-i, -bi, i
 _PI_MULTIPLE = re.compile(r"([-+]?)([\d.]*)(?:\\pi|π)")  # 7\pi, -π, 16π
 _BASE_NUMERAL = re.compile(r"(\d+)_\{?(\d+)\}?")  # 52_8, 4210_{5}
-NUMBER_WORDS = {
-    word: value
-    for value, word in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-        "fifteen sixteen seventeen eighteen nineteen twenty".split()
-    )
-}
-"""Numbers written as one English word, as reasoning states counts ("there are two solutions")."""
 _COUNT_IN_WORDS = re.compile(  # "two y-intercepts", never "one of them"
     rf"\s*({'|'.join(NUMBER_WORDS)})(?!\s+of\b)(?:\s+[A-Za-z][\w-]*){{0,3}}\s*\.?\s*", re.IGNORECASE
 )
 _COUNT_IN_DIGITS = re.compile(  # "13 marbles", "2 cookies each"; never "2 pi", "3 x" nor "2 of them"
     r"\s*([-+]?\d+(?:\.\d+)?)(?!\s+of\b)\s+[A-Za-z]{3,}(?:\s+[A-Za-z][\w-]*){0,2}\s*\.?\s*"
 )
+_ORDINAL_SUFFIX = re.compile(r"\d(?:st|nd|rd|th)\b")
+_ORDINAL = re.compile(r"(\d)\s*(?:\^\s*\{\s*(?:st|nd|rd|th)\s*\}|\^(?:st|nd|rd|th)\b|(?:st|nd|rd|th)\b)")
 _SLASH_FRACTION = re.compile(r"([-+]?\d+)/(\d+)")
 _LATEX_FRACTION = re.compile(r"(-?)\\frac\{(-?\d+)\}\{(-?\d+)\}")
 
@@ -353,10 +375,11 @@ def normalize_answer(s: str) -> str:
 
 def _normalize(s: str) -> str:
     """``normalize_answer``, uncached."""
-    count = _COUNT_IN_WORDS.fullmatch(s)
+    words = _as_words(s)
+    count = _COUNT_IN_WORDS.fullmatch(words)
     if count:
         return str(NUMBER_WORDS[count.group(1).casefold()])
-    count = _COUNT_IN_DIGITS.fullmatch(s)
+    count = _COUNT_IN_DIGITS.fullmatch(words)
     if count:
         return count.group(1)
     s = _SPACING.sub("", s)
@@ -388,6 +411,18 @@ def _normalize(s: str) -> str:
 
 
 _normalize_short = lru_cache(maxsize=8192)(_normalize)
+
+
+def _as_words(s: str) -> str:
+    """``s`` read as words: ``\\text{}`` wrappers, ``$`` and ``**`` unwrapped with a space for each,
+    an ordinal suffix dropped ("12^{\\text{th}}\\text{ grade}" → "12   grade"), so the count rules
+    see a number and its words."""
+    if not ("\\" in s or "$" in s or "*" in s or _ORDINAL_SUFFIX.search(s)):
+        return s
+    for _ in range(2):  # two passes unwrap \text{\textbf{x}}
+        s = _TEXT_WRAPPER.sub(r" \1 ", s)
+    s = _ORDINAL.sub(r"\1 ", s.replace("$", " ").replace("**", " "))
+    return s
 
 
 def _unwrap_boxed(s: str) -> str:
@@ -461,15 +496,64 @@ def _numeric_values(raw: str, norm: str) -> list[Fraction]:
     return [value, value / 100] if "%" in raw else [value]
 
 
-_CHOICE = re.compile(r"\(?([A-Za-z])\)?(?:[.:)]|$)")
+_CHOICE = re.compile(r"(?:option|choice)?\(?([A-Za-z])\)?(?:[.:)]|$)|\(?([A-J])\)?\(", re.IGNORECASE)
 _CHOICE_DECORATION = re.compile(r"[\s$*]|\\text\{|\\textbf\{|\}")
+_OPTION_MARK = re.compile(  # "A. 7,000", "A) 21", "(A) Line", "$\textbf{(A)}\ 3(1 + r)^x = 7"
+    r"(?:(?<=[\s$\]])|^)(?:\\textbf\{)?(?:\(([A-J])\)|([A-J])[.)])\}?(?=[ \t]|\\ )", re.MULTILINE
+)
+_OPTION_TEXT_EDGES = re.compile(r"^(?:\\ |\s|\$)+|(?:\\qquad|\\ |\s|\$)+$")
+_LEADING_VALUE = re.compile(r"\s*\$?([-+]?\d[\d,]*(?:\.\d+)?)")
+_MAX_OPTION_CHARS = 500
 
 
 def _choice_letter(s: str) -> str | None:
-    """The option letter of "B", "(B)", "$\\text{(B)}$", "B) 42"…, upper-cased, else None."""
+    """The option letter of "B", "(B)", "$\\text{(B)}$", "B) 42", "C (29)", "option C"…, upper-cased, else None."""
     cleaned = _CHOICE_DECORATION.sub("", s)[:64]
     m = _CHOICE.match(cleaned)
-    return m.group(1).upper() if m else None
+    return (m.group(1) or m.group(2)).upper() if m else None
+
+
+@lru_cache(maxsize=256)
+def choice_options(problem: str) -> dict[str, str]:
+    """The answer options a multiple-choice problem lists, letter → option text (docs/concepts.md §3.2):
+    lines or runs such as "A. 7,000 [Btu/Ib]", "A) 21", "(A) Line", "\\textbf{(A)}\\ …", lettered from
+    A without a gap; the last such run of at least two options.  Empty when there is none."""
+    marks = [(m.group(1) or m.group(2), m) for m in _OPTION_MARK.finditer(problem)]
+    best: list[tuple[str, re.Match[str]]] = []
+    run: list[tuple[str, re.Match[str]]] = []
+    for letter, m in marks:
+        if letter == "A":
+            run = [(letter, m)]
+        elif run and ord(letter) == ord(run[-1][0]) + 1:
+            run.append((letter, m))
+        else:
+            continue
+        if len(run) >= 2:
+            best = list(run)
+    options = {}
+    for i, (letter, m) in enumerate(best):
+        end = best[i + 1][1].start() if i + 1 < len(best) else problem.find("\n", m.end())
+        end = len(problem) if end < 0 else end
+        options[letter] = _OPTION_TEXT_EDGES.sub("", problem[m.end() : min(end, m.end() + _MAX_OPTION_CHARS)])
+    return options
+
+
+def _option_letter(answer: str, options: dict[str, str]) -> str | None:
+    """The letter of the one option whose text ``answer`` is: the same words or normal form, or,
+    for a number (with unit words), the option that starts with that number ("7525 cal/g" for
+    "7525 (cal/gm)"); None when no option or several match."""
+    key, norm = _text_key(answer), normalize_answer(answer)
+    matches = [letter for letter, text in options.items() if _text_key(text) == key or normalize_answer(text) == norm]
+    value = _to_number(norm)
+    if not matches and value is not None:
+        matches = [letter for letter, text in options.items() if _leading_number(text) == value]
+    return matches[0] if len(matches) == 1 else None
+
+
+def _leading_number(text: str) -> Fraction | None:
+    """The number an option's text starts with ("13,520 [Btu/Ib]" → 13520), else None."""
+    m = _LEADING_VALUE.match(text)
+    return None if m is None else _to_number(m.group(1).replace(",", ""))
 
 
 def _is_word_separator(c: str) -> bool:
@@ -531,15 +615,28 @@ def _math_verify_equal(predicted: str, reference: str) -> bool | None:
 # --------------------------------------------------------------------------------------------
 
 
-def _grade_choice(predicted: str, reference: str) -> Verdict:
-    """Option letters compared; an option's text ("a hyperbola") against a letter is undetermined
-    (the options are not known here), two texts are compared as text."""
-    p, r = _choice_letter(predicted), _choice_letter(reference)
+def _grade_choice(predicted: str, reference: str, problem: str | None) -> Verdict:
+    """Option letters compared; an option's text ("Plane", "29") stands for its letter when the
+    problem lists the options (``choice_options``), else it is undetermined against a letter; two
+    texts are compared as text.  With the options known, a letter that is none of them (the "X" of
+    "FINAL ANSWER: X") is no answer."""
+    options = choice_options(problem) if problem else {}
+    p, r = _as_letter(predicted, options), _as_letter(reference, options)
     if p is not None and r is not None:
+        if options and not (p in options and r in options):
+            return UNDETERMINED
         return Verdict(p == r, "choice")
     if p is not None or r is not None:
         return UNDETERMINED
     return _grade_text(predicted, reference)
+
+
+def _as_letter(answer: str, options: dict[str, str]) -> str | None:
+    """The option letter ``answer`` names or, with the options known, whose text it is."""
+    letter = _choice_letter(answer)
+    if letter is not None and (not options or letter in options):
+        return letter
+    return _option_letter(answer, options) if options else letter
 
 
 def _grade_text(predicted: str, reference: str) -> Verdict:
@@ -569,11 +666,12 @@ def _grade_math(predicted: str, reference: str) -> Verdict:
 
 
 def grade(
-    predicted: str | None, reference: str | None, answer_type: AnswerType = "math"
+    predicted: str | None, reference: str | None, answer_type: AnswerType = "math", *, problem: str | None = None
 ) -> Verdict:
     """Is ``predicted`` the same answer as ``reference``? (docs/concepts.md §3.2).
 
-    None or blank on either side is undetermined.  ``choice``: option letters, case-insensitive.
+    None or blank on either side is undetermined.  ``choice``: option letters, case-insensitive;
+    with the ``problem`` text, an option's text stands for its letter (``choice_options``).
     ``text``: casefolded words without punctuation.  ``numeric``/``math``: cheap normalisation
     and exact numeric comparison first, math-verify only when those cannot decide.  Never raises.
     """
@@ -581,7 +679,7 @@ def grade(
         return UNDETERMINED
     try:
         if answer_type == "choice":
-            return _grade_choice(predicted, reference)
+            return _grade_choice(predicted, reference, problem)
         if answer_type == "text":
             return _grade_text(predicted, reference)
         return _grade_math(predicted, reference)

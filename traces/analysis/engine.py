@@ -62,6 +62,8 @@ class TraceInput:
     reference: str | None = None
     answer_type: AnswerType = "math"
     token_starts: Sequence[int] | None = None
+    problem: str | None = None
+    """The problem's text: a multiple-choice problem lists its options there, which grading reads."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,12 @@ def analyze_trace(trace: TraceInput) -> TraceReport:
     shared = trace.split.has_think or (tiled and bool(trace.reference))
     reached = reached_answers(trace.text, start, end) if shared else None
     mismatch = think_answer_mismatch(
-        trace.text, trace.split, answer_type=trace.answer_type, finish_reason=trace.finish_reason, reached=reached
+        trace.text,
+        trace.split,
+        answer_type=trace.answer_type,
+        finish_reason=trace.finish_reason,
+        reached=reached,
+        problem=trace.problem,
     )
     over = measure_overthinking(
         trace.text,
@@ -110,6 +117,7 @@ def analyze_trace(trace: TraceInput) -> TraceReport:
         answer_type=trace.answer_type,
         token_starts=token_starts,
         reached=reached if tiled else None,
+        problem=trace.problem,
     )
     under = measure_underthinking(trace.text, start, end, over.first_correct)
     loops = find_loops(trace.text, start, end, token_starts=token_starts, tokens=tokens)

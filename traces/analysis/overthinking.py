@@ -113,12 +113,15 @@ def measure_overthinking(
     answer_type: AnswerType = "math",
     token_starts: Sequence[int] | None = None,
     reached: list[ExtractedAnswer] | None = None,
+    problem: str | None = None,
 ) -> Overthinking:
     """t*, overthinking ratio and re-verifications of the thinking tiled by ``steps`` (docs/concepts.md §3.4).
 
     ``steps`` are the step spans of the thinking in text order (e.g. ``segmentation.segment`` of
     ``reasoning_range``); the thinking runs from the first step's start to the last step's end.
     ``reached``: the ``mismatch.reached_answers`` of that range, when already computed.
+    ``problem``: the problem's text, where a multiple-choice problem lists its options (an
+    option's text in the thinking reaches its letter).
     No steps or no reference: nothing is reached.  Never raises.
     """
     if not steps:
@@ -129,7 +132,7 @@ def measure_overthinking(
     found = None
     if reference:
         reached = reached_answers(text, start, end) if reached is None else reached
-        found = first_stating(reached, reference, answer_type)
+        found = first_stating(reached, reference, answer_type, problem=problem)
     if found is None:
         return Overthinking(None, None, None, think_tokens, 0, ())
     t_star = max(0, bisect_right([s.start for s in steps], found.start) - 1)

@@ -122,7 +122,8 @@ def _grade_solutions(traces: list[SkyTrace], last_number_fallback: bool) -> list
 
 @pytest.fixture(scope="module")
 def strict(skyt1_traces: list[SkyTrace]) -> list[Graded]:
-    """Our default policy: only explicit answers (boxed, "the answer is", "Answer:" …)."""
+    """Our default policy: stated answers only (boxed, "the answer is", "Answer:" …, or the closing
+    statement of a finished response), never a number picked from the text."""
     return _grade_solutions(skyt1_traces, last_number_fallback=False)
 
 
@@ -168,36 +169,39 @@ def test_explicit_answers_of_correct_traces_grade_correct(strict: list[Graded]) 
 def test_agreement_with_the_original_grader_under_its_own_policy(lenient: list[Graded]) -> None:
     """With the last-number fallback the original grader used, our verdicts agree with score[0].
 
-    Measured: 290/300.  The disagreements are traces cut off before a final answer (the original
+    Measured: 284/300.  The disagreements are traces cut off before a final answer (the original
     grader took a number from the unfinished thought) and verdicts of the original grader that
-    are wrong: its extracted ``pred`` was "definitely8000", "2" for "(C) Plane", or its ``gt`` a
-    mangled reference ("32\\sqrt{2}" for "3 \\pm 2 \\sqrt{2}").
+    are wrong: its extracted ``pred`` was "definitely8000", "2" for "(C) Plane", the last number
+    of a prose answer ("4" of "the value of 9 & 2 is 3√3/4", "-16" of "The midpoint is (-1,6)",
+    "7" of "the difference is indeed 7π"), which we read whole (``conclusions.closing_answer``),
+    or its ``gt`` a mangled reference ("32\\sqrt{2}" for "3 \\pm 2 \\sqrt{2}").  The hand-checked
+    truth set (``test_validity``) judges these; here the figure only guards against a slide.
     """
     _disagreements(lenient)
     agree = [g for g in lenient if g.correct == g.trace.score]
     share = _share(agree, lenient, "agreement with score[0], last-number fallback")
-    assert share >= 0.96
+    assert share >= 0.94
     scored = [g for g in lenient if g.trace.score]
     share = _share([g for g in scored if g.correct], scored, "score True -> correct, last-number fallback")
     assert share >= 0.97
 
 
 def test_agreement_with_the_original_grader_strict(strict: list[Graded]) -> None:
-    """Our default says "correct" only on an explicit answer: lower recall, same precision.
+    """Our default says "correct" only on a stated answer: lower recall, same precision.
 
-    Measured: 256/300 agree; of our 151 "correct", 143 have score[0] True, 7 are the original
+    Measured: 282/300 agree; of our 185 "correct", 173 have score[0] True, 11 are the original
     grader's mistakes (among them idx 122 "9 customers" and 207 "28 different pizzas" against the
-    references 9 and 28: it compared "9customers" and "28differentpizzas" with them) and 1 is a
-    truncated trace that had stated "the answer should be x + y = 17" before it was cut off (the
-    original grader took its last number, -1).
+    references 9 and 28: it compared "9customers" and "28differentpizzas" with them, and the prose
+    answers of the previous test) and 1 is a truncated trace that had stated "the answer should be
+    x + y = 17" before it was cut off (the original grader took its last number, -1).
     """
     _disagreements(strict)
     agree = [g for g in strict if g.correct == g.trace.score]
     share = _share(agree, strict, "agreement with score[0], strict")
-    assert share >= 0.85
+    assert share >= 0.93
     ours = [g for g in strict if g.correct]
     share = _share([g for g in ours if g.trace.score], ours, "precision vs score[0], strict")
-    assert share >= 0.94
+    assert share >= 0.93
 
 
 def test_truncated_traces_have_no_final_answer(strict: list[Graded]) -> None:

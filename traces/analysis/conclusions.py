@@ -1,0 +1,442 @@
+"""Answers stated in prose: conclusion sentences, results and a response's closing statement
+(docs/concepts.md §3.2–3.4).
+
+A reasoning text states most of its answers in sentences, not in ``\\boxed{}`` or "the answer is".
+Three readings, all heuristics that trade recall for precision (an answer they miss delays t* or
+leaves a verdict undetermined; an answer they invent would be a wrong verdict):
+
+1. **Conclusions** (kind ``conclusion``, ``conclusion``) -- in a sentence opened by a conclusion cue
+   ("So", "Thus", "Therefore", "Hence", "Finally", "This means", "We get", "This totals"…) or with
+   one after a comma (", so", ", which gives", ", we get"…), the value right of the last relation
+   (``=``, "is", "are", "was", "has", "equals", "gives", "get", "becomes", "totals", "makes"), up to
+   the sentence end or the closing math delimiter: a constant, an expression or a name
+   ("Evelyn"); a leading number of prose ("4 possible numbers that …" gives 4, "has 9 elements" 9,
+   "two y-intercepts" two); never a lone lowercase word ("correct", "equal": a judgement, not an
+   answer), a bare function name ("f(x)") nor an English phrase ("always a multiple of 3").  A cue
+   that is itself a verb ("This gives me 100 barrels", "This totals to 98 pens", "That's 98") is
+   followed by its value directly.  A sentence ending in a colon right after its cue or relation
+   ("…, I get:") concludes with the formula displayed on the next line, unless the relation is
+   "becomes" (a rewriting).  A list of one unknown's solutions ("the roots are x = 3, x = 5, and
+   x = 7") is concluded whole.  An equation still to be solved ("so 28 = 2F": a constant on one
+   side, an unknown on the other) concludes nothing.
+2. **Results** (kind ``result``) -- without a cue, a sentence ending in ``= V`` where ``V`` is a
+   constant (digits, fractions, roots, π, a few trailing unit words) and the left-hand side is
+   one symbol (``n = 8``, ``a_8 = …``, ``f(2) = …``) or a closed computation (``126 - 84 = 42``,
+   ``6 times 2 = 12``) -- never an equation in an unknown (``3n + 3 = 27``).
+3. **Closing statement** (``closing_answer``, kind ``closing``) -- the answer a finished response
+   gives in its last sentences without an answer phrase: the last sentence that holds a value is
+   read as a conclusion, as "V is the (right) answer", or, when it holds a single number and no
+   relation, as that number with its unit words ("Billy sold 7 DVDs on Tuesday.", "The height is
+   5 cm.").  Sentences without a value ("I think that's the answer.") are passed over.  A text
+   that stops mid-sentence was cut off and states no closing answer.
+
+The regexes that scan the text are alternations of literals or single character-class runs;
+the finer value patterns only ever see one value (at most ``MAX_CONCLUSION_CHARS``) or one
+left-hand side (60 characters); sentences are searched over at most ``MAX_SENTENCE_CHARS``.  So
+reading conclusions is linear in the length of the text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ExtractedAnswer:
+    """An answer found in a text: its ``text`` (== ``input[start:end]``) and how it was found."""
+
+    text: str
+    kind: str  # "boxed" | "gsm8k" | "answer_is" | "answer_colon" | "choice" | "option_is" | "closing" | "conclusion" | "result" | "last_number"
+    start: int
+    end: int
+
+
+NUMBER_WORDS = {
+    word: value
+    for value, word in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+        "fifteen sixteen seventeen eighteen nineteen twenty".split()
+    )
+}
+"""Numbers written as one English word, as reasoning states counts ("there are two solutions")."""
+
+MAX_CONCLUSION_CHARS = 60
+"""A conclusion longer than this (after trimming) is prose, not an answer."""
+
+MAX_SENTENCE_CHARS = 400
+"""Only the last this many characters of a longer sentence are searched for a conclusion."""
+
+_SENTENCE_END = re.compile(r"[.!?](?=\s)|\n")
+_CUE = re.compile(
+    r"[\s*#>\-]*(?:so|thus|therefore|hence|finally|consequently|this\s+gives|that\s+gives|"
+    r"this\s+means|that\s+means|we\s+get|I\s+get|I\s+think|I['’]m\s+confident|"
+    r"I\s+am\s+confident|I['’]m\s+sure|I\s+am\s+sure|(?:this|that)\s+(?:totals|makes|comes\s+to)|"
+    r"that['’]s|(?:I|we)\s+(?:end\s+up\s+with|arrived?\s+at))\b",
+    re.IGNORECASE,
+)
+# A cue that is itself the verb of its sentence ("This gives me 100 barrels", "This totals to 98
+# pens", "That's 98 again") is followed by its value directly, after an object pronoun or "to".
+_VERB_CUE_END = re.compile(
+    r"(?:gives|get|totals|makes|comes\s+to|that['’]s|end\s+up\s+with|arrived?\s+at)\Z", re.IGNORECASE
+)
+_VERB_OBJECT = re.compile(r"\s+(?:(?:me|us|you)\b|to\b)?", re.IGNORECASE)
+_MID_CUE = re.compile(
+    r"[,;]\s*(?:so|thus|therefore|hence|which\s+gives|which\s+means|which\s+implies|(?=(?:I|we)\s+get\b))\b",
+    re.IGNORECASE,
+)
+# "=" first (then the lookbehind checks the character before it): a literal-first pattern is
+# searched in C, not tried at every character.
+_EQUALS = re.compile(r"=(?<![<>!=\\:]=)(?!=)")
+_CUE_RELATION = re.compile(
+    r"(?<![<>!=\\:])=(?!=)|\b(?:is|are|was|were|has|equals|gives|get|becomes|being|makes|"
+    r"totals(?:\s+to)?|comes\s+to|adds\s+up\s+to)\b(?!\s+not\b)"
+    r"|(?<!\bnot\s)\bequal\s+to\b",
+    re.IGNORECASE,
+)
+_MAX_CUED_RELATIONS = 3
+_WHERE_CLAUSE = re.compile(r"[,;]?\s*\bwhere\b", re.IGNORECASE)
+_NEGATION = re.compile(r"(?:not|no|never|none)\b", re.IGNORECASE)
+_OPENERS = ("\\(", "\\[", "$", "**", ":", ",")
+_LIST_SEPARATOR = re.compile(r"\s*,\s*(?:(?:and|or)\s+)?|\s+(?:and|or)\s+")
+_SOLVED = re.compile(r"([A-Za-z])\s*=\s*(\S.*)", re.DOTALL)
+_DISPLAY_OPENING = re.compile(r"\s*(\\\[|\$\$)")
+_CLOSER = re.compile(r"\\\)|\\\]|\$|\*\*")
+_TRAILING = " \t.,;:!?"
+_MATH_COMMAND = re.compile(
+    r"\\(?:[dt]?frac|sqrt|pi|infty|cdot|times|div|pm|mp|circ|left|right|quad|[,;:!])(?![A-Za-z])"
+)
+_VALUE = re.compile(
+    r"[\d\s.,/^_{}()\[\]+\-−–×·*√π∞%°!|]*[\dπ∞][\d\s.,/^_{}()\[\]+\-−–×·*√π∞%°!|]*?"
+    r"((?:\s+[A-Za-z]+\.?){0,3})"
+)
+_FILLERS = re.compile(
+    r"(?:indeed|also|exactly|just|still|actually|clearly|simply|now|then|again)\b[\s,]*", re.IGNORECASE
+)
+_NOT_UNIT_WORDS = frozenset(
+    "is are was were be a an the and or of so which that then but for to in on at as by "
+    "because since if when where we i it this these those not".split()
+)
+_LEADING_NUMBER = re.compile(rf"(?:[-+]?\d[\d,]*(?:\.\d+)?|(?i:{'|'.join(NUMBER_WORDS)})\b)(?=\s+[A-Za-z])")
+_LOWERCASE_WORD = re.compile(r"[a-z]+")
+# "f(x)", "r(x) = f(x)": names of quantities, no value.
+_FUNCTION_NAME_ONLY = re.compile(r"[A-Za-z]\s*\(\s*[A-Za-z]\s*\)(?:\s*=\s*[A-Za-z]\s*\(\s*[A-Za-z]\s*\))*")
+_ENGLISH_PHRASE = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}\s+[A-Za-z]{2,}")
+_SYMBOL_LHS = re.compile(
+    r"(?:^|[\s(\[{,;:$])(?:[A-Za-z]|\\[A-Za-z]+)(?:_\{?\w{1,3}\}?)?(?:\([^()=]{0,20}\))?\s*\Z"
+)
+_VALUE_RUN_END = re.compile(r"[\d\s.,/^_{}()\[\]+\-−–×·*√π∞%°!|]+\Z")
+_LHS_CHARS = 60
+_UNKNOWN = re.compile(r"(?<![A-Za-z\\])[A-Za-z](?![A-Za-z])")
+_TIMES_X = re.compile(r"(?<=\d)\s*x\s*(?=\d)")
+
+
+def sentences(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """``(start, end)`` of each sentence of ``text[start:end]``: cut after ``.!?`` + space, at newlines."""
+    pos = start
+    for m in _SENTENCE_END.finditer(text, start, end):
+        if m.start() > pos:
+            yield pos, m.start()
+        pos = m.end()
+    if pos < end:
+        yield pos, end
+
+
+def _trim_value(text: str, start: int, end: int) -> tuple[int, int]:
+    """Shrink ``[start, end)`` to the value after a relation: drop openers, cut at a closing delimiter."""
+    changed = True
+    while changed:
+        changed = False
+        while start < end and text[start].isspace():
+            start += 1
+        for opener in _OPENERS:
+            if text.startswith(opener, start, end):
+                start += len(opener)
+                changed = True
+    closer = _CLOSER.search(text, start, end)
+    if closer:
+        end = closer.start()
+    while end > start and (text[end - 1] in _TRAILING or text[end - 1].isspace()):
+        end -= 1
+    return start, end
+
+
+def _is_value(s: str) -> bool:
+    """A constant: digits, fractions, roots, π… and up to three trailing unit words ("42 inches")."""
+    m = _VALUE.fullmatch(_MATH_COMMAND.sub("·", s))
+    return m is not None and not any(w.rstrip(".").lower() in _NOT_UNIT_WORDS for w in m.group(1).split())
+
+
+def _balanced(s: str) -> bool:
+    """Brackets close as often as they open, never before (``k=1}^\\infty`` is a subscript).
+
+    Bracket kinds are not matched to each other: intervals such as ``(-\\infty, 3]`` are values.
+    """
+    depth = 0
+    for c in s:
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+            if depth < 0:
+                return False
+    return depth == 0
+
+
+def _is_result_lhs(lhs: str) -> bool:
+    """The left of a final ``=`` is one symbol or a closed computation (no unknown in it)."""
+    lhs = _MATH_COMMAND.sub("·", lhs).rstrip()
+    if _SYMBOL_LHS.search(lhs):
+        return True
+    run = _VALUE_RUN_END.search(lhs)
+    if run is None or not any(c.isdigit() for c in run.group()):
+        return False
+    before = lhs[: run.start()]
+    # A letter glued to the computation is an unknown ("3n + 3"); a whole word is prose ("6 times 2").
+    return not before or not before[-1].isalpha() or before[-2:].isalpha()
+
+
+def _cued_value(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """The span of an answer after a conclusion cue, or None if ``text[start:end]`` is prose."""
+    value = text[start:end]
+    if _is_value(value):
+        return start, end
+    number = _LEADING_NUMBER.match(value)
+    if number:
+        return start, start + number.end()
+    if (
+        _ENGLISH_PHRASE.search(_MATH_COMMAND.sub("·", value))
+        or _LOWERCASE_WORD.fullmatch(value)
+        or _NEGATION.match(value)
+        or _FUNCTION_NAME_ONLY.fullmatch(value)
+    ):
+        return None
+    return start, end
+
+
+def _value_after(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """The trimmed value from ``start`` to the sentence end, or None if empty, long or unbalanced."""
+    value_start, value_end = _trim_value(text, start, end)
+    filler = _FILLERS.match(text, value_start, value_end)
+    if filler:
+        value_start = filler.end()
+    value = text[value_start:value_end]
+    if not value or len(value) > MAX_CONCLUSION_CHARS or not _balanced(value):
+        return None
+    return value_start, value_end
+
+
+def _last_cue_end(text: str, start: int, end: int) -> int | None:
+    """Where the last conclusion cue of the sentence ends (at its start, or after a comma)."""
+    cue_end = None
+    opening = _CUE.match(text, start, end)
+    if opening:
+        cue_end = opening.end()
+    for cue_end_match in _MID_CUE.finditer(text, start, end):
+        cue_end = cue_end_match.end()
+    return cue_end
+
+
+def _cued_conclusion(text: str, start: int, end: int) -> ExtractedAnswer | None:
+    """After a cue, the value right of the last relation that gives one (at most three tried);
+    after a verb cue with no such relation, the value right after the cue."""
+    cue_end = _last_cue_end(text, start, end)
+    if cue_end is None:
+        return None
+    relations = list(_CUE_RELATION.finditer(text, cue_end, end))
+    listed = _listed_solutions(text, [cue_end, *(r.end() for r in relations[:1])], end)
+    if listed is not None:
+        return listed
+    first_tried = max(0, len(relations) - _MAX_CUED_RELATIONS)
+    for i in reversed(range(first_tried, len(relations))):
+        relation = relations[i]
+        value = _value_after(text, relation.end(), end)
+        span = None if value is None else _cued_value(text, *value)
+        if span is not None:
+            left_start = max(relations[i - 1].end() if i else cue_end, relation.start() - _LHS_CHARS)
+            if relation.group() == "=" and _is_equation_to_solve(text[left_start : relation.start()], text[span[0] : span[1]]):
+                return None
+            return ExtractedAnswer(text[span[0] : span[1]], "conclusion", *span)
+    if not relations and _VERB_CUE_END.search(text, max(start, cue_end - 20), cue_end):
+        object_end = _VERB_OBJECT.match(text, cue_end, end)
+        value = _value_after(text, object_end.end() if object_end else cue_end, end)
+        span = None if value is None else _cued_value(text, *value)
+        if span is not None:
+            return ExtractedAnswer(text[span[0] : span[1]], "conclusion", *span)
+    if relations and relations[-1].group().casefold() == "becomes":
+        return None  # "the expression becomes:" introduces a rewriting, not a result
+    return _displayed_conclusion(text, relations[-1].end() if relations else cue_end, end)
+
+
+def _unknowns(side: str) -> list[str]:
+    """The one-letter unknowns of one side of an equation (LaTeX commands, the imaginary unit,
+    ``e`` and an ``x`` standing for "times" between numbers are not unknowns)."""
+    side = _TIMES_X.sub(" ", _MATH_COMMAND.sub(" ", side))
+    return [letter for letter in _UNKNOWN.findall(side) if letter not in "ie"]
+
+
+def _is_equation_to_solve(left: str, right: str) -> bool:
+    """``left = right`` is an equation still to be solved, not a result: a constant on one side
+    and unknowns on the other, "28 = 2F", "3n + 3 = 27", "2(a + b) = 26" (a lone symbol on the
+    left, "n = 8", is a solution; unknowns on both sides, "x^3 + 0x^2 = x^3", a rewriting)."""
+    left = left.strip(" \t,;:$")
+    if _is_value(left):
+        return bool(_unknowns(right))
+    symbol = _SYMBOL_LHS.search(_MATH_COMMAND.sub("·", left).rstrip()) is not None
+    return not symbol and bool(_unknowns(left)) and _is_value(right)
+
+
+def _listed_solutions(text: str, starts: list[int], end: int) -> ExtractedAnswer | None:
+    """"the roots are x = 3, x = 5, and x = 7": the list, when the value from one of ``starts``
+    (the cue's end, the first relation's) lists one unknown's values (``_solution_values``)."""
+    if text.count("=", starts[0], end) < 2:  # a list of solutions holds an "=" per item: most sentences have none
+        return None
+    for start in starts:
+        value = _value_after(text, start, end)
+        if value is not None and solution_values(text[value[0] : value[1]]) is not None:
+            return ExtractedAnswer(text[value[0] : value[1]], "conclusion", *value)
+    return None
+
+
+def solution_values(answer: str) -> str | None:
+    """Two or more values of one unknown, listed as its solutions ("x = 3, x = 5, and x = 7"), as
+    the bare list ("3, 5, 7"); None for anything else (``x = 3, y = 5`` names two unknowns)."""
+    items = _LIST_SEPARATOR.split(answer.strip())
+    solved = [_SOLVED.fullmatch(item) for item in items]
+    if len(items) < 2 or not all(solved) or len({m.group(1) for m in solved if m}) != 1:
+        return None
+    values = [m.group(2) for m in solved if m]
+    return ", ".join(values) if all(_is_value(v) for v in values) else None
+
+
+def _displayed_conclusion(text: str, after: int, end: int) -> ExtractedAnswer | None:
+    """"…, I get:" with the value displayed on the next line (``\\[ 2k + 2 \\]``): that value.
+
+    Only when the sentence ends in the colon right after its cue or last relation, and the
+    displayed line holds no "=" (an equation displayed there is read as a sentence of its own).
+    """
+    if text[after:end].strip() != ":":
+        return None
+    display = _DISPLAY_OPENING.match(text, end, min(len(text), end + MAX_SENTENCE_CHARS))
+    if display is None:
+        return None
+    line_end = text.find("\n", display.end(), display.end() + MAX_SENTENCE_CHARS)
+    line_end = min(len(text), display.end() + MAX_SENTENCE_CHARS) if line_end < 0 else line_end
+    if _EQUALS.search(text, display.start(1), line_end):
+        return None
+    value = _value_after(text, display.start(1), line_end)
+    span = None if value is None else _cued_value(text, *value)
+    return None if span is None else ExtractedAnswer(text[span[0] : span[1]], "conclusion", *span)
+
+
+def _last_equals(text: str, start: int, end: int) -> re.Match[str] | None:
+    """The last ``_EQUALS`` match in ``text[start:end]``, found from the end (most sentences have no "=")."""
+    at = text.rfind("=", start, end)
+    while at != -1:
+        relation = _EQUALS.match(text, at, end)
+        if relation:
+            return relation
+        at = text.rfind("=", start, at)
+    return None
+
+
+def _result(text: str, start: int, end: int) -> ExtractedAnswer | None:
+    """A sentence ending in ``= V`` with a constant ``V`` and a result left-hand side."""
+    relation = _last_equals(text, start, end)
+    if relation is None:
+        return None
+    value = _value_after(text, relation.end(), end)
+    if value is None or not _is_value(text[value[0] : value[1]]):
+        return None
+    if not _is_result_lhs(text[max(start, relation.start() - _LHS_CHARS) : relation.start()]):
+        return None
+    return ExtractedAnswer(text[value[0] : value[1]], "result", *value)
+
+
+def conclusion(text: str, start: int, end: int) -> ExtractedAnswer | None:
+    """The answer closing the sentence ``text[start:end]``, if it states one (module docstring)."""
+    start = max(start, end - MAX_SENTENCE_CHARS)
+    end = _where_clause_start(text, start, end)
+    return _cued_conclusion(text, start, end) or _result(text, start, end)
+
+
+def _where_clause_start(text: str, start: int, end: int) -> int:
+    """Where "…, where q = …" begins in ``text[start:end]`` (it defines, it does not conclude), else ``end``."""
+    # A substring test spares the regex scan on the many sentences without "where": only ASCII
+    # letters fold onto w, h, e, r under re.IGNORECASE, so lower() keeps every match.
+    if "where" not in text[start:end].lower():
+        return end
+    where = _WHERE_CLAUSE.search(text, start, end)
+    return where.start() if where else end
+
+
+MAX_CLOSING_CHARS = 2000
+"""``closing_answer`` reads at most this many characters at the end of a response."""
+
+MAX_CLOSING_REMARKS = 3
+"""Sentences without a value ("I think that's the answer.") passed over before the closing statement."""
+
+_FINISHED_END = re.compile(r"(?:[.!?)\]}$]|\*\*)[\"'”’]?\Z")
+_ENUMERATOR = re.compile(r"\s*(?:\d{1,2}[.)]|[-*•]|#+)\s*")
+_HAS_VALUE = re.compile(r"\d|π|√|\\(?:frac|sqrt|pi)(?![A-Za-z])")
+_NUMBER_TOKEN = re.compile(r"(?<![\w.])[-+]?\$?\d[\d,]*(?:\.\d+)?(?![\w.]*\d)")
+_IS_THE_ANSWER = re.compile(
+    r"\s+is\s+(?:indeed\s+|definitely\s+|probably\s+)?(?:the|my|our)\s+(?:final\s+|correct\s+|right\s+)?answer\b",
+    re.IGNORECASE,
+)
+_STATEMENT = re.compile(
+    r"(?:the|its|their|his|her|our)\s[^=]{0,80}?\b(?:is|are|was|were|equals)\b(?!\s+not\b)", re.IGNORECASE
+)
+
+
+def closing_answer(text: str, start: int = 0, end: int | None = None) -> ExtractedAnswer | None:
+    """The answer a finished response states in its closing sentences, kind ``closing`` (module
+    docstring, 3): None when ``text[start:end]`` stops mid-sentence or before a list it announces
+    (cut off), or when its last sentence with a value reads as no answer.  Absolute offsets."""
+    end = len(text) if end is None else min(end, len(text))
+    start = max(0, start)
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if end <= start or not _FINISHED_END.search(text, max(start, end - 3), end):
+        return None
+    remarks = 0
+    for s, e in reversed(list(sentences(text, max(start, end - MAX_CLOSING_CHARS), end))):
+        enumerator = _ENUMERATOR.match(text, s, e)
+        s = enumerator.end() if enumerator else s
+        if s >= e:
+            continue  # "1." alone: a list item begun and cut off, or a heading
+        if not _HAS_VALUE.search(text, s, e):
+            remarks += 1
+            if remarks > MAX_CLOSING_REMARKS:
+                return None
+            continue
+        found = _closing_statement(text, s, e)
+        return None if found is None else ExtractedAnswer(found.text, "closing", found.start, found.end)
+    return None
+
+
+def _closing_statement(text: str, start: int, end: int) -> ExtractedAnswer | None:
+    """One closing sentence read as "V is the answer", a conclusion, "the X is V", or a sentence
+    holding one number and no relation ("Billy sold 7 DVDs on Tuesday")."""
+    is_the_answer = _IS_THE_ANSWER.search(text, start, end)
+    if is_the_answer:
+        value_start = _last_cue_end(text, start, is_the_answer.start()) or start
+        return _value_answer(text, value_start, is_the_answer.start())
+    found = conclusion(text, start, end)
+    if found is not None:
+        return found
+    statement = _STATEMENT.match(text, start + len(text[start:end]) - len(text[start:end].lstrip()), end)
+    if statement:
+        return _value_answer(text, statement.end(), end)
+    numbers = list(_NUMBER_TOKEN.finditer(text, start, end))
+    if len(numbers) == 1 and "=" not in text[start:end]:
+        return _value_answer(text, numbers[0].start(), numbers[0].end())
+    return None
+
+
+def _value_answer(text: str, start: int, end: int) -> ExtractedAnswer | None:
+    """``text[start:end]`` trimmed to a value (``_cued_value``), else None."""
+    value = _value_after(text, start, end)
+    span = None if value is None else _cued_value(text, *value)
+    return None if span is None else ExtractedAnswer(text[span[0] : span[1]], "conclusion", *span)
