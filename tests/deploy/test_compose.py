@@ -117,7 +117,7 @@ def command(service: str, port: int = 8000) -> list[str]:
 def wait_for(url: str, process: subprocess.Popen[str], seconds: float = 90) -> bytes:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        assert process.poll() is None, process.communicate()[0][-3000:]
+        assert process.poll() is None, f"the server exited with {process.returncode}"
         try:
             with urllib.request.urlopen(url, timeout=5) as response:
                 return response.read()
@@ -126,46 +126,41 @@ def wait_for(url: str, process: subprocess.Popen[str], seconds: float = 90) -> b
     raise AssertionError(f"{url} did not answer within {seconds} s")
 
 
-def wait_for_line(process: subprocess.Popen[str], pattern: str, seconds: float = 120) -> None:
+def wait_for_ready(process: subprocess.Popen[str], log: Path, seconds: float = 120) -> None:
+    """Wait until a Celery worker logs that it is ready (it logs at INFO, as the file starts it)."""
     deadline = time.monotonic() + seconds
-    seen: list[str] = []
-    assert process.stdout is not None
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            raise AssertionError(f"exited with {process.wait()}:\n" + "".join(seen[-40:]))
-        seen.append(line)
-        if re.search(pattern, line):
-            return
-    raise AssertionError(f"no {pattern!r} within {seconds} s:\n" + "".join(seen[-40:]))
+    while "ready." not in log.read_text():
+        assert process.poll() is None, f"exited with {process.returncode}:\n{log.read_text()[-3000:]}"
+        assert time.monotonic() < deadline, f"not ready within {seconds} s:\n{log.read_text()[-3000:]}"
+        time.sleep(0.3)
 
 
-def start(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        args, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[str]:
+    with log.open("w") as out:
+        return subprocess.Popen(args, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
 
 
 @pytest.mark.timeout(420)
-def test_the_stack_starts_from_the_files_commands(deployment_env: dict[str, str]) -> None:
+def test_the_stack_starts_from_the_files_commands(deployment_env: dict[str, str], tmp_path: Path) -> None:
     migrate = subprocess.run(command("migrate"), cwd=REPO_ROOT, env=deployment_env, capture_output=True,
                              text=True, timeout=300)
     assert migrate.returncode == 0, migrate.stdout[-2000:] + migrate.stderr[-3000:]
 
     port = free_port()
-    processes = [start(command("web", port), deployment_env)]
+    logs = {service: tmp_path / f"{service}.log" for service in ("web", "worker-default", "worker-gpu")}
+    processes = {service: start(command(service, port), deployment_env, log) for service, log in logs.items()}
     try:
-        health = json.loads(wait_for(f"http://127.0.0.1:{port}/healthz", processes[0]))
+        web = processes["web"]
+        health = json.loads(wait_for(f"http://127.0.0.1:{port}/healthz", web))
         assert health == {"database": "ok"}
-        assert b"Log in" in wait_for(f"http://127.0.0.1:{port}/accounts/login/", processes[0])
-        assert wait_for(f"http://127.0.0.1:{port}/static/css/thinkscope.css", processes[0])
-        for service in ("worker-default", "worker-gpu"):
-            processes.append(start(command(service), deployment_env))
-            wait_for_line(processes[-1], r"\bready\.")
+        assert b"Log in" in wait_for(f"http://127.0.0.1:{port}/accounts/login/", web)
+        assert wait_for(f"http://127.0.0.1:{port}/static/css/thinkscope.css", web)
+        for worker in ("worker-default", "worker-gpu"):
+            wait_for_ready(processes[worker], logs[worker])
     finally:
-        for process in processes:
+        for process in processes.values():
             process.terminate()
-        for process in processes:
+        for process in processes.values():
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
