@@ -11,26 +11,22 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
+from traces.actions.adjudication import traces_to_adjudicate
+from traces.actions.agreement import queue_agreement
+from traces.actions.demo import (
+    DEMO_LABEL_NOTE,
+    DEMO_LABEL_SOURCE,
+    answer_step,
+    do_demo_project,
+    do_demo_user,
+    do_seed_demo_labels,
+)
+from traces.actions.demo_team import ANNOTATORS, DEMO_TEAM_NOTE, LABELED_ITEMS, QUEUE_NAME
+from traces.actions.queues import annotator_progress
 from traces.actions.store import store_traces
 from traces.demo_problems import demo_problems
 from traces.formats.base import ParsedTrace
-from traces.actions.adjudication import traces_to_adjudicate
-from traces.actions.agreement import queue_agreement
-from traces.actions.queues import annotator_progress
-from traces.demo_team import ANNOTATORS, DEMO_TEAM_NOTE, LABELED_ITEMS, QUEUE_NAME
 from traces.generation import THINKING_SYSTEM_PROMPT
-from traces.management.commands.demo import (
-    DEMO_LABEL_NOTE,
-    DEMO_LABEL_SOURCE,
-    SEED,
-    Command,
-    answer_step,
-    demo_password,
-    demo_project,
-    demo_user,
-    login_url,
-    seed_demo_labels,
-)
 from traces.models import (
     HUMAN,
     Label,
@@ -45,6 +41,8 @@ from traces.models import (
     RunStatus,
     Trace,
 )
+from workers.backends.embedded import EMBEDDED_MODEL_NAME
+from workers.management.commands.demo import SEED, Command, demo_password, login_url
 
 pytestmark = pytest.mark.django_db
 
@@ -66,12 +64,12 @@ def test_the_password_is_generated_once_into_a_private_file(tmp_path: Path) -> N
 
 
 def test_the_demo_user_gets_the_saved_password_back() -> None:
-    user, changed = demo_user("first secret")
+    user, changed = do_demo_user("first secret")
     assert changed and user.check_password("first secret")
-    assert demo_user("first secret")[1] is False
+    assert do_demo_user("first secret")[1] is False
     user.set_password("changed in the UI")
     user.save()
-    user, changed = demo_user("first secret")
+    user, changed = do_demo_user("first secret")
     assert changed and get_user_model().objects.get(username="demo").check_password("first secret")
 
 
@@ -91,8 +89,8 @@ def test_bad_counts_are_refused() -> None:
 
 
 def _stored_run(texts: list[str], answer: str = "12") -> Run:
-    user, _ = demo_user("pw")
-    project = demo_project(user)
+    user, _ = do_demo_user("pw")
+    project = do_demo_project(user, EMBEDDED_MODEL_NAME)
     run = Run.objects.create(project=project, kind=RunKind.GENERATION)
     parsed = [
         ParsedTrace(line_no=i, prompt=f"Problem {i}", text=text, reference_answer=answer, think_format="none")
@@ -118,7 +116,7 @@ ANSWERS = (12, 7, 12, 12, 12, 5, 9, 8)
 def test_demo_labels_mark_the_answer_step_once_as_an_automatic_source() -> None:
     """A rule chose them: they are no person's labels, so no human export or agreement counts them."""
     run = _stored_run([f"Step one.\n\nThe answer is {n}." for n in ANSWERS] + ["No answer."])
-    assert seed_demo_labels(run) == 6  # three correct and three incorrect traces
+    assert do_seed_demo_labels(run) == 6  # three correct and three incorrect traces
     labels = Label.objects.filter(trace__run=run).select_related("trace", "step")
     assert sorted(label.value for label in labels) == [-1, -1, -1, 1, 1, 1]
     for label in labels:
@@ -126,7 +124,7 @@ def test_demo_labels_mark_the_answer_step_once_as_an_automatic_source() -> None:
         assert label.value == (1 if label.trace.is_correct else -1)
         assert label.trace.raw_text[label.step.char_start : label.step.char_end].startswith("The answer is")
         assert label.trace.has_labels
-    assert seed_demo_labels(run) == 0
+    assert do_seed_demo_labels(run) == 0
     assert Label.objects.filter(trace__run=run).count() == 6
     assert not Label.objects.filter(source=HUMAN).exists()
 
@@ -134,7 +132,7 @@ def test_demo_labels_mark_the_answer_step_once_as_an_automatic_source() -> None:
 def test_the_demo_team_worked_a_queue_that_agreement_and_adjudication_can_show(settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     settings.DATA_DIR = tmp_path
     run = _stored_run([f"Read the problem.\n\nMultiply.\n\nThe answer is {n}." for n in ANSWERS])
-    seed_demo_labels(run)
+    do_seed_demo_labels(run)
     owner = get_user_model().objects.get(username="demo")
     out = StringIO()
     Command(stdout=out)._demo_team(run.project, run, owner)

@@ -1,5 +1,6 @@
-"""The demo's team (``manage.py demo``): two demo annotators who already worked a queue, so that a
-new user finds Agreement, Adjudicate and gold accuracy with something to show on the first start.
+"""The demo's team (``manage.py demo``; its other rows are ``traces.actions.demo``): two demo
+annotators who already worked a queue, so that a new user finds Agreement, Adjudicate and gold
+accuracy with something to show on the first start.
 
 ``annotator1`` and ``annotator2`` join the Demo project as annotators (through the member actions,
 so the Members page records it as an operator's change). A queue of overlap 2, "Demo: two
@@ -45,7 +46,8 @@ DEMO_TEAM_NOTE = "Demo annotation seeded by `manage.py demo` for a demo annotato
 Rule = Callable[[int, int, bool], list[int]]
 
 
-def join_as_annotators(project: Project, annotators: list[AbstractBaseUser]) -> None:
+@transaction.atomic
+def do_join_as_annotators(project: Project, annotators: list[AbstractBaseUser]) -> None:
     """Make each demo annotator a member of ``project`` with role annotator, unless they are one already."""
     for annotator in annotators:
         if not Membership.objects.filter(project=project, user=annotator).exists():
@@ -53,7 +55,7 @@ def join_as_annotators(project: Project, annotators: list[AbstractBaseUser]) -> 
 
 
 @transaction.atomic
-def seed_demo_queue(run: Run, owner: AbstractBaseUser, annotators: list[AbstractBaseUser], gold_source: str) -> int:
+def do_seed_demo_queue(run: Run, owner: AbstractBaseUser, annotators: list[AbstractBaseUser], gold_source: str) -> int:
     """Make the demo queue of ``run``'s traces and let each annotator label their first items, once.
 
     Returns how many labels were saved (0 when the queue exists already or the run has no traces).

@@ -221,11 +221,11 @@ def do_start_generation(
     return run
 
 
-def do_cancel_run(run: Run) -> bool:
+def do_cancel_run(run: Run, reason: str = "Cancelled by a user") -> bool:
     """Ask a queued or running run to stop: its chunks stop after the batch in flight, keeping
-    every trace they stored. False when the run had already finished."""
+    every trace they stored; ``reason`` is its error. False when the run had already finished."""
     changed = Run.objects.filter(pk=run.pk, status__in=ACTIVE).update(
-        status=RunStatus.CANCELLED, finished_at=timezone.now(), error="Cancelled by a user"
+        status=RunStatus.CANCELLED, finished_at=timezone.now(), error=reason
     )
     run.refresh_from_db()
     return bool(changed)

@@ -28,8 +28,10 @@ def may_create_projects(user: object) -> bool:
     return settings.THINKSCOPE_PROJECT_CREATORS == "everyone" or bool(getattr(user, "is_staff", False))
 
 
-def do_create_project(*, slug: str, name: str, owner: AbstractBaseUser, description: str = "") -> Project:
+def do_create_project(*, slug: str, name: str, owner: AbstractBaseUser | None, description: str = "") -> Project:
     """Create a project owned by ``owner``: the project and the membership commit together or not at all.
+    ``owner`` None makes an operator's project with no members yet (``manage.py import_traces
+    --create-project``; ``manage.py add_member`` gives it an owner).
 
     Raises Django's ``ValidationError`` by field for a bad or taken slug, a name too long and the like.
     """
@@ -38,7 +40,8 @@ def do_create_project(*, slug: str, name: str, owner: AbstractBaseUser, descript
     try:
         with transaction.atomic():
             project.save()
-            Membership.objects.create(project=project, user=owner, role=Role.OWNER)
+            if owner is not None:
+                Membership.objects.create(project=project, user=owner, role=Role.OWNER)
     except IntegrityError:  # the slug was taken between the check and the write
         raise ValidationError({"slug": [f"A project with the slug '{slug}' exists already."]}) from None
     return project

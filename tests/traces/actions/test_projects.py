@@ -33,3 +33,10 @@ def test_a_bad_or_taken_slug_is_named(make_user, slug: str, field: str) -> None:
         do_create_project(slug=slug, name="N", owner=make_user("alice"))
     assert field in refused.value.message_dict
     assert Project.objects.count() == 1
+
+
+def test_an_operator_project_may_start_without_an_owner() -> None:
+    """``import_traces --create-project``: the operator adds its owner afterwards."""
+    project = do_create_project(slug="imported", name="imported", owner=None)
+    assert Project.objects.get(slug="imported") == project
+    assert not Membership.objects.filter(project=project).exists()

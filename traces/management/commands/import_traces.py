@@ -8,11 +8,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import IntegrityError, connections
+from django.db import connections
 from tqdm import tqdm
 
 from traces.actions.imports import ImportFailed, ImportResult, do_import, give_up_import, new_import_run
+from traces.actions.projects import do_create_project
 from traces.actions.runs import DATABASE_GONE
 from traces.formats import FORMAT_NAMES, SEPARATOR_FORMATS, get_parser
 from traces.management.projects import project_or_error
@@ -121,9 +123,9 @@ class Command(BaseCommand):
             f"A project '{slug}' exists already; --create-project only creates a new project. To import "
             f"into '{slug}', check that it is yours and run the command again without --create-project."
         )
-        if Project.objects.filter(slug=slug).exists():
-            raise refusal
         try:
-            return Project.objects.create(slug=slug, name=slug)
-        except IntegrityError:  # taken between the check and the write
-            raise refusal from None
+            return do_create_project(slug=slug, name=slug, owner=None)
+        except ValidationError as invalid:
+            if Project.objects.filter(slug=slug).exists():
+                raise refusal from None
+            raise CommandError(f"--create-project: {' '.join(invalid.messages)}") from None

@@ -1,5 +1,6 @@
 """``manage.py annotate --project P --method mc|judge [filters]``: automatic step labels, run in this
-process with a progress bar (docs/concepts.md §3.6, §3.7).
+process with a progress bar (docs/concepts.md §3.6, §3.7). It lives in ``workers`` because it runs
+the engines itself (``workers.backends.registry``).
 
 The job is a Run like the one the UI starts (``traces.actions.auto_labels``), so it shows on the
 job pages, and an interrupted command leaves a cancelled run with the traces done so far labelled.
@@ -22,11 +23,12 @@ from traces.actions.auto_labels import (
     run_auto_labels,
 )
 from traces.actions.exports import ExportFilters, RequestRejected
+from traces.actions.generation import do_cancel_run
 from traces.actions.runs import fail_run
 from traces.analysis.judges import JUDGE_MODES
 from traces.analysis.rollouts import MODES
 from traces.management.projects import add_filter_arguments, project_or_error
-from traces.models import LanguageModel, Project, Run, RunStatus
+from traces.models import LanguageModel, Project, Run
 from workers.backends.registry import backend_for
 
 
@@ -97,7 +99,7 @@ class Command(BaseCommand):
             try:
                 run_auto_labels(run.pk, backend_for, on_trace=lambda _: bar.update(1))
             except KeyboardInterrupt:
-                Run.objects.filter(pk=run.pk).update(status=RunStatus.CANCELLED, error="Interrupted")
+                do_cancel_run(run, reason="Interrupted")
                 raise CommandError(
                     f"Interrupted: run {run.pk} is cancelled; the traces done keep their labels"
                 ) from None

@@ -6,8 +6,9 @@ a ``demo`` user. The model thinks before it answers: the completions are generat
 forcing (``workers.backends.forcing``; Muennighoff et al. 2025, "s1"), so every trace has a think
 part for t*, overthinking, loops and think–answer mismatches to be found in. It seeds a few
 answer-check step labels, an automatic source (``DEMO_LABEL_SOURCE``), and two demo annotators who
-worked a queue of overlap 2 (``traces.demo_team``). Every part is reused when it exists, so a second
-start costs a few database queries and loads no model.
+worked a queue of overlap 2 (``traces.actions.demo_team``). Every part is reused when it exists, so a
+second start costs a few database queries and loads no model. The command writes through the demo's
+actions (``traces.actions.demo``) and lives in ``workers`` because it runs the engine itself.
 """
 
 from __future__ import annotations
@@ -21,33 +22,28 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from tqdm import tqdm
 
-from app.endpoints import EMBEDDED
 from traces.actions.analysis import analyze_traces, needing_analysis
-from traces.actions.generation import BatchDone, PendingProblem, generate_run, missing_samples
-from traces.analysis.answers import extract_answer
-from traces.backends import BackendUnavailable, SamplingParams
-from traces.demo_problems import SOURCE, demo_problems
-from traces.demo_team import ANNOTATORS, QUEUE_NAME, join_as_annotators, seed_demo_queue
-from traces.generation import THINKING_SYSTEM_PROMPT
-from traces.models import (
-    Backend,
-    Label,
-    LanguageModel,
-    Membership,
-    Project,
-    Role,
-    Run,
-    RunKind,
-    RunStatus,
-    Step,
-    Trace,
+from traces.actions.demo import (
+    DEMO_LABEL_SOURCE,
+    USERNAME,
+    do_delete_demo_runs,
+    do_demo_model,
+    do_demo_project,
+    do_demo_run,
+    do_demo_user,
+    do_seed_demo_labels,
 )
+from traces.actions.demo_team import ANNOTATORS, QUEUE_NAME, do_join_as_annotators, do_seed_demo_queue
+from traces.actions.generation import BatchDone, PendingProblem, generate_run, missing_samples
+from traces.backends import BackendUnavailable, SamplingParams
+from traces.demo_problems import demo_problems
+from traces.generation import THINKING_SYSTEM_PROMPT
+from traces.models import LanguageModel, Project, Run, Trace
 from workers.backends.embedded import (
     EMBEDDED_MODEL_NAME,
     converted_dir,
@@ -56,9 +52,6 @@ from workers.backends.embedded import (
     is_converted,
 )
 from workers.backends.forcing import FORCED_THINK_FORMAT
-
-USERNAME = "demo"
-PROJECT_SLUG = "demo"
 
 
 def login_url() -> str:
@@ -83,16 +76,6 @@ SEED = 7
 #: SmolLM2-Instruct's model card samples with temperature 0.2 and top_p 0.9.
 TEMPERATURE = 0.2
 TOP_P = 0.9
-
-#: How many traces get a seeded demo label, per verdict (correct / incorrect).
-LABELED_TRACES_PER_VERDICT = 3
-#: The seeded labels' source: automatic (a rule chose them), so no export or agreement counts them as a person's.
-DEMO_LABEL_SOURCE = "heuristic:demo-answer-check"
-DEMO_LABEL_NOTE = (
-    "Demo annotation seeded by `manage.py demo`, not a person's judgement: the step that states the "
-    "final answer is +1 when that answer matches the reference answer, −1 when it does not."
-)
-
 
 class Command(BaseCommand):
     help = (
@@ -150,16 +133,18 @@ class Command(BaseCommand):
         )
         with transaction.atomic():
             user = self._demo_user(USERNAME, password)
-            project = demo_project(user)
-            model = demo_model(project, params)
-        if options["force"]:
-            deleted = (
-                Run.objects.filter(project=project, model=model, kind=RunKind.GENERATION)
-                .delete()[1]
-                .get("traces.Trace", 0)
+            project = do_demo_project(user, EMBEDDED_MODEL_NAME)
+            model = do_demo_model(
+                project,
+                EMBEDDED_MODEL_NAME,
+                params,
+                system_prompt=THINKING_SYSTEM_PROMPT,
+                think_format=FORCED_THINK_FORMAT,
             )
+        if options["force"]:
+            deleted = do_delete_demo_runs(project, model)
             self.stdout.write(f"--force: deleted the demo's generated runs and their {deleted} traces.")
-        run = demo_run(project, model, params, user)
+        run = do_demo_run(project, model, params, user)
         problems = demo_problems(options["problems"], seed=SEED)
         pending = missing_samples(run, problems, params.n)
         wanted = len(problems) * params.n
@@ -179,14 +164,14 @@ class Command(BaseCommand):
         if analysed:
             self.stdout.write(f"Analysed {analysed} demo traces (mismatch, overthinking, loops, behaviours).")
         self.stdout.write(content_summary(demo_content(run)))
-        labeled = seed_demo_labels(run)
+        labeled = do_seed_demo_labels(run)
         if labeled:
             self.stdout.write(f"Seeded {labeled} demo step labels (automatic source {DEMO_LABEL_SOURCE}).")
         self._demo_team(project, run, user)
         self.stdout.write(f"Log in at {login_url()} as {USERNAME} / {password}")
 
     def _demo_user(self, username: str, password: str) -> AbstractBaseUser:
-        user, changed = demo_user(password, username)
+        user, changed = do_demo_user(password, username)
         if changed:
             self.stdout.write(f"Demo user '{username}' set to the password saved in {password_file(username)}.")
         return user
@@ -195,8 +180,8 @@ class Command(BaseCommand):
         """The demo annotators, as members of the project with the queue they worked; prints their logins."""
         passwords = {name: demo_password(password_file(name)) for name in ANNOTATORS}
         annotators = [self._demo_user(name, password) for name, password in passwords.items()]
-        join_as_annotators(project, annotators)
-        labeled = seed_demo_queue(run, owner, annotators, DEMO_LABEL_SOURCE)
+        do_join_as_annotators(project, annotators)
+        labeled = do_seed_demo_queue(run, owner, annotators, DEMO_LABEL_SOURCE)
         if labeled:
             self.stdout.write(f"Seeded {labeled} step labels of the demo annotators in the queue '{QUEUE_NAME}'.")
         logins = ", ".join(f"{name} / {password}" for name, password in passwords.items())
@@ -264,7 +249,7 @@ def _positive(value: str) -> int:
     return number
 
 
-# --- The demo's rows: each found when it exists, created otherwise ---------------------------------
+# --- The demo accounts' passwords, and what the demo's traces show -------------------------------
 
 
 def password_file(username: str) -> Path:
@@ -286,74 +271,6 @@ def demo_password(path: Path) -> str:
         handle.write(password + "\n")
     path.chmod(0o600)
     return password
-
-
-def demo_user(password: str, username: str = USERNAME) -> tuple[AbstractBaseUser, bool]:
-    """The demo account ``username`` with ``password`` (set when it differs), and whether it was created or changed."""
-    user_model = get_user_model()
-    user = user_model.objects.filter(username=username).first()
-    if user is None:
-        return user_model.objects.create_user(username=username, password=password), True
-    if user.check_password(password):
-        return user, False
-    user.set_password(password)
-    user.save(update_fields=["password"])
-    return user, True
-
-
-def demo_project(owner: AbstractBaseUser) -> Project:
-    """The "Demo" project (slug ``demo``) with ``owner`` as its owner."""
-    project, _ = Project.objects.get_or_create(
-        slug=PROJECT_SLUG,
-        defaults={
-            "name": "Demo",
-            "description": (
-                f"thinkscope's own math word problems ({SOURCE}) answered by {EMBEDDED_MODEL_NAME} on the CPU."
-            ),
-        },
-    )
-    Membership.objects.update_or_create(project=project, user=owner, defaults={"role": Role.OWNER})
-    return project
-
-
-def demo_model(project: Project, params: SamplingParams) -> LanguageModel:
-    """The embedded default model's row in the project (docs/concepts.md §1 Model, on the ``embedded`` endpoint),
-    set to think before it answers: the thinking prompt, think tags and the demo's ``params`` (a
-    demo made before the model thought gets these settings too)."""
-    model, _ = LanguageModel.objects.update_or_create(
-        project=project,
-        name=EMBEDDED_MODEL_NAME,
-        defaults={
-            "backend": Backend.TRANSFORMERS,
-            "endpoint": EMBEDDED,
-            "system_prompt": THINKING_SYSTEM_PROMPT,
-            "think_format": FORCED_THINK_FORMAT,
-            "default_params": params.as_dict(),
-        },
-    )
-    return model
-
-
-def demo_run(project: Project, model: LanguageModel, params: SamplingParams, user: AbstractBaseUser) -> Run:
-    """The demo's generation run with exactly these sampling parameters, created when there is none."""
-    runs = Run.objects.filter(project=project, model=model, kind=RunKind.GENERATION).order_by("pk")
-    for run in runs:
-        if SamplingParams.from_dict(run.params) == params:
-            return run
-    return Run.objects.create(
-        project=project,
-        model=model,
-        kind=RunKind.GENERATION,
-        name=(
-            f"Demo: {model.name}, {params.n} sample(s), thinking ≤{params.think_budget} tokens, "
-            f"answer ≤{params.max_new_tokens}"
-        ),
-        status=RunStatus.QUEUED,
-        n_samples=params.n,
-        params=params.as_dict(),
-        seed=params.seed,
-        created_by=user,
-    )
 
 
 def run_summary(run: Run) -> str:
@@ -394,43 +311,3 @@ def content_summary(content: dict[str, int]) -> str:
         f"{content['loop']} loop; {content['mismatch']} answer otherwise than they concluded; "
         f"{content['correct']} correct, {content['wrong']} wrong, {content['no answer']} without an answer."
     )
-
-
-# --- Demo labels ---------------------------------------------------------------------------------
-
-
-def seed_demo_labels(run: Run) -> int:
-    """Label the answer step of a few traces with the demo's answer check, once; returns how many were saved.
-
-    Up to ``LABELED_TRACES_PER_VERDICT`` correct and as many incorrect traces get one label each, on
-    the step stating their final answer: +1 if it matches the reference, −1 if not. A rule chose them,
-    so they are automatic labels of ``DEMO_LABEL_SOURCE`` (no person; the labeling page offers them
-    as suggestions), with :data:`DEMO_LABEL_NOTE` saying so.
-    """
-    if Label.objects.filter(trace__run=run, source=DEMO_LABEL_SOURCE).exists():
-        return 0
-    graded = Trace.objects.filter(run=run).exclude(final_answer="").order_by("pk")
-    candidates = [
-        *graded.filter(is_correct=True)[:LABELED_TRACES_PER_VERDICT],
-        *graded.filter(is_correct=False)[:LABELED_TRACES_PER_VERDICT],
-    ]
-    labels = []
-    for trace in candidates:
-        step = answer_step(trace)
-        if step is not None:
-            value = 1 if trace.is_correct else -1
-            labels.append(Label(step=step, trace=trace, value=value, source=DEMO_LABEL_SOURCE, note=DEMO_LABEL_NOTE))
-    Label.objects.bulk_create(labels)
-    Trace.objects.filter(pk__in=[label.trace_id for label in labels]).update(has_labels=True)
-    return len(labels)
-
-
-def answer_step(trace: Trace) -> Step | None:
-    """The step of the trace's current segmentation that holds its extracted final answer."""
-    answer = extract_answer(trace.raw_text[trace.answer_start : trace.answer_end])
-    if answer is None:
-        return None
-    position = trace.answer_start + answer.start
-    return Step.objects.filter(
-        segmentation_id=trace.current_segmentation_id, char_start__lte=position, char_end__gt=position
-    ).first()

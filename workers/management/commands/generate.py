@@ -2,7 +2,8 @@
 
 By default the run is queued for the `gpu` workers, as the browser and the API queue it, and the
 command prints its job page; ``--wait`` then follows its progress with a bar. ``--here`` generates
-it in this process instead (no worker needed), with the same chunk code the workers run.
+it in this process instead (no worker needed), with the same chunk code the workers run: that is
+why the command lives in ``workers``.
 """
 
 from __future__ import annotations
