@@ -181,6 +181,11 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = DATA_DIR / "staticfiles"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # filled by collectstatic; WhiteNoise warns while it is absent
 WHITENOISE_USE_FINDERS = True
+# Hashed names, gzip copies, cached for years once collected (app/static_files.py says when they apply).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "app.static_files.StaticFiles"},
+}
 
 # Uploads larger than this are refused with a clear message (imports stream from disk instead).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
