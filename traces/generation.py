@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from traces.analysis.think import ThinkFormat, split_think
 from traces.backends import ChatPrompt, Completion
 from traces.formats.base import ParsedTrace
+from traces.trace_builder import compose_raw_text, think_split
 
 #: The instruction for the embedded default model. SmolLM2-135M does not use think delimiters even
 #: when asked to, so the prompt asks only for a final line that answer extraction reads
@@ -95,8 +95,7 @@ def completion_to_parsed(
         think_format = "reasoning_content"
     elif completion.think_format is not None:
         think_format = completion.think_format
-    think_tokens, answer_tokens = _part_tokens(completion, think_format, count_tokens)
-    return ParsedTrace(
+    parsed = ParsedTrace(
         line_no=0,
         prompt=problem.prompt,
         text=completion.text,
@@ -115,35 +114,17 @@ def completion_to_parsed(
             **dict(meta or {}),
         },
         sample_index=sample_index,
-        think_tokens=think_tokens,
-        answer_tokens=answer_tokens,
         generation_ms=round(completion.seconds * 1000),
         logprobs=completion.logprobs,
         think_format=think_format,
     )
+    if count_tokens is not None:
+        parsed.think_tokens, parsed.answer_tokens = _part_tokens(parsed, count_tokens)
+    return parsed
 
 
-def _part_tokens(
-    completion: Completion, think_format: str, count_tokens: Callable[[str], int] | None
-) -> tuple[int | None, int | None]:
-    """Exact (think, answer) token counts, or (None, None) when no tokenizer is at hand."""
-    if count_tokens is None:
-        return None, None
-    if completion.reasoning_content is not None:
-        return count_tokens(completion.reasoning_content), count_tokens(completion.text)
-    split = split_think(completion.text, _think_format(think_format))
-    text = completion.text
-    return (
-        count_tokens(text[split.think_start : split.think_end]),
-        count_tokens(text[split.answer_start : split.answer_end]),
-    )
-
-
-def _think_format(name: str) -> ThinkFormat:
-    """The delimiters the storing action splits ``text`` with (``trace_builder.think_spans``): a
-    ``reasoning_content`` model whose server sent no reasoning is split by detection."""
-    if name == "reasoning_content":
-        return "auto"
-    if name in ("think_tags", "sky_t1", "none", "auto"):
-        return name  # type: ignore[return-value]
-    raise ValueError(f"unknown think format {name!r}")
+def _part_tokens(parsed: ParsedTrace, count_tokens: Callable[[str], int]) -> tuple[int, int]:
+    """Exact (think, answer) token counts of the parts the storing action stores (``trace_builder``)."""
+    raw_text = compose_raw_text(parsed)
+    split = think_split(parsed, raw_text)
+    return count_tokens(split.think_text(raw_text)), count_tokens(split.answer_text(raw_text))

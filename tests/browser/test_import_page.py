@@ -51,7 +51,14 @@ def test_a_file_is_uploaded_previewed_and_imported(live_server, browser, make_us
     expect(rows.nth(1)).to_contain_text("<img src=x onerror=alert(1)>")  # shown as text
     expect(rows.nth(1)).to_contain_text("3 step labels (+1 ×3)")
     expect(page.locator("#import-confirm")).to_have_text("Import 3 lines")
+    # Where each model's thinking is: detected from its traces, and settable for the whole file.
+    expect(page.locator("#think-formats li[data-model='qwen3-0.6b']")).to_contain_text("think_tags")
+    expect(page.locator("#think-formats li[data-model='smollm2-360m']")).to_contain_text("undetermined")
     page.screenshot(path=str(artifacts / "import-preview.png"))
+    page.select_option("#id_think_format", "none")
+    expect(rows.nth(0)).to_contain_text("no think part")
+    page.select_option("#id_think_format", "auto")
+    expect(rows.nth(0)).not_to_contain_text("no think part")
 
     # Read as ProcessBench: htmx swaps the preview in, the import is refused until the format fits.
     page.locator("input[name=format][value=processbench]").check()
@@ -65,6 +72,7 @@ def test_a_file_is_uploaded_previewed_and_imported(live_server, browser, make_us
     page.click("#import-confirm")
     expect(page.locator("#run-status")).to_have_text("succeeded", timeout=20_000)
     expect(page.locator("#run-done")).to_contain_text("3 / 3")
+    expect(page.locator("#think-formats li[data-model='qwen3-0.6b']")).to_contain_text("detected: of 2 traces")
     page.screenshot(path=str(artifacts / "import-job.png"), full_page=True)
     assert Run.objects.get().status == RunStatus.SUCCEEDED and Trace.objects.count() == 3
     page.goto(live_server.url + reverse("import-upload", args=[project.slug]))

@@ -243,3 +243,21 @@ def test_create_project_creates_a_new_one(shared_data: Path, db) -> None:
     call_command("import_traces", str(sample), format="processbench", project="fresh", create_project=True,
                  no_analyze=True, stdout=io.StringIO(), stderr=io.StringIO())  # fmt: skip
     assert Trace.objects.filter(project__slug="fresh").count() == len(read_raw(sample))
+
+
+def test_think_format_is_reported_per_model_or_set_for_the_file(tmp_path: Path, project) -> None:
+    """Without --think-format each model's format is decided from its traces and printed with why;
+    with it, every trace of the file is read that way and the run records the choice."""
+    records = [{"prompt": "2+2?", "completion": f"So 2+2=4.</think>The answer is {n}.", "model": "distill"} for n in (4, 5)]
+    path = write_jsonl(tmp_path / "distill.jsonl", records)
+    stdout, _ = import_traces(path, "jsonl", "--no-analyze")
+    assert "Think format of distill: think_in_prompt (detected: of 2 traces, 2 close </think> without opening it)." in stdout
+    assert {t.think_end for t in Trace.objects.all()} == {len("So 2+2=4.")}
+
+    Trace.objects.all().delete()
+    stdout, _ = import_traces(path, "jsonl", "--no-analyze", "--think-format", "none")
+    assert "Think format of distill: none (chosen for this import)." in stdout
+    assert {(t.think_end, t.answer_start) for t in Trace.objects.all()} == {(0, 0)}
+    assert Run.objects.latest("pk").params == {"think_format": "none"}
+    with pytest.raises(CommandError, match="invalid choice: 'xml'"):
+        import_traces(path, "jsonl", "--think-format", "xml")

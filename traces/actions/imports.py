@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
@@ -32,7 +33,7 @@ from traces.actions.think_formats import AUTO, FormatPlan, check_choice, plan_th
 from traces.actions.uploads import discard_upload, sweep_uploads
 from traces.formats import get_parser
 from traces.formats.base import FormatError, ParsedTrace, RecordParser, read_records
-from traces.formats.preview import FilePreview, count_records, preview_records
+from traces.formats.preview import CHECKED_LINES, FilePreview, count_records, preview_records
 from traces.models import Project, Run, RunKind, RunStatus, Trace
 
 #: How many skipped lines an import report lists in full (the count is always exact).
@@ -319,16 +320,40 @@ def settle_analysed_imports(project: Project) -> int:
 # --- Previews of a file before its import ------------------------------------------------------
 
 
-def preview_import(path: Path, fmt: str) -> FilePreview:
-    """The first records of ``path`` as an import in format ``fmt`` would read them (nothing is
-    written); a file that cannot be read or is not UTF-8 previews as its error, as it would fail."""
+@dataclass(frozen=True)
+class ImportPreview:
+    """A file's first records as an import would store them, and the think format of each model
+    they show, decided from the first ``CHECKED_LINES`` lines as the import decides it from all."""
+
+    records: FilePreview
+    think_formats: list[dict[str, str | int]]
+
+
+def preview_import(project: Project, path: Path, fmt: str, think_format: str | None = None) -> ImportPreview:
+    """The first records of ``path`` as an import into ``project`` in format ``fmt`` (and
+    ``think_format``) would read them (nothing is written); a file that cannot be read or is not
+    UTF-8 previews as its error, as it would fail."""
     parser = get_parser(fmt)
     try:
         with path.open(encoding="utf-8", newline="") as fp:
-            return preview_records(fp, parser)
+            plan = plan_think_formats(project, _first_records(fp, parser), think_format)
+            fp.seek(0)
+            return ImportPreview(preview_records(fp, parser, prepare=plan.apply), plan.report())
     except (UnicodeDecodeError, OSError) as error:
         failure = _as_format_error(path, error)
-        return FilePreview(rows=[], error=failure, lines_read=failure.line_no or 0, whole_file=False)
+        return ImportPreview(FilePreview(rows=[], error=failure, lines_read=failure.line_no or 0, whole_file=False), [])
+
+
+def _first_records(fp: TextIO, parser: RecordParser) -> Iterator[ParsedTrace]:
+    """The readable records of the first ``CHECKED_LINES`` lines (the lines a preview reads)."""
+    try:
+        for record in read_records(fp, parser):
+            if (record.line_no or 0) > CHECKED_LINES:
+                return
+            if isinstance(record, ParsedTrace):
+                yield record
+    except FormatError:  # a broken JSON array: the preview shows where
+        return
 
 
 def count_import_lines(path: Path) -> int | None:

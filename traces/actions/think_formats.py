@@ -104,7 +104,7 @@ def _named(name: str, counts: Counter[str], chosen: str) -> ModelFormat:
         return ModelFormat(name, chosen, "import", "chosen for this import", total)
     fmt, _ = counts.most_common(1)[0]
     said = ", ".join(f"{count} {value}" for value, count in counts.most_common())
-    return ModelFormat(name, fmt if len(counts) == 1 else "mixed", "file", f"the lines' think_format: {said}", total)
+    return ModelFormat(name, fmt if len(counts) == 1 else "mixed", "file", f"named by the lines: {said}", total)
 
 
 def _decided(name: str, evidence: ThinkEvidence, setting: str | None, named: ModelFormat | None) -> ModelFormat:
@@ -114,5 +114,7 @@ def _decided(name: str, evidence: ThinkEvidence, setting: str | None, named: Mod
     if setting is not None:
         return ModelFormat(name, setting, "model", f"the model's setting{extra}", traces)
     decision = decide_think_format(evidence)
-    source = "detected" if decision.determined else "undetermined"
-    return ModelFormat(name, decision.think_format, source, decision.reason + extra, traces)
+    if decision.determined:
+        return ModelFormat(name, decision.think_format, "detected", f"detected: {decision.reason}{extra}", traces)
+    reason = f"undetermined, read with no think part: {decision.reason}{extra}"
+    return ModelFormat(name, decision.think_format, "undetermined", reason, traces)

@@ -216,7 +216,7 @@ _SHOWS = {
     "reasoning_content": "carry their thinking apart in reasoning_content",
     "sky_t1": "have Sky-T1 thought markers",
     "think_in_prompt": "close </think> without opening it",
-    "think_tags": "open <think> themselves",
+    "think_tags": "open <think> in the completion",
     None: "have no think delimiter",
 }
 
@@ -247,7 +247,7 @@ class ThinkEvidence:
 
 @dataclass(frozen=True)
 class FormatDecision:
-    """A model's think format, whether its traces determined it, and why, in words."""
+    """A model's think format, whether its traces determined it, and what they show, in words."""
 
     think_format: ModelThinkFormat
     determined: bool
@@ -275,7 +275,7 @@ def decide_think_format(evidence: ThinkEvidence) -> FormatDecision:
     if evidence.reasoning_fields:
         empty = f"{evidence.reasoning_fields} with an empty reasoning_content"
         return FormatDecision("reasoning_content", True, f"{reason} ({empty})")
-    return FormatDecision("none", False, f"undetermined, read with no think part: {reason}")
+    return FormatDecision("none", False, reason)
 
 
 def _reason(evidence: ThinkEvidence) -> str:

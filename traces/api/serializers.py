@@ -22,6 +22,7 @@ from traces.actions.exports import (
 )
 from traces.actions.generation import GenerationError, select_problem_ids
 from traces.actions.imports import source_name
+from traces.actions.think_formats import CHOICES as THINK_FORMATS
 from traces.backends import SamplingParams
 from traces.exports.policy import HUMAN_ELSE_AUTO, AfterError, Neutral
 from traces.exports.writers import EXPORT_FORMAT_NAMES, MANIFEST_NAME
@@ -324,6 +325,12 @@ class ImportSerializer(serializers.Serializer):
     format = serializers.ChoiceField(choices=FORMAT_NAMES)
     file = serializers.FileField()
     skip_invalid = serializers.BooleanField(default=False)
+    think_format = serializers.ChoiceField(
+        choices=THINK_FORMATS,
+        default="auto",
+        help_text="Where the traces' thinking is, for every trace of the file; auto: decided once per model from "
+        "its traces (the run's report says which and why)",
+    )
 
 
 class TraceSelectionSerializer(serializers.Serializer):

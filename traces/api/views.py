@@ -298,7 +298,8 @@ class ImportViewSet(viewsets.GenericViewSet):
         if upload.size > limit:
             raise UploadTooLarge({"file": f"file is {upload.size} bytes; the limit is {limit}"})
         path = save_upload(upload)
-        run = do_enqueue_import(data["project"], path, data["format"], skip_invalid=data["skip_invalid"], user=request.user)
+        run = do_enqueue_import(data["project"], path, data["format"], skip_invalid=data["skip_invalid"],
+                                think_format=data["think_format"], user=request.user)  # fmt: skip
         return Response(s.RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 

@@ -11,7 +11,7 @@ counts a file's records without parsing them.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, TextIO
 
@@ -55,9 +55,15 @@ class FilePreview:
     whole_file: bool
 
 
-def preview_records(fp: TextIO, parser: RecordParser, limit: int = PREVIEW_RECORDS) -> FilePreview:
+def preview_records(
+    fp: TextIO,
+    parser: RecordParser,
+    limit: int = PREVIEW_RECORDS,
+    prepare: Callable[[ParsedTrace], ParsedTrace] | None = None,
+) -> FilePreview:
     """Read ``fp`` with ``parser`` until ``limit`` records are shown and either a bad line is found
-    or ``CHECKED_LINES`` lines were read (or the file ends)."""
+    or ``CHECKED_LINES`` lines were read (or the file ends). ``prepare`` readies each record as the
+    import will (its think format, ``traces.actions.think_formats``)."""
     rows: list[PreviewRow] = []
     error: FormatError | None = None
     line_no = 0
@@ -67,7 +73,7 @@ def preview_records(fp: TextIO, parser: RecordParser, limit: int = PREVIEW_RECOR
         if isinstance(record, FormatError):
             error = error or record
         elif len(rows) < limit:
-            rows.append(preview_row(record))
+            rows.append(preview_row(prepare(record) if prepare else record))
         if len(rows) >= limit and (error is not None or line_no >= CHECKED_LINES):
             return FilePreview(rows, error, line_no, whole_file=next(records, None) is None)
     return FilePreview(rows, error, line_no, whole_file=True)

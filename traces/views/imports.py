@@ -29,7 +29,7 @@ from traces import access
 from traces.actions.imports import count_import_lines, do_enqueue_import, preview_import
 from traces.actions.uploads import discard_upload, save_upload
 from traces.formats import FORMATS
-from traces.models import Project, Run, RunKind
+from traces.models import Project, Run, RunKind, ThinkFormat
 from traces.views.access import member_project
 from traces.views.job_reports import display_status
 from traces.views.traces import HtmxHttpRequest, wants_fragment
@@ -52,12 +52,15 @@ class FormatForm(forms.Form):
     skip_invalid = forms.BooleanField(
         required=False, label="Skip invalid lines", help_text="import the valid lines and list each skipped one"
     )
+    think_format = forms.ChoiceField(choices=ThinkFormat.choices, required=False, label="Thinking")
 
-    def read_as(self) -> tuple[str, bool]:
-        """The chosen format and whether to skip invalid lines; the defaults when the choice is not valid."""
+    def read_as(self) -> tuple[str, bool, str]:
+        """The chosen format, whether to skip invalid lines and the think format; the defaults when
+        the choice is not valid."""
         if not self.is_valid():
-            return DEFAULT_FORMAT, False
-        return self.cleaned_data["format"], self.cleaned_data["skip_invalid"]
+            return DEFAULT_FORMAT, False, ThinkFormat.AUTO
+        data = self.cleaned_data
+        return data["format"], data["skip_invalid"], data["think_format"] or ThinkFormat.AUTO
 
 
 class UploadForm(FormatForm):
@@ -133,20 +136,25 @@ def import_preview(request: HtmxHttpRequest, slug: str, upload: str) -> HttpResp
     if path is None:
         return upload_gone(request, project)
     form = FormatForm(request.POST if request.method == "POST" else request.GET)
-    fmt, skip_invalid = form.read_as()
+    fmt, skip_invalid, think_format = form.read_as()
     if request.method == "POST" and form.is_valid():
-        run = do_enqueue_import(project, path, fmt, skip_invalid=skip_invalid, user=request.user)  # type: ignore[arg-type]
+        run = do_enqueue_import(project, path, fmt, skip_invalid=skip_invalid, think_format=think_format,
+                                user=request.user)  # type: ignore[arg-type]  # fmt: skip
         forget_upload(request, upload)
         return redirect("job-detail", slug=project.slug, pk=run.pk)
+    preview = preview_import(project, path, fmt, think_format)
     context = {
         **page_context(project),
         "upload": upload,
         "file_name": path.name,
         "file_size": path.stat().st_size,
         "lines": count_import_lines(path),
-        "preview": preview_import(path, fmt),
+        "preview": preview.records,
+        "think_formats": preview.think_formats,
         "fmt": fmt,
         "skip_invalid": skip_invalid,
+        "think_format": think_format,
+        "think_format_choices": ThinkFormat.choices,
     }
     template = "traces/import_preview.html#preview" if wants_fragment(request) else "traces/import_preview.html"
     return render(request, template, context, status=400 if request.method == "POST" else 200)

@@ -76,6 +76,7 @@ class JobReport:
     problem_count: int = 0
     traces: list[TraceOutcome] = field(default_factory=list)
     settings: list[tuple[str, str]] = field(default_factory=list)
+    think_formats: list[dict[str, Any]] = field(default_factory=list)  # an import's, per model
 
 
 def plural(count: int, word: str, words: str | None = None) -> str:
@@ -145,6 +146,8 @@ def _import_report(run: Run, data: dict[str, Any], report: JobReport) -> None:
         report.problems = [Problem(f"line {error['line']}" if error.get("line") else "the file", error["message"])]
     report.headline = _import_headline(run, created, duplicates, invalid)
     report.settings = [("Format", run.source_format)]
+    report.settings.append(("Thinking", run.params.get("think_format", "decided per model from its traces")))
+    report.think_formats = data.get("think_formats", [])
     if "skip_invalid" in run.params:  # recorded by queued imports; the command line says it in its output
         report.settings.append(("Invalid lines", "skipped" if run.params["skip_invalid"] else "stop the import"))
 

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from traces.analysis.think import FormatDecision as ThinkFormatDecision
 from traces.analysis.think import (
     ThinkEvidence,
     ThinkSplit,
@@ -156,9 +157,7 @@ def test_undetermined_formats_say_so() -> None:
     evidence = ThinkEvidence()
     for text in ("The answer is 4.", "x = 2"):
         evidence.add(text, None)
-    assert decide_think_format(evidence).think_format == "none"
-    assert not decide_think_format(evidence).determined
-    assert decide_think_format(evidence).reason.startswith("undetermined")
+    assert decide_think_format(evidence) == ThinkFormatDecision("none", False, "of 2 traces, 2 have no think delimiter")
     evidence.add("", "")  # a server that split off an empty thinking
     assert (decide_think_format(evidence).think_format, decide_think_format(evidence).determined) == (
         "reasoning_content", True)  # fmt: skip

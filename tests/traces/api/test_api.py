@@ -112,6 +112,19 @@ def test_import_upload_runs_as_a_job(alpha, client_for, shared_data: Path, djang
         celery_app.conf.task_always_eager = False
 
 
+def test_an_import_may_set_the_think_format_of_its_traces(alpha, client_for) -> None:  # type: ignore[no-untyped-def]
+    client = client_for(alpha, Role.REVIEWER)
+    line = b'{"prompt": "2+2?", "completion": "So 4.</think>4"}\n'
+    upload = SimpleUploadedFile("one.jsonl", line, content_type="application/jsonl")
+    response = client.post(reverse("import-list"), {"project": "alpha", "format": "jsonl", "file": upload,
+                                                    "think_format": "think_in_prompt"})  # fmt: skip
+    assert response.status_code == 202, response.json()
+    assert Run.objects.get(pk=response.json()["id"]).params["think_format"] == "think_in_prompt"
+    upload = SimpleUploadedFile("one.jsonl", line, content_type="application/jsonl")
+    refused = client.post(reverse("import-list"), {"project": "alpha", "format": "jsonl", "file": upload, "think_format": "xml"})
+    assert refused.status_code == 400 and "think_format" in refused.json()
+
+
 def test_annotator_cannot_import(alpha, client_for) -> None:  # type: ignore[no-untyped-def]
     client = client_for(alpha, Role.ANNOTATOR)
     upload = SimpleUploadedFile("x.jsonl", b"{}\n")

@@ -104,6 +104,28 @@ def test_another_format_previews_and_the_format_changes_without_uploading_again(
     assert len(stored_uploads()) == 1
 
 
+def test_the_preview_says_where_each_models_thinking_is_and_the_import_keeps_the_choice(  # type: ignore[no-untyped-def]
+    member_client: Client, project: Project, eager_celery, django_capture_on_commit_callbacks
+) -> None:
+    preview = upload(member_client, project, jsonl(JSONL_LINES))["Location"].split("?")[0]
+    page = member_client.get(preview).content.decode()
+    formats = page.split('id="think-formats"')[1].split("</div>")[0]
+    assert "<code>think_tags</code>" in formats and "detected: of 1 trace, 1 opens &lt;think&gt; in the completion" in formats
+    assert "undetermined" in formats  # other-model and unknown show no delimiter
+    # Read with no think part: the first record's thinking is answer now, and the form keeps the choice.
+    fragment = member_client.get(preview, {"format": "jsonl", "think_format": "none"}, HTTP_HX_REQUEST="true")
+    first_row = fragment.content.decode().split("<tbody>")[1].split("</tr>")[0]
+    assert "no think part" in first_row
+    assert '<input type="hidden" name="think_format" value="none">' in fragment.content.decode()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        member_client.post(preview, {"format": "jsonl", "think_format": "none"})
+    run = Run.objects.get()
+    assert run.params["think_format"] == "none" and not Trace.objects.filter(run=run, think_end__gt=0).exists()
+    job = member_client.get(reverse("job-detail", args=[project.slug, run.pk])).content.decode()
+    assert 'id="think-formats"' in job and "chosen for this import" in job
+
+
 def test_a_bad_line_shows_its_line_and_field_and_nothing_is_written(member_client: Client, project: Project) -> None:
     bad = jsonl(JSONL_LINES[:1]) + b'{"prompt": 7, "completion": "x"}\n' + jsonl(JSONL_LINES[2:])
     page = member_client.get(upload(member_client, project, bad)["Location"]).content.decode()

@@ -16,6 +16,7 @@ from tqdm import tqdm
 from traces.actions.imports import ImportFailed, ImportResult, do_import, give_up_import, new_import_run
 from traces.actions.projects import do_create_project
 from traces.actions.runs import DATABASE_GONE
+from traces.actions.think_formats import CHOICES as THINK_FORMATS
 from traces.formats import FORMAT_NAMES, SEPARATOR_FORMATS, get_parser
 from traces.management.projects import project_or_error
 from traces.models import Project, Run
@@ -50,6 +51,13 @@ class Command(BaseCommand):
         )
         parser.add_argument("--skip-invalid", action="store_true", help="Import valid lines, report the invalid ones")
         parser.add_argument(
+            "--think-format",
+            choices=THINK_FORMATS,
+            default="auto",
+            help="Where the traces' thinking is, for every trace of the file (default auto: decided once per "
+            "model from its traces, and reported)",
+        )
+        parser.add_argument(
             "--no-analyze",
             action="store_true",
             help="Skip the analysis pass after the import (run `manage.py analyze` later)",
@@ -83,7 +91,8 @@ class Command(BaseCommand):
         dropped under is failed on a new connection, saying so."""
         try:
             return do_import(run.project, path, options["format"], skip_invalid=options["skip_invalid"], run=run,
-                             step_separator=options["step_separator"], analyze=analyze, progress=progress)  # fmt: skip
+                             step_separator=options["step_separator"], think_format=options["think_format"],
+                             analyze=analyze, progress=progress)  # fmt: skip
         except ImportFailed as failed:
             raise CommandError(f"Import failed, nothing was imported: {failed.error}") from None
         except DATABASE_GONE as error:
@@ -111,6 +120,8 @@ class Command(BaseCommand):
                 f"{seconds:.1f} s ({lines / seconds if seconds else 0:.0f} lines/s)."
             )
         )
+        for model in result.run.report.get("think_formats", []):
+            self.stdout.write(f"Think format of {model['model']}: {model['think_format']} ({model['reason']}).")
         if analyzed:
             self.stdout.write(f"Analysed {result.analysed} traces (scores and markers in the trace viewer).")
 
