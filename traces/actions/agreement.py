@@ -7,8 +7,8 @@ Read from the human labels of the queue's traces (their current steps), the coef
 * **Krippendorff's alpha (ordinal)** over every step two or more people rated (any number of
   raters per step);
 * **Fleiss' kappa**, which needs the same number of ratings on every step: it is computed over the
-  steps with the most common count of ratings (two or more; the overlap when everyone finished),
-  and that count is shown beside it;
+  steps with the most common count of ratings (two or more; the overlap when everyone finished;
+  ``modal_fleiss_kappa``, which the annotation dashboard uses too), and that count is shown beside it;
 * **first-error agreement**: per pair of people and trace where both labellings determine a first
   error (as the ProcessBench export reads it: the first −1, or "no error" when every step is rated
   and none is −1; ``traces.actions.evaluation``), the share where they put it at the same step;
@@ -25,7 +25,7 @@ A coefficient that cannot be computed (too few steps, one category only) is None
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from itertools import combinations
@@ -33,7 +33,7 @@ from itertools import combinations
 from django.db.models import F
 
 from traces.actions.evaluation import LabellerEvaluation, evaluate_traces, labelling_policy
-from traces.analysis.metrics import cohen_kappa, first_error_agreement, fleiss_kappa, krippendorff_alpha_ordinal
+from traces.analysis.metrics import cohen_kappa, first_error_agreement, krippendorff_alpha_ordinal, modal_fleiss_kappa
 from traces.exports.policy import SourcedLabel, trace_steps
 from traces.exports.records import first_error_position
 from traces.models import HUMAN, Label, Queue, Step, Trace, is_auto_source
@@ -124,15 +124,13 @@ def group_agreement(per_step: Sequence[Sequence[int]], first_error_pairs: Sequen
     """Alpha, Fleiss' kappa and first-error agreement of one group: each step's values (of whoever rated
     it) and the first errors of each compared (trace, pair). Pure."""
     rated = [values for values in per_step if len(values) >= 2]
-    counts = Counter(len(values) for values in rated)
-    raters = max(counts, key=lambda count: (counts[count], count)) if counts else 0
-    same_count = [values for values in rated if len(values) == raters]
+    fleiss = modal_fleiss_kappa(rated)
     return Agreement(
         steps=len(rated),
         alpha=krippendorff_alpha_ordinal(rated) if rated else None,
-        fleiss=fleiss_kappa(same_count) if same_count else None,
-        fleiss_raters=raters,
-        fleiss_steps=len(same_count),
+        fleiss=fleiss.kappa,
+        fleiss_raters=fleiss.raters,
+        fleiss_steps=fleiss.items,
         first_error=(
             first_error_agreement([a for a, _ in first_error_pairs], [b for _, b in first_error_pairs])
             if first_error_pairs

@@ -26,8 +26,8 @@ from traces.analysis.metrics import (
     accuracy_with_ci,
     cohen_kappa,
     first_error_agreement,
-    fleiss_kappa,
     krippendorff_alpha_ordinal,
+    modal_fleiss_kappa,
 )
 from traces.dashboards.charts import Chart, Column, Dashboard
 from traces.dashboards.filters import AnnotationDashboardForm
@@ -303,7 +303,8 @@ def agreement_chart(form: AnnotationDashboardForm) -> Chart:
         series="measure",
         y_label="agreement",
         note="Steps (traces for first errors) rated by two or more people, by the period of the latest rating; "
-        "Fleiss' kappa uses the items with the most common number of ratings. Blank: undefined (one category).",
+        "Fleiss' kappa uses the items with the most common number of ratings (a tie: the larger number), as the "
+        "queue's agreement page does. Blank: undefined (one category).",
     )
     human = Label.objects.filter(source=HUMAN, trace__project=form.project, value__isnull=False, user__isnull=False)
     shared_steps = human.order_by().values("step_id").annotate(n=Count("id"), last=Max("created_at")).filter(n__gte=2)
@@ -322,9 +323,8 @@ def agreement_chart(form: AnnotationDashboardForm) -> Chart:
                 "value": krippendorff_alpha_ordinal(items),
             }
         )
-        modal = Counter(len(item) for item in items).most_common(1)[0][0]
-        same = [item for item in items if len(item) == modal]
-        chart.add({"measure": "Fleiss' kappa", "period": period, "items": len(same), "value": fleiss_kappa(same)})
+        fleiss = modal_fleiss_kappa(items)
+        chart.add({"measure": "Fleiss' kappa", "period": period, "items": fleiss.items, "value": fleiss.kappa})
     first_errors: dict[str, tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
     for period, pairs in first_error_pairs(form).items():
         first_errors[period] = pairs

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from traces.analysis.answers import normalize_answer
 from traces.analysis.metrics import (
     NO_ERROR,
+    ModalFleiss,
     Sample,
     accuracy_by_length,
     accuracy_with_ci,
@@ -29,6 +30,7 @@ from traces.analysis.metrics import (
     maj_at_k,
     majority_vote,
     mean_pass_at_k,
+    modal_fleiss_kappa,
     pass_at_k,
     problem_solve_rates,
     processbench_f1,
@@ -191,6 +193,35 @@ def test_fleiss_kappa_on_the_wikipedia_example() -> None:
 def test_fleiss_kappa_refuses_varying_rater_counts() -> None:
     with pytest.raises(ValueError, match="same number of ratings"):
         fleiss_kappa([[1, 0, 1], [1, 1]])
+
+
+def test_modal_fleiss_kappa_takes_the_most_common_rater_count() -> None:
+    three = [[1, 1, 0], [0, 0, 0], [1, 1, 1]]
+    two = [[1, 0], [1, 1]]
+    result = modal_fleiss_kappa([[1], *two, *three])  # one rating: left out
+    assert (result.raters, result.items) == (3, 3)
+    assert result.kappa == pytest.approx(fleiss_kappa(three))
+
+
+def test_modal_fleiss_kappa_breaks_a_tie_by_the_larger_count() -> None:
+    """Two counts as common as each other: the larger one, wherever its items stand."""
+    two = [[1, 0], [1, 1]]
+    three = [[1, 1, 0], [0, 0, 1]]
+    for items in (two + three, three + two):
+        result = modal_fleiss_kappa(items)
+        assert (result.raters, result.items) == (3, 2)
+        assert result.kappa == pytest.approx(fleiss_kappa(three))
+
+
+def test_modal_fleiss_kappa_without_two_ratings_on_any_item_is_undefined() -> None:
+    assert modal_fleiss_kappa([[1], [0]]) == modal_fleiss_kappa([]) == ModalFleiss(kappa=None, raters=0, items=0)
+
+
+@given(st.lists(st.lists(st.sampled_from([-1, 0, 1]), min_size=1, max_size=4), min_size=1, max_size=30), st.randoms())
+def test_modal_fleiss_kappa_does_not_depend_on_row_order(items: list[list[int]], random: Any) -> None:
+    shuffled = [random.sample(ratings, len(ratings)) for ratings in items]
+    random.shuffle(shuffled)
+    assert modal_fleiss_kappa(shuffled) == modal_fleiss_kappa(items)  # the same float, not just close
 
 
 def test_krippendorff_alpha_on_krippendorffs_example_with_missing_values() -> None:

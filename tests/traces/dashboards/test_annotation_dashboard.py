@@ -8,6 +8,7 @@ from dashboard_seed import seed_annotation
 from django.test import Client
 from django.urls import reverse
 
+from traces.actions.agreement import queue_agreement
 from traces.analysis.metrics import (
     accuracy_with_ci,
     cohen_kappa,
@@ -15,7 +16,7 @@ from traces.analysis.metrics import (
     fleiss_kappa,
     krippendorff_alpha_ordinal,
 )
-from traces.models import Membership, Role, Trace
+from traces.models import HUMAN, Label, Membership, Queue, Role, Trace
 
 pytestmark = pytest.mark.django_db
 
@@ -80,6 +81,27 @@ def test_agreement_between_people_and_with_methods(member_client, project, annot
     assert auto["steps"] == len(pairs)
     assert auto["kappa"] == pytest.approx(cohen_kappa([a for a, _ in pairs], [h for _, h in pairs]))
     assert auto["agreement"] == pytest.approx(sum(a == h for a, h in pairs) / len(pairs))
+
+
+def test_the_dashboard_and_the_queue_page_give_the_same_fleiss_kappa(  # type: ignore[no-untyped-def]
+    member_client, project, owner, make_user, records
+) -> None:
+    """Half the steps rated by three people, half by two: a tie between the counts, which both pages
+    break the same way (the larger), whatever order the database returns the ratings in."""
+    people = [owner, make_user("bob"), make_user("carol")]
+    for person in people[1:]:
+        Membership.objects.create(project=project, user=person, role=Role.ANNOTATOR)
+    traces = list(Trace.objects.filter(project=project).order_by("id")[:6])
+    seeded = seed_annotation(project, people, traces)
+    first_steps = sorted(seeded.human)[: len(seeded.human) // 2]  # the rows a query meets first
+    Label.objects.filter(source=HUMAN, user=people[2], step_id__in=first_steps).delete()
+
+    agreement = {row["measure"]: row for row in chart(data(member_client, project), "agreement")["rows"]}
+    queue_page = queue_agreement(Queue.objects.get(project=project), hidden=()).overall
+    assert (queue_page.fleiss_raters, queue_page.fleiss_steps) == (3, len(seeded.human) - len(first_steps))
+    assert agreement["Fleiss' kappa"]["items"] == queue_page.fleiss_steps
+    assert queue_page.fleiss is not None and agreement["Fleiss' kappa"]["value"] == queue_page.fleiss
+    assert agreement["Krippendorff's alpha"]["value"] == pytest.approx(queue_page.alpha)
 
 
 def test_date_filter_and_empty_state(member_client, project, annotated) -> None:  # type: ignore[no-untyped-def]

@@ -4,8 +4,8 @@ dataclasses out.
 Modules:
     accuracy     -- accuracy with Wilson CI, pass@k, maj@k, accuracy by length, solve rates.
     calibration  -- expected calibration error and Brier score of a confidence.
-    agreement    -- Cohen's/Fleiss' kappa, Krippendorff's alpha, first-error agreement,
-                    ProcessBench F1, step-label confusion matrix.
+    agreement    -- Cohen's/Fleiss' kappa (also over the modal rater count), Krippendorff's alpha,
+                    first-error agreement, ProcessBench F1, step-label confusion matrix.
 
 Conventions: an input with no items (or two inputs that do not line up) raises ValueError naming
 what was wrong, as does a value outside its domain (k > n for pass@k, a step label outside
@@ -27,6 +27,7 @@ from traces.analysis.metrics.accuracy import (
 )
 from traces.analysis.metrics.agreement import (
     NO_ERROR,
+    ModalFleiss,
     ProcessBenchScore,
     StepConfusion,
     cohen_kappa,
@@ -34,6 +35,7 @@ from traces.analysis.metrics.agreement import (
     first_error_index,
     fleiss_kappa,
     krippendorff_alpha_ordinal,
+    modal_fleiss_kappa,
     processbench_f1,
     step_confusion,
 )
@@ -43,6 +45,7 @@ __all__ = [
     "NO_ERROR",
     "Accuracy",
     "LengthBucket",
+    "ModalFleiss",
     "ProcessBenchScore",
     "Sample",
     "StepConfusion",
@@ -58,6 +61,7 @@ __all__ = [
     "maj_at_k",
     "majority_vote",
     "mean_pass_at_k",
+    "modal_fleiss_kappa",
     "pass_at_k",
     "problem_solve_rates",
     "processbench_f1",

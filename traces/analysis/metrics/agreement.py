@@ -14,6 +14,7 @@ item the same label), so the type makes callers show "undefined" instead of a nu
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -72,6 +73,32 @@ def fleiss_kappa(ratings_per_item: Sequence[Sequence[int]]) -> float | None:
     if len(categories) < 2:
         return None
     return float(statsmodels_fleiss_kappa(table, method="fleiss"))
+
+
+@dataclass(frozen=True)
+class ModalFleiss:
+    """Fleiss' kappa over the items with the most common number of ratings (:func:`modal_fleiss_kappa`)."""
+
+    kappa: float | None
+    raters: int  # ratings per item it was computed over; 0 when no item had two or more
+    items: int
+
+
+def modal_fleiss_kappa(ratings_per_item: Sequence[Sequence[int]]) -> ModalFleiss:
+    """Fleiss' kappa where people rated items unevenly (docs/concepts.md §3.8): computed over the items
+    with the most common number of ratings, a tie between two counts going to the larger one.
+
+    Items with fewer than two ratings are left out. The figure depends neither on the order of the
+    items nor on the order of an item's ratings (they are sorted before they reach statsmodels), so
+    every page that shows agreement shows the same number for the same ratings.
+    """
+    rated = sorted(sorted(ratings) for ratings in ratings_per_item if len(ratings) >= 2)
+    if not rated:
+        return ModalFleiss(kappa=None, raters=0, items=0)
+    counts = Counter(len(ratings) for ratings in rated)
+    raters = max(counts, key=lambda count: (counts[count], count))
+    same_count = [ratings for ratings in rated if len(ratings) == raters]
+    return ModalFleiss(kappa=fleiss_kappa(same_count), raters=raters, items=len(same_count))
 
 
 def krippendorff_alpha_ordinal(ratings_per_item: Sequence[Sequence[int]]) -> float | None:
