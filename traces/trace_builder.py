@@ -36,6 +36,7 @@ class BuiltStep:
     label: int | None = None
     flagged: bool | None = None
     alternatives: list[dict[str, Any]] = field(default_factory=list)
+    human_written: bool = False
 
 
 @dataclass(frozen=True)
@@ -191,6 +192,7 @@ def build_trace_fields(parsed: ParsedTrace) -> BuiltTrace:
             label=given[i].label if given else None,
             flagged=given[i].flagged if given else None,
             alternatives=given[i].alternatives if given else [],
+            human_written=given[i].human_written if given else False,
         )
         for i, ((start, end, part), (tok_start, tok_end)) in enumerate(zip(spans, token_offsets))
     ]

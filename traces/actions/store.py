@@ -214,6 +214,7 @@ def _store_steps(pending: list[_Pending], traces: list[Trace], segmentations: li
             token_end=step.token_end,
             part=step.part,
             alternatives=step.alternatives,
+            human_written=step.human_written,
         )
         for item, trace, segmentation in zip(pending, traces, segmentations)
         for step in item.built.steps

@@ -303,6 +303,9 @@ class Step(models.Model):
     alternatives = models.JSONField(
         default=list, blank=True, help_text="PRM800K: every completion offered at this step, with its rating"
     )
+    human_written = models.BooleanField(
+        default=False, help_text="A person wrote the text, not the model (PRM800K's human_completion)"
+    )
 
     class Meta:
         ordering = ["index"]
