@@ -26,13 +26,13 @@ from django.utils import timezone
 
 from traces import jobs
 from traces.exports.policy import LabelPolicy
-from traces.exports.writers import MANIFEST_NAME, Manifest, get_export_format, write_export
+from traces.exports.writers import MANIFEST_NAME, Manifest, format_options, get_export_format, write_export
 from traces.formats.trl import DEFAULT_STEP_SEPARATOR
 from traces.models import LanguageModel, Project, Run, RunKind, RunStatus, Trace
 from traces.models.trace import TraceQuerySet
 
 #: The policy fields a request sets (``LabelPolicy``'s constructor arguments).
-POLICY_FIELDS = ("sources", "auto_method", "neutral", "after_error", "test_fraction", "seed")
+POLICY_FIELDS = ("sources", "auto_method", "neutral", "after_error", "test_fraction", "seed", "human_completion")
 
 #: What ``?file=`` names besides a split: the manifest written beside the data files.
 MANIFEST_FILE = "manifest"
@@ -75,12 +75,20 @@ class ExportFilters:
 
 @dataclass(frozen=True)
 class ExportSpec:
-    """Everything an export job needs: format, label policy, filters and TRL step separator."""
+    """Everything an export job needs: format, label policy, filters, TRL step separator and the
+    format's other options (``ExportFormat.options``, e.g. OpenRLHF's ``placeholder_token``)."""
 
     format: str
     policy: LabelPolicy
     filters: ExportFilters = field(default_factory=ExportFilters)
     step_separator: str = DEFAULT_STEP_SEPARATOR
+    options: Mapping[str, str] = field(default_factory=dict)
+
+    def format_options(self) -> dict[str, str]:
+        """The options given to the format: ``options``, with the step separator for a format that takes one."""
+        if get_export_format(self.format).takes_step_separator:
+            return {**self.options, "step_separator": self.step_separator}
+        return dict(self.options)
 
     def as_params(self) -> dict[str, Any]:
         """The spec as stored in ``Run.params`` (JSON)."""
@@ -89,16 +97,18 @@ class ExportSpec:
             "policy": {name: _plain(getattr(self.policy, name)) for name in POLICY_FIELDS},
             "filters": asdict(self.filters),
             "step_separator": self.step_separator,
+            "options": dict(self.options),
         }
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> ExportSpec:
-        """The spec a Run's ``params`` hold (``as_params``)."""
+        """The spec a Run's ``params`` hold (``as_params``; jobs queued before options existed have none)."""
         return cls(
             format=params["format"],
             policy=LabelPolicy(**params["policy"]),
             filters=ExportFilters(**params["filters"]),
             step_separator=params["step_separator"],
+            options=params.get("options", {}),
         )
 
 
@@ -146,13 +156,19 @@ def select_traces(project: Project, filters: ExportFilters, hidden: Q | None = N
 
 def check_spec(project: Project, spec: ExportSpec) -> None:
     """Refuse a spec that cannot run: unknown format, a separator for a format without steps
-    joined by one, filters naming what the project lacks."""
+    joined by one, an option the format does not take, filters naming what the project lacks."""
     try:
         export_format = get_export_format(spec.format)
     except ValueError as error:
         raise RequestRejected("format", str(error)) from None
     if spec.step_separator != DEFAULT_STEP_SEPARATOR and not export_format.takes_step_separator:
         raise RequestRejected("step_separator", f"applies to the TRL formats only, not {spec.format}")
+    if "step_separator" in spec.options:
+        raise RequestRejected("options", "the step separator has its own field, step_separator")
+    try:
+        format_options(export_format, spec.options)
+    except ValueError as error:
+        raise RequestRejected("options", str(error)) from None
     select_traces(project, spec.filters)
 
 
@@ -197,7 +213,7 @@ def do_export(run: Run) -> Manifest:
             spec.policy,
             export_dir(run),
             query={"project": run.project.slug, **spec.filters.as_query()},
-            step_separator=spec.step_separator,
+            options=spec.format_options(),
             progress=lambda done: Run.objects.filter(pk=run.pk).update(progress_done=done),
         )
     except (ValueError, OSError) as error:  # RequestRejected is a ValueError

@@ -24,7 +24,7 @@ from traces.actions.generation import GenerationError, select_problem_ids
 from traces.actions.imports import source_name
 from traces.actions.think_formats import CHOICES as THINK_FORMATS
 from traces.backends import SamplingParams
-from traces.exports.policy import HUMAN_ELSE_AUTO, AfterError, Neutral
+from traces.exports.policy import HUMAN_ELSE_AUTO, AfterError, HumanCompletion, Neutral
 from traces.exports.writers import EXPORT_FORMAT_NAMES, MANIFEST_NAME
 from traces.formats import FORMAT_NAMES
 from traces.formats.trl import DEFAULT_STEP_SEPARATOR
@@ -357,6 +357,12 @@ class LabelPolicySerializer(serializers.Serializer):
     after_error = serializers.ChoiceField(choices=[a.value for a in AfterError], default=AfterError.KEEP.value)
     test_fraction = serializers.FloatField(default=0.0, min_value=0.0, max_value=1.0, help_text="in [0, 1)")
     seed = serializers.IntegerField(default=0, min_value=-(2**63), max_value=2**63 - 1)
+    human_completion = serializers.ChoiceField(
+        choices=[h.value for h in HumanCompletion],
+        default=HumanCompletion.CORRECT.value,
+        help_text="What an unrated step a person wrote (PRM800K's human_completion) becomes: correct (TRL's "
+        "PRM800K convention), unlabelled, or skip (traces with one are left out)",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -375,8 +381,15 @@ class ExportRequestSerializer(serializers.Serializer):
     filters = TraceSelectionSerializer(required=False)
     step_separator = serializers.CharField(
         required=False, trim_whitespace=False, allow_blank=True, max_length=32,
-        help_text="TRL formats only: the separator PRMTrainer appends to each step (default a newline)",
+        help_text="TRL formats only: the separator TRL's PRM trainer (TRL <= 1.13) appends to each step "
+        "(default a newline)",
     )  # fmt: skip
+    options = serializers.DictField(
+        child=serializers.CharField(trim_whitespace=False, allow_blank=True, max_length=32),
+        required=False,
+        default=dict,
+        help_text="The format's other options, e.g. openrlhf's placeholder_token, positive_token, negative_token",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs["spec"] = ExportSpec(
@@ -384,6 +397,7 @@ class ExportRequestSerializer(serializers.Serializer):
             policy=attrs["policy"]["label_policy"],
             filters=selection(attrs.get("filters", {})),
             step_separator=attrs.get("step_separator", DEFAULT_STEP_SEPARATOR),
+            options=attrs.get("options", {}),
         )
         return attrs
 

@@ -22,7 +22,14 @@ Decisions where docs/concepts.md §2 is silent:
   first −1): ``keep`` every later step, or ``cut`` them (TRL convention: the example ends at the
   first error).
 * **Unlabelled steps** (no label from the chosen sources) stay in the sequence as unlabelled; each
-  format says what it does with them (``traces.exports.records``).
+  format says what it does with them (its module in ``traces/formats/``).
+* **Human-written steps** (PRM800K's ``human_completion``: the labeller wrote the step instead of
+  rating the model's; it carries no rating) follow ``human_completion``: ``correct`` (the default)
+  counts such a step as +1 when none of the sources rated it, as TRL's own PRM800K converter does
+  (the labeller wrote it as the right next step); ``unlabelled`` leaves it unlabelled (formats that
+  keep the labelled prefix then end before it); ``skip`` leaves every trace with a human-written
+  step out of the export (its steps are not all the model's). PRM800K-shaped exports keep the
+  human completion in its own field, so there only ``skip`` applies.
 * **Split by problem**, never by trace: ``sha256("<seed>:<problem content hash>")`` read as a
   fraction in [0, 1) puts the problem (and so every trace of it) in ``test`` when it is below
   ``test_fraction``, else in ``train``.
@@ -32,7 +39,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
@@ -56,11 +63,27 @@ class Neutral(StrEnum):
     DROP = "drop"
 
 
+class HumanCompletion(StrEnum):
+    """What a human-written step without a rating becomes (module docstring)."""
+
+    CORRECT = "correct"
+    UNLABELLED = "unlabelled"
+    SKIP = "skip"
+
+
 class AfterError(StrEnum):
     """What happens to the steps after the first error."""
 
     KEEP = "keep"
     CUT = "cut"
+
+
+class SkipTrace(Exception):
+    """A trace that has no record in the format; the message is the reason counted in the manifest."""
+
+
+#: Why ``human_completion: skip`` leaves a trace out (a manifest's skip reason).
+HUMAN_WRITTEN_SKIPPED = "a step was written by a person (human_completion: skip)"
 
 
 class SourcedLabel(NamedTuple):
@@ -104,6 +127,7 @@ class LabelPolicy:
     after_error: AfterError = AfterError.KEEP
     test_fraction: float = 0.0
     seed: int = 0
+    human_completion: HumanCompletion = HumanCompletion.CORRECT
 
     def __post_init__(self) -> None:
         _check_source_name(self.sources, "sources")
@@ -117,6 +141,9 @@ class LabelPolicy:
             raise ValueError(f"auto_method is only for sources 'human-else-auto', not {self.sources!r}")
         object.__setattr__(self, "neutral", _choice(Neutral, self.neutral, "neutral"))
         object.__setattr__(self, "after_error", _choice(AfterError, self.after_error, "after_error"))
+        object.__setattr__(
+            self, "human_completion", _choice(HumanCompletion, self.human_completion, "human_completion")
+        )
         fraction = self.test_fraction
         if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0.0 <= fraction < 1.0:
             raise ValueError(f"test_fraction must be in [0, 1), got {self.test_fraction!r}")
@@ -154,6 +181,7 @@ class LabelPolicy:
             "test_fraction": self.test_fraction,
             "seed": self.seed,
             "split_by": "problem",
+            "human_completion": self.human_completion.value,
         }
 
 
@@ -212,17 +240,37 @@ def resolve_step(policy: LabelPolicy, labels: Sequence[SourcedLabel]) -> Rating 
     return None
 
 
-def trace_steps(policy: LabelPolicy, labels_per_step: Sequence[Sequence[SourcedLabel]]) -> list[PolicyStep]:
+#: The rating a human-written step gets under ``human_completion: correct``.
+HUMAN_COMPLETION_RATING = Rating(1)
+
+
+def _check_human_written(policy: LabelPolicy, human_written: Collection[int]) -> None:
+    """SkipTrace when the policy leaves out traces with a human-written step and this one has one."""
+    if human_written and policy.human_completion == HumanCompletion.SKIP:
+        raise SkipTrace(HUMAN_WRITTEN_SKIPPED)
+
+
+def trace_steps(
+    policy: LabelPolicy,
+    labels_per_step: Sequence[Sequence[SourcedLabel]],
+    human_written: Collection[int] = frozenset(),
+) -> list[PolicyStep]:
     """A trace's steps with boolean labels under the policy, in order.
 
-    Neutral steps are left out when the policy drops them; with ``after_error`` ``cut`` the
-    sequence ends at the first step labelled false. Unlabelled steps stay, with ``label`` None.
+    ``human_written`` holds the positions of the steps a person wrote; an unrated one counts as +1
+    under ``human_completion: correct``, and under ``skip`` the trace raises SkipTrace. Neutral
+    steps are left out when the policy drops them; with ``after_error`` ``cut`` the sequence ends
+    at the first step labelled false. Unlabelled steps stay, with ``label`` None.
     """
+    _check_human_written(policy, human_written)
+    fill_human = policy.human_completion == HumanCompletion.CORRECT
     steps: list[PolicyStep] = []
     cut = policy.after_error == AfterError.CUT
     boolean_labels = policy.boolean_labels
     for position, labels in enumerate(labels_per_step):
         resolved = resolve_step(policy, labels) if labels else None
+        if resolved is None and fill_human and position in human_written:
+            resolved = HUMAN_COMPLETION_RATING
         if resolved is None:
             steps.append(PolicyStep(position, None, None))
             continue
@@ -235,9 +283,16 @@ def trace_steps(policy: LabelPolicy, labels_per_step: Sequence[Sequence[SourcedL
     return steps
 
 
-def trace_ratings(policy: LabelPolicy, labels_per_step: Sequence[Sequence[SourcedLabel]]) -> list[Rating | None]:
-    """A trace's native −1/0/+1 ratings (PRM800K), one per step: no neutral mapping; with
-    ``after_error`` ``cut`` the sequence ends at the first −1. None marks an unlabelled step."""
+def trace_ratings(
+    policy: LabelPolicy,
+    labels_per_step: Sequence[Sequence[SourcedLabel]],
+    human_written: Collection[int] = frozenset(),
+) -> list[Rating | None]:
+    """A trace's native −1/0/+1 ratings (PRM800K), one per step: no neutral mapping and no rating
+    for a human-written step (PRM800K keeps it in its own field; under ``human_completion: skip``
+    the trace raises SkipTrace); with ``after_error`` ``cut`` the sequence ends at the first −1.
+    None marks an unlabelled step."""
+    _check_human_written(policy, human_written)
     ratings: list[Rating | None] = []
     for labels in labels_per_step:
         rating = resolve_step(policy, labels)

@@ -5,7 +5,8 @@ server-side cursor (``QuerySet.iterator``) and, per chunk of traces, reads the s
 labels in one query (and the trace-level scores in one more when asked), so an export of N traces
 runs ``1 + 2 × ceil(N / chunk_size)`` queries at most and holds one chunk in memory at a time.
 Steps are those of each trace's current segmentation (labels always point at the steps of one
-segmentation version).
+segmentation version), each saying whether a person wrote it. A trace's ``source_id`` is read from
+its stored ``meta`` by its import format's module (``traces.formats.source_id``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from django.db.models import FilteredRelation, Q, QuerySet
 
 from traces.exports.policy import SourcedLabel
 from traces.exports.records import ExportStep, ExportTrace, score_column
+from traces.formats import source_id
 from traces.models import Score, Step, Trace
 
 DEFAULT_CHUNK_SIZE = 1000
@@ -72,7 +74,7 @@ def _steps_by_trace(
     )
     fields = ["id", "trace_id", "index", "char_start", "char_end"]
     fields += [f"chosen__{name}" for name in ("source", "value", "flagged", "user_id")]
-    rows = steps.values_list(*fields, *(["alternatives"] if alternatives else []))
+    rows = steps.values_list(*fields, "human_written", *(["alternatives"] if alternatives else []))
     by_trace: dict[int, list[ExportStep]] = defaultdict(list)
     previous = None
     for row in rows:
@@ -84,7 +86,7 @@ def _steps_by_trace(
             continue
         previous = step_id
         text = raw_texts[trace_id][row[3] : row[4]]
-        steps_of_trace.append(ExportStep(row[2], text, found, row[9] if alternatives else None))
+        steps_of_trace.append(ExportStep(row[2], text, found, row[10] if alternatives else None, row[9]))
     return by_trace
 
 
@@ -119,6 +121,7 @@ def _export_trace(row: dict[str, Any], steps: list[ExportStep], scores: dict[str
         run_id=row["run_id"],
         steps=tuple(steps),
         source_format=row["run__source_format"],
+        source_id=source_id(row["run__source_format"], row["meta"] or {}),
         problem_source=row["problem__source"],
         problem_external_id=row["problem__external_id"],
         problem_meta=row["problem__meta"] or {},

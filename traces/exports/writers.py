@@ -2,13 +2,15 @@
 
 ``write_export(traces, fmt, policy, out)`` is the one entry point (the command, the API and the
 export job call it). It streams the traces (``traces.exports.query``), renders one record per
-trace (``traces.exports.records``), and writes them chunk by chunk, so memory stays bounded by
-one chunk whatever the export's size:
+trace with the format's renderer (each format's module in ``traces/formats/`` declares its
+exports; ``traces.formats.EXPORT_FORMATS`` collects them), and writes them chunk by chunk, so
+memory stays bounded by one chunk whatever the export's size. Nothing here knows a format; the
+container does:
 
 * JSONL: one record per line, ``json.dumps(sort_keys=True, ensure_ascii=False)``.
-* Parquet: ``pyarrow.parquet.ParquetWriter`` with an explicit schema (TRL: ``prompt`` string,
-  ``completions`` list<string>, ``labels`` list<bool>), zstd, row groups of ``ROW_GROUP_ROWS``.
-* CSV: ``pyarrow.csv.CSVWriter`` with the flat schema. A text cell that a spreadsheet would run
+* Parquet: ``pyarrow.parquet.ParquetWriter`` with the format's explicit schema, zstd, row groups
+  of ``ROW_GROUP_ROWS``.
+* CSV: ``pyarrow.csv.CSVWriter`` with the format's schema. A text cell that a spreadsheet would run
   as a formula gets a leading ``'`` (``traces.csv_safety``); the Parquet twin keeps the text as is.
 
 Data files hold no timestamps and rows come in trace-id order, so the same traces and policy give
@@ -40,125 +42,19 @@ import pyarrow.parquet as pq
 from django.db.models import QuerySet
 
 from traces.csv_safety import csv_safe
-from traces.exports.policy import LabelPolicy, split_of
+from traces.exports.policy import LabelPolicy, SkipTrace, split_of
 from traces.exports.query import DEFAULT_CHUNK_SIZE, iter_export_traces, score_columns
-from traces.exports.records import (
-    FLAT_COLUMNS,
-    Renderer,
-    RenderSettings,
-    SkipTrace,
-    render_flat_record,
-    render_math_shepherd_record,
-    render_prm800k_record,
-    render_processbench_record,
-    render_trl_record,
-)
-from traces.formats import prm800k
-from traces.formats.trl import DEFAULT_STEP_SEPARATOR
+from traces.exports.records import Container, ExportFormat, RenderSettings
+from traces.formats import EXPORT_FORMAT_NAMES, EXPORT_FORMATS, get_export_format
 from traces.models import Trace
+
+__all__ = ["EXPORT_FORMATS", "EXPORT_FORMAT_NAMES", "MANIFEST_NAME", "Manifest", "get_export_format", "write_export"]
 
 #: Bumped when a format's fields or the manifest's shape change.
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 #: Rows per Parquet row group (fixed, so the bytes do not depend on the chunk size).
 ROW_GROUP_ROWS = 2000
-
-TRL_SCHEMA = pa.schema(
-    [("prompt", pa.string()), ("completions", pa.list_(pa.string())), ("labels", pa.list_(pa.bool_()))]
-)
-
-#: Arrow type of each flat column (``records.FLAT_COLUMNS``); score columns are float64.
-FLAT_TYPES: dict[str, pa.DataType] = {
-    "trace_id": pa.int64(),
-    "problem_id": pa.int64(),
-    "problem_hash": pa.string(),
-    "problem_source": pa.string(),
-    "problem_external_id": pa.string(),
-    "model": pa.string(),
-    "run_id": pa.int64(),
-    "sample_index": pa.int64(),
-    "finish_reason": pa.string(),
-    "is_correct": pa.bool_(),
-    "final_answer": pa.string(),
-    "think_tokens": pa.int64(),
-    "answer_tokens": pa.int64(),
-    "generation_ms": pa.int64(),
-    "step_count": pa.int64(),
-    "labelled_steps": pa.int64(),
-    "positive_steps": pa.int64(),
-    "negative_steps": pa.int64(),
-    "first_error_step": pa.int64(),
-}
-
-Container = Literal["jsonl", "parquet", "csv"]
-
-
-@dataclass(frozen=True)
-class ExportFormat:
-    """An export format: how a trace becomes a record, and which container holds the records."""
-
-    name: str
-    renderer: Renderer
-    container: Container
-    alternatives: bool = False  # reads the steps' alternatives (PRM800K)
-    scores: bool = False  # reads trace-level scores (flat)
-    fields: tuple[str, ...] = ()  # a JSONL record's top-level fields (columnar formats: the schema's)
-    description: str = ""
-
-    @property
-    def extension(self) -> str:
-        return self.container
-
-    @property
-    def takes_step_separator(self) -> bool:
-        """Whether the format's records depend on the TRL step separator."""
-        return self.renderer is render_trl_record
-
-
-_TRL_FIELDS = tuple(TRL_SCHEMA.names)
-
-EXPORT_FORMATS: dict[str, ExportFormat] = {
-    f.name: f
-    for f in (
-        ExportFormat(
-            "trl", render_trl_record, "jsonl", fields=_TRL_FIELDS, description="TRL stepwise supervision, JSONL"
-        ),
-        ExportFormat("trl_parquet", render_trl_record, "parquet", description="TRL stepwise supervision, Parquet"),
-        ExportFormat(
-            "prm800k",
-            render_prm800k_record,
-            "jsonl",
-            alternatives=True,
-            fields=(*prm800k.TOP_FIELDS, "question", "label"),
-            description="PRM800K-shaped JSONL (every alternative completion with its rating and flag)",
-        ),
-        ExportFormat(
-            "math_shepherd",
-            render_math_shepherd_record,
-            "jsonl",
-            fields=("input", "label", "task"),
-            description="Math-Shepherd JSONL (step tags and +/- labels)",
-        ),
-        ExportFormat(
-            "processbench",
-            render_processbench_record,
-            "jsonl",
-            fields=("id", "generator", "problem", "steps", "final_answer_correct", "label"),
-            description="ProcessBench-shaped JSONL (first-error index)",
-        ),
-        ExportFormat(
-            "flat_csv", render_flat_record, "csv", scores=True, description="one row per trace with scores, CSV"
-        ),
-        ExportFormat(
-            "flat_parquet",
-            render_flat_record,
-            "parquet",
-            scores=True,
-            description="one row per trace with scores, Parquet",
-        ),
-    )
-}
-EXPORT_FORMAT_NAMES: tuple[str, ...] = tuple(EXPORT_FORMATS)
 
 
 @dataclass(frozen=True)
@@ -192,16 +88,25 @@ class Manifest:
         return asdict(self)
 
 
-def get_export_format(name: str) -> ExportFormat:
-    """The export format called ``name``; ValueError naming the valid choices otherwise."""
-    if name not in EXPORT_FORMATS:
-        raise ValueError(f"unknown export format {name!r}: expected one of {', '.join(EXPORT_FORMAT_NAMES)}")
-    return EXPORT_FORMATS[name]
+def columnar_schema(export_format: ExportFormat, columns: tuple[str, ...]) -> pa.Schema | None:
+    """The Arrow schema of a columnar export: the format's, then one float64 column per score."""
+    if export_format.schema is None:
+        return None
+    return pa.schema([*export_format.schema, *((name, pa.float64()) for name in columns)])
 
 
-def flat_schema(columns: tuple[str, ...]) -> pa.Schema:
-    """The flat format's schema: the fixed columns, then one float64 column per score."""
-    return pa.schema([(name, FLAT_TYPES[name]) for name in FLAT_COLUMNS] + [(name, pa.float64()) for name in columns])
+def format_options(export_format: ExportFormat, given: Mapping[str, str]) -> dict[str, str]:
+    """Every option of the format with its value (``given``, else its default); ValueError naming
+    an option the format does not take, or a blank value of one that needs text."""
+    unknown = sorted(set(given) - set(export_format.option_names))
+    if unknown:
+        takes = ", ".join(export_format.option_names) or "none"
+        raise ValueError(f"format {export_format.name} has no option {unknown[0]!r} (its options: {takes})")
+    values = {option.name: given.get(option.name, option.default) for option in export_format.options}
+    for option in export_format.options:
+        if not option.blank_ok and not values[option.name].strip():
+            raise ValueError(f"option {option.name!r} of format {export_format.name} must not be blank")
+    return values
 
 
 def json_line(record: Mapping[str, Any]) -> bytes:
@@ -296,12 +201,6 @@ class CsvRowWriter:
         self.writer.close()
 
 
-def _schema(export_format: ExportFormat, columns: tuple[str, ...]) -> pa.Schema | None:
-    if export_format.scores:
-        return flat_schema(columns)
-    return TRL_SCHEMA if export_format.container == "parquet" else None
-
-
 def _row_writer(container: Container, sink: HashingSink, schema: pa.Schema | None) -> RowWriter:
     if container == "jsonl":
         return JsonlWriter(sink)
@@ -383,7 +282,7 @@ def write_export(
     out: Path | BinaryIO,
     *,
     query: Mapping[str, Any] | None = None,
-    step_separator: str = DEFAULT_STEP_SEPARATOR,
+    options: Mapping[str, str] | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     progress: Callable[[int], None] | None = None,
 ) -> Manifest:
@@ -392,28 +291,29 @@ def write_export(
     ``out`` is a directory (created if missing; ``<split>.<ext>`` files and ``manifest.json``
     are written there, replacing files of the same names) or a binary stream (one split only:
     the data is written to it and the manifest is only returned). ``query`` describes the
-    selection for the manifest (the SQL of ``traces`` when omitted). ``progress(n)`` is called
-    with the number of traces read so far after each chunk (a job page's progress bar). Raises
-    ValueError for an unknown format or a split export to a stream.
+    selection for the manifest (the SQL of ``traces`` when omitted). ``options`` sets the
+    format's options (``ExportFormat.options``, e.g. TRL's ``step_separator``); the manifest
+    records every one with its value. ``progress(n)`` is called with the number of traces read so
+    far after each chunk (a job page's progress bar). Raises ValueError for an unknown format, an
+    option the format does not take, or a split export to a stream.
     """
     export_format = get_export_format(fmt)
+    values = format_options(export_format, options or {})
     if not isinstance(out, Path) and len(policy.splits) > 1:
         raise ValueError("a train/test split writes two files: give a directory, not a stream")
     columns = score_columns(traces) if export_format.scores else ()
-    schema = _schema(export_format, columns)
-    options: dict[str, Any] = {"chunk_size": chunk_size}
-    if export_format.takes_step_separator:
-        options["step_separator"] = step_separator
+    schema = columnar_schema(export_format, columns)
+    recorded: dict[str, Any] = {"chunk_size": chunk_size, **values}
     if export_format.container == "csv":
-        options["csv_formula_guard"] = True
+        recorded["csv_formula_guard"] = True
     manifest = Manifest(
         format=fmt,
         policy=policy.as_dict(),
         query=_query_description(traces, query),
-        options=options,
+        options=recorded,
         fields=list(schema.names) if schema is not None else list(export_format.fields),
     )
-    job = _Job(traces, export_format, policy, RenderSettings(step_separator, columns), schema, chunk_size, progress)
+    job = _Job(traces, export_format, policy, RenderSettings(values, columns), schema, chunk_size, progress)
     names = {split: f"{split}.{export_format.extension}" for split in policy.splits}
     if isinstance(out, Path):
         _write_to_directory(job, out, names, manifest)

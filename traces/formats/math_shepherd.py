@@ -31,6 +31,16 @@ Rules (decisions, docs/concepts.md §2 is silent):
 
 ``render_math_shepherd`` is the exporter's half: from the prompt, the step texts, their labels and
 the ``meta`` the reader kept it rebuilds ``input`` and ``label`` byte for byte.
+
+The export (``EXPORTS``: ``math_shepherd``) writes the labelled prefix of each trace under the
+policy. Traces imported from Math-Shepherd keep their own step text, tag and problem separator
+(byte-exact round trip); other traces get ``"Step k: "`` before each step, k its position, and
+``task`` is their problem's source in upper case. A step that already opens with a numbering of
+its own (``"Step 3:"``, ``"step 3."``, ``"### Step 3:"``, ``"**Step 3:**"`` as Qwen and Llama models
+write in ProcessBench, or ``"3."``, ``"3)"`` as enumerated solutions do) has it removed first, so no step reads ``"Step 2: Step 1: …"``: the consumers split a
+solution at ``"Step 1:"`` (TRL's Math-Shepherd converter, openr's preprocessor) and refuse or drop
+a line where it occurs twice. For the same reason a trace whose problem or steps still hold
+``"Step 1:"`` after renumbering is skipped, under its own reason.
 """
 
 from __future__ import annotations
@@ -38,6 +48,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from traces.exports.policy import LabelPolicy, PolicyStep
+from traces.exports.records import ExportFormat, ExportTrace, RenderSettings, SkipTrace, labelled_prefix_or_skip, signs
 from traces.formats.base import FormatError, ParsedStep, ParsedTrace, extra_fields, require_str
 
 NAME = "math_shepherd"
@@ -176,3 +188,47 @@ def render_math_shepherd(prompt: str, step_texts: list[str], labels: list[int | 
         "label": head + STEP_SEPARATOR.join(text + mark for text, mark in zip(step_texts, marks)),
         "task": str(meta.get("task", "")),
     }
+
+
+#: A numbering a step opens with: "Step 3:" or "step 3." (any case), "3." or "3)", possibly as a
+#: Markdown heading ("### Step 3:") or in bold ("**Step 3:**"), then blanks.
+_NUMBER = r"(?:step\s*\d+\s*[:.]|\d+\s*[.)](?=\s|\*\*))"
+_OWN_NUMBERING = re.compile(rf"\A\s*(?:#{{1,6}}\s*)?(?:\*\*{_NUMBER}\*\*|{_NUMBER})\s*", re.IGNORECASE)
+SPLIT_MARKER_TWICE = f"{FIRST_STEP!r} in the problem or a step's text (Math-Shepherd readers split there)"
+
+
+def numbered_steps(texts: list[str]) -> list[str]:
+    """Math-Shepherd step text for steps that lack it: ``"Step k: "`` before each step, k its
+    position, after removing a numbering the step opens with (module docstring)."""
+    return [f"Step {k}: {_OWN_NUMBERING.sub('', text, count=1).strip()}" for k, text in enumerate(texts, start=1)]
+
+
+def tagged_solution(trace: ExportTrace, steps: list[PolicyStep], tag: str = STEP_TAG) -> dict[str, str]:
+    """``{input, label, task}`` of ``steps`` of ``trace``, each step ending with ``tag`` (module
+    docstring: a trace imported from Math-Shepherd keeps its own text, others are renumbered);
+    SkipTrace when "Step 1:" would occur twice."""
+    texts = [trace.steps[step.position].text for step in steps]
+    if trace.source_format == NAME:
+        return render_math_shepherd(trace.prompt, texts, signs(steps), {**trace.meta, "step_tag": tag})
+    meta = {"task": trace.problem_source.upper(), "step_tag": tag}
+    record = render_math_shepherd(trace.prompt, numbered_steps(texts), signs(steps), meta)
+    if record["input"].count(FIRST_STEP) != 1:
+        raise SkipTrace(SPLIT_MARKER_TWICE)
+    return record
+
+
+def render_math_shepherd_record(trace: ExportTrace, policy: LabelPolicy, settings: RenderSettings) -> dict[str, Any]:
+    """Math-Shepherd ``{input, label, task}`` of the labelled prefix (module docstring)."""
+    tag = str(trace.meta.get("step_tag", STEP_TAG)) if trace.source_format == NAME else STEP_TAG
+    return tagged_solution(trace, labelled_prefix_or_skip(trace, policy), tag)
+
+
+EXPORTS = (
+    ExportFormat(
+        NAME,
+        render_math_shepherd_record,
+        "jsonl",
+        "Math-Shepherd JSONL (step tags and +/- labels)",
+        fields=("input", "label", "task"),
+    ),
+)

@@ -45,13 +45,34 @@ Decisions:
 * ``completions`` may be ``null`` (a phase-1 step where the labeller gave up and wrote the step by
   hand): it means no completions were offered, as an empty list does; the step follows its
   ``human_completion``, and its raw record keeps the ``null``.
-* ``source`` is ``"prm800k"``; labels are stored under ``import:prm800k``.
+* ``source`` is ``"prm800k"``; labels are stored under ``import:prm800k``. A line's source id
+  (the flat export's ``source_id``) is ``"<labeler>/<timestamp>"``: one labelling session.
+
+The export (``EXPORTS``: ``prm800k``) writes native −1/0/+1 ratings. A step imported from PRM800K
+is its stored record (every completion with its rating and flag, the human completion,
+``chosen_completion``) with the path completion's rating and flag set to the policy's where they
+differ; any other step becomes one completion, chosen. The labeller and QC fields,
+``total_time``, ``finish_reason`` and the question's other fields come back from the import's
+``meta``; for other traces ``finish_reason`` is ``found_error`` when a step is rated −1, else
+``solution`` when every step is rated, else null.
 """
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Sequence
 from typing import Any
 
+from traces.exports.policy import LabelPolicy, Rating
+from traces.exports.records import (
+    NO_LABELLED_STEP,
+    ExportFormat,
+    ExportStep,
+    ExportTrace,
+    RenderSettings,
+    SkipTrace,
+    policy_ratings,
+)
 from traces.formats.base import (
     FormatError,
     ParsedStep,
@@ -233,3 +254,67 @@ def parse_record(record: dict[str, Any], line_no: int) -> list[ParsedTrace]:
             meta=meta,
         )
     ]
+
+
+def source_id(meta: dict[str, Any]) -> str:
+    """``"<labeler>/<timestamp>"`` of an imported line; "" when either is missing."""
+    labeler, timestamp = meta.get("labeler"), meta.get("timestamp")
+    return f"{labeler}/{timestamp}" if labeler and timestamp else ""
+
+
+def prm800k_step(step: ExportStep, rating: Rating | None) -> dict[str, Any]:
+    """One ``label.steps[i]`` record (module docstring)."""
+    alternatives = step.alternatives
+    if isinstance(alternatives, dict) and "completions" in alternatives:
+        record = copy.deepcopy(alternatives)
+        taken = path_completion(record)
+        if taken is not None and rating is not None:
+            if taken.get("rating") != rating.value:
+                taken["rating"] = rating.value
+            if rating.flagged is not None and taken.get("flagged") != rating.flagged:
+                taken["flagged"] = rating.flagged
+        return record
+    completion = {
+        "text": step.text,
+        "rating": None if rating is None else rating.value,
+        "flagged": None if rating is None else rating.flagged,
+    }
+    return {"completions": [completion], "human_completion": None, "chosen_completion": 0}
+
+
+def _derived_finish_reason(ratings: Sequence[Rating | None]) -> str | None:
+    if any(rating is not None and rating.value == -1 for rating in ratings):
+        return "found_error"
+    return "solution" if all(rating is not None for rating in ratings) else None
+
+
+def render_prm800k_record(trace: ExportTrace, policy: LabelPolicy, settings: RenderSettings) -> dict[str, Any]:
+    """A PRM800K-shaped line (module docstring)."""
+    ratings = policy_ratings(trace, policy)
+    if all(rating is None for rating in ratings):
+        raise SkipTrace(NO_LABELLED_STEP)
+    meta = trace.meta if trace.source_format == NAME else {}
+    question: dict[str, Any] = {"problem": trace.prompt, "ground_truth_answer": trace.reference_answer}
+    if meta:
+        question.update(trace.problem_meta)
+        question.update({key: value for key, value in meta.items() if key.startswith("pre_generated_")})
+    label: dict[str, Any] = {
+        "steps": [prm800k_step(trace.steps[i], rating) for i, rating in enumerate(ratings)],
+        "total_time": meta.get("total_time"),
+        "finish_reason": meta["finish_reason"] if "finish_reason" in meta else _derived_finish_reason(ratings),
+        **meta.get("label_extra_fields", {}),
+    }
+    top = {key: meta[key] for key in TOP_FIELDS if key in meta}
+    return {**meta.get("extra_fields", {}), **top, "question": question, "label": label}
+
+
+EXPORTS = (
+    ExportFormat(
+        NAME,
+        render_prm800k_record,
+        "jsonl",
+        "PRM800K-shaped JSONL (every alternative completion with its rating and flag)",
+        fields=(*TOP_FIELDS, "question", "label"),
+        alternatives=True,
+    ),
+)

@@ -22,12 +22,30 @@ Rules (decisions where docs/concepts.md §2 is silent):
 
 Required: ``id``, ``generator``, ``problem`` (non-blank strings), ``steps`` (a non-empty list of
 strings) and ``label`` (−1 or an index into ``steps``); anything else is a FormatError naming the field.
+
+The export (``EXPORTS``: ``processbench``) writes every step the policy keeps; ``label`` is the
+position of the first step labelled false, −1 when none is. Unlabelled steps after the first error
+are kept (ProcessBench leaves them unlabelled); an unlabelled step before it leaves the first error
+undetermined, and the trace is skipped. ``id`` is the file's own for traces imported from
+ProcessBench (``source_id``), else ``thinkscope-<trace id>``.
 """
 
 from __future__ import annotations
 
 from typing import Any, cast
 
+from traces.exports.policy import LabelPolicy
+from traces.exports.records import (
+    FIRST_ERROR_UNDETERMINED,
+    NO_ERROR,
+    NO_LABELLED_STEP,
+    ExportFormat,
+    ExportTrace,
+    RenderSettings,
+    SkipTrace,
+    first_error_position,
+    policy_steps,
+)
 from traces.formats.base import (
     FormatError,
     ParsedStep,
@@ -45,7 +63,6 @@ NAME = "processbench"
 DESCRIPTION = "ProcessBench: steps and the index of the first wrong one (JSONL or one JSON array)"
 LABEL_SOURCE = "import:processbench"
 STEP_SEPARATOR = "\n\n"
-NO_ERROR = -1
 
 _KNOWN = frozenset({"id", "generator", "problem", "steps", "final_answer_correct", "label"})
 
@@ -107,3 +124,39 @@ def parse_record(record: dict[str, Any], line_no: int) -> list[ParsedTrace]:
             meta=meta,
         )
     ]
+
+
+def source_id(meta: dict[str, Any]) -> str:
+    """The record's ``id`` (``"gsm8k-0"``): it names one solution, not a problem (problems repeat
+    across ids), so it is the trace's source id."""
+    return str(meta.get("id", ""))
+
+
+def render_processbench_record(trace: ExportTrace, policy: LabelPolicy, settings: RenderSettings) -> dict[str, Any]:
+    """ProcessBench ``{id, generator, problem, steps, final_answer_correct, label}`` (module docstring)."""
+    steps = policy_steps(trace, policy)
+    if all(step.label is None for step in steps):
+        raise SkipTrace(NO_LABELLED_STEP)
+    label = first_error_position(steps)
+    if label is None:
+        raise SkipTrace(FIRST_ERROR_UNDETERMINED)
+    own_id = source_id(trace.meta) if trace.source_format == NAME else ""
+    return {
+        "id": own_id or f"thinkscope-{trace.id}",
+        "generator": trace.model,
+        "problem": trace.prompt,
+        "steps": [trace.steps[step.position].text for step in steps],
+        "final_answer_correct": trace.is_correct,
+        "label": label,
+    }
+
+
+EXPORTS = (
+    ExportFormat(
+        NAME,
+        render_processbench_record,
+        "jsonl",
+        "ProcessBench-shaped JSONL (first-error index)",
+        fields=("id", "generator", "problem", "steps", "final_answer_correct", "label"),
+    ),
+)

@@ -1,6 +1,7 @@
-"""TRL stepwise-supervision reader and writer (docs/concepts.md §2, "TRL stepwise supervision").
+"""TRL stepwise-supervision reader and writers (docs/concepts.md §2, "TRL stepwise supervision").
 
-The dataset shape TRL's ``PRMTrainer`` consumes, one example per line::
+The dataset shape of TRL's PRM trainer, up to TRL 1.13.0 (there ``trl.experimental.prm.PRMTrainer``;
+later releases have none), one example per line::
 
     {"prompt": str, "completions": [str, ...], "labels": [bool, ...]}
 
@@ -21,12 +22,29 @@ Rules (decisions where docs/concepts.md §2 is silent):
   ``meta["extra_fields"]``.
 
 ``render_trl`` is the exporter's half: from a prompt, step texts and ±1 labels it writes the line.
+The exports (``EXPORTS``: ``trl`` as JSONL, ``trl_parquet``) write the labelled prefix of each trace
+under the policy: the example ends before its first unlabelled step (TRL needs a label per step).
+The trainer appends ``step_separator`` to every completion when it tokenizes
+(``PRMTrainer.tokenize_row``), so each completion is the step text with the whitespace and
+separators at its end removed: the separator is never doubled, and ``"".join(c + sep for c in
+completions)`` is what the trainer reads.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import pyarrow as pa
+
+from traces.exports.policy import LabelPolicy
+from traces.exports.records import (
+    ExportFormat,
+    ExportTrace,
+    FormatOption,
+    RenderSettings,
+    labelled_prefix_or_skip,
+    signs,
+)
 from traces.formats.base import (
     FormatError,
     ParsedStep,
@@ -110,3 +128,44 @@ def render_trl(prompt: str, step_texts: list[str], labels: list[int | None]) -> 
             raise ValueError(f"step {i}: TRL labels are +1 or -1, got {label!r}")
         flags.append(label == 1)
     return {"prompt": prompt, "completions": list(step_texts), "labels": flags}
+
+
+#: The separator the trainer appends to each step (``PRMConfig.step_separator``).
+STEP_SEPARATOR_OPTION = FormatOption(
+    "step_separator",
+    DEFAULT_STEP_SEPARATOR,
+    "the separator TRL's PRM trainer appends to each step (PRMConfig.step_separator; default a newline)",
+)
+SCHEMA = pa.schema([("prompt", pa.string()), ("completions", pa.list_(pa.string())), ("labels", pa.list_(pa.bool_()))])
+
+
+def trl_completion(text: str, separator: str) -> str:
+    """A step as a TRL completion: trailing whitespace and separators removed (TRL appends one)."""
+    trimmed = text.rstrip()
+    while separator.strip() and trimmed.endswith(separator):
+        trimmed = trimmed[: -len(separator)].rstrip()
+    return trimmed
+
+
+def render_trl_record(trace: ExportTrace, policy: LabelPolicy, settings: RenderSettings) -> dict[str, Any]:
+    """TRL stepwise supervision ``{prompt, completions, labels}`` of the labelled prefix (module docstring)."""
+    steps = labelled_prefix_or_skip(trace, policy)
+    separator = settings.value(STEP_SEPARATOR_OPTION)
+    texts = [trl_completion(trace.steps[step.position].text, separator) for step in steps]
+    return render_trl(trace.prompt, texts, signs(steps))
+
+
+_TARGET = "TRL stepwise supervision (TRL <= 1.13 PRM trainer)"
+EXPORTS = (
+    ExportFormat(
+        "trl",
+        render_trl_record,
+        "jsonl",
+        f"{_TARGET}, JSONL",
+        fields=tuple(SCHEMA.names),
+        options=(STEP_SEPARATOR_OPTION,),
+    ),
+    ExportFormat(
+        "trl_parquet", render_trl_record, "parquet", f"{_TARGET}, Parquet", schema=SCHEMA, options=(STEP_SEPARATOR_OPTION,)
+    ),
+)

@@ -34,7 +34,15 @@ from traces.actions.exports import (
     select_traces,
 )
 from traces.display_names import display_name
-from traces.exports.policy import ADJUDICATED, ADJUDICATED_ELSE_HUMAN, HUMAN, HUMAN_ELSE_AUTO, AfterError, Neutral
+from traces.exports.policy import (
+    ADJUDICATED,
+    ADJUDICATED_ELSE_HUMAN,
+    HUMAN,
+    HUMAN_ELSE_AUTO,
+    AfterError,
+    HumanCompletion,
+    Neutral,
+)
 from traces.exports.writers import EXPORT_FORMATS, MANIFEST_NAME
 from traces.formats.trl import DEFAULT_STEP_SEPARATOR
 from traces.models import Project, Run, RunKind, RunStatus, is_auto_source
@@ -65,6 +73,17 @@ class ExportForm(forms.Form):
         choices=[(AfterError.KEEP.value, "keep"), (AfterError.CUT.value, "cut (TRL convention)")],
         initial=AfterError.KEEP.value,
     )
+    human_completion = forms.ChoiceField(
+        label="A step a person wrote becomes",
+        choices=[
+            (HumanCompletion.CORRECT.value, "correct (TRL's PRM800K convention)"),
+            (HumanCompletion.UNLABELLED.value, "unlabelled"),
+            (HumanCompletion.SKIP.value, "skip the trace"),
+        ],
+        initial=HumanCompletion.CORRECT.value,
+        required=False,
+        help_text="PRM800K's human completions: the labeller wrote the step, which has no rating",
+    )
     test_fraction = forms.FloatField(
         label="Test fraction", min_value=0.0, max_value=1.0, initial=0.0, help_text="share of problems, in [0, 1)"
     )
@@ -83,6 +102,10 @@ class ExportForm(forms.Form):
         combined = [ADJUDICATED_ELSE_HUMAN, HUMAN_ELSE_AUTO]
         self.fields["sources"].choices = named_choices([*people, *autos, *combined])  # type: ignore[attr-defined]
         self.fields["auto_method"].choices = [("", "—"), *named_choices(autos)]  # type: ignore[attr-defined]
+
+    def clean_human_completion(self) -> str:
+        """The choice, or the policy's default when the form did not send one."""
+        return str(self.cleaned_data.get("human_completion") or HumanCompletion.CORRECT.value)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -171,6 +194,7 @@ POLICY_NAMES = {
     "test_fraction": "Test split",
     "seed": "Split seed",
     "split_by": "Split by",
+    "human_completion": "A step a person wrote becomes",
 }
 
 

@@ -134,6 +134,7 @@ def test_policy_is_recorded_explicitly() -> None:
         "test_fraction": 0.2,
         "seed": 3,
         "split_by": "problem",
+        "human_completion": "correct",
     }
 
 

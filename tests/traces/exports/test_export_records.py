@@ -13,13 +13,12 @@ from traces.exports.records import (
     ExportTrace,
     RenderSettings,
     SkipTrace,
-    render_flat_record,
-    render_math_shepherd_record,
-    render_prm800k_record,
-    render_processbench_record,
-    render_trl_record,
-    trl_completion,
 )
+from traces.formats.flat import render_flat_record
+from traces.formats.math_shepherd import render_math_shepherd_record
+from traces.formats.prm800k import render_prm800k_record
+from traces.formats.processbench import render_processbench_record
+from traces.formats.trl import render_trl_record, trl_completion
 from traces.formats.base import ParsedTrace
 from traces.formats.math_shepherd import parse_record as parse_math_shepherd
 

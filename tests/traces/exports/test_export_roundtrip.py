@@ -146,8 +146,8 @@ def test_trl_read_back_with_pyarrow_and_datasets(shared_data: Path, project, tmp
     result = do_import(project, path, "processbench")
     traces = Trace.objects.filter(run=result.run)
     policy = LabelPolicy(sources="import:processbench", after_error="cut")
-    write_export(traces, "trl", policy, tmp_path / "jsonl", step_separator="\n\n")
-    write_export(traces, "trl_parquet", policy, tmp_path / "parquet", step_separator="\n\n")
+    write_export(traces, "trl", policy, tmp_path / "jsonl", options={"step_separator": "\n\n"})
+    write_export(traces, "trl_parquet", policy, tmp_path / "parquet", options={"step_separator": "\n\n"})
     expected = [trl_expected(r) for r in source]
     assert read_jsonl(tmp_path / "jsonl" / "train.jsonl") == expected
 
@@ -182,6 +182,6 @@ def test_trl_separator_is_not_doubled_on_segmented_steps(project, make_user, tmp
     assert trace.raw_text[steps[0].char_start : steps[0].char_end].endswith("\n\n")  # spans tile the text
     person = make_user("rater")
     Label.objects.bulk_create([Label(step=s, trace=trace, value=1, source=HUMAN, user=person) for s in steps])
-    write_export(Trace.objects.filter(run=run), "trl", LabelPolicy(sources=HUMAN), tmp_path, step_separator="\n")
+    write_export(Trace.objects.filter(run=run), "trl", LabelPolicy(sources=HUMAN), tmp_path, options={"step_separator": "\n"})
     (row,) = read_jsonl(tmp_path / "train.jsonl")
     assert row == {"prompt": "What is 2 + 2?", "completions": paragraphs, "labels": [True, True, True]}

@@ -18,8 +18,8 @@ from export_helpers import SYNTHETIC_SOURCE, read_jsonl, seed_traces
 from traces.exports import writers
 from traces.exports.policy import LabelPolicy
 from traces.exports.query import iter_export_traces
-from traces.exports.records import FLAT_COLUMNS
-from traces.exports.writers import EXPORT_FORMAT_NAMES, FLAT_TYPES, MANIFEST_NAME, write_export
+from traces.exports.writers import EXPORT_FORMAT_NAMES, MANIFEST_NAME, write_export
+from traces.formats.flat import FLAT_COLUMNS, FLAT_TYPES
 from traces.models import Score, Trace
 
 pytestmark = pytest.mark.django_db

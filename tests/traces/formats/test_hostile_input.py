@@ -24,6 +24,8 @@ FIELDS = {
     "prm800k": ["labeler", "timestamp", "generation", "is_quality_control_question", "question", "label"],
     "math_shepherd": ["input", "label", "task"],
     "processbench": ["id", "generator", "problem", "steps", "final_answer_correct", "label"],
+    "prmbench": ["idx", "classification", "modified_question", "modified_process", "error_steps", "modified_steps",
+                 "original_question", "original_process", "reason", "question"],
     "trl": ["prompt", "completions", "labels"],
 }  # fmt: skip
 
@@ -42,6 +44,7 @@ def real_record(shared_data: Path, fmt: str) -> dict[str, Any]:
         "prm800k": "prm800k/phase1_train.examples.jsonl",
         "math_shepherd": "math_shepherd/openr_samples.jsonl",
         "processbench": "processbench/gsm8k.jsonl",
+        "prmbench": "prmbench/prm800k_test_p2_4o_circular.lines1-40.jsonl",
         "trl": "processbench/gsm8k.jsonl",
         "jsonl": "gsm8k/test.lines1-500.jsonl",
     }[fmt]

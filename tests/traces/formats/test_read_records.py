@@ -100,11 +100,11 @@ def test_error_message_names_file_line_and_field() -> None:
 
 
 def test_registry_lists_every_format_in_order() -> None:
-    assert FORMAT_NAMES == ("jsonl", "prm800k", "math_shepherd", "processbench", "trl")
+    assert FORMAT_NAMES == ("jsonl", "math_shepherd", "prm800k", "prmbench", "processbench", "trl")
 
 
 def test_unknown_format_names_the_valid_ones() -> None:
-    valid = "jsonl, prm800k, math_shepherd, processbench, trl"
+    valid = "jsonl, math_shepherd, prm800k, prmbench, processbench, trl"
     with pytest.raises(ValueError, match=f"unknown format 'csv': expected one of {valid}"):
         get_parser("csv")
 

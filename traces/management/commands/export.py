@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import time
 from pathlib import Path
 from typing import Any
@@ -9,15 +10,35 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from traces.actions.exports import ExportFilters, RequestRejected, select_traces
-from traces.exports.policy import HUMAN_ELSE_AUTO, AfterError, LabelPolicy, Neutral
-from traces.exports.writers import EXPORT_FORMAT_NAMES, EXPORT_FORMATS, MANIFEST_NAME, Manifest, write_export
-from traces.formats.trl import DEFAULT_STEP_SEPARATOR
+from traces.exports.policy import HUMAN_ELSE_AUTO, AfterError, HumanCompletion, LabelPolicy, Neutral
+from traces.exports.writers import (
+    EXPORT_FORMAT_NAMES,
+    EXPORT_FORMATS,
+    MANIFEST_NAME,
+    Manifest,
+    format_options,
+    write_export,
+)
 from traces.management.commands.import_traces import unescape
 from traces.management.projects import add_filter_arguments, project_or_error
 from traces.models import Label, Project
 from traces.models.trace import TraceQuerySet
 
 _FORMATS_HELP = "; ".join(f"{name}: {f.description}" for name, f in EXPORT_FORMATS.items())
+_OPTIONS_HELP = "; ".join(
+    f"{f.name} {option.name} ({option.help}; default {option.default!r})"
+    for f in EXPORT_FORMATS.values()
+    for option in f.options
+    if option.name != "step_separator"
+)
+
+
+def option_pair(text: str) -> tuple[str, str]:
+    """``NAME=VALUE`` of ``--option`` (the value may hold '=', and the escapes of ``unescape``)."""
+    name, equals, value = text.partition("=")
+    if not equals or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name, unescape(value)
 
 
 class Command(BaseCommand):
@@ -53,6 +74,13 @@ class Command(BaseCommand):
             help="Keep the steps after the first error, or cut them (TRL convention) (default keep)",
         )
         parser.add_argument(
+            "--human-completion",
+            choices=[h.value for h in HumanCompletion],
+            default=HumanCompletion.CORRECT.value,
+            help="What an unrated step a person wrote (PRM800K's human_completion) becomes: correct (TRL's "
+            "PRM800K convention), unlabelled, or skip (leave such traces out) (default correct)",
+        )
+        parser.add_argument(
             "--test-fraction", type=float, default=0.0, help="Share of problems in the test split, in [0, 1)"
         )
         parser.add_argument("--seed", type=int, default=0, help="Seed of the problem split (default 0)")
@@ -60,8 +88,16 @@ class Command(BaseCommand):
             "--step-separator",
             type=unescape,
             default=None,
-            help="TRL formats: the separator PRMTrainer appends to each step "
+            help="TRL formats: the separator TRL's PRM trainer (TRL <= 1.13) appends to each step "
             "(default \\n; escapes \\n, \\t, \\r, \\\\)",
+        )
+        parser.add_argument(
+            "--option",
+            type=option_pair,
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help=f"A format's option, repeatable: {_OPTIONS_HELP}",
         )
         parser.add_argument("--out", required=True, type=Path, help="Directory to write the files into")
         parser.add_argument("--force", action="store_true", help="Replace files an earlier export left in --out")
@@ -74,6 +110,15 @@ class Command(BaseCommand):
             raise CommandError(f"--step-separator applies to the TRL formats only, not {fmt}")
         if options["chunk_size"] < 1:
             raise CommandError(f"--chunk-size must be at least 1, got {options['chunk_size']}")
+        given = dict(options["option"])
+        if "step_separator" in given:
+            raise CommandError("--option step_separator: use --step-separator")
+        if options["step_separator"] is not None:
+            given["step_separator"] = options["step_separator"]
+        try:
+            format_options(EXPORT_FORMATS[fmt], given)
+        except ValueError as error:
+            raise CommandError(f"--option: {error}") from None
         try:
             policy = LabelPolicy(
                 sources=options["sources"],
@@ -82,6 +127,7 @@ class Command(BaseCommand):
                 after_error=options["after_error"],
                 test_fraction=options["test_fraction"],
                 seed=options["seed"],
+                human_completion=options["human_completion"],
             )
         except ValueError as error:
             raise CommandError(f"Invalid label policy: {error}") from None
@@ -96,7 +142,7 @@ class Command(BaseCommand):
             policy,
             out,
             query=query,
-            step_separator=DEFAULT_STEP_SEPARATOR if options["step_separator"] is None else options["step_separator"],
+            options=given,
             chunk_size=options["chunk_size"],
         )
         self._report(manifest, out, time.perf_counter() - started, traces)
