@@ -279,10 +279,10 @@ def _lone_choice(text: str) -> ExtractedAnswer | None:
 def extract_answer(text: str, *, last_number_fallback: bool = False, closing: bool = True) -> ExtractedAnswer | None:
     """The final answer stated in ``text``, or None (docs/concepts.md §3.2).
 
-    Priority: last ``\\boxed{}``/``\\fbox{}``; last GSM8K ``#### N``; last "the (final) answer
-    is/should be/must be …" or "the correct option is …" (not "…is correct", nor a restated
-    description such as "an integer n where 0 ≤ n < 9"); last "Answer: X"/"Final answer: X"; the
-    last "Option E is the most accurate …"; a lone choice letter at the end; with ``closing`` (the
+    Priority: last ``\\boxed{}``/``\\fbox{}``; last GSM8K ``#### N``; the last answer phrase, whichever
+    comes last of "the (final) answer is/should be/must be …" or "the correct option is …" (not
+    "…is correct", nor a restated description such as "an integer n where 0 ≤ n < 9"), "Answer:
+    X"/"Final answer: X" and "Option E is the most accurate …"; a lone choice letter at the end; with ``closing`` (the
     default) the closing statement of a finished response ("Therefore, the value of n is 3.",
     "Billy sold 7 DVDs on Tuesday.": ``conclusions.closing_answer``, kind ``closing``).  With
     ``last_number_fallback`` (off by default: low precision) the last number in the text is taken
@@ -294,12 +294,19 @@ def extract_answer(text: str, *, last_number_fallback: bool = False, closing: bo
     lowered = text.lower()
     says_answer = "answer" in lowered
     says_option = "option" in lowered or "choice" in lowered
+    phrased = [
+        found
+        for found in (
+            _last_phrase_answer(text, _ANSWER_IS, "answer_is") if says_answer or says_option else None,
+            _last_phrase_answer(text, _ANSWER_COLON, "answer_colon") if says_answer else None,
+            _last_option_is(text) if says_option else None,
+        )
+        if found is not None
+    ]
     found = (
         last_boxed(text)
         or _last_gsm8k(text)
-        or (_last_phrase_answer(text, _ANSWER_IS, "answer_is") if says_answer or says_option else None)
-        or (_last_phrase_answer(text, _ANSWER_COLON, "answer_colon") if says_answer else None)
-        or (_last_option_is(text) if says_option else None)
+        or max(phrased, key=lambda answer: answer.start, default=None)
         or _lone_choice(text)
         or (closing_answer(text) if closing else None)
     )
@@ -347,6 +354,10 @@ _COUNT_IN_DIGITS = re.compile(  # "13 marbles", "2 cookies each"; never "2 pi", 
 )
 _ORDINAL_SUFFIX = re.compile(r"\d(?:st|nd|rd|th)\b")
 _ORDINAL = re.compile(r"(\d)\s*(?:\^\s*\{\s*(?:st|nd|rd|th)\s*\}|\^(?:st|nd|rd|th)\b|(?:st|nd|rd|th)\b)")
+_UNICODE_ROOT = re.compile(r"√\s*(?:\(([^()]*)\)|\{([^{}]*)\}|(\d+(?:\.\d+)?|[A-Za-z]))")
+_PLAIN_SQRT = re.compile(r"(?<![\\A-Za-z])sqrt\s*\(([^()]*)\)")
+_PLAIN_PI = re.compile(r"(?<![\\A-Za-z])pi(?![A-Za-z])|π")
+_VALUE_WITH_WORDS = re.compile(r"\s*(.*?[\d})\]π])\s+[A-Za-z]{2,}(?:\s+[A-Za-z]{2,}){0,2}\s*\.?\s*")
 _SLASH_FRACTION = re.compile(r"([-+]?\d+)/(\d+)")
 _LATEX_FRACTION = re.compile(r"(-?)\\frac\{(-?\d+)\}\{(-?\d+)\}")
 
@@ -584,6 +595,18 @@ def _math_verify_timeout() -> int | None:
     return MATH_VERIFY_TIMEOUT_S if threading.current_thread() is threading.main_thread() else None
 
 
+def _latex_form(s: str) -> str:
+    """``s`` as LaTeX math-verify reads: ``√13``, ``√(x)`` and ``sqrt(x)`` as ``\\sqrt{…}``, ``π``
+    and a lone ``pi`` as ``\\pi``, and the words after a value dropped ("3√13 units",
+    "\\frac{\\pi}{2} \\text{ radians}": units, which the reference leaves out)."""
+    with_words = _VALUE_WITH_WORDS.fullmatch(_as_words(s))
+    if with_words:
+        s = with_words.group(1)
+    s = _UNICODE_ROOT.sub(lambda m: "\\sqrt{" + next(g for g in m.groups() if g is not None) + "}", s)
+    s = _PLAIN_SQRT.sub(r"\\sqrt{\1}", s)
+    return _PLAIN_PI.sub(r"\\pi ", s).strip()
+
+
 def _as_latex_target(s: str) -> str:
     """Wrap a bare answer in ``\\boxed{}`` so math-verify's LaTeX extractor reads all of it."""
     s = s.strip()
@@ -659,7 +682,7 @@ def _grade_math(predicted: str, reference: str) -> Verdict:
         return Verdict(_parts_equal(p_parts, r_parts), "numeric")
     if len(predicted) > MAX_MATH_VERIFY_CHARS or len(reference) > MAX_MATH_VERIFY_CHARS:
         return UNDETERMINED
-    equal = _math_verify_equal(predicted.strip(), reference.strip())
+    equal = _math_verify_equal(_latex_form(predicted), _latex_form(reference))
     if equal is None:
         return UNDETERMINED
     return Verdict(equal, "math_verify")
@@ -677,6 +700,7 @@ def grade(
     """
     if predicted is None or reference is None or not predicted.strip() or not reference.strip():
         return UNDETERMINED
+    answer_type = canonical_answer_type(answer_type)
     try:
         if answer_type == "choice":
             return _grade_choice(predicted, reference, problem)
@@ -686,6 +710,17 @@ def grade(
     except Exception:  # noqa: BLE001 - a grading bug must not break imports or pages
         logger.exception("grade failed on %r vs %r", predicted[:80], reference[:80])
         return UNDETERMINED
+
+
+ANSWER_TYPE_ALIASES: dict[str, AnswerType] = {"mc": "choice", "multiple_choice": "choice", "number": "numeric"}
+"""Other names files give an answer type (thinkscope JSONL's ``answer_type`` documents ``mc``)."""
+
+
+def canonical_answer_type(name: str) -> AnswerType:
+    """The answer type ``name`` stands for: itself, or the type an alias names (``mc`` → ``choice``);
+    any other name grades as ``math``, the most general type."""
+    name = ANSWER_TYPE_ALIASES.get(name, name)  # type: ignore[assignment]
+    return name if name in ("numeric", "math", "choice", "text") else "math"  # type: ignore[return-value]
 
 
 _MATHY = re.compile(r"[\\^_{}=+*/<>()\[\]|0-9]")

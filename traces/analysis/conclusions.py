@@ -39,7 +39,7 @@ reading conclusions is linear in the length of the text.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 
@@ -73,7 +73,8 @@ _CUE = re.compile(
     r"[\s*#>\-]*(?:so|thus|therefore|hence|finally|consequently|this\s+gives|that\s+gives|"
     r"this\s+means|that\s+means|we\s+get|I\s+get|I\s+think|I['’]m\s+confident|"
     r"I\s+am\s+confident|I['’]m\s+sure|I\s+am\s+sure|(?:this|that)\s+(?:totals|makes|comes\s+to)|"
-    r"that['’]s|(?:I|we)\s+(?:end\s+up\s+with|arrived?\s+at))\b",
+    r"that['’]s|(?:I|we)\s+(?:end\s+up\s+with|arrived?\s+at)|combining\s+(?:these|the|both)\s+results|"
+    r"putting\s+(?:it|this|these|everything)\s+together|in\s+conclusion|in\s+total|altogether|overall)\b",
     re.IGNORECASE,
 )
 # A cue that is itself the verb of its sentence ("This gives me 100 barrels", "This totals to 98
@@ -91,7 +92,7 @@ _MID_CUE = re.compile(
 _EQUALS = re.compile(r"=(?<![<>!=\\:]=)(?!=)")
 _CUE_RELATION = re.compile(
     r"(?<![<>!=\\:])=(?!=)|\b(?:is|are|was|were|has|equals|gives|get|becomes|being|makes|"
-    r"totals(?:\s+to)?|comes\s+to|adds\s+up\s+to)\b(?!\s+not\b)"
+    r"totals(?:\s+to)?|comes\s+to|adds\s+up\s+to|(?<=\bgives\s)[^.=]{0,60}?\bas)\b(?!\s+not\b)"
     r"|(?<!\bnot\s)\bequal\s+to\b",
     re.IGNORECASE,
 )
@@ -103,6 +104,8 @@ _LIST_SEPARATOR = re.compile(r"\s*,\s*(?:(?:and|or)\s+)?|\s+(?:and|or)\s+")
 _SOLVED = re.compile(r"([A-Za-z])\s*=\s*(\S.*)", re.DOTALL)
 _DISPLAY_OPENING = re.compile(r"\s*(\\\[|\$\$)")
 _CLOSER = re.compile(r"\\\)|\\\]|\$|\*\*")
+_INLINE_MATH = re.compile(r"\\[()]|\$")
+_MATH_OPENERS = {"\\)": "\\(", "\\]": "\\[", "$": "$", "**": "**"}
 _TRAILING = " \t.,;:!?"
 _MATH_COMMAND = re.compile(
     r"\\(?:[dt]?frac|sqrt|pi|infty|cdot|times|div|pm|mp|circ|left|right|quad|[,;:!])(?![A-Za-z])"
@@ -118,7 +121,11 @@ _NOT_UNIT_WORDS = frozenset(
     "is are was were be a an the and or of so which that then but for to in on at as by "
     "because since if when where we i it this these those not".split()
 )
-_LEADING_NUMBER = re.compile(rf"(?:[-+]?\d[\d,]*(?:\.\d+)?|(?i:{'|'.join(NUMBER_WORDS)})\b)(?=\s+[A-Za-z])")
+# "4 possible numbers", "two y-intercepts"; never a multiplier or a part ("six times the side", "3 of them").
+_LEADING_NUMBER = re.compile(
+    rf"(?:[-+]?\d[\d,]*(?:\.\d+)?|(?i:{'|'.join(NUMBER_WORDS)})\b)"
+    r"(?=\s+[A-Za-z])(?!\s+(?:times|more|less|fewer|of|percent\s+of)\b)"
+)
 _LOWERCASE_WORD = re.compile(r"[a-z]+")
 # "f(x)", "r(x) = f(x)": names of quantities, no value.
 _FUNCTION_NAME_ONLY = re.compile(r"[A-Za-z]\s*\(\s*[A-Za-z]\s*\)(?:\s*=\s*[A-Za-z]\s*\(\s*[A-Za-z]\s*\))*")
@@ -128,6 +135,8 @@ _SYMBOL_LHS = re.compile(
 )
 _VALUE_RUN_END = re.compile(r"[\d\s.,/^_{}()\[\]+\-−–×·*√π∞%°!|]+\Z")
 _LHS_CHARS = 60
+_COUNT_WORDS = "|".join(word for word, value in NUMBER_WORDS.items() if value > 1)
+_NUMBER_TOKEN = re.compile(rf"(?<![\w.])[-+]?\$?\d[\d,]*(?:\.\d+)?(?![\w.]*\d)|\b(?i:{_COUNT_WORDS})\b(?!\s+of\b)")
 _UNKNOWN = re.compile(r"(?<![A-Za-z\\])[A-Za-z](?![A-Za-z])")
 _TIMES_X = re.compile(r"(?<=\d)\s*x\s*(?=\d)")
 
@@ -154,12 +163,22 @@ def _trim_value(text: str, start: int, end: int) -> tuple[int, int]:
             if text.startswith(opener, start, end):
                 start += len(opener)
                 changed = True
-    closer = _CLOSER.search(text, start, end)
-    if closer:
-        end = closer.start()
+    for closer in _CLOSER.finditer(text, start, end):
+        if not _closes_inner_math(text[start : closer.start()], closer.group()):
+            end = closer.start()
+            break
     while end > start and (text[end - 1] in _TRAILING or text[end - 1].isspace()):
         end -= 1
     return start, end
+
+
+def _closes_inner_math(before: str, closer: str) -> bool:
+    """Whether ``closer`` closes math opened inside the value (``before`` it), as the ``\\)`` of
+    "(3, \\( \\frac{\\pi}{2} \\))", rather than the math the value stands in."""
+    opener = _MATH_OPENERS[closer]
+    if opener == closer:
+        return before.count(opener) % 2 == 1
+    return before.count(opener) > before.count(closer)
 
 
 def _is_value(s: str) -> bool:
@@ -266,7 +285,20 @@ def _cued_conclusion(text: str, start: int, end: int) -> ExtractedAnswer | None:
             return ExtractedAnswer(text[span[0] : span[1]], "conclusion", *span)
     if relations and relations[-1].group().casefold() == "becomes":
         return None  # "the expression becomes:" introduces a rewriting, not a result
-    return _displayed_conclusion(text, relations[-1].end() if relations else cue_end, end)
+    displayed = _displayed_conclusion(text, relations[-1].end() if relations else cue_end, end)
+    return displayed if displayed is not None or relations else sole_number(text, cue_end, end)
+
+
+def sole_number(text: str, start: int, end: int) -> ExtractedAnswer | None:
+    """The one number of ``text[start:end]``, in digits or a count word ("So he fills three boxes",
+    "Billy sold 7 DVDs on Tuesday"), with the unit words after it; None when the text holds another
+    number, a relation ("="), or none ("one" is a pronoun as often as a number: never read)."""
+    numbers = list(_NUMBER_TOKEN.finditer(text, start, end))
+    if len(numbers) != 1 or text.find("=", start, end) >= 0:
+        return None
+    value = _value_after(text, numbers[0].start(), end)
+    span = None if value is None else _cued_value(text, *value)
+    return None if span is None else ExtractedAnswer(text[span[0] : span[1]], "conclusion", *span)
 
 
 def _unknowns(side: str) -> list[str]:
@@ -288,21 +320,27 @@ def _is_equation_to_solve(left: str, right: str) -> bool:
 
 
 def _listed_solutions(text: str, starts: list[int], end: int) -> ExtractedAnswer | None:
-    """"the roots are x = 3, x = 5, and x = 7": the list, when the value from one of ``starts``
-    (the cue's end, the first relation's) lists one unknown's values (``_solution_values``)."""
+    """"the roots are x = 3, x = 5, and x = 7" (each item perhaps in its own math, "\\(x = 3\\) and
+    \\(x = 5\\)"): the list, when the rest of the sentence from one of ``starts`` (the cue's end, the
+    first relation's) lists one unknown's values (``solution_values``)."""
     if text.count("=", starts[0], end) < 2:  # a list of solutions holds an "=" per item: most sentences have none
         return None
     for start in starts:
-        value = _value_after(text, start, end)
-        if value is not None and solution_values(text[value[0] : value[1]]) is not None:
-            return ExtractedAnswer(text[value[0] : value[1]], "conclusion", *value)
+        while start < end and text[start] in " \t:,":
+            start += 1
+        stop = end
+        while stop > start and (text[stop - 1] in _TRAILING or text[stop - 1].isspace()):
+            stop -= 1
+        if stop - start <= 2 * MAX_CONCLUSION_CHARS and solution_values(text[start:stop]) is not None:
+            return ExtractedAnswer(text[start:stop], "conclusion", start, stop)
     return None
 
 
 def solution_values(answer: str) -> str | None:
     """Two or more values of one unknown, listed as its solutions ("x = 3, x = 5, and x = 7"), as
-    the bare list ("3, 5, 7"); None for anything else (``x = 3, y = 5`` names two unknowns)."""
-    items = _LIST_SEPARATOR.split(answer.strip())
+    the bare list ("3, 5, 7"); None for anything else (``x = 3, y = 5`` names two unknowns).
+    Inline math delimiters around the items are dropped."""
+    items = _LIST_SEPARATOR.split(_INLINE_MATH.sub("", answer).strip())
     solved = [_SOLVED.fullmatch(item) for item in items]
     if len(items) < 2 or not all(solved) or len({m.group(1) for m in solved if m}) != 1:
         return None
@@ -379,12 +417,18 @@ MAX_CLOSING_REMARKS = 3
 
 _FINISHED_END = re.compile(r"(?:[.!?)\]}$]|\*\*)[\"'”’]?\Z")
 _ENUMERATOR = re.compile(r"\s*(?:\d{1,2}[.)]|[-*•]|#+)\s*")
-_HAS_VALUE = re.compile(r"\d|π|√|\\(?:frac|sqrt|pi)(?![A-Za-z])")
-_NUMBER_TOKEN = re.compile(r"(?<![\w.])[-+]?\$?\d[\d,]*(?:\.\d+)?(?![\w.]*\d)")
+_HAS_VALUE = re.compile(rf"\d|π|√|\\(?:frac|sqrt|pi)(?![A-Za-z])|\b(?i:{_COUNT_WORDS})\b")
 _IS_THE_ANSWER = re.compile(
     r"\s+is\s+(?:indeed\s+|definitely\s+|probably\s+)?(?:the|my|our)\s+(?:final\s+|correct\s+|right\s+)?answer\b",
     re.IGNORECASE,
 )
+# "Evelyn has the greatest average speed", "Thus, Evelyn's average speed is the largest": a "which"
+# or "who" question answered by naming the one with the property.
+_NAMED_SUPERLATIVE = re.compile(
+    r"([A-Z][a-z]+)(?:['’]s\b[^.=]{0,60}?)?\s+(?:has|is|was|had|have)\s+(?:the\s+)?(?:greatest|largest|highest|"
+    r"smallest|lowest|least|fastest|slowest|biggest|longest|shortest|most|best)\b"
+)
+_NOT_NAMES = frozenset("The This That These Those It Its Each Every Both Which What Who Option Choice Answer".split())
 _STATEMENT = re.compile(
     r"(?:the|its|their|his|her|our)\s[^=]{0,80}?\b(?:is|are|was|were|equals)\b(?!\s+not\b)", re.IGNORECASE
 )
@@ -393,27 +437,62 @@ _STATEMENT = re.compile(
 def closing_answer(text: str, start: int = 0, end: int | None = None) -> ExtractedAnswer | None:
     """The answer a finished response states in its closing sentences, kind ``closing`` (module
     docstring, 3): None when ``text[start:end]`` stops mid-sentence or before a list it announces
-    (cut off), or when its last sentence with a value reads as no answer.  Absolute offsets."""
+    (cut off), or when its last sentence with a value reads as no answer and no sentence names the
+    one with the property asked for.  Absolute offsets."""
     end = len(text) if end is None else min(end, len(text))
     start = max(0, start)
     while end > start and text[end - 1].isspace():
         end -= 1
     if end <= start or not _FINISHED_END.search(text, max(start, end - 3), end):
         return None
-    remarks = 0
-    for s, e in reversed(list(sentences(text, max(start, end - MAX_CLOSING_CHARS), end))):
+    closing = list(_closing_sentences(text, max(start, end - MAX_CLOSING_CHARS), end))
+    found = _closing_value(text, reversed(closing)) or next(
+        (named for s, e in reversed(closing) if (named := _named_superlative(text, s, e)) is not None), None
+    )
+    return None if found is None else ExtractedAnswer(found.text, "closing", found.start, found.end)
+
+
+def _closing_sentences(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """The sentences of ``text[start:end]`` without a leading list marker ("1.", "-"), skipping
+    those that are only one (a list item begun and cut off, a heading)."""
+    for s, e in sentences(text, start, end):
         enumerator = _ENUMERATOR.match(text, s, e)
         s = enumerator.end() if enumerator else s
-        if s >= e:
-            continue  # "1." alone: a list item begun and cut off, or a heading
-        if not _HAS_VALUE.search(text, s, e):
-            remarks += 1
-            if remarks > MAX_CLOSING_REMARKS:
-                return None
-            continue
-        found = _closing_statement(text, s, e)
-        return None if found is None else ExtractedAnswer(found.text, "closing", found.start, found.end)
+        if s < e:
+            yield s, e
+
+
+def _closing_value(text: str, closing: Iterable[tuple[int, int]]) -> ExtractedAnswer | None:
+    """The reading of the last sentence (``closing`` runs backwards) that names the one with the
+    asked property or holds a value, passing over at most ``MAX_CLOSING_REMARKS`` without either."""
+    remarks = 0
+    for s, e in closing:
+        named = _named_superlative(text, s, e)
+        if named is not None:
+            return named
+        if _HAS_VALUE.search(text, s, e):
+            return _closing_statement(text, s, e)
+        remarks += 1
+        if remarks > MAX_CLOSING_REMARKS:
+            return None
     return None
+
+
+def _named_superlative(text: str, start: int, end: int) -> ExtractedAnswer | None:
+    """The name in "Evelyn has the greatest average speed" or "Thus, Evelyn's speed is the largest"."""
+    named = _NAMED_SUPERLATIVE.match(text, _after_cue(text, start, end), end)
+    if named is None or named.group(1) in _NOT_NAMES:
+        return None
+    return ExtractedAnswer(named.group(1), "closing", *named.span(1))
+
+
+def _after_cue(text: str, start: int, end: int) -> int:
+    """Where a sentence's words begin after its opening cue and comma ("Thus, Evelyn's …" → "Evelyn")."""
+    cue = _CUE.match(text, start, end)
+    at = cue.end() if cue else start
+    while at < end and text[at] in " \t,":
+        at += 1
+    return at
 
 
 def _closing_statement(text: str, start: int, end: int) -> ExtractedAnswer | None:
@@ -429,10 +508,7 @@ def _closing_statement(text: str, start: int, end: int) -> ExtractedAnswer | Non
     statement = _STATEMENT.match(text, start + len(text[start:end]) - len(text[start:end].lstrip()), end)
     if statement:
         return _value_answer(text, statement.end(), end)
-    numbers = list(_NUMBER_TOKEN.finditer(text, start, end))
-    if len(numbers) == 1 and "=" not in text[start:end]:
-        return _value_answer(text, numbers[0].start(), numbers[0].end())
-    return None
+    return sole_number(text, start, end)
 
 
 def _value_answer(text: str, start: int, end: int) -> ExtractedAnswer | None:

@@ -1,5 +1,5 @@
-"""Loops: a sentence or block of text repeated at least three times, and the tokens it wastes
-(docs/concepts.md §3.4).
+"""Loops: a passage repeated at least three times, or a sentence or formula at least five times,
+and the tokens it wastes (docs/concepts.md §3.4).
 
 A *loop* is a block of consecutive tokens that occurs ``min_repeats`` (3) or more times without
 overlapping itself, each repeat starting at most one block-length after the previous one ends (the
@@ -7,6 +7,10 @@ repeats dominate the stretch they span: restating a formula three times across a
 is not a loop, going round in circles is).  The block must be either whole sentences or lines of
 at least ``min_tokens`` (8) tokens, or any run of at least ``min_fragment_tokens`` (24) tokens;
 shorter fragments repeat in every derivation (``\\sum_{k=1}^{n} \\frac{1}{``) without being loops.
+A block shorter than ``min_passage_tokens`` (60: a sentence, a formula) must occur
+``min_short_repeats`` (5) times: a derivation restates a definition once per value it applies it
+to, or writes a product out three times while it expands it, and that is work, not a loop; a
+degenerate loop repeats a short block many more times, or a whole passage.
 
 Comparison ignores case and whitespace: the text is cut into the approximate tokens of
 ``tokens.token_spans`` (words, digit groups, single symbols), casefolded, and blocks are compared
@@ -60,7 +64,14 @@ DEFAULT_MIN_FRAGMENT_TOKENS = 24
 """Shortest loop that is not whole sentences (about one long sentence)."""
 
 DEFAULT_MIN_REPEATS = 3
-"""docs/concepts.md §3.4: a block repeated at least three times."""
+"""docs/concepts.md §3.4: a passage repeated at least three times."""
+
+DEFAULT_MIN_PASSAGE_TOKENS = 60
+"""A block this long or longer (a passage of several sentences) is a loop at ``min_repeats``."""
+
+DEFAULT_MIN_SHORT_REPEATS = 5
+"""A shorter block (a sentence, a formula) is a loop only when repeated this many times: a
+derivation restates a formula or a definition three or four times while it works (docs/concepts.md §3.4)."""
 
 _SENTENCE_ENDS = ".!?:"
 _CLOSING_TOKENS = frozenset(".!?")
@@ -402,6 +413,8 @@ def find_loops(
     min_tokens: int = DEFAULT_MIN_TOKENS,
     min_fragment_tokens: int = DEFAULT_MIN_FRAGMENT_TOKENS,
     min_repeats: int = DEFAULT_MIN_REPEATS,
+    min_passage_tokens: int = DEFAULT_MIN_PASSAGE_TOKENS,
+    min_short_repeats: int = DEFAULT_MIN_SHORT_REPEATS,
 ) -> Loops:
     """Blocks of ``text[start:end]`` repeated ``min_repeats``+ times, with spans (docs/concepts.md §3.4).
 
@@ -418,6 +431,8 @@ def find_loops(
         )
     if min_repeats < 2:
         raise ValueError(f"min_repeats must be at least 2, got {min_repeats}")
+    if min_short_repeats < min_repeats:
+        raise ValueError(f"min_short_repeats ({min_short_repeats}) must be at least min_repeats ({min_repeats})")
     start, end = clamp_range(text, start, end)
     within = None if tokens is None else token_words_within(tokens, start, end)
     words, starts = token_words(text[start:end]) if within is None else within
@@ -427,7 +442,12 @@ def find_loops(
     tokens = _Tokens(text, start, words, starts.tolist(), word_ids, _packed_word_ids(word_ids))
     counted = (starts + start).tolist() if token_starts is None else token_starts
     loops = []
-    for block in _disjoint(_loop_blocks(tokens, min_tokens, min_fragment_tokens, min_repeats), len(words)):
+    blocks = (
+        block
+        for block in _loop_blocks(tokens, min_tokens, min_fragment_tokens, min_repeats)
+        if block.length >= min_passage_tokens or len(block.starts) >= min_short_repeats
+    )
+    for block in _disjoint(blocks, len(words)):
         repeats = tuple(tokens.char_span(p, p + block.length - 1) for p in block.starts)
         wasted = sum(tokens_in(counted, r.start, r.end) for r in repeats[1:])
         loops.append(Loop(repeats, wasted))

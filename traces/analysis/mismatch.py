@@ -33,6 +33,7 @@ from typing import Literal
 from traces.analysis.answers import (
     AnswerType,
     ExtractedAnswer,
+    canonical_answer_type,
     extract_answer,
     grade,
     infer_answer_type,
@@ -58,6 +59,10 @@ _FUNCTION_CALL = re.compile(rf"(?<![A-Za-z])(?:{_TRANSCENDENTAL_FUNCTIONS})(?![A
 _PI = re.compile(r"\\pi(?![A-Za-z])|π")
 _TRAILING_UNIT = re.compile(r"(?<=[\d}])[A-Za-z]{2,}(?:\^\{?\d\}?)?\Z")
 _LETTER = re.compile(r"[A-Za-z]")
+_MID_SENTENCE_END = re.compile(  # a comma, an operator, an opening bracket, a LaTeX command, a word that opens
+    r"(?:[,+\-−×*/=(\[{]|\\[A-Za-z]+|\b(?i:and|or|the|a|an|of|to|so|then|that|which|is|are|with|by|for|in|if|"
+    r"but|because|since|when|where|while|alternatively|wait|now|next|let))\s*\Z"
+)
 
 
 @dataclass(frozen=True)
@@ -172,6 +177,7 @@ def states_answer(candidate: str, target: str, answer_type: AnswerType = "math",
     * Choice and text answers go straight to ``grade`` (with the ``problem`` text, an option's
       text states its letter).
     """
+    answer_type = canonical_answer_type(answer_type)
     if answer_type not in ("choice", "text"):
         candidate = solution_values(candidate) or candidate
         if _is_plain_number(target):
@@ -197,9 +203,22 @@ def think_conclusion(reached: list[ExtractedAnswer]) -> ExtractedAnswer | None:
     return reached[-1] if reached else None
 
 
-def is_truncated(split: ThinkSplit, finish_reason: str | None = None) -> bool:
-    """Truncated generation (docs/concepts.md §1, §3.3): an unclosed think block, or ``finish_reason == "length"``."""
-    return not split.think_closed or finish_reason == "length"
+def is_truncated(split: ThinkSplit, finish_reason: str | None = None, text: str = "") -> bool:
+    """Truncated generation (docs/concepts.md §1, §3.3): the thinking was cut off before it closed.
+
+    * an unclosed think block, or ``finish_reason == "length"``;
+    * a thinking whose end no delimiter marks (a separate ``reasoning_content``) followed by no
+      answer at all: the generation stopped inside it, since a finished thinking is answered;
+    * a response without think delimiters that stops mid-sentence: it ends on a comma, an operator,
+      an opening bracket or a LaTeX command, or on a word no sentence ends on ("and", "the",
+      "Alternatively"…).
+    """
+    if not split.think_closed or finish_reason == "length":
+        return True
+    answer_blank = not text[split.answer_start : split.answer_end].strip()
+    if split.has_think:
+        return answer_blank and bool(text) and not text[split.think_end : split.answer_start].strip()
+    return not answer_blank and _MID_SENTENCE_END.search(text, max(split.answer_start, split.answer_end - 20), split.answer_end) is not None
 
 
 def first_stating(
@@ -268,7 +287,7 @@ def think_answer_mismatch(
         final_answer=final,
         unsupported=unsupported,
         think_empty=split.has_think and not text[think_start:think_end].strip(),
-        truncated=is_truncated(split, finish_reason),
+        truncated=is_truncated(split, finish_reason, text),
     )
 
 

@@ -66,14 +66,24 @@ def test_the_project_registers_the_score_names_its_traces_have(sky_project: Proj
     assert not ProjectScoreName.objects.exclude(project=sky_project).exists()
 
 
-def test_truncation_matches_the_raw_markers(sky_project: Project, sky_records: list[dict]) -> None:
-    """Independent count: a thought opened and never closed is truncated (SPEC §1)."""
-    analyze_traces(Trace.objects.filter(project=sky_project))
-    unclosed = sum(
-        "<|begin_of_thought|>" in r["code"][0] and "<|end_of_thought|>" not in r["code"][0] for r in sky_records
+def _cut_off(text: str) -> bool:
+    """A thought opened and never closed, or an output without markers that stops mid-sentence."""
+    if "<|begin_of_thought|>" in text:
+        return "<|end_of_thought|>" not in text
+    last = text.rstrip()
+    function_words = ("and", "or", "the", "of", "to", "so", "that", "alternatively")
+    return "<|" not in text and (
+        last[-1] in ",+-=([{" or last.split()[-1].lower() in function_words or last.split()[-1] == "\\cdot"
     )
-    assert unclosed > 0
-    assert Score.objects.filter(trace__project=sky_project, name="truncated", value=1.0).count() == unclosed
+
+
+def test_truncation_matches_the_raw_markers(sky_project: Project, sky_records: list[dict]) -> None:
+    """Independent count: a thought opened and never closed, or a response without think markers that
+    stops mid-sentence, is truncated (docs/concepts.md §1, §3.3)."""
+    analyze_traces(Trace.objects.filter(project=sky_project))
+    cut_off = sum(_cut_off(r["code"][0]) for r in sky_records)
+    assert cut_off > 0
+    assert Score.objects.filter(trace__project=sky_project, name="truncated", value=1.0).count() == cut_off
 
 
 def test_rerunning_replaces_results_without_duplicates(sky_project: Project) -> None:

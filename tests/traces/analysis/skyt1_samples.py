@@ -19,6 +19,10 @@ END_THOUGHT = "<|end_of_thought|>"
 BEGIN_SOLUTION = "<|begin_of_solution|>"
 ALT_BEGIN_SOLUTION = "<|im_start|>solution"
 END_SOLUTION = "<|end_of_solution|>"
+_OPEN_WORDS = frozenset(
+    "and or the a an of to so then that which is are with by for in if but because since when where while "
+    "alternatively wait now next let".split()
+)
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -39,6 +43,17 @@ class SkyTrace:
     think_span: tuple[int, int] | None  # None: no thought tag at all
     solution_span: tuple[int, int]
     truncated: bool  # a thought was opened and never closed, and no solution follows
+
+    @property
+    def cut_off(self) -> bool:
+        """Truncated, or without any marker and stopping mid-sentence (on a comma, an operator, an
+        opening bracket, a LaTeX command or a word such as "and", "the", "Alternatively")."""
+        if self.truncated or self.think_span is not None:
+            return self.truncated
+        last = self.text.rstrip()
+        word = last.split()[-1] if last.split() else ""
+        command = word.rsplit("\\", 1)[-1].isalpha() and "\\" in word  # "\\cdot", "(\\cos"
+        return last[-1:] in tuple(",+-=([{") or command or word.lower() in _OPEN_WORDS
 
     @property
     def solution(self) -> str:

@@ -1,4 +1,5 @@
-"""Loops: blocks repeated ≥ 3 times and the tokens they waste (SPEC §3.4), on the real Sky-T1 traces."""
+"""Loops: passages repeated ≥ 3 times, sentences and formulas ≥ 5 times, and the tokens they waste
+(docs/concepts.md §3.4), on the real Sky-T1 traces."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from traces.analysis.loops import DEFAULT_MIN_TOKENS, Loops, find_loops
+from traces.analysis.loops import (
+    DEFAULT_MIN_PASSAGE_TOKENS,
+    DEFAULT_MIN_SHORT_REPEATS,
+    DEFAULT_MIN_TOKENS,
+    Loops,
+    find_loops,
+)
 from traces.analysis.overthinking import reasoning_range
 from traces.analysis.segmentation import Span
 from traces.analysis.think import split_think
@@ -36,9 +43,13 @@ def found(skyt1_traces: list[SkyTrace]) -> list[tuple[SkyTrace, tuple[int, int],
 
 
 def test_paragraph_of_a_real_trace_repeated_three_times(found: list[Found]) -> None:
-    trace, (start, end), _ = next(f for f in found if f[1][0] > 0 and not f[2].loops and f[0].score)
-    think = trace.text[start:end]
-    paragraphs = [p for p in think.split("\n\n") if count_tokens(p) >= 2 * DEFAULT_MIN_TOKENS]
+    """A passage (a paragraph of at least ``DEFAULT_MIN_PASSAGE_TOKENS``) three times is a loop."""
+    trace, (start, end), paragraphs = next(
+        (f[0], f[1], passages)
+        for f in found
+        if f[1][0] > 0 and not f[2].loops and f[0].score
+        and (passages := [p for p in f[0].text[f[1][0] : f[1][1]].split("\n\n") if count_tokens(p) >= DEFAULT_MIN_PASSAGE_TOKENS])
+    )
     paragraph = paragraphs[len(paragraphs) // 2]
     at = trace.text.index(paragraph, start)
     text = trace.text[:at] + "\n\n".join([paragraph] * 3) + trace.text[at + len(paragraph) :]
@@ -58,13 +69,35 @@ def test_repeats_differing_in_case_and_spacing_are_one_loop(skyt1_traces: list[S
     sentence = (
         "Wait, maybe I should consider the case where x is negative, because then the square root is not real."
     )
-    variants = [sentence, sentence.upper(), sentence.replace(" ", "  \n ")]
+    variants = [sentence, sentence.upper(), sentence.replace(" ", "  \n "), sentence.lower(), sentence.title()]
     paragraphs = skyt1_traces[0].thought.split("\n\n")
     text = "\n\n".join([*paragraphs[:3], " ".join(variants), *paragraphs[3:6]])
     loops = find_loops(text).loops
-    assert len(loops) == 1 and loops[0].count == 3
+    assert len(loops) == 1 and loops[0].count == 5
     assert [text[r.start : r.end] for r in loops[0].repeats] == variants
-    assert loops[0].tokens_wasted == 2 * count_tokens(sentence)
+    assert loops[0].tokens_wasted == 4 * count_tokens(sentence)
+
+
+@pytest.mark.parametrize(
+    "derivation",
+    [
+        # R1 style: a definition restated once per value it is applied to.
+        "We have f(n) = n^2 + n + 41 and need f(1) + f(2) + f(3).\n\n"
+        "For n = 1: f(n) = n^2 + n + 41, so f(1) = 1 + 1 + 41 = 43.\n\n"
+        "For n = 2: again f(n) = n^2 + n + 41, so f(2) = 4 + 2 + 41 = 47.\n\n"
+        "For n = 3: f(n) = n^2 + n + 41 gives f(3) = 9 + 3 + 41 = 53.\n\nSo the sum is 143.",
+        # Sky-T1 style: a product written out three times while it is expanded.
+        "Let me write \\( p(x) = (x-2)(x-3)(x-4)(x-5)(x-6)(x-7) \\).\n\n"
+        "At x = 8, \\( (x-2)(x-3)(x-4)(x-5)(x-6)(x-7) \\) is 6 \\cdot 5 \\cdot 4 \\cdot 3 \\cdot 2 \\cdot 1 = 720.\n\n"
+        "At x = 1, \\( (x-2)(x-3)(x-4)(x-5)(x-6)(x-7) \\) is (-1)(-2)(-3)(-4)(-5)(-6) = 720 as well.",
+    ],
+)
+def test_a_formula_restated_while_working_is_no_loop(derivation: str) -> None:
+    """Three or four repeats of a short block are a derivation at work; five or more are a loop."""
+    assert find_loops(derivation).loops == ()
+    formula = "Wait, f(n) = n^2 + n + 41 for every n we try, so check it again."
+    stuck = " ".join([formula] * DEFAULT_MIN_SHORT_REPEATS)
+    assert [loop.count for loop in find_loops(stuck).loops] == [DEFAULT_MIN_SHORT_REPEATS]
 
 
 def test_every_loop_in_the_real_traces_is_a_true_repeat(found: list[Found]) -> None:
@@ -124,10 +157,10 @@ def test_lines_repeated_close_together_are_reported(found: list[Found]) -> None:
 
 def test_real_token_offsets_count_the_waste() -> None:
     block = "So the sum of the digits is seven plus two plus one, which is ten, not nine. "
-    text = "Start. " + block * 4 + "End."
+    text = "Start. " + block * 5 + "End."
     per_char = list(range(len(text)))
     loop = find_loops(text, token_starts=per_char).loops[0]
-    assert loop.count == 4 and loop.tokens_wasted == sum(r.end - r.start for r in loop.repeats[1:])
+    assert loop.count == 5 and loop.tokens_wasted == sum(r.end - r.start for r in loop.repeats[1:])
 
 
 def test_rejects_meaningless_parameters() -> None:

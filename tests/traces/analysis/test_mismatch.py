@@ -40,7 +40,7 @@ def _last_simple_box(text: str) -> str | None:
 
 def test_every_real_trace_gets_a_verdict_with_positions(verdicts: list[tuple[SkyTrace, Mismatch]]) -> None:
     for trace, m in verdicts:
-        assert m.truncated == trace.truncated
+        assert m.truncated == trace.cut_off
         assert m.think_empty == (trace.think_span is not None and not trace.thought.strip())
         if m.think_answer is not None:
             assert trace.think_span is not None
