@@ -107,19 +107,27 @@ def load_endpoints(file: str | None) -> dict[str, Endpoint]:
     declared = {EMBEDDED: EMBEDDED_ENDPOINT}
     if not file:
         return declared
-    try:
-        document = tomllib.loads(Path(file).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise EndpointConfigError(f"THINKSCOPE_ENDPOINTS_FILE {file}: {error}") from None
-    unknown = set(document) - {"endpoints"}
-    if unknown:
-        raise EndpointConfigError(f"{file}: unknown top-level key(s) {sorted(unknown)}; use [endpoints.NAME] tables")
-    tables = document.get("endpoints", {})
+    tables = read_endpoints_file(file).get("endpoints", {})
     if not isinstance(tables, dict):
         raise EndpointConfigError(f"{file}: 'endpoints' must be a table of [endpoints.NAME] tables")
     for name, table in tables.items():
         declared[name] = parse_endpoint(name, table, where=file)
     return declared
+
+
+def read_endpoints_file(file: str) -> dict[str, Any]:
+    """The parsed TOML of the endpoints file: ``[endpoints.NAME]`` tables, and the PRM folders of
+    ``[scorers.NAME]`` tables (app/scorers.py)."""
+    try:
+        document = tomllib.loads(Path(file).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise EndpointConfigError(f"THINKSCOPE_ENDPOINTS_FILE {file}: {error}") from None
+    unknown = set(document) - {"endpoints", "scorers"}
+    if unknown:
+        raise EndpointConfigError(
+            f"{file}: unknown top-level key(s) {sorted(unknown)}; use [endpoints.NAME] and [scorers.NAME] tables"
+        )
+    return document
 
 
 def parse_endpoint(name: str, table: Any, where: str = "endpoints") -> Endpoint:

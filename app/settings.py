@@ -19,6 +19,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from app.endpoints import EndpointConfigError, load_endpoints
+from app.scorers import load_scorers
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -307,8 +308,10 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 MODEL_CACHE_DIR = Path(env_str("THINKSCOPE_MODEL_CACHE") or DATA_DIR / "models")
 # The endpoints models generate on (servers, API key variables, local folders) are the operator's
 # configuration, never a project's: app/endpoints.py describes the file. `embedded` is always there.
+# The same file declares the process reward model folders projects may score with (app/scorers.py).
 try:
     MODEL_ENDPOINTS = load_endpoints(env_str("THINKSCOPE_ENDPOINTS_FILE") or None)
+    PRM_SCORERS = load_scorers(env_str("THINKSCOPE_ENDPOINTS_FILE") or None)
 except EndpointConfigError as error:
     raise ImproperlyConfigured(str(error)) from None
 

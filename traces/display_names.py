@@ -30,6 +30,12 @@ SCORE_NAMES: dict[str, str] = {
     "behaviour_subgoal": "Subgoal cues",
     "behaviour_backward_chaining": "Backward-chaining cues",
     "behaviour_reflection": "Reflection cues",
+    "prm": "PRM step score",
+    "prm_min": "PRM score, min over steps",
+    "prm_product": "PRM score, product over steps",
+    "prm_mean": "PRM score, mean over steps",
+    "prm_last": "PRM score, last step",
+    "prm_sum": "PRM score, sum over steps",
 }
 
 SOURCE_NAMES: dict[str, str] = {
@@ -46,11 +52,13 @@ SOURCE_NAMES: dict[str, str] = {
     "human-else-auto": "People, else an automatic method",
 }
 
-#: Sources named after what follows their prefix: ``llm_judge:<model>``, ``import:<format>``, ``heuristic:<name>``.
+#: Sources named after what follows their prefix: ``llm_judge:<model>``, ``import:<format>``, ``heuristic:<name>``,
+#: ``prm:<scorer>``.
 SOURCE_PREFIXES: dict[str, str] = {
     "llm_judge:": "LLM judge {}",
     "import:": "{} (imported)",
     "heuristic:": "Heuristic {}",
+    "prm:": "PRM {}",
 }
 
 #: Scores holding a 0-based step index, shown 1-based like the viewer's step numbers.

@@ -16,9 +16,11 @@ EXPORT_RUN = "workers.tasks.export_run"
 GENERATE_CHUNK = "workers.tasks.gpu_generate_chunk"
 MC_ROLLOUTS = "workers.tasks.gpu_mc_rollouts"
 JUDGE = "workers.tasks.gpu_judge"
+TRAIN_PRM = "workers.tasks.gpu_train_prm"
+SCORE_PRM = "workers.tasks.gpu_score_prm"
 
 #: Every task an action may queue.
-TASKS = (IMPORT_FILE, ANALYZE_RUN, EXPORT_RUN, GENERATE_CHUNK, MC_ROLLOUTS, JUDGE)
+TASKS = (IMPORT_FILE, ANALYZE_RUN, EXPORT_RUN, GENERATE_CHUNK, MC_ROLLOUTS, JUDGE, TRAIN_PRM, SCORE_PRM)
 
 
 def enqueue(task: str, *args: int | list[int]) -> None:

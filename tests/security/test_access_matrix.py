@@ -113,6 +113,7 @@ ROUTES: dict[str, Row] = {
     "import-preview": ui(UPLOAD, GET=R, POST=R),
     "import-cancel": ui(UPLOAD, POST=R),
     "label-evaluation": ui(GET=V),
+    "prm-list": ui(GET=V, POST=R),
     "trace-compare": ui(query="traces=@trace,@trace2", GET=V),
     "trace-compare-preference": ui(POST=A),
     "auto-label-form": ui(GET=R, POST=R),
@@ -185,6 +186,9 @@ ROUTES: dict[str, Row] = {
     "api:queue-detail": api(QUEUE, GET=V),
     "api:queue-next": api(QUEUE, POST=A),
     "api:auth-token": api(POST=SIGNED_IN, DELETE=SIGNED_IN),
+    "api:scorer-list": api(query="project=@slug", GET=V),
+    "api:scorer-train": api(POST=R, body={"POST": {"project": "@slug", "max_steps": 1}}),
+    "api:scorer-score": api(POST=R, body={"POST": {"project": "@slug", "scorer": "none-yet"}}),
 }
 
 #: URLs outside any project: Django's own login/password views and its admin (staff only).

@@ -77,7 +77,7 @@ from traces.analysis.rollouts import (
 from traces.actions.models import why_model_cannot_generate
 from traces.backends import BackendUnavailable, ChatPrompt, GenerationBackend, RolloutBackend, SamplingParams
 from traces.generation import build_prompt
-from traces.models import Label, LanguageModel, Project, Run, RunKind, RunStatus, Step, Trace, TraceAnnotation
+from traces.models import Label, LanguageModel, Project, Run, RunKind, RunStatus, Score, Step, Trace, TraceAnnotation
 from traces.models.trace import TraceQuerySet
 
 MC_SOURCE = "mc_rollout"
@@ -296,10 +296,11 @@ def judge_models(project: Project, judge_ids: Sequence[int]) -> list[LanguageMod
 
 @dataclass
 class TraceResult:
-    """What labelling one trace produced, written by :func:`_commit_trace` in one transaction."""
+    """What labelling one trace produced, written by :func:`commit_trace` in one transaction."""
 
     labels: dict[str, list[Label]] = field(default_factory=dict)  # source → its new labels (may be empty)
     annotations: dict[str, TraceAnnotation] = field(default_factory=dict)  # source → its new annotation
+    scores: dict[str, list[Score]] = field(default_factory=dict)  # method → its new step and trace scores
     failures: list[dict[str, Any]] = field(default_factory=list)
     skipped: str = ""
     rollouts: int = 0
@@ -330,10 +331,10 @@ def run_auto_labels(
     try:
         make_labeler = _mc_labeler if run.kind == RunKind.MC_ROLLOUT else _judge_labeler
         labeler = make_labeler(run, backend_for, live)
-        for trace, steps in _pending_traces(run):
+        for trace, steps in pending_traces(run):
             if is_stopped(run.pk):
                 raise RunCancelled
-            _commit_trace(run, trace, labeler(trace, steps))
+            commit_trace(run, trace, labeler(trace, steps))
             if on_trace is not None:
                 on_trace(run)
     except RunCancelled:
@@ -361,7 +362,7 @@ def _finish(run: Run) -> None:
     run.refresh_from_db()
 
 
-def _pending_traces(run: Run) -> Iterator[tuple[Trace, list[Step]]]:
+def pending_traces(run: Run) -> Iterator[tuple[Trace, list[Step]]]:
     """The run's traces after its cursor, in id order, each with its current steps."""
     traces = selected_traces(run.project, Selection.from_params(run.params)).filter(
         pk__lte=run.params.get("max_trace_id") or 0
@@ -376,14 +377,17 @@ def _pending_traces(run: Run) -> Iterator[tuple[Trace, list[Step]]]:
 
 
 @transaction.atomic
-def _commit_trace(run: Run, trace: Trace, result: TraceResult) -> None:
-    """Replace the trace's labels and annotations of each source, advance the run's cursor."""
+def commit_trace(run: Run, trace: Trace, result: TraceResult) -> None:
+    """Replace the trace's labels, annotations and scores of each source, advance the run's cursor."""
     for source, labels in result.labels.items():
         Label.objects.filter(trace=trace, source=source, user__isnull=True).delete()
         Label.objects.bulk_create(labels)
     for source, annotation in result.annotations.items():
         TraceAnnotation.objects.filter(trace=trace, source=source, user__isnull=True).delete()
         annotation.save()
+    for method, scores in result.scores.items():
+        Score.objects.filter(trace=trace, method=method).delete()
+        Score.objects.bulk_create(scores)
     Trace.objects.filter(pk=trace.pk).update(has_labels=Label.objects.filter(trace=trace).exists())
     locked = Run.objects.select_for_update().get(pk=run.pk)
     report = without_engine(locked.report)

@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from traces.api import members, tokens, views
+from traces.api import members, prms, tokens, views
 from traces.api.serializers import SLUG_PATTERN
 
 router = DefaultRouter()
@@ -20,6 +20,7 @@ router.register("preferences", views.PreferenceViewSet, basename="preference")
 router.register("imports", views.ImportViewSet, basename="import")
 router.register("exports", views.ExportViewSet, basename="export")
 router.register("queues", views.QueueViewSet, basename="queue")
+router.register("prms", prms.PrmViewSet, basename="scorer")
 
 urlpatterns = [
     path("", include(router.urls)),

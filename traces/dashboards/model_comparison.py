@@ -1,12 +1,14 @@
 """The model comparison dashboard of a project (metrics of docs/concepts.md §3.8, §3.3–3.5).
 
-Three grouped queries, whatever the number of traces:
+Grouped queries, whatever the number of traces:
 
 * per model × think bucket × answer bucket × length bucket × verdict: counts and token sums — the
   token distributions, accuracy by length bucket, and summed per model: accuracy with its Wilson CI
   and tokens per correct answer;
 * per model × problem × final answer, over graded traces: votes, right ones, first sample index —
   majority-vote accuracy (maj@n), and summed per model × problem: pass@k and per-problem difficulty;
+* per PRM scorer, the graded traces and their PRM trace scores: best-of-N and weighted-vote curves
+  by aggregation (``traces.dashboards.prm_curves``);
 * per model × verdict, over the per-trace summary scores (one narrow ``TraceAnalysis`` row per
   trace, not a dozen Score rows): mismatch, truncation and loop rates, behaviour frequencies beside
   the accuracy of traces with and without each behaviour, and the overthinking distribution (one
@@ -35,6 +37,7 @@ from traces.analysis.answers import normalize_answer
 from traces.analysis.metrics import Accuracy, accuracy_with_ci, pass_at_k, problem_solve_rates
 from traces.dashboards.charts import Chart, Column, Dashboard
 from traces.dashboards.filters import ModelDashboardForm
+from traces.dashboards.prm_curves import best_of_n_charts
 from traces.models import LanguageModel, Problem, Trace, TraceAnalysis
 from traces.models.analysis import SUMMARY_SCORES
 
@@ -84,6 +87,7 @@ def model_dashboard(form: ModelDashboardForm) -> Dashboard:
             accuracy_chart(models, links),
             pass_at_k_chart(problems, models, links),
             majority_chart(answers, models, links),
+            *best_of_n_charts(form, {model.id: model.name for model in models.values()}, links),
             token_chart("think_tokens", "Think tokens per trace", token_rows, models, links),
             token_chart("answer_tokens", "Answer tokens per trace", token_rows, models, links),
             length_accuracy_chart(token_rows, models, links),

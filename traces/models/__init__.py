@@ -5,6 +5,7 @@ from traces.models.label import ADJUDICATED, HUMAN, Label, LabelValue, TraceAnno
 from traces.models.label_history import LabelChange
 from traces.models.preference import Preference, PreferenceChoice
 from traces.models.problem import AnswerType, Problem
+from traces.models.prm import TrainedPrm
 from traces.models.project import ROLE_RANK, Membership, MembershipChange, Project, Role
 from traces.models.queue import AssignmentPolicy, AssignmentStatus, Queue, QueueAssignment, QueueItem
 from traces.models.run import Backend, LanguageModel, Run, RunKind, RunStatus, ThinkFormat
@@ -46,5 +47,6 @@ __all__ = [
     "Trace",
     "TraceAnalysis",
     "TraceAnnotation",
+    "TrainedPrm",
     "is_auto_source",
 ]

@@ -84,6 +84,8 @@ class RunKind(models.TextChoices):
     EXPORT = "export", "Export"
     MC_ROLLOUT = "mc_rollout", "Monte Carlo step labels"
     JUDGE = "judge", "LLM judge labels"
+    PRM_TRAINING = "prm_training", "PRM training"
+    PRM_SCORING = "prm_scoring", "PRM step scores"
 
 
 class Run(models.Model):

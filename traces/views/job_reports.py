@@ -2,7 +2,9 @@
 
 A Run's ``report`` is JSON its action wrote: an import's counts and skipped lines
 (``traces/actions/imports.py``), a generation's failures (``generation.py``), a Monte Carlo or judge
-run's rollouts, skipped traces and parse failures (``auto_labels.py``). :func:`job_report` turns it
+run's rollouts, skipped traces and parse failures (``auto_labels.py``), a PRM training's examples
+and loss curve (``prm_training.py``), a PRM scoring's version and partly scored traces
+(``prm_scoring.py``). :func:`job_report` turns it
 into counts with words, the problems with their reasons and one outcome per trace, and derives the
 status people read: a run that succeeded while some of its work failed or was skipped "finished with
 problems", never a plain success.
@@ -15,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from traces.actions.auto_labels import MC_SOURCE, judge_source
+from traces.actions.prm_scorers import prm_source
+from traces.display_names import display_name
 from traces.models import Label, LanguageModel, Run, RunKind, RunStatus, Trace, TraceAnnotation
 
 #: Traces listed one by one on a job page (the counts cover them all).
@@ -100,6 +104,7 @@ def problem_count(run: Run) -> int:
         RunKind.GENERATION: ("failure_count",),
         RunKind.MC_ROLLOUT: ("skipped",),
         RunKind.JUDGE: ("skipped", "parse_failure_count"),
+        RunKind.PRM_SCORING: ("skipped",),
     }.get(run.kind, ())  # type: ignore[call-overload]
     return sum(int(report.get(key, 0) or 0) for key in keys)
 
@@ -112,6 +117,8 @@ def job_report(run: Run) -> JobReport:
         RunKind.GENERATION: _generation_report,
         RunKind.MC_ROLLOUT: _mc_report,
         RunKind.JUDGE: _judge_report,
+        RunKind.PRM_TRAINING: _prm_training_report,
+        RunKind.PRM_SCORING: _prm_scoring_report,
     }.get(run.kind)  # type: ignore[call-overload]
     report = JobReport(status=status, status_words=words, headline="", problem_count=problem_count(run))
     if builder is not None:
@@ -352,3 +359,104 @@ def _verdict_words(step: int | None) -> str:
     if step is None:
         return "rated the steps"
     return "no error" if step < 0 else f"first error at step {step + 1}"
+
+
+# --- PRM training and scoring ---------------------------------------------------------------------
+
+
+def _prm_training_report(run: Run, data: dict[str, Any], report: JobReport) -> None:
+    params, examples = run.params, data.get("examples", {})
+    name = params.get("name", "")
+    losses = data.get("loss", [])
+    unused = sum(int(count) for count in examples.get("skipped", {}).values())
+    report.counts = [
+        Count(run.progress_done, f"of {run.progress_total:,} optimizer steps", "ok" if run.progress_done else "muted"),
+        Count(int(examples.get("train", 0)), "training examples (traces)", "ok" if examples.get("train") else "muted"),
+        Count(int(examples.get("positive", 0)), "steps labelled right"),
+        Count(int(examples.get("negative", 0)), "steps labelled wrong"),
+        Count(unused, "selected traces without a labelled first step (not used)", "warn" if unused else "muted"),
+    ]
+    if examples.get("test"):
+        report.counts.append(Count(int(examples["test"]), "traces held out (test split)"))
+    report.problems = [Problem(f"{count} trace{'s' if count != 1 else ''}", reason)
+                       for reason, count in examples.get("skipped", {}).items()]  # fmt: skip
+    last = f", loss {losses[-1][1]:.4f}" if losses else ""
+    if run.status == RunStatus.SUCCEEDED:
+        training = data.get("training", {})
+        report.headline = (
+            f"Trained the PRM '{name}' in {plural(int(training.get('steps', 0)), 'step')}{last}: it is a scorer of "
+            "this project now, and can score traces."
+        )
+    elif run.status == RunStatus.RUNNING:
+        report.headline = (
+            f"Training '{name}': step {run.progress_done:,} of {run.progress_total:,}{last}." if losses
+            else f"Preparing '{name}': reading the labelled traces and loading {params.get('base', '?')}…"
+        )
+    report.settings = [
+        ("Name", name),
+        ("Base model (endpoint)", params.get("base", "—")),
+        *[(label, value) for label, value, _ in _policy_rows(params.get("policy", {}))],
+        ("Optimizer steps", str(params.get("max_steps", "—"))),
+        ("Learning rate", str(params.get("learning_rate", "—"))),
+        ("Batch size", str(params.get("batch_size", "—"))),
+        ("Max tokens per trace", str(params.get("max_length", "—"))),
+        ("Trained blocks", f"top {params['trainable_layers']}" if params.get("trainable_layers") else "all"),
+        ("Step separator", repr(params.get("separator", "\n"))),
+    ]
+    if data.get("version"):
+        report.settings.append(("Version (weights digest)", data["version"]))
+
+
+def _policy_rows(policy: dict[str, Any]) -> list[tuple[str, str, str]]:
+    from traces.views.exports import policy_rows  # the export page's words for the same policy
+
+    return policy_rows({key: value for key, value in policy.items() if key not in ("seed", "split_by")})
+
+
+def _prm_scoring_report(run: Run, data: dict[str, Any], report: JobReport) -> None:
+    scorer = run.params.get("scorer", "")
+    source = prm_source(scorer)
+    partial = int(data.get("skipped", 0))
+    labels = Label.objects.filter(source=source, params__run_id=run.pk, trace__project=run.project, user__isnull=True)
+    report.counts = [
+        Count(run.progress_done, f"of {run.progress_total:,} traces scored", "ok" if run.progress_done else "muted"),
+        Count(labels.count(), "steps scored"),
+        Count(partial, "traces scored in part (no trace score)", "warn" if partial else "muted"),
+    ]
+    report.problems = _skipped_traces(data)
+    report.headline = f"Scored the steps of {plural(run.progress_done, 'trace')} with '{scorer}'."
+    if run.status == RunStatus.RUNNING:
+        report.headline = f"Scoring {plural(run.progress_total, 'trace')} with '{scorer}': {run.progress_done:,} done."
+    threshold = float(run.params.get("threshold", 0.5))
+    annotations = list(
+        TraceAnnotation.objects.filter(
+            source=source, params__run_id=run.pk, trace__project=run.project, user__isnull=True
+        ).order_by("trace_id")[:TRACES_SHOWN]
+    )
+    scores: dict[int, list[Detail]] = defaultdict(list)
+    shown = labels.filter(trace_id__in=[annotation.trace_id for annotation in annotations])
+    for trace_id, index, score in shown.order_by("trace_id", "step__index").values_list(
+        "trace_id", "step__index", "confidence"
+    ):
+        scores[trace_id].append(Detail(f"step {index + 1}: {score:.2f}", "ok" if score >= threshold else "bad"))
+    report.traces = [
+        TraceOutcome(
+            annotation.trace_id,
+            f"Trace {annotation.trace_id}",
+            _prm_verdict(annotation.first_error_step),
+            "bad" if annotation.first_error_step is not None and annotation.first_error_step >= 0 else "ok",
+            tuple(scores.get(annotation.trace_id, [])),
+        )
+        for annotation in annotations
+    ]
+    report.settings = [
+        ("Scorer", f"{display_name(source)}"),
+        ("Label +1 at a score of at least", f"{threshold:g}"),
+        ("Version", data.get("version", "—")),
+    ]
+
+
+def _prm_verdict(step: int | None) -> str:
+    if step is None:
+        return "some steps past the scorer's length: first error undetermined"
+    return "every step scored right" if step < 0 else f"first error at step {step + 1}: scored below the threshold"

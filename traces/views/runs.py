@@ -48,6 +48,7 @@ from traces.backends import SamplingParams
 from traces.models import Backend, LanguageModel, Problem, Project, Run, RunKind, RunStatus
 from traces.views.access import member_project
 from traces.views.job_reports import display_status, job_report
+from traces.views.loss_chart import loss_chart
 from traces.views.traces import HtmxHttpRequest, wants_fragment
 
 RUNS_PER_PAGE = 25
@@ -302,6 +303,7 @@ def run_detail(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
         "source_name": source_name(run),
         "report": job_report(run),
         "problem_count": len(run.params.get("problem_ids", [])),
+        "loss": loss_chart(run.report.get("loss", []), run.progress_total) if run.kind == RunKind.PRM_TRAINING else None,
     }
     template = "traces/run_detail.html#progress" if wants_fragment(request) else "traces/run_detail.html"
     return render(request, template, context)

@@ -8,10 +8,21 @@ below never strands a queued message.
 * :mod:`workers.tasks.data`: imports, analysis, exports (`default`).
 * :mod:`workers.tasks.generation`: generation runs, a task per chunk of problems (`gpu`).
 * :mod:`workers.tasks.auto_labels`: Monte Carlo and LLM judge step labels, a task per run (`gpu`).
+* :mod:`workers.tasks.prm`: training a process reward model, and scoring steps with one (`gpu`).
 """
 
 from workers.tasks.auto_labels import gpu_judge, gpu_mc_rollouts
 from workers.tasks.data import analyze_run, export_run, import_file
 from workers.tasks.generation import gpu_generate_chunk
+from workers.tasks.prm import gpu_score_prm, gpu_train_prm
 
-__all__ = ["analyze_run", "export_run", "gpu_generate_chunk", "gpu_judge", "gpu_mc_rollouts", "import_file"]
+__all__ = [
+    "analyze_run",
+    "export_run",
+    "gpu_generate_chunk",
+    "gpu_judge",
+    "gpu_mc_rollouts",
+    "gpu_score_prm",
+    "gpu_train_prm",
+    "import_file",
+]
