@@ -212,7 +212,7 @@ def test_unknown_escape_in_step_separator(shared_data: Path, project) -> None:
 
 
 def test_unknown_format_lists_the_valid_ones(shared_data: Path, project) -> None:
-    with pytest.raises(CommandError, match="invalid choice: 'csv'.*jsonl.*prm800k.*math_shepherd.*processbench.*trl"):
+    with pytest.raises(CommandError, match="invalid choice: 'csv'.*jsonl.*math_shepherd.*prm800k.*prmbench.*processbench.*trl"):
         import_traces(shared_data / "prm800k" / "phase2_train.examples.jsonl", "csv")
 
 
