@@ -12,7 +12,6 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
 from traces.actions.adjudication import traces_to_adjudicate
-from traces.actions.agreement import queue_agreement
 from traces.actions.demo import (
     DEMO_LABEL_NOTE,
     DEMO_LABEL_SOURCE,
@@ -41,6 +40,7 @@ from traces.models import (
     RunStatus,
     Trace,
 )
+from traces.queries.agreement import queue_agreement
 from workers.backends.embedded import EMBEDDED_MODEL_NAME
 from workers.management.commands.demo import SEED, Command, demo_password, login_url
 

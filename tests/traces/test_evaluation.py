@@ -17,12 +17,12 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
 
-from traces.actions.evaluation import evaluate_labeller, labelling_policy, score_labeller
 from traces.actions.exports import RequestRejected
 from traces.actions.imports import do_import
 from traces.exports.policy import SourcedLabel
 from traces.exports.records import ExportStep, ExportTrace
 from traces.models import Label, Membership, Project, Role, Step, Trace
+from traces.queries.evaluation import evaluate_labeller, labelling_policy, score_labeller
 
 REFERENCE = "import:processbench"
 SHIFTED = "heuristic:shifted"

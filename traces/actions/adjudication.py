@@ -23,9 +23,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import F
 
-from traces.actions.agreement import human_labels
 from traces.actions.labels import LabelError, LabelState, change_labels, replaced_by
 from traces.models import ADJUDICATED, HUMAN, Label, Queue, QueueItem, Step, Trace
+from traces.queries.agreement import human_labels
 
 STALE_MESSAGE = "someone adjudicated this trace since you opened it — reload the page to see their labels"
 

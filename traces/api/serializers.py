@@ -494,7 +494,7 @@ class ConfusionSerializer(serializers.Serializer):
 
 
 class EvaluationSerializer(serializers.Serializer):
-    """A labeller's scores against a reference (``traces.actions.evaluation.LabellerEvaluation``)."""
+    """A labeller's scores against a reference (``traces.queries.evaluation.LabellerEvaluation``)."""
 
     method = serializers.CharField()
     reference = serializers.CharField()

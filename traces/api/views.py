@@ -19,7 +19,6 @@ from rest_framework.response import Response
 
 from app.endpoints import EndpointRefused
 from traces import access
-from traces.actions.evaluation import evaluate_labeller
 from traces.actions.exports import RequestRejected, do_start_export, download_name, export_file, export_sources
 from traces.actions.generation import GenerationError, do_cancel_run, do_start_generation
 from traces.actions.imports import do_enqueue_import
@@ -45,6 +44,7 @@ from traces.models import (
     Trace,
     TraceAnnotation,
 )
+from traces.queries.evaluation import evaluate_labeller
 
 
 class NewestFirstCursor(CursorPagination):

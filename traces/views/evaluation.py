@@ -2,7 +2,7 @@
 
 Pick a label source (the method) and a reference source among those of the project; the page
 shows the ProcessBench figures, the step accuracy and the step confusion matrix
-(``traces.actions.evaluation``). Reading only: every member may use it, among the sources they
+(``traces.queries.evaluation``). Reading only: every member may use it, among the sources they
 may see (``traces.access``: a gold source is not offered to annotators and viewers).
 """
 
@@ -16,9 +16,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from traces import access
-from traces.actions.evaluation import LabellerEvaluation, evaluate_labeller, label_sources
 from traces.actions.exports import RequestRejected
 from traces.models import Project
+from traces.queries.evaluation import LabellerEvaluation, evaluate_labeller, label_sources
 from traces.views.access import member_project
 from traces.views.forms import NamedSelect, named_choices
 

@@ -19,7 +19,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.vary import vary_on_headers
 
 from traces import access
-from traces.actions.evaluation import label_sources
 from traces.actions.exports import (
     POLICY_FIELDS,
     ExportFilters,
@@ -46,6 +45,7 @@ from traces.exports.policy import (
 from traces.exports.writers import EXPORT_FORMATS, MANIFEST_NAME
 from traces.formats.trl import DEFAULT_STEP_SEPARATOR
 from traces.models import Project, Run, RunKind, RunStatus, is_auto_source
+from traces.queries.evaluation import label_sources
 from traces.views.access import member_project
 from traces.views.forms import NamedSelect, TraceFilterForm, named_choices
 from traces.views.traces import HtmxHttpRequest, wants_fragment

@@ -8,7 +8,7 @@
   and owners. "Start labeling" (POST) hands the person their next item and opens the labeling page
   in queue context (``?queue=<id>``), where ``n`` submits the item and goes to the next.
 * ``…/agreement/``: Krippendorff's alpha, Fleiss' kappa, first-error agreement overall and per pair
-  of annotators, and people against every automatic method (``traces.actions.agreement``).
+  of annotators, and people against every automatic method (``traces.queries.agreement``).
 * ``…/adjudicate/`` and ``…/adjudicate/<trace id>/``: reviewers and owners settle the steps people
   disagree on, with optimistic locking (a stale save answers 409 and changes nothing).
 
@@ -43,8 +43,6 @@ from traces.actions.adjudication import (
     trace_verdicts,
     traces_to_adjudicate,
 )
-from traces.actions.agreement import queue_agreement
-from traces.actions.evaluation import label_sources
 from traces.actions.labels import LabelError
 from traces.actions.queues import (
     MAX_NAME_CHARS,
@@ -72,6 +70,8 @@ from traces.models import (
     Step,
     Trace,
 )
+from traces.queries.agreement import queue_agreement
+from traces.queries.evaluation import label_sources
 from traces.templatetags.thinkscope import rating_text
 from traces.views.access import member_project
 from traces.views.forms import NamedSelect, TraceFilterForm, named_choices

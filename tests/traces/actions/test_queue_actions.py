@@ -24,7 +24,6 @@ from traces.actions.adjudication import (
     trace_verdicts,
     traces_to_adjudicate,
 )
-from traces.actions.agreement import queue_agreement
 from traces.actions.labels import LabelInput, do_save_labels
 from traces.actions.queues import (
     LEASE,
@@ -56,6 +55,7 @@ from traces.models import (
     Step,
     Trace,
 )
+from traces.queries.agreement import queue_agreement
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,6 @@ from dashboard_seed import seed_annotation
 from django.test import Client
 from django.urls import reverse
 
-from traces.actions.agreement import queue_agreement
 from traces.analysis.metrics import (
     accuracy_with_ci,
     cohen_kappa,
@@ -17,6 +16,7 @@ from traces.analysis.metrics import (
     krippendorff_alpha_ordinal,
 )
 from traces.models import HUMAN, Label, Membership, Queue, Role, Trace
+from traces.queries.agreement import queue_agreement
 
 pytestmark = pytest.mark.django_db
 

@@ -7,9 +7,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from traces.actions.evaluation import LabellerEvaluation, evaluate_labeller, label_sources
 from traces.actions.exports import ExportFilters, RequestRejected
 from traces.management.projects import add_filter_arguments, project_or_error
+from traces.queries.evaluation import LabellerEvaluation, evaluate_labeller, label_sources
 
 
 def percent(value: float | None) -> str:

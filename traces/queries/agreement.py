@@ -11,7 +11,7 @@ Read from the human labels of the queue's traces (their current steps), the coef
   ``modal_fleiss_kappa``, which the annotation dashboard uses too), and that count is shown beside it;
 * **first-error agreement**: per pair of people and trace where both labellings determine a first
   error (as the ProcessBench export reads it: the first −1, or "no error" when every step is rated
-  and none is −1; ``traces.actions.evaluation``), the share where they put it at the same step;
+  and none is −1; ``traces.queries.evaluation``), the share where they put it at the same step;
   overall, pooled over every pair;
 * per pair of people, the same plus Cohen's kappa over the steps both rated;
 * **human vs each automatic method** present on the queue's traces but the hidden ones (gold
@@ -32,12 +32,12 @@ from itertools import combinations
 
 from django.db.models import F
 
-from traces.actions.evaluation import LabellerEvaluation, evaluate_traces, labelling_policy
 from traces.analysis.metrics import cohen_kappa, first_error_agreement, krippendorff_alpha_ordinal, modal_fleiss_kappa
 from traces.exports.policy import SourcedLabel, trace_steps
 from traces.exports.records import first_error_position
 from traces.models import HUMAN, Label, Queue, Step, Trace, is_auto_source
 from traces.models.trace import TraceQuerySet
+from traces.queries.evaluation import LabellerEvaluation, evaluate_traces, labelling_policy
 
 
 @dataclass(frozen=True)
