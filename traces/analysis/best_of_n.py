@@ -18,7 +18,8 @@ bootstrap 95 % interval (problems resampled with replacement):
   chance, each tie group counting its mean correctness (a random tie-break).
 * **PRM-weighted majority vote** per aggregation: each drawn sample votes for its answer with its
   trace score; the answer with the most weight wins. Estimated over random N-subsets (the same
-  subsets for every method; exact at N = n, where every subset is the whole set).
+  subsets for every method; exact at N = 1, where a sample elects its own answer, and at N = n,
+  where every subset is the whole set).
 * **majority vote**: the same with one vote per sample.
 * **pass@N** (the ceiling: some sample of the N is right), the unbiased estimator of §3.8.
 
@@ -49,7 +50,7 @@ RESAMPLES = 200
 #: Random N-subsets drawn per problem for the votes: about this many over all problems, between
 #: the two bounds below (many problems average out the chance of few subsets each).
 VOTE_SUBSETS = 100_000
-MIN_VOTE_DRAWS, MAX_VOTE_DRAWS = 8, 256
+MIN_VOTE_DRAWS, MAX_VOTE_DRAWS = 8, 1024
 
 
 def aggregate(step_scores: Sequence[float], how: str) -> float:
@@ -196,6 +197,7 @@ class Ballots:
     slot: np.ndarray
     right: np.ndarray
     cell: np.ndarray
+    alone: np.ndarray  # [problems]: the exact N = 1 vote, the share of samples whose answer is right
 
     @classmethod
     def of(cls, answers: np.ndarray, correct: np.ndarray, subsets: np.ndarray) -> Ballots:
@@ -209,7 +211,8 @@ class Ballots:
         rows = np.arange(problems)[:, None, None]
         slot = first[rows, subsets]
         cell = slot + (np.arange(problems * draws) * (n + 1)).reshape(problems, draws, 1)
-        return cls(subsets, slot, right[rows, slot], cell)
+        alone = np.take_along_axis(right, first, axis=1).mean(axis=1)
+        return cls(subsets, slot, right[rows, slot], cell, alone)
 
 
 def vote(ballots: Ballots, weights: np.ndarray, largest: int) -> np.ndarray:
@@ -244,6 +247,7 @@ def vote(ballots: Ballots, weights: np.ndarray, largest: int) -> np.ndarray:
         changed = ahead | joins
         marks[here[changed]] = lead[changed]
         accuracy[:, size] = np.divide(wins, leaders, out=np.zeros(wins.shape), where=leaders > 0).mean(axis=1)
+    accuracy[:, 0] = ballots.alone  # one sample elects its own answer: exact, whatever was drawn
     return accuracy
 
 

@@ -3,8 +3,10 @@
 One URL, ``auto-labels/``, for two selections: ``?trace=<id>`` (the trace viewer loads its form
 fragment with htmx into its "Automatic labels" panel) or the trace list's filters as the query
 string (the list's "Auto-label…" link). It shows a Monte Carlo form (rollout model, K, linear or
-binary search) and a judge form (judge models, per-step or first-error prompt, self-judging);
-submitting one starts the job (``traces.actions.auto_labels``) and redirects to its job page.
+binary search), a judge form (judge models, per-step or first-error prompt, self-judging) and a PRM
+form (a scorer of the project, the threshold of its labels; docs/concepts.md §5.3); submitting one
+starts the job (``traces.actions.auto_labels``, ``traces.actions.prm_scoring``) and redirects to its
+job page.
 Starting jobs is for reviewers and owners (``Action.GENERATE``).
 """
 
@@ -31,6 +33,8 @@ from traces.actions.auto_labels import (
     selected_traces,
 )
 from traces.actions.exports import RequestRejected
+from traces.actions.prm_scorers import usable_scorers
+from traces.actions.prm_scoring import DEFAULT_THRESHOLD, ScoringSpec, do_start_scoring
 from traces.analysis.judges import JUDGE_MODES
 from traces.analysis.rollouts import MODES
 from traces.models import Backend, LanguageModel, Project, Run, Trace
@@ -101,12 +105,27 @@ class JudgeForm(forms.Form):
         )
 
 
+class PrmForm(forms.Form):
+    """PRM step scores (docs/concepts.md §5.3): a scorer of the project and its labels' threshold."""
+
+    scorer = forms.ChoiceField(help_text="trained on the PRMs page, or declared by the operator")
+    threshold = forms.FloatField(label="Label +1 from", min_value=0.01, max_value=0.99, initial=DEFAULT_THRESHOLD,
+                                 help_text="a step scored at least this is labelled right")  # fmt: skip
+
+    def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["scorer"].choices = [(s.name, s.name) for s in usable_scorers(project)]  # type: ignore[attr-defined]
+
+    def spec(self) -> ScoringSpec:
+        return ScoringSpec(self.cleaned_data["scorer"], self.cleaned_data["threshold"])
+
+
 def _reject(form: forms.Form, rejected: RequestRejected) -> None:
     """Show a refused request beside its field (above the form for a field it lacks)."""
     form.add_error(rejected.field if rejected.field in form.fields else None, rejected.message)
 
 
-def _start(request: HtmxHttpRequest, project: Project, form: McForm | JudgeForm, selection: Selection) -> Run | None:
+def _start(request: HtmxHttpRequest, project: Project, form: McForm | JudgeForm | PrmForm, selection: Selection) -> Run | None:
     """Start the job of a valid form; None (the error shown on the form) when it is refused."""
     if not form.is_valid():
         return None
@@ -114,6 +133,8 @@ def _start(request: HtmxHttpRequest, project: Project, form: McForm | JudgeForm,
     try:
         if isinstance(form, McForm):
             return do_start_mc(project, form.cleaned_data["model"], form.spec(), selection, user=user)  # type: ignore[arg-type]
+        if isinstance(form, PrmForm):
+            return do_start_scoring(project, form.spec(), selection, user=user)  # type: ignore[arg-type]
         return do_start_judge(project, form.spec(), selection, user=user)  # type: ignore[arg-type]
     except RequestRejected as rejected:
         _reject(form, rejected)
@@ -141,15 +162,18 @@ def auto_label_form(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     method = request.POST.get("method") if request.method == "POST" else None
     mc = McForm(request.POST if method == "mc" else None, prefix="mc", project=project)
     judge = JudgeForm(request.POST if method == "judge" else None, prefix="judge", project=project)
-    if method in ("mc", "judge"):
-        run = _start(request, project, mc if method == "mc" else judge, selection)
+    prm = PrmForm(request.POST if method == "prm" else None, prefix="prm", project=project)
+    if method in ("mc", "judge", "prm"):
+        run = _start(request, project, {"mc": mc, "judge": judge, "prm": prm}[method], selection)
         if run is not None:
             return redirect("job-detail", slug=project.slug, pk=run.pk)
     context |= {
         "mc": mc,
         "judge": judge,
+        "prm": prm,
+        "has_scorers": bool(prm.fields["scorer"].choices),  # type: ignore[attr-defined]
         "filters": selection.filters.as_query(),
         "trace_count": selected_traces(project, selection).count(),
         "has_models": generating_models(project).exists(),
     }
-    return render(request, template, context, status=400 if mc.errors or judge.errors else 200)
+    return render(request, template, context, status=400 if mc.errors or judge.errors or prm.errors else 200)

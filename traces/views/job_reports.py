@@ -374,12 +374,10 @@ def _prm_training_report(run: Run, data: dict[str, Any], report: JobReport) -> N
         Count(int(examples.get("train", 0)), "training examples (traces)", "ok" if examples.get("train") else "muted"),
         Count(int(examples.get("positive", 0)), "steps labelled right"),
         Count(int(examples.get("negative", 0)), "steps labelled wrong"),
-        Count(unused, "selected traces without a labelled first step (not used)", "warn" if unused else "muted"),
+        Count(unused, f"selected traces not used ({_reasons(examples.get('skipped', {}))})", "warn" if unused else "muted"),
     ]
     if examples.get("test"):
         report.counts.append(Count(int(examples["test"]), "traces held out (test split)"))
-    report.problems = [Problem(f"{count} trace{'s' if count != 1 else ''}", reason)
-                       for reason, count in examples.get("skipped", {}).items()]  # fmt: skip
     last = f", loss {losses[-1][1]:.4f}" if losses else ""
     if run.status == RunStatus.SUCCEEDED:
         training = data.get("training", {})
@@ -407,10 +405,17 @@ def _prm_training_report(run: Run, data: dict[str, Any], report: JobReport) -> N
         report.settings.append(("Version (weights digest)", data["version"]))
 
 
-def _policy_rows(policy: dict[str, Any]) -> list[tuple[str, str, str]]:
-    from traces.views.exports import policy_rows  # the export page's words for the same policy
+def _reasons(skipped: dict[str, int]) -> str:
+    """Why traces gave no example, as the TRL export words it: "no labelled step: 2"."""
+    return "; ".join(f"{reason}: {count}" for reason, count in skipped.items()) or "none"
 
-    return policy_rows({key: value for key, value in policy.items() if key not in ("seed", "split_by")})
+
+def _policy_rows(policy: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """The export page's words for the policy, without what a training leaves at its default."""
+    from traces.views.exports import policy_rows  # a view module: imported where it is used
+
+    unset = {"seed", "split_by"} | {key for key in ("auto_method", "test_fraction") if not policy.get(key)}
+    return policy_rows({key: value for key, value in policy.items() if key not in unset})
 
 
 def _prm_scoring_report(run: Run, data: dict[str, Any], report: JobReport) -> None:
@@ -424,7 +429,8 @@ def _prm_scoring_report(run: Run, data: dict[str, Any], report: JobReport) -> No
         Count(partial, "traces scored in part (no trace score)", "warn" if partial else "muted"),
     ]
     report.problems = _skipped_traces(data)
-    report.headline = f"Scored the steps of {plural(run.progress_done, 'trace')} with '{scorer}'."
+    version = f" (version {data['version']})" if data.get("version") else ""
+    report.headline = f"Scored the steps of {plural(run.progress_done, 'trace')} with '{scorer}'{version}."
     if run.status == RunStatus.RUNNING:
         report.headline = f"Scoring {plural(run.progress_total, 'trace')} with '{scorer}': {run.progress_done:,} done."
     threshold = float(run.params.get("threshold", 0.5))
@@ -452,7 +458,6 @@ def _prm_scoring_report(run: Run, data: dict[str, Any], report: JobReport) -> No
     report.settings = [
         ("Scorer", f"{display_name(source)}"),
         ("Label +1 at a score of at least", f"{threshold:g}"),
-        ("Version", data.get("version", "—")),
     ]
 
 

@@ -105,6 +105,7 @@ def test_the_training_job_page_draws_the_loss_curve(member_client, project) -> N
     assert '<polyline class="curve" points="' in html and "step 3 · 0.6500" in html
     assert "Training &#x27;tiny&#x27;: step 3 of 20, loss 0.6500." in html
     assert "4</strong> <span>training examples (traces)" in html
+    assert "(none)" in html  # no selected trace went unused
 
 
 def test_the_scoring_job_page_lists_each_traces_scores(member_client, project, labelled, trained) -> None:  # type: ignore[no-untyped-def]
@@ -154,3 +155,13 @@ def test_the_api_refuses_annotators(member, project, trained) -> None:  # type: 
     _, client = member("ann", Role.ANNOTATOR)
     response = client.post("/api/prms/score/", {"project": project.slug, "scorer": "tiny"}, content_type="application/json")
     assert response.status_code == 403
+
+
+def test_the_automatic_labels_page_scores_the_selected_traces(member_client, project, labelled, trained) -> None:  # type: ignore[no-untyped-def]
+    url = reverse("auto-label-form", args=[project.slug]) + f"?trace={labelled['beta'].pk}"
+    html = member_client.get(url).content.decode()
+    assert 'id="prm-form"' in html and '<option value="tiny">tiny</option>' in html
+    response = member_client.post(url, {"method": "prm", "prm-scorer": "tiny", "prm-threshold": 0.7})
+    scoring = Run.objects.get(kind=RunKind.PRM_SCORING)
+    assert response.status_code == 302 and scoring.params["trace_ids"] == [labelled["beta"].pk]
+    assert scoring.params["threshold"] == 0.7
