@@ -92,6 +92,10 @@ def test_filters_select_the_traces_and_are_recorded(alpha, client_for, start) ->
         ({"policy": {}}, ("policy", "sources"), "required"),
         ({"format": "xlsx"}, ("format",), "not a valid choice"),
         ({"step_separator": " "}, ("step_separator",), "TRL formats only"),
+        ({"options": {"placeholder_token": "x"}}, ("options",), "has no option 'placeholder_token'"),
+        ({"format": "openrlhf", "options": {"negative_token": ""}}, ("options",), "must not be blank"),
+        ({"policy": {"sources": "import:test", "human_completion": "maybe"}}, ("policy", "human_completion"),
+         "not a valid choice"),
         ({"filters": {"model": "gpt-9"}}, ("filters", "model"), "no model named 'gpt-9'"),
         ({"filters": {"correct": "perhaps"}}, ("filters", "correct"), "not a valid choice"),
         ({"project": "beta"}, ("project",), "does not exist"),
@@ -143,3 +147,17 @@ def test_a_queued_export_has_no_files_yet(alpha, client_for, django_capture_on_c
     assert (detail["status"], detail["files"], detail["manifest"]) == ("queued", [], None)
     response = client.get(reverse("export-download", args=[job["id"]]), {"file": "train"})
     assert response.status_code == 400 and "has not succeeded (status: queued)" in response.json()["file"][0]
+
+
+def test_openrlhf_export_takes_its_options(alpha, client_for, start) -> None:  # type: ignore[no-untyped-def]
+    client = client_for(alpha, Role.REVIEWER)
+    body = {"project": "alpha", "format": "openrlhf", "options": {"placeholder_token": "<step>"},
+            "policy": {"sources": "import:test", "human_completion": "skip"}}  # fmt: skip
+    response = start(client, body)
+    assert response.status_code == 202, response.json()
+    job = client.get(reverse("export-detail", args=[response.json()["id"]])).json()
+    assert job["status"] == "succeeded", job
+    assert job["manifest"]["options"] == {
+        "chunk_size": 1000, "placeholder_token": "<step>", "positive_token": "+", "negative_token": "-",
+    }  # fmt: skip
+    assert job["manifest"]["policy"]["human_completion"] == "skip"
