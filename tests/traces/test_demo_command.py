@@ -11,7 +11,6 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
-from traces.actions.adjudication import traces_to_adjudicate
 from traces.actions.demo import (
     DEMO_LABEL_NOTE,
     DEMO_LABEL_SOURCE,
@@ -21,7 +20,6 @@ from traces.actions.demo import (
     do_seed_demo_labels,
 )
 from traces.actions.demo_team import ANNOTATORS, DEMO_TEAM_NOTE, LABELED_ITEMS, QUEUE_NAME
-from traces.actions.queues import annotator_progress
 from traces.actions.store import store_traces
 from traces.demo_problems import demo_problems
 from traces.formats.base import ParsedTrace
@@ -40,7 +38,9 @@ from traces.models import (
     RunStatus,
     Trace,
 )
+from traces.queries.adjudication import traces_to_adjudicate
 from traces.queries.agreement import queue_agreement
+from traces.queries.queues import annotator_progress
 from workers.backends.embedded import EMBEDDED_MODEL_NAME
 from workers.management.commands.demo import SEED, Command, demo_password, login_url
 

@@ -53,10 +53,10 @@ from traces.actions.labels import (
     do_toggle_flag,
     do_undo_last_change,
 )
-from traces.actions.queues import QueuePlace, gold_sources, queue_place
 from traces.formats.processbench import NO_ERROR
 from traces.models import HUMAN, Label, LabelValue, Part, Project, Queue, Step, Trace, TraceAnnotation
 from traces.models.trace import TraceQuerySet
+from traces.queries.queues import QueuePlace, gold_sources, queue_place
 from traces.views.access import member_project
 from traces.views.presenters import LabelChip, analysis_of, label_chips_by_step, markers_of, step_rows
 from traces.views.traces import HtmxHttpRequest

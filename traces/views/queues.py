@@ -36,27 +36,18 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import reswap, retarget
 
 from traces import access
-from traces.actions.adjudication import (
-    StaleAdjudication,
-    StepVerdicts,
-    do_adjudicate_step,
-    trace_verdicts,
-    traces_to_adjudicate,
-)
+from traces.actions.adjudication import StaleAdjudication, do_adjudicate_step
 from traces.actions.labels import LabelError
 from traces.actions.queues import (
     MAX_NAME_CHARS,
     MAX_OVERLAP,
     QueueError,
     QueueSpec,
-    annotator_progress,
-    current_assignment,
     do_create_queue,
     do_set_queue_open,
     do_skip_item,
     do_submit_item,
     next_item_for,
-    queue_progress,
 )
 from traces.models import (
     HUMAN,
@@ -70,8 +61,10 @@ from traces.models import (
     Step,
     Trace,
 )
+from traces.queries.adjudication import StepVerdicts, trace_verdicts, traces_to_adjudicate
 from traces.queries.agreement import queue_agreement
 from traces.queries.evaluation import label_sources
+from traces.queries.queues import annotator_progress, current_assignment, queue_progress
 from traces.templatetags.thinkscope import rating_text
 from traces.views.access import member_project
 from traces.views.forms import NamedSelect, TraceFilterForm, named_choices

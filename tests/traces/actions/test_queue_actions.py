@@ -17,26 +17,18 @@ import numpy as np
 import pytest
 from django.db import connection
 
-from traces.actions.adjudication import (
-    StaleAdjudication,
-    adjudication_version,
-    do_adjudicate_step,
-    trace_verdicts,
-    traces_to_adjudicate,
-)
+from traces.actions.adjudication import StaleAdjudication, do_adjudicate_step
 from traces.actions.labels import LabelInput, do_save_labels
 from traces.actions.queues import (
     LEASE,
     QueueError,
     QueueSpec,
-    annotator_progress,
     do_create_queue,
     do_set_queue_open,
     do_skip_item,
     do_submit_item,
     interleave,
     next_item_for,
-    queue_progress,
 )
 from traces.actions.store import store_traces
 from traces.exports.policy import LabelPolicy, SourcedLabel, resolve_step
@@ -55,7 +47,9 @@ from traces.models import (
     Step,
     Trace,
 )
+from traces.queries.adjudication import adjudication_version, trace_verdicts, traces_to_adjudicate
 from traces.queries.agreement import queue_agreement
+from traces.queries.queues import annotator_progress, queue_progress
 
 pytestmark = pytest.mark.django_db
 
