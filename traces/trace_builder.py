@@ -169,7 +169,8 @@ def build_trace_fields(parsed: ParsedTrace) -> BuiltTrace:
     """Everything a stored trace needs, computed from one parsed completion."""
     raw_text = compose_raw_text(parsed)
     split = think_split(parsed, raw_text)
-    think_start, think_end, answer_start, answer_end = split.think_start, split.think_end, split.answer_start, split.answer_end
+    think_start, think_end = split.think_start, split.think_end
+    answer_start, answer_end = split.answer_start, split.answer_end
     if parsed.steps is not None:
         segmenter = "source"
         spans = [

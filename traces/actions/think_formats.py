@@ -8,8 +8,9 @@ A model's format is decided once per import, for all its traces, never guessed t
 4. else what the model's traces in the file show (``think.decide_think_format``), or ``none``
    when they show nothing (reported as undetermined).
 
-``plan_think_formats`` reads the records once before the import stores them and returns the plan;
-the import report lists per model the format, where it came from and why (``ModelFormat``).
+``plan_think_formats`` reads the records once before the import stores them (an import reads its
+file twice; the first read costs a parse, small beside storing) and returns the plan; the import
+report lists per model the format, where it came from and why (``ModelFormat``).
 """
 
 from __future__ import annotations
@@ -53,8 +54,10 @@ class FormatPlan:
         """``parsed`` with the think format it is read with (rules 1–4 of the module docstring)."""
         if self.chosen != AUTO:
             parsed.think_format = self.chosen
-        elif parsed.think_format == AUTO:
+        elif parsed.think_format == AUTO and model_name(parsed) in self.models:
             parsed.think_format = self.models[model_name(parsed)].think_format
+        # A model the planning read did not see (the file changed between the two reads) is read
+        # by each trace's own delimiters.
         return parsed
 
     def report(self) -> list[dict[str, str | int]]:
