@@ -69,7 +69,7 @@ class TrainingSpec:
     policy: LabelPolicy = DEFAULT_POLICY
     max_steps: int = 20
     learning_rate: float = 1e-4
-    batch_size: int = 4
+    batch_size: int = 2
     max_length: int = 384
     trainable_layers: int = 4
     separator: str = DEFAULT_SEPARATOR

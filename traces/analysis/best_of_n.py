@@ -49,7 +49,7 @@ PASS_AT_N = "pass_at_n"
 RESAMPLES = 200
 #: Random N-subsets drawn per problem for the votes: about this many over all problems, between
 #: the two bounds below (many problems average out the chance of few subsets each).
-VOTE_SUBSETS = 100_000
+VOTE_SUBSETS = 50_000
 MIN_VOTE_DRAWS, MAX_VOTE_DRAWS = 8, 1024
 
 
@@ -225,30 +225,39 @@ def vote(ballots: Ballots, weights: np.ndarray, largest: int) -> np.ndarray:
     ``lead`` number, which a new sole leader increments.
     """
     problems, draws, n = ballots.slot.shape
-    voting = ballots.slot < n
-    weight = np.where(voting, weights[np.arange(problems)[:, None, None], ballots.samples], 0.0)
-    totals = np.zeros(problems * draws * (n + 1))
-    marks = np.full(problems * draws * (n + 1), -1)
-    best = np.full((problems, draws), -np.inf)
-    lead = np.zeros((problems, draws), dtype=np.int64)
-    leaders = np.zeros((problems, draws))
-    wins = np.zeros((problems, draws))
+    # Size-major, one row per subset: the arrays one size reads are contiguous.
+    voting = _by_size(ballots.slot < n)
+    weight = _by_size(np.where(ballots.slot < n, weights[np.arange(problems)[:, None, None], ballots.samples], 0.0))
+    cells, hits = _by_size(ballots.cell), _by_size(ballots.right)
+    subsets = problems * draws
+    totals = np.zeros(subsets * (n + 1))
+    marks = np.full(subsets * (n + 1), -1)
+    best = np.full(subsets, -np.inf)
+    lead = np.zeros(subsets, dtype=np.int64)
+    leaders = np.zeros(subsets)
+    wins = np.zeros(subsets)
     accuracy = np.empty((problems, largest))
     for size in range(largest):
-        here, hit = ballots.cell[:, :, size], ballots.right[:, :, size]
-        totals[here] += weight[:, :, size]
+        here, hit, votes = cells[size], hits[size], voting[size]
+        totals[here] += weight[size]
         total = totals[here]
-        ahead = voting[:, :, size] & (total > best)
-        joins = voting[:, :, size] & (total == best) & (marks[here] != lead)
+        ahead = votes & (total > best)
+        joins = votes & (total == best) & (marks[here] != lead)
         lead += ahead
         best = np.where(ahead, total, best)
         leaders = np.where(ahead, 1.0, leaders + joins)
         wins = np.where(ahead, hit, wins + (joins & hit))
         changed = ahead | joins
         marks[here[changed]] = lead[changed]
-        accuracy[:, size] = np.divide(wins, leaders, out=np.zeros(wins.shape), where=leaders > 0).mean(axis=1)
+        shares = np.divide(wins, leaders, out=np.zeros(subsets), where=leaders > 0)
+        accuracy[:, size] = shares.reshape(problems, draws).mean(axis=1)
     accuracy[:, 0] = ballots.alone  # one sample elects its own answer: exact, whatever was drawn
     return accuracy
+
+
+def _by_size(array: np.ndarray) -> np.ndarray:
+    """[problems, draws, n] as a contiguous [n, problems × draws]."""
+    return np.ascontiguousarray(np.moveaxis(array, 2, 0).reshape(array.shape[2], -1))
 
 
 def pass_at(correct: np.ndarray, largest: int) -> np.ndarray:

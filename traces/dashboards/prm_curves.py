@@ -4,8 +4,7 @@ For each scorer whose trace scores (``prm_min`` … ``prm_sum``, method ``prm:<s
 filtered trace has, and each model shown: the model's graded traces that have every trace score
 become a ``SampleSet`` (answers compared after ``normalize_answer``), and
 ``traces.analysis.best_of_n.selection_curves`` gives best-of-N and the PRM-weighted vote per
-aggregation, plain majority vote and pass@N. Two queries per scorer, whatever the number of
-traces: the filtered traces' verdicts and answers, and their trace scores.
+aggregation, plain majority vote and pass@N. One query per scorer, whatever the number of traces.
 
 Charts: a summary table (``best_of_n``: per model × scorer × method, the accuracy at N = 1 and at
 the largest N), then per model × scorer a best-of-N chart and a weighted-vote chart, each against
@@ -18,14 +17,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from django.db.models import Q
+from django.db.models import Max, Q
 
 from traces.actions.prm_scorers import PRM_SOURCE_PREFIX
 from traces.actions.prm_scoring import TRACE_SCORES
 from traces.analysis.best_of_n import BEST_OF_N, MAJORITY_VOTE, PASS_AT_N, WEIGHTED_VOTE, Curve, SampleSet, selection_curves
 from traces.dashboards.charts import Chart, Column
 from traces.dashboards.filters import ModelDashboardForm
-from traces.models import ProjectScoreName, Score, Trace
+from traces.models import ProjectScoreName, Score
 
 #: At most this many scorers are drawn (the most recently registered first).
 MAX_SCORERS = 4
@@ -54,35 +53,34 @@ def scorers_present(form: ModelDashboardForm) -> list[str]:
 
 
 def sample_sets(form: ModelDashboardForm, method: str) -> dict[int, tuple[SampleSet, int]]:
-    """Per model, its graded traces with every trace score of ``method``, and their problem count."""
+    """Per model, its graded traces with every trace score of ``method``, and their problem count.
+
+    One query: the scores of the filtered graded traces, one row per trace with each aggregation's
+    score as a column (``FILTER``), beside the trace's model, problem, verdict and answer."""
     # The answer a vote counts, as the majority-vote chart counts it (imported here: that module imports this one).
     from traces.dashboards.model_comparison import answer_key
 
-    traces = Trace.objects.filter(form.trace_q(), is_correct__isnull=False).order_by("pk")
-    rows = list(traces.values_list("pk", "model_id", "problem_id", "is_correct", "final_answer"))
+    columns = {how: Max("value", filter=Q(name=name)) for how, name in TRACE_SCORES.items()}
+    rows = list(
+        Score.objects.filter(form.trace_q("trace__"), Q(trace__is_correct__isnull=False))
+        .filter(method=method, step__isnull=True, name__in=TRACE_SCORES.values())
+        .order_by()
+        .values("trace_id", "trace__model_id", "trace__problem_id", "trace__is_correct", "trace__final_answer")
+        .annotate(**columns)
+        .values_list("trace__model_id", "trace__problem_id", "trace__is_correct", "trace__final_answer", *columns)
+    )
     if not rows:
         return {}
-    ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
-    names = list(TRACE_SCORES.values())
-    values = np.full((len(names), len(rows)), np.nan)
-    scores = Score.objects.filter(
-        Q(trace__in=traces) & Q(method=method, step__isnull=True, name__in=names)
-    ).values_list("trace_id", "name", "value")
-    position = {name: i for i, name in enumerate(names)}
-    found = list(scores)
-    if not found:
-        return {}
-    trace_ids = np.fromiter((row[0] for row in found), dtype=np.int64, count=len(found))
-    which = np.fromiter((position[row[1]] for row in found), dtype=np.int64, count=len(found))
-    values[which, np.searchsorted(ids, trace_ids)] = np.fromiter((row[2] for row in found), dtype=np.float64, count=len(found))
-    complete = ~np.isnan(values).any(axis=0)
-    models = np.fromiter((row[1] for row in rows), dtype=np.int64, count=len(rows))
-    problems = np.fromiter((row[2] for row in rows), dtype=np.int64, count=len(rows))
-    correct = np.fromiter((bool(row[3]) for row in rows), dtype=bool, count=len(rows))
+    count = len(rows)
+    models = np.fromiter((row[0] for row in rows), dtype=np.int64, count=count)
+    problems = np.fromiter((row[1] for row in rows), dtype=np.int64, count=count)
+    correct = np.fromiter((row[2] for row in rows), dtype=bool, count=count)
     keys: dict[str, int] = {}
     answers = np.fromiter(
-        (keys.setdefault(answer_key(row[4]), len(keys)) if row[4] else -1 for row in rows), dtype=np.int64, count=len(rows)
+        (keys.setdefault(answer_key(row[3]), len(keys)) if row[3] else -1 for row in rows), dtype=np.int64, count=count
     )
+    values = np.array([row[4:] for row in rows], dtype=np.float64)  # None (a missing score) becomes nan
+    complete = ~np.isnan(values).any(axis=1)
     sets = {}
     for model in np.unique(models[complete]):
         keep = complete & (models == model)
@@ -90,7 +88,7 @@ def sample_sets(form: ModelDashboardForm, method: str) -> dict[int, tuple[Sample
             problem=problems[keep],
             correct=correct[keep],
             answer=answers[keep],
-            scores={how: values[i, keep] for i, how in enumerate(TRACE_SCORES)},
+            scores={how: values[keep, i] for i, how in enumerate(TRACE_SCORES)},
         )
         sets[int(model)] = (sample, len(np.unique(problems[keep])))
     return sets

@@ -28,6 +28,7 @@ from transformers import (  # noqa: E402
     DataCollatorForTokenClassification,
     PreTrainedModel,
     PreTrainedTokenizerBase,
+    PrinterCallback,
     Trainer,
     TrainerCallback,
     TrainingArguments,
@@ -163,7 +164,9 @@ def build_trainer(
         dataloader_num_workers=0,
     )
     collator = DataCollatorForTokenClassification(tokenizer, label_pad_token_id=-100)
-    return Trainer(model=model, args=args, train_dataset=rows, data_collator=collator, callbacks=list(callbacks))
+    trainer = Trainer(model=model, args=args, train_dataset=rows, data_collator=collator, callbacks=list(callbacks))
+    trainer.remove_callback(PrinterCallback)  # the losses go to the run (Watch), not to the worker's stdout
+    return trainer
 
 
 def train_rows(request: TrainingRequest) -> tuple[PreTrainedModel, PreTrainedTokenizerBase, list[dict[str, list[int]]], int, int]:
