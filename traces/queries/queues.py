@@ -14,11 +14,16 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
 from traces.analysis.metrics import step_confusion
 from traces.models import HUMAN, AssignmentStatus, Label, Queue, QueueAssignment, QueueItem, Trace
+
+
+def project_queues(project_id: int) -> QuerySet[Queue]:
+    """The project's queues."""
+    return Queue.objects.filter(project_id=project_id)
 
 
 def current_assignment(queue: Queue, user: AbstractBaseUser) -> QueueAssignment | None:
@@ -150,7 +155,8 @@ def gold_scores(queue: Queue) -> dict[int, GoldScore]:
 
 
 def gold_sources(queue: Queue) -> frozenset[str]:
-    """The label sources of the queue's gold items: the labeling page hides them from everyone labelling in the queue."""
+    """The label sources of the queue's gold items: the labeling page hides them from everyone
+    labelling in the queue."""
     sources = QueueItem.objects.filter(queue=queue).exclude(gold_source="").values_list("gold_source", flat=True)
     return frozenset(sources.distinct())
 

@@ -45,7 +45,9 @@ from django.views.decorators.vary import vary_on_headers
 from traces import access
 from traces.actions.preferences import MAX_REASON_CHARS, PreferenceError, as_shown, do_save_preference
 from traces.analysis.alignment import StepList, align_steps
-from traces.models import HUMAN, Preference, PreferenceChoice, Project, Trace
+from traces.models import PreferenceChoice, Project, Trace
+from traces.queries.preferences import preference_of, preferences_among
+from traces.queries.traces import step_rows, viewer_traces, visible_annotations
 from traces.views.access import member_project
 from traces.views.presenters import (
     AnalysisSummary,
@@ -56,7 +58,6 @@ from traces.views.presenters import (
     first_error_of,
     label_chips_by_step,
     markers_of,
-    step_rows,
     trace_scores,
 )
 from traces.views.traces import HtmxHttpRequest, wants_fragment
@@ -106,7 +107,7 @@ def parse_trace_ids(values: list[str]) -> list[int]:
 
 def compared_traces(project: Project, ids: list[int]) -> list[Trace]:
     """The traces ``ids`` of ``project`` in the order asked, all of one problem, else CompareError."""
-    found = Trace.objects.in_project(project).for_viewer().select_related("analysis").in_bulk(ids)
+    found = viewer_traces(project).in_bulk(ids)
     missing = [f"#{pk}" for pk in ids if pk not in found]
     if missing:
         raise CompareError(f"{project.name} has no trace {', '.join(missing)}")
@@ -231,7 +232,7 @@ def column_of(letter: str, read: TraceSteps, offset: int, anchor_row: int | None
     """One trace's column: a window of its steps (think then answer, marked as in the viewer) that
     shows the step on the anchor row, after a gap cell for the rows above its first step."""
     trace = read.trace
-    annotations = list(trace.annotations.exclude(hidden).order_by("source", "id"))
+    annotations = visible_annotations(trace, hidden)
     around = anchor_row - offset if anchor_row is not None else None
     parts = viewer_window(read.window, label_chips_by_step(trace, hidden), annotations, read.window.opening_at(around))
     cells = [CompareCell(0, offset - 1)] if offset else []
@@ -264,17 +265,14 @@ def aligned_columns(traces: list[Trace], hidden: Q) -> tuple[list[CompareColumn]
 def pair_choice(user: object, pair: tuple[Trace, Trace]) -> tuple[str, str] | None:
     """The person's saved (choice as the page shows the pair, reason) for ``pair``; None when unjudged."""
     x, y = pair
-    ids = {"trace_a_id": min(x.pk, y.pk), "trace_b_id": max(x.pk, y.pk)}
-    preference = Preference.objects.filter(**ids, source=HUMAN, user=user).first()
+    preference = preference_of(user, x.pk, y.pk)
     return None if preference is None else (as_shown(preference, x.pk), preference.reason)
 
 
 def my_preferences(user: object, traces: list[Trace]) -> list[ShownPreference]:
     """The person's human preferences between any two of ``traces``, in the page's pair order."""
     letter = letters_of(traces)
-    ids = list(letter)
-    rows = Preference.objects.filter(trace_a_id__in=ids, trace_b_id__in=ids, source=HUMAN, user=user)
-    stored = {(p.trace_a_id, p.trace_b_id): p for p in rows}
+    stored = preferences_among(user, letter)
     shown = []
     for x, y in combinations(traces, 2):
         preference = stored.get((min(x.pk, y.pk), max(x.pk, y.pk)))
@@ -371,7 +369,7 @@ def column_window(request: HttpRequest, project: Project, traces: list[Trace], a
     items = read.window.range_items(data["first"], data["start"], data["stop"], data["expand"], across_parts=True)
     if items is None:
         raise Http404("no such steps in this trace")
-    first_error = first_error_of(list(trace.annotations.exclude(hidden)))
+    first_error = first_error_of(visible_annotations(trace, hidden))
     rows = viewer_rows(read.window, items, label_chips_by_step(trace, hidden), first_error, data["expand"], loaded=True)
     offset, anchor = where.cleaned_data["offset"] or 0, where.cleaned_data["anchor"]
     cells = column_cells(rows, offset, anchor, read.t_star)

@@ -16,7 +16,7 @@ other people's labels (judgments stay independent; the trace viewer shows them a
 from __future__ import annotations
 
 import operator
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from functools import reduce
 from typing import Any, ClassVar
@@ -25,7 +25,7 @@ from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.db.models import Count, Exists, FilteredRelation, OuterRef, Q
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -54,11 +54,21 @@ from traces.actions.labels import (
     do_undo_last_change,
 )
 from traces.formats.processbench import NO_ERROR
-from traces.models import HUMAN, Label, LabelValue, Part, Project, Queue, Step, Trace, TraceAnnotation
+from traces.models import LabelValue, Part, Project, Queue, Step, Trace, TraceAnnotation
 from traces.models.trace import TraceQuerySet
-from traces.queries.queues import QueuePlace, gold_sources, queue_place
+from traces.queries.labeling import (
+    LABEL_CELL_FIELDS,
+    label_cell_rows,
+    my_annotation,
+    my_label_rows,
+    next_trace_to_label,
+    rated_progress,
+    trace_keys,
+)
+from traces.queries.queues import QueuePlace, gold_sources, project_queues, queue_place
+from traces.queries.traces import current_steps, step_rows, viewer_traces
 from traces.views.access import member_project
-from traces.views.presenters import LabelChip, analysis_of, label_chips_by_step, markers_of, step_rows
+from traces.views.presenters import LabelChip, analysis_of, label_chips_by_step, markers_of
 from traces.views.traces import HtmxHttpRequest
 from traces.views.windows import (
     PAGE_STEPS,
@@ -70,12 +80,6 @@ from traces.views.windows import (
     bad_window,
     text_piece,
 )
-
-#: The columns a label POST reads of its trace (never the raw text).
-TRACE_KEY_COLUMNS = ("id", "project_id", "current_segmentation_id")
-
-#: The columns of the person's label that its cell shows.
-LABEL_CELL_FIELDS = ("value", "flagged", "note", "params")
 
 STEP_ACTIONS = ("rate", "flag", "accept", "first_error", "no_error")
 
@@ -139,27 +143,9 @@ class PartSection:
 
 
 @dataclass(frozen=True)
-class Progress:
-    rated: int
-    total: int
-
-
-@dataclass(frozen=True)
 class Status:
     text: str
     level: str = "ok"  # ok | warn
-
-
-def my_label_rows(trace: Trace, user: object, step_ids: Collection[int]) -> dict[int, dict[str, Any]]:
-    """The person's human labels of these steps of the trace's current segmentation, by step id."""
-    labels = Label.objects.filter(
-        trace_id=trace.pk, source=HUMAN, user=user, step__segmentation_id=trace.current_segmentation_id
-    ).filter(step_id__in=step_ids)
-    return {row["step_id"]: row for row in labels.values("step_id", *LABEL_CELL_FIELDS)}
-
-
-def my_annotation(trace: Trace, user: object) -> TraceAnnotation | None:
-    return TraceAnnotation.objects.filter(trace_id=trace.pk, source=HUMAN, user=user).first()
 
 
 def my_label(step_id: int, index: int, row: dict[str, Any] | None, first_error: int | None) -> MyLabel:
@@ -179,25 +165,9 @@ def my_label(step_id: int, index: int, row: dict[str, Any] | None, first_error: 
     )
 
 
-def progress_of(trace: Trace, user: object) -> Progress:
-    """How many of the trace's current steps the person has rated (one query)."""
-    counts = Step.objects.filter(segmentation_id=trace.current_segmentation_id).aggregate(
-        total=Count("id", distinct=True),
-        rated=Count("labels", filter=Q(labels__source=HUMAN, labels__user=user, labels__value__isnull=False)),
-    )
-    return Progress(rated=counts["rated"], total=counts["total"])
-
-
 def label_cells(user: object, step_ids: list[int], first_error: int | None, shown: Q) -> list[MyLabel]:
     """The label cells of these steps that ``shown`` matches, in step order (one query: each step
     with the person's label joined)."""
-    mine = FilteredRelation("labels", condition=Q(labels__source=HUMAN, labels__user=user))
-    rows = (
-        Step.objects.filter(shown, pk__in=step_ids)
-        .annotate(mine=mine)
-        .order_by("index")
-        .values("id", "index", "mine__id", "mine__value", "mine__flagged", "mine__note", "mine__params")
-    )
     return [
         my_label(
             row["id"],
@@ -205,7 +175,7 @@ def label_cells(user: object, step_ids: list[int], first_error: int | None, show
             {field: row[f"mine__{field}"] for field in LABEL_CELL_FIELDS} if row["mine__id"] is not None else None,
             first_error,
         )
-        for row in rows
+        for row in label_cell_rows(user, step_ids, shown)
     ]
 
 
@@ -306,9 +276,8 @@ class StepActionForm(ShownStepsForm):
 
     def __init__(self, data: Any, *, trace: Trace) -> None:
         super().__init__(data)
-        steps = Step.objects.filter(segmentation_id=trace.current_segmentation_id).only("id", "index", "trace_id")
-        self.fields["step"].queryset = steps  # type: ignore[attr-defined]
-        self.fields["queue"].queryset = Queue.objects.filter(project_id=trace.project_id)  # type: ignore[attr-defined]
+        self.fields["step"].queryset = current_steps(trace).only("id", "index", "trace_id")  # type: ignore[attr-defined]
+        self.fields["queue"].queryset = project_queues(trace.project_id)  # type: ignore[attr-defined]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -366,23 +335,17 @@ class TraceVerdictsForm(forms.Form):
 # --- Access --------------------------------------------------------------------------------------------
 
 
-def labeling_target(request: HttpRequest, slug: str, pk: int, traces: TraceQuerySet) -> tuple[Project, Trace]:
-    """The project (404 for non-members, 403 unless the role may label) and the trace (404 if not in it)."""
+def labeling_target(
+    request: HttpRequest, slug: str, pk: int, traces: Callable[[Project], TraceQuerySet]
+) -> tuple[Project, Trace]:
+    """The project (404 for non-members, 403 unless the role may label) and the trace of ``traces(project)``
+    (404 if not in it)."""
     project = member_project(request, slug)
     try:
         access.require(project, request.user, access.Action.LABEL)
     except access.PermissionDenied as denied:
         raise PermissionDenied(str(denied)) from None
-    return project, get_object_or_404(traces.in_project(project), pk=pk)
-
-
-def next_trace_to_label(project: Project, user: object, after: Trace) -> Trace | None:
-    """The next trace in list order (newest first) that the person has not labeled, wrapping around."""
-    mine = Label.objects.filter(
-        trace_id=OuterRef("pk"), source=HUMAN, user=user, step__segmentation_id=OuterRef("current_segmentation_id")
-    )
-    candidates = Trace.objects.in_project(project).exclude(pk=after.pk).filter(~Exists(mine)).only("id")
-    return candidates.filter(pk__lt=after.pk).order_by("-id").first() or candidates.order_by("-id").first()
+    return project, get_object_or_404(traces(project), pk=pk)
 
 
 def queue_place_of(request: HttpRequest, project: Project, trace: Trace) -> QueuePlace | None:
@@ -408,7 +371,7 @@ def label_trace(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     """The labeling page of one trace, a window of its steps (``traces.views.windows``); with
     ``?queue=<id>``, in that queue's context (``n`` submits the item). Asked for more steps or the
     rest of a long text, that alone."""
-    project, trace = labeling_target(request, slug, pk, Trace.objects.for_viewer().select_related("analysis"))
+    project, trace = labeling_target(request, slug, pk, viewer_traces)
     annotation = my_annotation(trace, request.user)
     place = queue_place_of(request, project, trace)
     window, asked = TraceWindow(trace, step_rows(trace), markers_of(analysis_of(trace))), WindowForm(request.GET)
@@ -426,7 +389,7 @@ def label_trace(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         "problem": window.piece("problem"),
         "sections": labeling_sections(window, labeling, asked.cleaned_data["start"]),
         "first_error": annotation.first_error_step if annotation else None,
-        "progress": progress_of(trace, request.user),
+        "progress": rated_progress(trace, request.user),
         "form": TraceVerdictsForm.for_annotation(annotation),
         "finished": "finished" in request.GET,
     }
@@ -448,7 +411,7 @@ def labeling_steps(
 @login_required
 def label_step(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     """One keystroke on one step (rate, flag, accept, first error, no error): the changed cells come back."""
-    _, trace = labeling_target(request, slug, pk, Trace.objects.only(*TRACE_KEY_COLUMNS))
+    _, trace = labeling_target(request, slug, pk, trace_keys)
     form = StepActionForm(request.POST, trace=trace)
     if not form.is_valid():
         return HttpResponseBadRequest(error_text(form), content_type="text/plain; charset=utf-8")
@@ -464,7 +427,7 @@ def label_step(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 @login_required
 def undo_label(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     """Undo the person's last change of this trace."""
-    _, trace = labeling_target(request, slug, pk, Trace.objects.only(*TRACE_KEY_COLUMNS))
+    _, trace = labeling_target(request, slug, pk, trace_keys)
     form = ShownStepsForm(request.POST)
     if not form.is_valid():
         return HttpResponseBadRequest(error_text(form), content_type="text/plain; charset=utf-8")
@@ -479,7 +442,7 @@ def undo_label(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 @login_required
 def save_trace_verdicts(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
     """Save the trace-level form; htmx gets the form back, a plain POST goes back to the page."""
-    project, trace = labeling_target(request, slug, pk, Trace.objects.only(*TRACE_KEY_COLUMNS))
+    project, trace = labeling_target(request, slug, pk, trace_keys)
     form = TraceVerdictsForm(request.POST)
     saved = False
     if form.is_valid():
@@ -498,7 +461,7 @@ def save_trace_verdicts(request: HtmxHttpRequest, slug: str, pk: int) -> HttpRes
 @login_required
 def next_to_label(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     """Go to the person's next unlabeled trace (everything is already saved); back here when none is left."""
-    project, trace = labeling_target(request, slug, pk, Trace.objects.only(*TRACE_KEY_COLUMNS))
+    project, trace = labeling_target(request, slug, pk, trace_keys)
     following = next_trace_to_label(project, request.user, trace)
     if following is None:
         return redirect(reverse("trace-label", args=[project.slug, trace.pk]) + "?finished=1")
@@ -548,7 +511,7 @@ def changes_response(
         first_error = annotation.first_error_step if annotation else None
         context |= {
             "cells": label_cells(request.user, list(changes.step_ids), first_error, shown),
-            "progress": progress_of(trace, request.user),
+            "progress": rated_progress(trace, request.user),
             "first_error": first_error,
         }
     return render(request, "traces/label.html#changes", context)

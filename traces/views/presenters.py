@@ -17,12 +17,11 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from django.contrib.auth import get_user_model
-from django.db.models import Q, TextField
-from django.db.models.functions import Cast
+from django.db.models import Q
 
 from traces.analysis.engine import METHOD, Marker
-from traces.models import Label, Part, Score, Step, Trace, TraceAnalysis, TraceAnnotation, is_auto_source
+from traces.models import Part, Trace, TraceAnalysis, TraceAnnotation, is_auto_source
+from traces.queries.traces import label_rows, trace_score_rows
 
 if TYPE_CHECKING:
     from traces.views.windows import HiddenSteps, TextRest
@@ -319,32 +318,11 @@ class ViewerParts:
         return self.think_count + self.answer_count
 
 
-#: The columns of a step the viewer reads (plain rows: no model instances for thousands of steps).
-STEP_COLUMNS = ("id", "index", "char_start", "char_end", "part")
-
-
-def step_rows(trace: Trace) -> list[dict[str, Any]]:
-    """The current segmentation's steps in order, as plain rows (one query). Their alternatives come
-    as JSON text (``alternatives_json``), decoded only for the steps a page shows: decoding them all
-    took 0.2 s of a looping trace's 8,737 steps."""
-    steps = Step.objects.filter(segmentation_id=trace.current_segmentation_id).order_by("index")
-    steps = steps.annotate(alternatives_json=Cast("alternatives", TextField()))
-    return list(steps.values(*STEP_COLUMNS, "alternatives_json"))
-
-
 def label_chips_by_step(trace: Trace, hidden: Q | None = None) -> dict[int, list[LabelChip]]:
     """Every label of the current segmentation's steps, by step id, sorted by source (one query),
     but those ``hidden`` matches (the gold labels an annotator must not see)."""
-    username = f"user__{get_user_model().USERNAME_FIELD}"
-    labels = Label.objects.filter(trace_id=trace.pk, step__segmentation_id=trace.current_segmentation_id)
-    if hidden is not None:
-        labels = labels.exclude(hidden)
-    rows = (
-        labels.order_by("source", "user_id", "id")
-        .values_list("step_id", "source", username, "value", "flagged", "confidence", "note")
-    )
     chips: dict[int, list[LabelChip]] = defaultdict(list)
-    for step_id, source, who, value, flagged, confidence, note in rows:
+    for step_id, source, who, value, flagged, confidence, note in label_rows(trace, hidden):
         auto = is_auto_source(source)
         chips[step_id].append(
             LabelChip(
@@ -485,8 +463,7 @@ def markers_of(analysis: TraceAnalysis | None) -> list[Marker]:
 
 def trace_scores(trace: Trace) -> list[ScoreRow]:
     """Every trace-level score of the trace, by method and name (one query)."""
-    rows = Score.objects.filter(trace_id=trace.pk, step__isnull=True).order_by("method", "name")
-    return [ScoreRow(name, method, value) for name, method, value in rows.values_list("name", "method", "value")]
+    return [ScoreRow(name, method, value) for name, method, value in trace_score_rows(trace)]
 
 
 def step_number_at(steps: list[dict[str, Any]], pos: int) -> int | None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from traces.models import RunKind, Trace
+from traces.queries.traces import generation_batch_size
 
 
 @dataclass(frozen=True)
@@ -33,5 +34,5 @@ def generation_time(trace: Trace) -> GenerationTime | None:
         return None
     shared_by = 1
     if trace.run is not None and trace.run.kind == RunKind.GENERATION:
-        shared_by = Trace.objects.filter(run_id=trace.run_id, generation_ms=trace.generation_ms).count()
-    return GenerationTime(timedelta(milliseconds=trace.generation_ms), max(1, shared_by))
+        shared_by = generation_batch_size(trace)
+    return GenerationTime(timedelta(milliseconds=trace.generation_ms), shared_by)

@@ -23,6 +23,7 @@ from django_htmx.middleware import HtmxDetails
 from traces import access
 from traces.models import Project, Trace
 from traces.models.trace import TraceQuerySet
+from traces.queries.traces import same_problem_traces, step_rows, viewer_traces, visible_annotations
 from traces.views.access import member_project
 from traces.views.forms import TraceFilterForm
 from traces.views.presenters import (
@@ -33,7 +34,6 @@ from traces.views.presenters import (
     first_error_of,
     label_chips_by_step,
     markers_of,
-    step_rows,
     trace_scores,
 )
 from traces.views.timing import generation_time
@@ -152,9 +152,9 @@ def trace_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     """One trace: problem, answers, counts, analysis badges, and a window of its marked steps with labels
     from every source (``traces.views.windows``); asked for more steps or the rest of a text, that alone."""
     project = member_project(request, slug)
-    trace = get_object_or_404(Trace.objects.in_project(project).for_viewer().select_related("analysis"), pk=pk)
+    trace = get_object_or_404(viewer_traces(project), pk=pk)
     hidden = access.hidden_labels(request.user)
-    annotations = list(trace.annotations.exclude(hidden).select_related("user").order_by("source", "id"))
+    annotations = visible_annotations(trace, hidden)
     analysis = analysis_of(trace)
     markers = markers_of(analysis)
     steps = step_rows(trace)
@@ -169,7 +169,7 @@ def trace_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     parts = viewer_window(window, labels, annotations, asked.cleaned_data["start"])
     summary = analysis_summary(trace, analysis, markers, trace_scores(trace), steps) if analysis else None
     context = {"project": project, "trace": trace, "annotations": annotations, "parts": parts, "analysis": summary}
-    context |= {"same_problem": same_problem_traces(trace), "problem": window.piece("problem")}
+    context |= {"same_problem": same_problem_traces(trace, COMPARE_MENU_SIZE), "problem": window.piece("problem")}
     context["generation"] = generation_time(trace)
     return render(request, "traces/trace_detail.html", context)
 
@@ -192,10 +192,3 @@ def viewer_steps(
 
 #: At most this many other traces of the problem are offered in the viewer's "Compare with…" menu.
 COMPARE_MENU_SIZE = 20
-
-
-def same_problem_traces(trace: Trace) -> list[Trace]:
-    """The other traces of the trace's problem, newest first, for the "Compare with…" menu."""
-    others = Trace.objects.filter(project_id=trace.project_id, problem_id=trace.problem_id).exclude(pk=trace.pk)
-    columns = ("id", "sample_index", "is_correct", "grading_method", "model__name")
-    return list(others.select_related("model").only(*columns).order_by("-id")[:COMPARE_MENU_SIZE])

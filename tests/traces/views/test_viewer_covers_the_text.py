@@ -18,8 +18,8 @@ from page_windows import shown_steps, with_hidden_steps
 
 from traces.actions.imports import do_import
 from traces.models import Project, Trace
+from traces.queries.traces import step_rows
 from traces.views import windows
-from traces.views.presenters import step_rows
 from traces.views.windows import TraceWindow
 
 pytestmark = pytest.mark.django_db
