@@ -26,7 +26,8 @@ from traces.exports.policy import LabelPolicy
 from traces.exports.writers import write_export
 from traces.models import Trace
 
-pytestmark = [pytest.mark.trl, pytest.mark.django_db]
+#: Building the venv (torch, transformers, trl) takes longer than the suite's ten minutes per test.
+pytestmark = [pytest.mark.trl, pytest.mark.django_db, pytest.mark.timeout(3600)]
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 TRL = "trl==1.13.0"
