@@ -89,9 +89,10 @@ _ANSWER_COLON = re.compile(
     re.IGNORECASE,
 )
 _SENTENCE_END = re.compile(r"\.(?=\s|$)|\n")
-_OPTION_IS = re.compile(  # "Option E is the most accurate …", "choice (B) is correct"
+_OPTION_IS = re.compile(  # "Option E is the most accurate …", "choice (B) is correct"; "… corresponds to choice E", "matches G"
     r"\b(?:option|choice)\s+\(?([A-J])\)?\s+(?:is|seems|appears)\s+(?:to\s+be\s+)?(?:the\s+)?"
-    r"(?:most\s+(?:accurate|appropriate|correct|likely|plausible|comprehensive|reasonable)|best|correct|right)\b",
+    r"(?:most\s+(?:accurate|appropriate|correct|likely|plausible|comprehensive|reasonable)|best|correct|right)\b"
+    r"|\b(?:(?:corresponds?\s+to|matches)\s+(?:option\s+|choice\s+)?|is\s+(?:option|choice)\s+)\(?([A-J])\)?(?![\w(])",
     re.IGNORECASE,
 )
 # "The answer should be an integer n where 0 ≤ n < 9", "… must be expressed as a common fraction":
@@ -245,11 +246,15 @@ def _last_phrase_answer(text: str, pattern: re.Pattern[str], kind: str) -> Extra
 
 
 def _last_option_is(text: str) -> ExtractedAnswer | None:
-    """The letter of the last "Option E is the most accurate/correct/best …" (kind ``option_is``)."""
+    """The letter of the last "Option E is the most accurate/correct/best …" or "… which
+    corresponds to (option) E / matches (option) E / is option E" (kind ``option_is``)."""
     last = None
     for last in _OPTION_IS.finditer(text):
         pass
-    return None if last is None else ExtractedAnswer(last.group(1), "option_is", *last.span(1))
+    if last is None:
+        return None
+    group = 1 if last.group(1) else 2
+    return ExtractedAnswer(last.group(group), "option_is", *last.span(group))
 
 
 def _last_number(text: str) -> ExtractedAnswer | None:
@@ -289,11 +294,11 @@ def extract_answer(text: str, *, last_number_fallback: bool = False, closing: bo
     when nothing else is found (kind ``last_number``), as the Qwen2.5-Math evaluation scripts and
     lm-eval's "flexible-extract" do.  Linear time, never raises.
     """
-    # The phrase patterns contain "answer", "option" or "choice": case-insensitive substring tests
+    # The phrase patterns contain "answer", "option", "choice", "match" or "correspond": substring tests
     # spare their regex scans on the many steps that never say them (they dominate per-step extraction).
     lowered = text.lower()
     says_answer = "answer" in lowered
-    says_option = "option" in lowered or "choice" in lowered
+    says_option = any(word in lowered for word in ("option", "choice", "match", "correspond"))
     phrased = [
         found
         for found in (
@@ -354,6 +359,7 @@ _COUNT_IN_DIGITS = re.compile(  # "13 marbles", "2 cookies each"; never "2 pi", 
 )
 _ORDINAL_SUFFIX = re.compile(r"\d(?:st|nd|rd|th)\b")
 _ORDINAL = re.compile(r"(\d)\s*(?:\^\s*\{\s*(?:st|nd|rd|th)\s*\}|\^(?:st|nd|rd|th)\b|(?:st|nd|rd|th)\b)")
+_COLUMN_VECTOR = re.compile(r"\\begin\{[pbv]?matrix\}(.*?)(?:\\\\)?\\end\{[pbv]?matrix\}")
 _UNICODE_ROOT = re.compile(r"√\s*(?:\(([^()]*)\)|\{([^{}]*)\}|(\d+(?:\.\d+)?|[A-Za-z]))")
 _PLAIN_SQRT = re.compile(r"(?<![\\A-Za-z])sqrt\s*\(([^()]*)\)")
 _PLAIN_PI = re.compile(r"(?<![\\A-Za-z])pi(?![A-Za-z])|π")
@@ -376,7 +382,8 @@ def normalize_answer(s: str) -> str:
     "2", up to twenty, at most three words after it) or in digits ("13 marbles" → "13", the first
     word of three letters or more), and a leading single-variable
     assignment ("x = 5" → "5"); rewrites ``\\dfrac``/``\\tfrac`` to ``\\frac`` and the brace-less
-    shorthands ``\\frac12``/``\\sqrt2``.  Case is kept (variables are case-sensitive).
+    shorthands ``\\frac12``/``\\sqrt2``, and writes a column vector as a tuple.  Case is kept
+    (variables are case-sensitive).
 
     Grading the answers reached in a long trace normalises the same short strings (the target,
     "2", "4"…) dozens of times, so those are cached.
@@ -393,6 +400,7 @@ def _normalize(s: str) -> str:
     count = _COUNT_IN_DIGITS.fullmatch(words)
     if count:
         return count.group(1)
+    s = _column_as_tuple(s.strip())  # before spacing goes: "\\\\ " ends a row, "\\ " is a space
     s = _SPACING.sub("", s)
     s = _WHITESPACE.sub("", s)
     for _ in range(2):  # two passes unwrap \text{\textbf{x}}
@@ -422,6 +430,15 @@ def _normalize(s: str) -> str:
 
 
 _normalize_short = lru_cache(maxsize=8192)(_normalize)
+
+
+def _column_as_tuple(s: str) -> str:
+    """A column vector ``\\begin{pmatrix} a \\\\ b \\end{pmatrix}`` (no ``&``: one column) as the tuple
+    ``(a,b)``, the other way a vector is written; anything else unchanged."""
+    column = _COLUMN_VECTOR.fullmatch(s)
+    if column is None or "&" in column.group(1):
+        return s
+    return "(" + ",".join(cell.strip() for cell in column.group(1).split("\\\\")) + ")"
 
 
 def _as_words(s: str) -> str:
@@ -513,7 +530,7 @@ _OPTION_MARK = re.compile(  # "A. 7,000", "A) 21", "(A) Line", "$\textbf{(A)}\ 3
     r"(?:(?<=[\s$\]])|^)(?:\\textbf\{)?(?:\(([A-J])\)|([A-J])[.)])\}?(?=[ \t]|\\ )", re.MULTILINE
 )
 _OPTION_TEXT_EDGES = re.compile(r"^(?:\\ |\s|\$)+|(?:\\qquad|\\ |\s|\$)+$")
-_LEADING_VALUE = re.compile(r"\s*\$?([-+]?\d[\d,]*(?:\.\d+)?)")
+_LEADING_VALUE = re.compile(r"\s*\$?([-−]\s*)?\+?(\d[\d,]*(?:\.\d+)?)")
 _MAX_OPTION_CHARS = 500
 
 
@@ -550,21 +567,28 @@ def choice_options(problem: str) -> dict[str, str]:
 
 
 def _option_letter(answer: str, options: dict[str, str]) -> str | None:
-    """The letter of the one option whose text ``answer`` is: the same words or normal form, or,
-    for a number (with unit words), the option that starts with that number ("7525 cal/g" for
-    "7525 (cal/gm)"); None when no option or several match."""
-    key, norm = _text_key(answer), normalize_answer(answer)
-    matches = [letter for letter, text in options.items() if _text_key(text) == key or normalize_answer(text) == norm]
-    value = _to_number(norm)
+    """The letter of the one option whose text ``answer`` is: the same normal form, else the same
+    words, else, for a number with units ("-0.5 m/s" for "- 0.5 m/sec"), the one option that starts
+    with that number; None when no option or several match."""
+    norm = normalize_answer(answer)
+    matches = [letter for letter, text in options.items() if normalize_answer(text) == norm]
+    if not matches:
+        key = _text_key(answer)
+        matches = [letter for letter, text in options.items() if _text_key(text) == key]
+    value = _leading_number(answer)
     if not matches and value is not None:
         matches = [letter for letter, text in options.items() if _leading_number(text) == value]
     return matches[0] if len(matches) == 1 else None
 
 
 def _leading_number(text: str) -> Fraction | None:
-    """The number an option's text starts with ("13,520 [Btu/Ib]" → 13520), else None."""
+    """The number ``text`` starts with when only units follow it ("- 0.5 m/sec" → -1/2, "13,520
+    [Btu/Ib]" → 13520); None when it starts otherwise or holds another number."""
     m = _LEADING_VALUE.match(text)
-    return None if m is None else _to_number(m.group(1).replace(",", ""))
+    if m is None or any(c.isdigit() for c in text[m.end() :]):
+        return None
+    value = _to_number(m.group(2).replace(",", ""))
+    return None if value is None else (-value if m.group(1) else value)
 
 
 def _is_word_separator(c: str) -> bool:

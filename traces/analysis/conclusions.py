@@ -74,7 +74,7 @@ _CUE = re.compile(
     r"this\s+means|that\s+means|we\s+get|I\s+get|I\s+think|I['’]m\s+confident|"
     r"I\s+am\s+confident|I['’]m\s+sure|I\s+am\s+sure|(?:this|that)\s+(?:totals|makes|comes\s+to)|"
     r"that['’]s|(?:I|we)\s+(?:end\s+up\s+with|arrived?\s+at)|combining\s+(?:these|the|both)\s+results|"
-    r"putting\s+(?:it|this|these|everything)\s+together|in\s+conclusion|in\s+total|altogether|overall)\b",
+    r"putting\s+(?:it|this|these|everything)(?:\s+all)?\s+together|in\s+conclusion|in\s+total|altogether|overall)\b",
     re.IGNORECASE,
 )
 # A cue that is itself the verb of its sentence ("This gives me 100 barrels", "This totals to 98
@@ -123,10 +123,13 @@ _NOT_UNIT_WORDS = frozenset(
 )
 # "4 possible numbers", "two y-intercepts"; never a multiplier or a part ("six times the side", "3 of them").
 _LEADING_NUMBER = re.compile(
-    rf"(?:[-+]?\d[\d,]*(?:\.\d+)?|(?i:{'|'.join(NUMBER_WORDS)})\b)"
+    rf"(?:[-+]?\d(?:[\d,]*\d)?(?:\.\d+)?|(?i:{'|'.join(NUMBER_WORDS)})\b)"
     r"(?=\s+[A-Za-z])(?!\s+(?:times|more|less|fewer|of|percent\s+of)\b)"
 )
 _LOWERCASE_WORD = re.compile(r"[a-z]+")
+_OPTION_WITH_TEXT = re.compile(r"\(?([A-J])(?:\)|:|\.\s)\s*\S")
+_ARTICLE_PHRASE = re.compile(r"(?:a|an|the)\s+[a-z]")  # "a root", "the same": a description
+_TRAILING_CLAUSE = re.compile(r",?\s+(?:with|which|because|since|as|for|when|where|while|that)\b|,\s")
 # "f(x)", "r(x) = f(x)": names of quantities, no value.
 _FUNCTION_NAME_ONLY = re.compile(r"[A-Za-z]\s*\(\s*[A-Za-z]\s*\)(?:\s*=\s*[A-Za-z]\s*\(\s*[A-Za-z]\s*\))*")
 _ENGLISH_PHRASE = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}\s+[A-Za-z]{2,}")
@@ -135,7 +138,21 @@ _SYMBOL_LHS = re.compile(
 )
 _VALUE_RUN_END = re.compile(r"[\d\s.,/^_{}()\[\]+\-−–×·*√π∞%°!|]+\Z")
 _LHS_CHARS = 60
+_TASK_WORDS = re.compile(
+    r"\b(?:need|needs|find|compute|calculate|determine|consider|check|try|let|suppose|assume|if|whether|want|asks?)\b",
+    re.IGNORECASE,
+)
+_AFTER_PREPOSITION = re.compile(r"\b(?:of|by|to|from|with|for|than|into|over|per|at|on)\s+\$?\Z", re.IGNORECASE)
 _COUNT_WORDS = "|".join(word for word, value in NUMBER_WORDS.items() if value > 1)
+_TRANSCENDENTAL = "arcsin|arccos|arctan|sin|cos|tan|cot|sec|csc|log|ln|exp"
+# Words of a computation on constants ("6 times 7 is 42", "arccos(-0.5) is 120 degrees": ``_result``).
+_COMPUTATION_WORDS = re.compile(
+    rf"(?<![A-Za-z])(?:times|plus|minus|divided\s+by|multiplied\s+by|sqrt|{_TRANSCENDENTAL})(?![A-Za-z])"
+)
+_IS = re.compile(r"\s(is)\s")
+_APPROXIMATELY = re.compile(r"≈|\\approx(?![A-Za-z])")
+# "four multiplications and one addition": a count coordinated with another, a description.
+_COORDINATED_COUNT = re.compile(rf"\s+[A-Za-z-]+(?:\s+[A-Za-z-]+)?\s*(?:,\s*(?:and\s+)?|\s+and\s+)(?:\d|(?i:one|{_COUNT_WORDS})\b)")
 _NUMBER_TOKEN = re.compile(rf"(?<![\w.])[-+]?\$?\d[\d,]*(?:\.\d+)?(?![\w.]*\d)|\b(?i:{_COUNT_WORDS})\b(?!\s+of\b)")
 _UNKNOWN = re.compile(r"(?<![A-Za-z\\])[A-Za-z](?![A-Za-z])")
 _TIMES_X = re.compile(r"(?<=\d)\s*x\s*(?=\d)")
@@ -204,7 +221,10 @@ def _balanced(s: str) -> bool:
 
 
 def _is_result_lhs(lhs: str) -> bool:
-    """The left of a final ``=`` is one symbol or a closed computation (no unknown in it)."""
+    """The left of a final ``=`` is one symbol or a closed computation (no unknown in it), and no
+    approximation ("√120 ≈ √121 = 11" computes a neighbour, not the value)."""
+    if _APPROXIMATELY.search(lhs):
+        return False
     lhs = _MATH_COMMAND.sub("·", lhs).rstrip()
     if _SYMBOL_LHS.search(lhs):
         return True
@@ -217,16 +237,26 @@ def _is_result_lhs(lhs: str) -> bool:
 
 
 def _cued_value(text: str, start: int, end: int) -> tuple[int, int] | None:
-    """The span of an answer after a conclusion cue, or None if ``text[start:end]`` is prose."""
+    """The span of an answer after a conclusion cue, or None if ``text[start:end]`` is prose.
+
+    An option letter with its text ("B: New plant varieties …") is the letter; a value followed
+    by a clause ("Evelyn with 3.6 units", "-756, which corresponds to …") is the value before it."""
     value = text[start:end]
     if _is_value(value):
         return start, end
+    letter = _OPTION_WITH_TEXT.match(value)
+    if letter:
+        return start + letter.start(1), start + letter.end(1)
     number = _LEADING_NUMBER.match(value)
     if number:
-        return start, start + number.end()
+        return None if _COORDINATED_COUNT.match(value, number.end()) else (start, start + number.end())
+    clause = next((c for c in _TRAILING_CLAUSE.finditer(value) if c.start() and _balanced(value[: c.start()])), None)
+    if clause:
+        return _cued_value(text, start, start + clause.start())
     if (
         _ENGLISH_PHRASE.search(_MATH_COMMAND.sub("·", value))
         or _LOWERCASE_WORD.fullmatch(value)
+        or _ARTICLE_PHRASE.match(value)
         or _NEGATION.match(value)
         or _FUNCTION_NAME_ONLY.fullmatch(value)
     ):
@@ -235,13 +265,14 @@ def _cued_value(text: str, start: int, end: int) -> tuple[int, int] | None:
 
 
 def _value_after(text: str, start: int, end: int) -> tuple[int, int] | None:
-    """The trimmed value from ``start`` to the sentence end, or None if empty, long or unbalanced."""
+    """The trimmed value from ``start`` to the sentence end, or None if empty, long or unbalanced
+    (but for an option's "J) …")."""
     value_start, value_end = _trim_value(text, start, end)
     filler = _FILLERS.match(text, value_start, value_end)
     if filler:
         value_start = filler.end()
     value = text[value_start:value_end]
-    if not value or len(value) > MAX_CONCLUSION_CHARS or not _balanced(value):
+    if not value or len(value) > MAX_CONCLUSION_CHARS or not (_balanced(value) or _OPTION_WITH_TEXT.match(value)):
         return None
     return value_start, value_end
 
@@ -274,7 +305,7 @@ def _cued_conclusion(text: str, start: int, end: int) -> ExtractedAnswer | None:
         span = None if value is None else _cued_value(text, *value)
         if span is not None:
             left_start = max(relations[i - 1].end() if i else cue_end, relation.start() - _LHS_CHARS)
-            if relation.group() == "=" and _is_equation_to_solve(text[left_start : relation.start()], text[span[0] : span[1]]):
+            if relation.group() == "=" and _is_no_result(text[left_start : relation.start()], text[span[0] : span[1]]):
                 return None
             return ExtractedAnswer(text[span[0] : span[1]], "conclusion", *span)
     if not relations and _VERB_CUE_END.search(text, max(start, cue_end - 20), cue_end):
@@ -292,10 +323,13 @@ def _cued_conclusion(text: str, start: int, end: int) -> ExtractedAnswer | None:
 def sole_number(text: str, start: int, end: int) -> ExtractedAnswer | None:
     """The one number of ``text[start:end]``, in digits or a count word ("So he fills three boxes",
     "Billy sold 7 DVDs on Tuesday"), with the unit words after it; None when the text holds another
-    number, a relation ("="), or none ("one" is a pronoun as often as a number: never read)."""
+    number, a relation ("="), or none ("one" is a pronoun as often as a number: never read), when
+    it sets a task ("I need to find …", "compute …") or the number follows a preposition ("of 284")."""
     numbers = list(_NUMBER_TOKEN.finditer(text, start, end))
-    if len(numbers) != 1 or text.find("=", start, end) >= 0:
+    if len(numbers) != 1 or text.find("=", start, end) >= 0 or _TASK_WORDS.search(text, start, end):
         return None
+    if _AFTER_PREPOSITION.search(text, max(start, numbers[0].start() - 12), numbers[0].start()):
+        return None  # "the proper divisors of 284", "divided by 3": an operand, not a result
     value = _value_after(text, numbers[0].start(), end)
     span = None if value is None else _cued_value(text, *value)
     return None if span is None else ExtractedAnswer(text[span[0] : span[1]], "conclusion", *span)
@@ -308,11 +342,14 @@ def _unknowns(side: str) -> list[str]:
     return [letter for letter in _UNKNOWN.findall(side) if letter not in "ie"]
 
 
-def _is_equation_to_solve(left: str, right: str) -> bool:
-    """``left = right`` is an equation still to be solved, not a result: a constant on one side
-    and unknowns on the other, "28 = 2F", "3n + 3 = 27", "2(a + b) = 26" (a lone symbol on the
-    left, "n = 8", is a solution; unknowns on both sides, "x^3 + 0x^2 = x^3", a rewriting)."""
+def _is_no_result(left: str, right: str) -> bool:
+    """``left = right`` states no result: an equation still to be solved, with a constant on one
+    side and unknowns on the other ("28 = 2F", "3n + 3 = 27", "2(a + b) = 26"; a lone symbol on the
+    left, "n = 8", is a solution, and unknowns on both sides, "x^3 + 0x^2 = x^3", a rewriting), or
+    the value of an approximation ("√120 ≈ √121 = 11")."""
     left = left.strip(" \t,;:$")
+    if _APPROXIMATELY.search(left):
+        return True  # the value of a neighbour ("√120 ≈ √121 = 11"), not of the unknown
     if _is_value(left):
         return bool(_unknowns(right))
     symbol = _SYMBOL_LHS.search(_MATH_COMMAND.sub("·", left).rstrip()) is not None
@@ -380,8 +417,9 @@ def _last_equals(text: str, start: int, end: int) -> re.Match[str] | None:
 
 
 def _result(text: str, start: int, end: int) -> ExtractedAnswer | None:
-    """A sentence ending in ``= V`` with a constant ``V`` and a result left-hand side."""
-    relation = _last_equals(text, start, end)
+    """A sentence ending in ``= V`` (or "is V" after a computation in words, "6 times 7 is 42
+    inches") with a constant ``V`` and a result left-hand side."""
+    relation = _last_equals(text, start, end) or _last_computed_is(text, start, end)
     if relation is None:
         return None
     value = _value_after(text, relation.end(), end)
@@ -392,11 +430,26 @@ def _result(text: str, start: int, end: int) -> ExtractedAnswer | None:
     return ExtractedAnswer(text[value[0] : value[1]], "result", *value)
 
 
+def _last_computed_is(text: str, start: int, end: int) -> re.Match[str] | None:
+    """The last "is" of the sentence when a computation on constants stands before it ("6 times 7
+    is 42", "arccos(-0.5) is 120 degrees"), else None."""
+    at = text.rfind(" is ", start, end)
+    if at < 0:
+        return None
+    left = _COMPUTATION_WORDS.sub("·", _MATH_COMMAND.sub("·", text[max(start, at - _LHS_CHARS) : at]))
+    run = _VALUE_RUN_END.search(left)
+    if run is None or not any(c.isdigit() for c in run.group()) or not any(c in "·+-−×*/^√(" for c in run.group()):
+        return None
+    run_start = run.start() + len(run.group()) - len(run.group().lstrip())
+    glued = run_start > 0 and left[run_start - 1].isalnum()  # "3n + 3 is": an unknown
+    return None if glued else _IS.match(text, at)
+
+
 def conclusion(text: str, start: int, end: int) -> ExtractedAnswer | None:
     """The answer closing the sentence ``text[start:end]``, if it states one (module docstring)."""
     start = max(start, end - MAX_SENTENCE_CHARS)
     end = _where_clause_start(text, start, end)
-    return _cued_conclusion(text, start, end) or _result(text, start, end)
+    return _cued_conclusion(text, start, end) or _result(text, start, end) or _named_superlative(text, start, end)
 
 
 def _where_clause_start(text: str, start: int, end: int) -> int:
@@ -425,7 +478,7 @@ _IS_THE_ANSWER = re.compile(
 # "Evelyn has the greatest average speed", "Thus, Evelyn's average speed is the largest": a "which"
 # or "who" question answered by naming the one with the property.
 _NAMED_SUPERLATIVE = re.compile(
-    r"([A-Z][a-z]+)(?:['’]s\b[^.=]{0,60}?)?\s+(?:has|is|was|had|have)\s+(?:the\s+)?(?:greatest|largest|highest|"
+    r"(?:(?:Clearly|Obviously|Evidently|Indeed|Certainly),?\s+)?([A-Z][a-z]+)(?:['’]s\b[^.=]{0,60}?)?\s+(?:has|is|was|had|have)\s+(?:the\s+)?(?:greatest|largest|highest|"
     r"smallest|lowest|least|fastest|slowest|biggest|longest|shortest|most|best)\b"
 )
 _NOT_NAMES = frozenset("The This That These Those It Its Each Every Both Which What Who Option Choice Answer".split())
@@ -445,17 +498,20 @@ def closing_answer(text: str, start: int = 0, end: int | None = None) -> Extract
         end -= 1
     if end <= start or not _FINISHED_END.search(text, max(start, end - 3), end):
         return None
-    closing = list(_closing_sentences(text, max(start, end - MAX_CLOSING_CHARS), end))
+    window = list(sentences(text, max(start, end - MAX_CLOSING_CHARS), end))
+    if not window or _ENUMERATOR.fullmatch(text, *window[-1]):
+        return None  # "… the partial derivatives:\n\n1.": a list begun and cut off
+    closing = list(_without_enumerators(text, window))
     found = _closing_value(text, reversed(closing)) or next(
         (named for s, e in reversed(closing) if (named := _named_superlative(text, s, e)) is not None), None
     )
     return None if found is None else ExtractedAnswer(found.text, "closing", found.start, found.end)
 
 
-def _closing_sentences(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
-    """The sentences of ``text[start:end]`` without a leading list marker ("1.", "-"), skipping
-    those that are only one (a list item begun and cut off, a heading)."""
-    for s, e in sentences(text, start, end):
+def _without_enumerators(text: str, window: Iterable[tuple[int, int]]) -> Iterator[tuple[int, int]]:
+    """The sentences of ``window`` without a leading list marker ("1.", "-"), skipping those that
+    are only one (a heading)."""
+    for s, e in window:
         enumerator = _ENUMERATOR.match(text, s, e)
         s = enumerator.end() if enumerator else s
         if s < e:
@@ -507,7 +563,8 @@ def _closing_statement(text: str, start: int, end: int) -> ExtractedAnswer | Non
         return found
     statement = _STATEMENT.match(text, start + len(text[start:end]) - len(text[start:end].lstrip()), end)
     if statement:
-        return _value_answer(text, statement.end(), end)
+        equals = text.rfind("=", statement.end(), end)  # "her speed is 4.5 / 1.25 = 3.6": the result
+        return _value_answer(text, statement.end() if equals < 0 else equals + 1, end)
     return sole_number(text, start, end)
 
 

@@ -126,7 +126,8 @@ def _without_unit(answer: str) -> str:
 
 def _shape(answer: str) -> tuple[int, int, frozenset[str]]:
     """Commas, matrix cells and free letters of a normalised answer: (2, 0, {}) for
-    ``(3, \\frac{\\pi}{2})``, (0, 3, {}) for a 2×2 matrix (``&`` and ``\\\\`` between cells).
+    ``(3, \\frac{\\pi}{2})`` and for a column vector of three (normalised as a tuple), (0, 3, {}) for
+    a 2×2 matrix (``&`` and ``\\\\`` between cells).
 
     LaTeX command names, plain function names (``sqrt``, ``pi``…) and a unit word after the
     last number are not free letters.  Cells are counted before normalising, which takes the
@@ -134,7 +135,8 @@ def _shape(answer: str) -> tuple[int, int, frozenset[str]]:
     """
     norm = _without_unit(answer)
     letters = _LETTER.findall(_FUNCTION_NAME.sub(" ", _LATEX_NAME.sub(" ", norm)))
-    return norm.count(","), answer.count("&") + answer.count("\\\\"), frozenset(letters)
+    cells = answer.count("&") + answer.count("\\\\") if "&" in answer else 0  # a column vector is a tuple
+    return norm.count(","), cells, frozenset(letters)
 
 
 def _only_one_has_pi(a: str, b: str) -> bool:

@@ -1,4 +1,4 @@
-"""Answer extraction and grading (SPEC §3.2) on GSM8K, MATH-500/Sky-T1 and PRM800K samples."""
+"""Answer extraction and grading (docs/concepts.md §3.2) on GSM8K, MATH-500/Sky-T1 and PRM800K samples."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from skyt1_samples import SkyTrace
 from traces.analysis.answers import (
     ExtractedAnswer,
     Verdict,
+    canonical_answer_type,
+    choice_options,
     extract_answer,
     grade,
     infer_answer_type,
@@ -449,3 +451,101 @@ def test_pathological_inputs_return(text: str) -> None:
     grade(text, text)
     for answer_type in ("numeric", "math", "choice", "text"):
         grade(text, "5", answer_type)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------------------------
+# A careful grader's reading: prose, phrasing of options, restated tasks, units and words
+# --------------------------------------------------------------------------------------------
+
+MMLU_STYLE = "Question: How long?\n\nAnswer Choices:\nA. - 0.25 m/sec\nB. 2 m/sec\nC. - 0.5 m/sec\nD. 0.5 m/sec."
+OWN_STYLE = "Which of the following numbers is prime?\nA) 21\nB) 27\nC) 29\nD) 33"
+MATH_STYLE = "Find the curve defined by the equation\n\\[r = 4.\\](A) Line\n(B) Circle\n(C) Parabola\n\nEnter the letter."
+AMC_STYLE = "Which is largest?\n\n$\\textbf{(A)}\\ 3^x\\qquad \\textbf{(B)}\\ 2^x\\qquad \\textbf{(C)}\\ x^2$"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A finished response's closing statement (R1 answer part; Sky-T1 output without markers).
+        ("We need n with 2n + 1 = 7, so 2n = 6.\n\nTherefore, the value of n is 3.", ("3", "closing")),
+        ("15 + 18 = 33 on Monday and Wednesday, 40 − 33 = 7.\n\nTherefore, Billy sold 7 DVDs on Tuesday.", ("7", "closing")),
+        # A restatement of the task is no answer; the answer after it is.
+        ("The answer should be an integer n where 0 ≤ n < 9, the remainder.\n\n55 = 6 × 9 + 1, so n = 1.", ("1", "closing")),
+        ("The answer must be expressed as a common fraction.", None),
+        # Option phrasing (Kimi-style, Sky-T1-style).
+        ("Option E is the most accurate and comprehensive answer.", ("E", "option_is")),
+        ("The smallest difference is 2, which corresponds to option A: 180 + 440 + 220.", ("A", "option_is")),
+        ("Therefore, the only correct option is (C) Plane.\n\nI think that's the answer.", ("(C) Plane", "answer_is")),
+        # The last answer phrase wins, whichever its kind.
+        ("Thus the correct choice is the one with saving 40.3%.\n\nFINAL ANSWER: I", ("I", "answer_colon")),
+        ("Answer: 5. On reflection the final answer is 6.", ("6", "answer_is")),
+        # Quotes around an answer are not part of it.
+        ('So the line must read "FINAL ANSWER: C"', ("C", "answer_colon")),
+    ],
+)
+def test_extract_answer_as_a_grader_reads_it(text: str, expected: tuple[str, str] | None) -> None:
+    found = extract_answer(text)
+    assert (None if found is None else (found.text, found.kind)) == expected
+    assert found is None or text[found.start : found.end] == found.text
+
+
+@pytest.mark.parametrize(
+    ("problem", "options"),
+    [
+        (MMLU_STYLE, {"A": "- 0.25 m/sec", "B": "2 m/sec", "C": "- 0.5 m/sec", "D": "0.5 m/sec."}),
+        (OWN_STYLE, {"A": "21", "B": "27", "C": "29", "D": "33"}),
+        (MATH_STYLE, {"A": "Line", "B": "Circle", "C": "Parabola"}),
+        (AMC_STYLE, {"A": "3^x", "B": "2^x", "C": "x^2"}),
+        ("Question: A 1.4-gm sample. What is it?", {}),
+    ],
+)
+def test_choice_options_read_from_the_problem(problem: str, options: dict[str, str]) -> None:
+    assert choice_options(problem) == options
+
+
+@pytest.mark.parametrize(
+    ("predicted", "reference", "problem", "correct"),
+    [
+        ("29", "C", OWN_STYLE, True),  # the option's text for its letter
+        ("27", "C", OWN_STYLE, False),
+        ("Parabola", "\\text{(C)}", MATH_STYLE, True),
+        ("(C) Plane", "C", MATH_STYLE, True),  # a letter with any text is its letter
+        ("-0.5 m/s", "C", MMLU_STYLE, True),  # a number with units, for the option starting with it
+        ("0.5 m/s", "C", MMLU_STYLE, False),
+        ("X", "C", OWN_STYLE, None),  # a placeholder letter that is no option
+        ("Hyperbola", "C", None, None),  # without the options a text cannot meet a letter
+        ("C", "C", None, True),
+    ],
+)
+def test_option_texts_grade_against_letters(predicted: str, reference: str, problem: str | None, correct: bool | None) -> None:
+    assert grade(predicted, reference, "choice", problem=problem).correct is correct
+
+
+@pytest.mark.parametrize(
+    ("predicted", "reference"),
+    [
+        # Numbers with unit words, in \text{} or not, and ordinals (own traces; Sky-T1 answers).
+        ("260 \\text{ sheep}", "260"),
+        ("7 dozen", "7"),
+        ("8 years old", "8"),
+        ("12^{\\text{th}}\\text{ grade}", "12"),
+        ("12th grade", "12"),
+        ("three boxes", "3"),
+        ("9 customers", "9"),
+        # Values with unit words and unicode or plain-text roots and π, for math-verify.
+        ("3√13 units", "3\\sqrt{13}"),
+        ("3*sqrt(13)", "3\\sqrt{13}"),
+        ("(3, π/2)", "\\left( 3, \\frac{\\pi}{2} \\right)"),
+        ("\\frac{\\pi}{2} \\text{ radians}", "\\frac{\\pi}{2}"),
+        # A vector as a tuple or as a column.
+        ("(-1/3, 2/3, 5/3)", "\\begin{pmatrix} -\\frac{1}{3} \\\\ \\frac{2}{3} \\\\ \\frac{5}{3} \\end{pmatrix}"),
+    ],
+)
+def test_equivalent_forms_grade_correct(predicted: str, reference: str) -> None:
+    assert grade(predicted, reference).correct is True
+
+
+def test_documented_answer_type_aliases() -> None:
+    """thinkscope JSONL documents ``mc``: it grades as ``choice``; an unknown type as ``math``."""
+    assert canonical_answer_type("mc") == "choice" and canonical_answer_type("whatever") == "math"
+    assert grade("29", "C", "mc", problem=OWN_STYLE).correct is True  # type: ignore[arg-type]

@@ -1,4 +1,5 @@
-"""Reached answers, think–answer mismatch and truncation (SPEC §3.3) on the real Sky-T1 traces."""
+"""Reached answers, think–answer mismatch and truncation (docs/concepts.md §3.3) on the real Sky-T1 traces
+and on traces of our own making."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from traces.analysis.mismatch import (
     states_answer,
     think_answer_mismatch,
 )
-from traces.analysis.think import split_think
+from traces.analysis.think import ThinkSplit, split_think
 
 from skyt1_samples import SkyTrace
 
@@ -153,6 +154,67 @@ def test_empty_and_truncated_thinking() -> None:
     none = "The answer is 5."
     m = think_answer_mismatch(none, split_think(none))
     assert (m.verdict, m.unsupported, m.think_empty, m.truncated) == ("undetermined", None, False, False)
+
+
+def _verdict(think: str, answer: str, answer_type: str = "math", problem: str | None = None) -> Mismatch:
+    """The verdict of a trace whose thinking arrives separately (``reasoning_content``)."""
+    text = f"{think}\n\n{answer}"
+    split = ThinkSplit(0, len(think), len(think) + 2, len(text), True)
+    return think_answer_mismatch(text, split, answer_type=answer_type, problem=problem)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("think", "answer", "answer_type", "verdict"),
+    [
+        # The same number with a unit word or in words is no mismatch (own traces, R1 and Sky-T1 style).
+        ("20 × 13 = 260.\n\nSo the farmer has 260 sheep in total.", "**Answer: 260 sheep**", "numeric", "match"),
+        ("So the answer should be 9 customers.", "The answer is $\\boxed{9}$.", "numeric", "match"),
+        ("12 goes into 36 three times.\n\nSo he fills three boxes.", "Tom fills three boxes.", "numeric", "match"),
+        # An equation still to be solved is no conclusion: the thinking concludes with its solution.
+        ("Gina has 28, so 28 = 2F.\n\nDividing by 2: F = 14.\n\nSo Fred has 14 stickers.\n\n"
+         "Check: twice 14 is 2 × 14 = 28.", "**Answer:** 14", "numeric", "match"),
+        # A plan that is never carried out concludes nothing: undetermined, not a mismatch.
+        ("The plan: first find the least common multiple of 2, 3 and 4.\n\nThen rescale each fraction.\n\n"
+         "Finally, check whether the result can be reduced.\n\nOkay, that's the approach.",
+         "The answer is $\\frac{17}{12}$.", "math", "undetermined"),
+        ("I need to count the divisors of 196. First factor it, then use the formula.", "The answer is 9.", "numeric",
+         "undetermined"),
+        # A true mismatch: the thinking concludes one value, the answer states another.
+        ("The area is 6 × 7 = 42.\n\nSo the area is 42 square centimetres.", "The area of the rectangle is 24 cm².",
+         "numeric", "mismatch"),
+        ("So the prime is 29, which is option C.", "FINAL ANSWER: B", "choice", "mismatch"),
+    ],
+)
+def test_mismatch_as_a_reader_judges_it(think: str, answer: str, answer_type: str, verdict: str) -> None:
+    options = "Which is prime?\nA) 21\nB) 27\nC) 29\nD) 33" if answer_type == "choice" else None
+    assert _verdict(think, answer, answer_type, options).verdict == verdict
+
+
+def _separate(think: str, answer: str) -> tuple[str, ThinkSplit]:
+    """The raw text and split of a trace whose thinking came in ``reasoning_content``."""
+    text = f"{think}\n\n{answer}"
+    return text, ThinkSplit(0, len(think), len(think) + 2, len(text), True)
+
+
+@pytest.mark.parametrize(
+    ("text", "split", "truncated"),
+    [
+        # A separate thinking that no answer follows was cut off (Kimi-style reasoning_content).
+        (*_separate("We need to parse the problem. The sample mass is 1.4 g and the", ""), True),
+        (*_separate("Thus the answer is C.\n\nNow we need to produce the final", " "), True),
+        (*_separate("Thus the answer is C.", "FINAL ANSWER: C"), False),
+        # Closed think tags followed by nothing: closed, so not cut off.
+        ("<think>So x = 5.</think>", split_think("<think>So x = 5.</think>"), False),
+        # No think markers: a response stopping mid-sentence was cut off, a finished one was not (Sky-T1 style).
+        ("So, the number is of the form ...20.\n\nSo,", None, True),
+        ("The formula is:\n\n\\[\\cos \\theta = \\frac{|d_1 \\cdot", None, True),
+        ("So the angle at P is x degrees, and the angle at R is", None, True),
+        ("Therefore, the number of divisors of 196 is 9.", None, False),
+        ("#### 18", None, False),
+    ],
+)
+def test_truncated_thinking(text: str, split: ThinkSplit | None, truncated: bool) -> None:
+    assert is_truncated(split or split_think(text, "none"), None, text) is truncated
 
 
 def test_states_answer_screens_before_grading() -> None:

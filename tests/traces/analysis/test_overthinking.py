@@ -28,6 +28,7 @@ from skyt1_samples import SkyTrace
 _SIMPLE_BOX = re.compile(r"\\boxed\{([^{}]*)\}")
 _CHOICE_REFERENCE = re.compile(r"(?:\\text\{)?\(?([A-J])\)?\}?")
 _STATED_CHOICE = re.compile(r"\(?([A-J])\)?(?![A-Za-z])")
+_COLUMN = re.compile(r"\\begin\{pmatrix\}(.*)\\end\{pmatrix\}")
 _UNIT_WORDS = re.compile(r"(?<=\d)\s+[A-Za-z][A-Za-z ]*\Z")  # "6 Trinkets" states 6
 
 
@@ -63,6 +64,9 @@ def _equivalent(reference: str, candidate: str) -> bool:
         return stated is not None and stated.group(1) == choice.group(1)
     candidate = _UNIT_WORDS.sub("", candidate)
     candidate = str(NUMBER_WORDS.get(candidate.casefold(), candidate))  # "two" y-intercepts states 2
+    column = _COLUMN.fullmatch(reference.strip())
+    if column and candidate.startswith("("):  # a vector written as a tuple states its column
+        reference = "(" + ", ".join(cell.strip() for cell in column.group(1).split("\\\\")) + ")"
     return any(
         verify(parse(wrap(reference)), parse(wrap(candidate)))
         for wrap in (lambda s: f"${s}$", lambda s: f"\\boxed{{{s}}}")
@@ -158,6 +162,41 @@ def test_tokens_after_t_star_start_inside_a_long_step() -> None:
     assert over.t_star == 0 and over.first_correct is not None
     assert over.tail_start == over.first_correct.end < steps[0].end
     assert 0.85 < over.ratio < 1.0
+
+
+@pytest.mark.parametrize(
+    ("thinking", "reference", "reached_in"),
+    [
+        # The reference reached in prose (own R1-style traces).
+        ("Seven boxes of fourteen pens.\n\nSeven tens make seventy. This totals to 98 pens.\n\nThat's 98 again.",
+         "98", "This totals to 98 pens."),
+        ("Each barrel holds 20 litres and there are 5.\n\nThis gives me 100 barrels.\n\nSo 100.", "100",
+         "This gives me 100 barrels."),
+        # The task's own numbers and equations still to be solved are not reached answers.
+        ("I need the sum of the proper divisors of 284.\n\nThe divisors add up: 142 + 71 + 4 + 2 + 1 = 220.\n\n"
+         "Then 1 + 2 + 4 + 5 + 10 + 11 + 20 + 22 + 44 + 55 + 110 = 284.", "284", "Then 1 + 2"),
+        ("Gina has 28, so 28 = 2F.\n\nDividing by 2: F = 14.", "28", None),
+        # An option's content reaches its letter when the problem lists the options (Kimi-style).
+        ("Thus the integral = -27 - 729 = -756, which is one of the choices.\n\nSo the answer is E.", "E",
+         "-756, which"),
+        ("The value 1.57 matches G.\n\nSo answer is G.", "G", "The value 1.57 matches G."),
+    ],
+)
+def test_t_star_where_a_reader_puts_it(thinking: str, reference: str, reached_in: str | None) -> None:
+    options = ["-1024", "650", "0", "504", "-756", "-504", "1.57", "1024"]
+    problem = "Q?\n" + "\n".join(f"{'ABCDEFGH'[i]}. {o}" for i, o in enumerate(options)) if reference in "EG" else None
+    answer_type = "choice" if problem else "numeric"
+    text = f"<think>{thinking}</think>The answer is {reference}."
+    split = split_think(text)
+    steps = segment(text, "reasoning", split.think_start, split.think_end)
+    over = measure_overthinking(text, steps, reference, answer_type=answer_type, problem=problem)  # type: ignore[arg-type]
+    if reached_in is None:
+        assert over.t_star is None
+    else:
+        sentence_start = text.index(reached_in)
+        sentence_end = min(i for i in (text.find("\n", sentence_start), text.index("</think>")) if i >= 0)
+        assert over.first_correct is not None
+        assert sentence_start <= over.first_correct.start < sentence_end
 
 
 def test_reasoning_range_is_the_think_part_or_the_whole_text(skyt1_traces: list[SkyTrace]) -> None:
