@@ -1,4 +1,5 @@
-"""Tests marked ``trl`` run only when asked for (``-m trl``): they build a TRL 1.13 virtualenv."""
+"""Tests marked ``trainers`` run only when asked for (``-m trainers``): they build a venv with the PRM
+trainers (TRL 1.13.0, OpenRLHF 0.9.5) beside the app's own."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import pytest
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if "trl" in (config.option.markexpr or ""):
+    if "trainers" in (config.option.markexpr or ""):
         return
-    skip = pytest.mark.skip(reason="opt-in: builds a TRL 1.13 venv; run with `pytest -m trl tests/traces/exports`")
+    skip = pytest.mark.skip(reason="opt-in: builds the PRM trainers' venv; run with `pytest -m trainers tests/traces/exports`")
     for item in items:
-        if item.get_closest_marker("trl") is not None:
+        if item.get_closest_marker("trainers") is not None:
             item.add_marker(skip)
