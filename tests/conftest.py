@@ -116,16 +116,9 @@ def start_worker(log: Path, extra_env: dict[str, str] | None = None, purge: bool
     ``purge`` drops what earlier tests left on the broker; a test that restarts a killed worker
     keeps the queue (its unacknowledged task is the point).
     """
-    from django.db import connection
-
     if purge:
         purge_queues()
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "app.settings", "LOG_LEVEL": "INFO", **(extra_env or {})}
-    name = connection.settings_dict["NAME"]
-    if connection.vendor == "sqlite":
-        env["SQLITE_PATH"] = str(name)
-    else:
-        env["DATABASE_URL"] = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + f"/{name}"
+    env = {**os.environ, "LOG_LEVEL": "INFO", **(extra_env or {}), **env_for_test_database()}
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "app", "worker", "-Q", "default,gpu", "--pool", "solo",
          "--concurrency", "1", "-n", f"test-{os.getpid()}@%h", "--without-heartbeat", "--without-gossip",
@@ -140,6 +133,19 @@ def start_worker(log: Path, extra_env: dict[str, str] | None = None, purge: bool
             pytest.fail(f"celery worker did not start:\n{log.read_text() if log.exists() else '(no log)'}")
         time.sleep(0.2)
     return worker
+
+
+def env_for_test_database() -> dict[str, str]:
+    """The environment that points another Django process of this checkout at this session's test database."""
+    from django.db import connection
+
+    env = {"DJANGO_SETTINGS_MODULE": "app.settings"}
+    name = connection.settings_dict["NAME"]
+    if connection.vendor == "sqlite":
+        env["SQLITE_PATH"] = str(name)
+    else:
+        env["DATABASE_URL"] = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + f"/{name}"
+    return env
 
 
 def stop_worker(worker: subprocess.Popen[bytes]) -> None:

@@ -17,8 +17,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
-import pyarrow as pa
-
 from traces.exports.policy import (
     LabelPolicy,
     PolicyStep,
@@ -106,8 +104,10 @@ Container = Literal["jsonl", "parquet", "csv"]
 class ExportFormat:
     """An export format: how a trace becomes a record, and which container holds the records.
 
-    ``schema`` is the Arrow schema of a columnar container (Parquet, CSV); a format that reads
-    scores gets one float64 column per score after it. ``fields`` lists a JSONL record's top-level
+    ``column_types`` names the columns of a columnar container (Parquet, CSV) and their Arrow types
+    by name (``"string"``, ``"int64"``, ``"list<bool>"``; ``traces.exports.columnar`` builds the
+    schema, so no format imports pyarrow); a format that reads scores gets one float64 column per
+    score after them. ``fields`` lists a JSONL record's top-level
     fields for the manifest.
     """
 
@@ -115,7 +115,7 @@ class ExportFormat:
     renderer: Renderer
     container: Container
     description: str
-    schema: pa.Schema | None = None
+    column_types: tuple[tuple[str, str], ...] = ()
     fields: tuple[str, ...] = ()
     options: tuple[FormatOption, ...] = ()
     alternatives: bool = False  # reads the steps' alternatives (PRM800K)

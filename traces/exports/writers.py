@@ -8,10 +8,9 @@ memory stays bounded by one chunk whatever the export's size. Nothing here knows
 container does:
 
 * JSONL: one record per line, ``json.dumps(sort_keys=True, ensure_ascii=False)``.
-* Parquet: ``pyarrow.parquet.ParquetWriter`` with the format's explicit schema, zstd, row groups
-  of ``ROW_GROUP_ROWS``.
-* CSV: ``pyarrow.csv.CSVWriter`` with the format's schema. A text cell that a spreadsheet would run
-  as a formula gets a leading ``'`` (``traces.csv_safety``); the Parquet twin keeps the text as is.
+* Parquet and CSV (``traces.exports.columnar``, imported only when one is written: pyarrow stays
+  out of the processes that never write one): the format's columns, row groups of
+  ``ROW_GROUP_ROWS``; a CSV cell a spreadsheet would run as a formula gets a leading ``'``.
 
 Data files hold no timestamps and rows come in trace-id order, so the same traces and policy give
 byte-identical files. With ``test_fraction`` > 0 the rows go to ``train`` and ``test`` files by
@@ -36,12 +35,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, Protocol
 
-import pyarrow as pa
-import pyarrow.csv as pa_csv
-import pyarrow.parquet as pq
 from django.db.models import QuerySet
 
-from traces.csv_safety import csv_safe
 from traces.exports.policy import LabelPolicy, SkipTrace, split_of
 from traces.exports.query import DEFAULT_CHUNK_SIZE, iter_export_traces, score_columns
 from traces.exports.records import Container, ExportFormat, RenderSettings
@@ -88,11 +83,12 @@ class Manifest:
         return asdict(self)
 
 
-def columnar_schema(export_format: ExportFormat, columns: tuple[str, ...]) -> pa.Schema | None:
-    """The Arrow schema of a columnar export: the format's, then one float64 column per score."""
-    if export_format.schema is None:
-        return None
-    return pa.schema([*export_format.schema, *((name, pa.float64()) for name in columns)])
+def columnar_types(export_format: ExportFormat, columns: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """The (name, Arrow type name) columns of a columnar export: the format's, then one float64
+    column per score; none for a JSONL format."""
+    if not export_format.column_types:
+        return ()
+    return (*export_format.column_types, *((name, "double") for name in columns))
 
 
 def format_options(export_format: ExportFormat, given: Mapping[str, str]) -> dict[str, str]:
@@ -157,55 +153,14 @@ class JsonlWriter:
         self.sink.flush()
 
 
-class ParquetRowWriter:
-    """Rows into row groups of exactly ``row_group_rows`` (the last one shorter), whatever the
-    chunks they arrive in, so the bytes do not depend on the chunk size."""
-
-    def __init__(self, sink: HashingSink, schema: pa.Schema, row_group_rows: int):
-        self.schema = schema
-        self.row_group_rows = row_group_rows
-        self.writer = pq.ParquetWriter(sink, schema, compression="zstd")
-        self.pending: list[pa.Table] = []
-        self.pending_rows = 0
-
-    def write_rows(self, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            self.pending.append(pa.Table.from_pylist(rows, schema=self.schema))
-            self.pending_rows += len(rows)
-        while self.pending_rows >= self.row_group_rows:
-            table = pa.concat_tables(self.pending)
-            self._write_group(table.slice(0, self.row_group_rows))
-            rest = table.slice(self.row_group_rows)
-            self.pending, self.pending_rows = ([rest] if rest.num_rows else []), rest.num_rows
-
-    def _write_group(self, table: pa.Table) -> None:
-        self.writer.write_table(table.combine_chunks(), row_group_size=self.row_group_rows)
-
-    def close(self) -> None:
-        if self.pending_rows:
-            self._write_group(pa.concat_tables(self.pending))
-        self.writer.close()
-
-
-class CsvRowWriter:
-    def __init__(self, sink: HashingSink, schema: pa.Schema):
-        self.schema = schema
-        self.writer = pa_csv.CSVWriter(sink, schema)
-
-    def write_rows(self, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            safe = [{key: csv_safe(value) for key, value in row.items()} for row in rows]
-            self.writer.write_table(pa.Table.from_pylist(safe, schema=self.schema))
-
-    def close(self) -> None:
-        self.writer.close()
-
-
-def _row_writer(container: Container, sink: HashingSink, schema: pa.Schema | None) -> RowWriter:
+def _row_writer(container: Container, sink: HashingSink, column_types: tuple[tuple[str, str], ...]) -> RowWriter:
     if container == "jsonl":
         return JsonlWriter(sink)
-    assert schema is not None  # every columnar format has one
-    return ParquetRowWriter(sink, schema, ROW_GROUP_ROWS) if container == "parquet" else CsvRowWriter(sink, schema)
+    assert column_types  # every columnar format names its columns
+    # Imported here, not at the top: pyarrow (see the module docstring).
+    from traces.exports.columnar import columnar_writer
+
+    return columnar_writer(container, sink, column_types, ROW_GROUP_ROWS)
 
 
 def _query_description(traces: QuerySet[Trace], query: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -302,7 +257,7 @@ def write_export(
     if not isinstance(out, Path) and len(policy.splits) > 1:
         raise ValueError("a train/test split writes two files: give a directory, not a stream")
     columns = score_columns(traces) if export_format.scores else ()
-    schema = columnar_schema(export_format, columns)
+    column_types = columnar_types(export_format, columns)
     recorded: dict[str, Any] = {"chunk_size": chunk_size, **values}
     if export_format.container == "csv":
         recorded["csv_formula_guard"] = True
@@ -311,9 +266,9 @@ def write_export(
         policy=policy.as_dict(),
         query=_query_description(traces, query),
         options=recorded,
-        fields=list(schema.names) if schema is not None else list(export_format.fields),
+        fields=[name for name, _ in column_types] if column_types else list(export_format.fields),
     )
-    job = _Job(traces, export_format, policy, RenderSettings(values, columns), schema, chunk_size, progress)
+    job = _Job(traces, export_format, policy, RenderSettings(values, columns), column_types, chunk_size, progress)
     names = {split: f"{split}.{export_format.extension}" for split in policy.splits}
     if isinstance(out, Path):
         _write_to_directory(job, out, names, manifest)
@@ -334,7 +289,7 @@ class _Job:
     export_format: ExportFormat
     policy: LabelPolicy
     settings: RenderSettings
-    schema: pa.Schema | None
+    column_types: tuple[tuple[str, str], ...]
     chunk_size: int
     progress: Callable[[int], None] | None
 
@@ -342,7 +297,7 @@ class _Job:
 def _write_files(job: _Job, targets: dict[str, BinaryIO], names: dict[str, str], manifest: Manifest) -> None:
     """Render every trace into the split's target stream; record the files in the manifest."""
     sinks = {split: HashingSink(target) for split, target in targets.items()}
-    writers = {split: _row_writer(job.export_format.container, sink, job.schema) for split, sink in sinks.items()}
+    writers = {split: _row_writer(job.export_format.container, sink, job.column_types) for split, sink in sinks.items()}
     rows: Counter[str] = Counter()
     with fewer_gc_passes():
         _export_rows(job, writers, manifest, rows)

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pyarrow as pa
-
 from traces.exports.policy import HumanCompletion, LabelPolicy, trace_steps
 from traces.exports.records import (
     NO_ERROR,
@@ -31,32 +29,31 @@ from traces.exports.records import (
 
 NAME = "flat"
 
-#: Arrow type of each fixed column, in file order (score columns follow, sorted, as float64).
-FLAT_TYPES: dict[str, pa.DataType] = {
-    "trace_id": pa.int64(),
-    "problem_id": pa.int64(),
-    "problem_hash": pa.string(),
-    "problem_source": pa.string(),
-    "problem_external_id": pa.string(),
-    "source_format": pa.string(),
-    "source_id": pa.string(),
-    "model": pa.string(),
-    "run_id": pa.int64(),
-    "sample_index": pa.int64(),
-    "finish_reason": pa.string(),
-    "is_correct": pa.bool_(),
-    "final_answer": pa.string(),
-    "think_tokens": pa.int64(),
-    "answer_tokens": pa.int64(),
-    "generation_ms": pa.int64(),
-    "step_count": pa.int64(),
-    "labelled_steps": pa.int64(),
-    "positive_steps": pa.int64(),
-    "negative_steps": pa.int64(),
-    "first_error_step": pa.int64(),
+#: Arrow type (by name) of each fixed column, in file order (score columns follow, sorted, as float64).
+FLAT_TYPES: dict[str, str] = {
+    "trace_id": "int64",
+    "problem_id": "int64",
+    "problem_hash": "string",
+    "problem_source": "string",
+    "problem_external_id": "string",
+    "source_format": "string",
+    "source_id": "string",
+    "model": "string",
+    "run_id": "int64",
+    "sample_index": "int64",
+    "finish_reason": "string",
+    "is_correct": "bool",
+    "final_answer": "string",
+    "think_tokens": "int64",
+    "answer_tokens": "int64",
+    "generation_ms": "int64",
+    "step_count": "int64",
+    "labelled_steps": "int64",
+    "positive_steps": "int64",
+    "negative_steps": "int64",
+    "first_error_step": "int64",
 }
 FLAT_COLUMNS = tuple(FLAT_TYPES)
-SCHEMA = pa.schema(list(FLAT_TYPES.items()))
 
 
 def render_flat_record(trace: ExportTrace, policy: LabelPolicy, settings: RenderSettings) -> dict[str, Any]:
@@ -95,6 +92,6 @@ def render_flat_record(trace: ExportTrace, policy: LabelPolicy, settings: Render
 
 _DESCRIPTION = "one row per trace with its source id and scores"
 EXPORTS = (
-    ExportFormat("flat_csv", render_flat_record, "csv", f"{_DESCRIPTION}, CSV", schema=SCHEMA, scores=True),
-    ExportFormat("flat_parquet", render_flat_record, "parquet", f"{_DESCRIPTION}, Parquet", schema=SCHEMA, scores=True),
+    ExportFormat("flat_csv", render_flat_record, "csv", f"{_DESCRIPTION}, CSV", column_types=tuple(FLAT_TYPES.items()), scores=True),
+    ExportFormat("flat_parquet", render_flat_record, "parquet", f"{_DESCRIPTION}, Parquet", column_types=tuple(FLAT_TYPES.items()), scores=True),
 )

@@ -34,8 +34,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pyarrow as pa
-
 from traces.exports.policy import LabelPolicy
 from traces.exports.records import (
     ExportFormat,
@@ -136,7 +134,8 @@ STEP_SEPARATOR_OPTION = FormatOption(
     DEFAULT_STEP_SEPARATOR,
     "the separator TRL's PRM trainer appends to each step (PRMConfig.step_separator; default a newline)",
 )
-SCHEMA = pa.schema([("prompt", pa.string()), ("completions", pa.list_(pa.string())), ("labels", pa.list_(pa.bool_()))])
+#: The columns of TRL's stepwise-supervision dataset and their Arrow types (by name).
+COLUMN_TYPES = (("prompt", "string"), ("completions", "list<string>"), ("labels", "list<bool>"))
 
 
 def trl_completion(text: str, separator: str) -> str:
@@ -162,10 +161,10 @@ EXPORTS = (
         render_trl_record,
         "jsonl",
         f"{_TARGET}, JSONL",
-        fields=tuple(SCHEMA.names),
+        fields=tuple(name for name, _ in COLUMN_TYPES),
         options=(STEP_SEPARATOR_OPTION,),
     ),
     ExportFormat(
-        "trl_parquet", render_trl_record, "parquet", f"{_TARGET}, Parquet", schema=SCHEMA, options=(STEP_SEPARATOR_OPTION,)
+        "trl_parquet", render_trl_record, "parquet", f"{_TARGET}, Parquet", column_types=COLUMN_TYPES, options=(STEP_SEPARATOR_OPTION,)
     ),
 )

@@ -52,6 +52,17 @@ def test_wilson_interval_of_8_of_10_matches_the_textbook_formula() -> None:
     assert (round(result.low, 4), round(result.high, 4)) == (0.4902, 0.9433)
 
 
+def test_wilson_interval_is_statsmodels_proportion_confint() -> None:
+    from statsmodels.stats.proportion import proportion_confint
+
+    for total in (1, 2, 3, 5, 10, 37, 60, 1000):
+        for correct in range(total + 1):
+            for confidence in (0.8, 0.95, 0.99):
+                result = accuracy_with_ci(correct, total, confidence)
+                low, high = proportion_confint(correct, total, alpha=1 - confidence, method="wilson")
+                assert (result.low, result.high) == (pytest.approx(low, abs=1e-12), pytest.approx(high, abs=1e-12))
+
+
 def test_wilson_interval_stays_inside_0_1_at_the_extremes() -> None:
     assert accuracy_with_ci(0, 5).low == 0.0
     assert accuracy_with_ci(5, 5).high == pytest.approx(1.0)
@@ -282,6 +293,15 @@ def test_step_confusion_counts_reference_rows_against_method_columns() -> None:
     assert confusion.accuracy == pytest.approx(4 / 6)
     with pytest.raises(ValueError, match="differ in length"):
         step_confusion([1], [1, 0])
+
+
+@given(st.lists(st.tuples(st.sampled_from((-1, 0, 1)), st.sampled_from((-1, 0, 1))), min_size=1, max_size=60))
+def test_step_confusion_is_scikit_learns_confusion_matrix(pairs: list[tuple[int, int]]) -> None:
+    from sklearn.metrics import confusion_matrix
+
+    reference, method = [truth for truth, _ in pairs], [given for _, given in pairs]
+    expected = confusion_matrix(reference, method, labels=[-1, 0, 1]).tolist()
+    assert step_confusion(method, reference).counts == tuple(map(tuple, expected))
 
 
 # ------------------------------------------------------------------------------------ real data

@@ -1,10 +1,13 @@
 """Accuracy of traces (docs/concepts.md §3.8): accuracy with a 95% CI, pass@k, maj@k, accuracy by length
 bucket and per-problem difficulty.
 
-The confidence interval is Wilson's score interval (Wilson 1927), from statsmodels
-(``proportion_confint(method="wilson")``): unlike the textbook Wald interval it stays inside
-[0, 1] and keeps close to its nominal coverage at the small n and the accuracies near 0 or 1
-that per-bucket and per-model figures have (Agresti & Coull 1998; Brown, Cai & DasGupta 2001).
+The confidence interval is Wilson's score interval (Wilson 1927): unlike the textbook Wald
+interval it stays inside [0, 1] and keeps close to its nominal coverage at the small n and the
+accuracies near 0 or 1 that per-bucket and per-model figures have (Agresti & Coull 1998; Brown,
+Cai & DasGupta 2001). It is statsmodels' formula (``proportion_confint(method="wilson")``, which
+the tests hold it to) with the normal quantile from the standard library: the model dashboard
+computes it in the web process on every load, and statsmodels would bring scipy and pandas into
+every web worker (~150 MB each) for four lines of arithmetic.
 """
 
 from __future__ import annotations
@@ -13,9 +16,8 @@ import math
 from bisect import bisect_right
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import TypeVar
-
-from statsmodels.stats.proportion import proportion_confint
 
 from traces.analysis.metrics.checks import require_nonempty, require_paired
 
@@ -41,8 +43,22 @@ def accuracy_with_ci(correct: int, total: int, confidence: float = 0.95) -> Accu
         raise ValueError(f"correct={correct} is outside 0..total={total}")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence={confidence} is not strictly between 0 and 1")
-    low, high = proportion_confint(correct, total, alpha=1 - confidence, method="wilson")
-    return Accuracy(correct, total, correct / total, float(low), float(high))
+    low, high = wilson_interval(correct, total, confidence)
+    return Accuracy(correct, total, correct / total, low, high)
+
+
+def wilson_interval(correct: int, total: int, confidence: float) -> tuple[float, float]:
+    """Wilson's score interval of ``correct/total`` at ``confidence`` (Wilson 1927; Brown, Cai &
+    DasGupta 2001, eq. 4). It ends at exactly 0 when no trace is right and 1 when every one is, as
+    it does mathematically (the floating-point formula leaves ~1e-17 there)."""
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    share = correct / total
+    shrink = 1 + z * z / total
+    centre = (share + z * z / (2 * total)) / shrink
+    half = z * math.sqrt(share * (1 - share) / total + z * z / (4 * total * total)) / shrink
+    low = 0.0 if correct == 0 else max(0.0, centre - half)
+    high = 1.0 if correct == total else min(1.0, centre + half)
+    return low, high
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:

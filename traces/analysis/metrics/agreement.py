@@ -2,10 +2,13 @@
 methods — Cohen's kappa, Fleiss' kappa, Krippendorff's alpha (ordinal), first-error agreement,
 ProcessBench F1, and step-level accuracy with a confusion matrix.
 
-Libraries: Cohen's kappa and the confusion matrix come from scikit-learn (``cohen_kappa_score``
-and ``confusion_matrix`` take the two label vectors as they are), Fleiss' kappa from statsmodels
-(``statsmodels.stats.inter_rater``, which scikit-learn lacks), Krippendorff's alpha from the
-``krippendorff`` package (missing values, any level of measurement).
+Libraries: Cohen's kappa comes from scikit-learn (``cohen_kappa_score`` takes the two label vectors
+as they are), Fleiss' kappa from statsmodels (``statsmodels.stats.inter_rater``, which scikit-learn
+lacks), Krippendorff's alpha from the ``krippendorff`` package (missing values, any level of
+measurement). scikit-learn and statsmodels are imported by the functions that use them: with scipy
+and pandas they weigh ~150 MB, which a web process loads only to draw agreement figures (the
+annotation dashboard, a queue's agreement page), never at start. The step confusion matrix is a
+count of (reference, method) pairs over three labels, so it needs neither (queue pages show it).
 
 A chance-corrected coefficient is undefined when only one category occurs: expected agreement is
 then 1 and the coefficient 0/0.  Those functions return None in that case (all raters gave every
@@ -20,9 +23,6 @@ from dataclasses import dataclass
 
 import krippendorff
 import numpy as np
-from sklearn.metrics import cohen_kappa_score, confusion_matrix
-from statsmodels.stats.inter_rater import aggregate_raters
-from statsmodels.stats.inter_rater import fleiss_kappa as statsmodels_fleiss_kappa
 
 from traces.analysis.metrics.checks import (
     STEP_LABELS,
@@ -50,6 +50,9 @@ def cohen_kappa(rater_a: Sequence[int], rater_b: Sequence[int]) -> float | None:
     require_paired(rater_a, rater_b, "Cohen's kappa ratings")
     if len(set(rater_a) | set(rater_b)) < 2:
         return None
+    # Imported here, not at the top: see the module docstring.
+    from sklearn.metrics import cohen_kappa_score
+
     return float(cohen_kappa_score(rater_a, rater_b))
 
 
@@ -69,6 +72,10 @@ def fleiss_kappa(ratings_per_item: Sequence[Sequence[int]]) -> float | None:
         )
     if counts.pop() < 2:
         raise ValueError("Fleiss' kappa needs at least two ratings per item")
+    # Imported here, not at the top: see the module docstring.
+    from statsmodels.stats.inter_rater import aggregate_raters
+    from statsmodels.stats.inter_rater import fleiss_kappa as statsmodels_fleiss_kappa
+
     table, categories = aggregate_raters(np.asarray(ratings_per_item))
     if len(categories) < 2:
         return None
@@ -202,5 +209,5 @@ def step_confusion(method: Sequence[int], reference: Sequence[int]) -> StepConfu
     require_paired(method, reference, "step labels (method, reference)")
     require_step_labels(method, "method step labels")
     require_step_labels(reference, "reference step labels")
-    matrix = confusion_matrix(reference, method, labels=list(STEP_LABELS))
-    return StepConfusion(tuple(tuple(int(count) for count in row) for row in matrix))
+    pairs = Counter(zip(reference, method, strict=True))
+    return StepConfusion(tuple(tuple(pairs[(truth, given)] for given in STEP_LABELS) for truth in STEP_LABELS))

@@ -1,8 +1,9 @@
 """Calibration of a confidence against correctness (docs/concepts.md §3.8 "calibration when a confidence
 exists"): expected calibration error and Brier score.
 
-The Brier score comes from scikit-learn (``brier_score_loss``).  Neither scikit-learn nor
-statsmodels has an ECE, so it is the few lines of numpy below.
+The Brier score comes from scikit-learn (``brier_score_loss``), imported by the function that
+computes it (scikit-learn and scipy stay out of a web process that never shows one).  Neither
+scikit-learn nor statsmodels has an ECE, so it is the few lines of numpy below.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.metrics import brier_score_loss
 
 from traces.analysis.metrics.checks import require_paired
 
@@ -46,5 +46,7 @@ def expected_calibration_error(
 def brier_score(confidences: Sequence[float], correct: Sequence[bool]) -> float:
     """Brier score: mean squared difference between confidence and correctness (docs/concepts.md §3.8)."""
     _require_confidences(confidences, correct)
+    from sklearn.metrics import brier_score_loss
+
     outcomes = np.asarray(correct, dtype=bool)
     return float(brier_score_loss(outcomes, np.asarray(confidences, dtype=float), pos_label=True))
