@@ -194,6 +194,26 @@ def test_token_classification_spans_point_at_the_steps(shared_data: Path, projec
         assert row["labels"] == expected
 
 
+@pytest.mark.model
+def test_token_classification_labels_reach_a_tokenizers_tokens(shared_data: Path, project, tmp_path: Path) -> None:
+    """The documented recipe: a fast tokenizer's offsets put each step's label on the token holding
+    its last character, one distinct token per step, in order (SmolLM2's tokenizer)."""
+    from django.conf import settings
+    from transformers import AutoTokenizer
+
+    from workers.backends.embedded import embedded_model_dir
+
+    tokenizer = AutoTokenizer.from_pretrained(embedded_model_dir(settings.MODEL_CACHE_DIR))
+    traces = import_processbench(shared_data, project).filter(run__name__startswith="olympiadbench")
+    rows, _ = export_rows(traces, "token_classification", PROCESSBENCH, tmp_path)
+    for row in rows:
+        offsets = tokenizer(row["text"], return_offsets_mapping=True, add_special_tokens=False)["offset_mapping"]
+        ends = [next(i for i, (start, end) in enumerate(offsets) if start <= last - 1 < end) for _, last in row["step_spans"]]
+        assert ends == sorted(set(ends)), "one token per step, in order"
+        for token, (start, last) in zip(ends, row["step_spans"], strict=True):
+            assert start < offsets[token][1] <= last + 1 and row["text"][offsets[token][0] : last].strip()
+
+
 def test_every_jsonl_export_declares_its_fields(shared_data: Path, project, tmp_path: Path) -> None:
     traces = import_processbench(shared_data, project).filter(run__name__startswith="math")
     for fmt in ("openrlhf", "token_classification", "processbench", "math_shepherd", "trl"):
