@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
 from traces.analysis.metrics import step_confusion
@@ -22,8 +22,24 @@ from traces.models import HUMAN, AssignmentStatus, Label, Queue, QueueAssignment
 
 
 def project_queues(project_id: int) -> QuerySet[Queue]:
-    """The project's queues."""
-    return Queue.objects.filter(project_id=project_id)
+    """The project's queues, with who made each."""
+    return Queue.objects.filter(project_id=project_id).select_related("created_by")
+
+
+def queue_items_for(queue: Queue, user: AbstractBaseUser) -> QuerySet[QueueItem]:
+    """The queue's items in order, each with its trace's model, how many assignments of it are in
+    progress and skipped, and whether ``user`` finished it (``mine_done``)."""
+    mine = QueueAssignment.objects.filter(item=OuterRef("pk"), user=user)
+    return (
+        QueueItem.objects.filter(queue=queue)
+        .select_related("trace__model")
+        .annotate(
+            in_progress=Count("assignments", filter=Q(assignments__status=AssignmentStatus.IN_PROGRESS)),
+            skipped=Count("assignments", filter=Q(assignments__status=AssignmentStatus.SKIPPED)),
+            mine_done=Exists(mine.filter(status=AssignmentStatus.DONE)),
+        )
+        .order_by("position")
+    )
 
 
 def current_assignment(queue: Queue, user: AbstractBaseUser) -> QueueAssignment | None:

@@ -7,9 +7,9 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
-from rest_framework.authtoken.models import Token
 
 from traces.actions.tokens import do_issue_token, do_revoke_token
+from traces.queries.accounts import api_token_of
 
 
 @login_required
@@ -26,6 +26,6 @@ def api_token(request: HttpRequest) -> HttpResponse:
             message = "Token revoked." if do_revoke_token(request.user) else "There was no token to revoke."  # type: ignore[arg-type]
         else:
             return render(request, "traces/api_token.html", {"error": "Unknown action: issue or revoke."}, status=400)
-    token = Token.objects.filter(user=request.user).first()
+    token = api_token_of(request.user)
     context = {"token": token, "issued": issued, "message": message}
     return render(request, "traces/api_token.html", context)

@@ -37,16 +37,12 @@ from traces.actions.prm_scorers import usable_scorers
 from traces.actions.prm_scoring import DEFAULT_THRESHOLD, ScoringSpec, do_start_scoring
 from traces.analysis.judges import JUDGE_MODES
 from traces.analysis.rollouts import MODES
-from traces.models import Backend, LanguageModel, Project, Run, Trace
+from traces.models import LanguageModel, Project, Run, Trace
+from traces.queries.projects import generating_models
 from traces.views.access import member_project
 from traces.views.exports import selection_from
 from traces.views.forms import TraceFilterForm
 from traces.views.traces import HtmxHttpRequest, wants_fragment
-
-
-def generating_models(project: Project) -> Any:
-    """The project's models that can generate (not imported)."""
-    return LanguageModel.objects.filter(project=project).exclude(backend=Backend.IMPORTED)
 
 
 class McForm(forms.Form):

@@ -9,7 +9,8 @@ from django import forms
 
 from traces.analysis.engine import METHOD
 from traces.display_names import display_name, stored_score
-from traces.models import FinishReason, LanguageModel, Project, ProjectScoreName, Run, RunKind
+from traces.models import FinishReason, LanguageModel, Project, Run
+from traces.queries.projects import project_models, score_names, trace_runs
 
 ANY = ("", "any")
 
@@ -56,8 +57,7 @@ def named_choices(keys: list[str]) -> list[tuple[str, str]]:
 
 def project_score_keys(project: Project) -> list[ScoreKey]:
     """The trace-level scores the project's traces have had, by name (one small query)."""
-    rows = ProjectScoreName.objects.filter(project=project).order_by("name", "method").values_list("method", "name")
-    return [ScoreKey(method, name) for method, name in rows]
+    return [ScoreKey(method, name) for method, name in score_names(project)]
 
 
 class RunChoiceField(forms.ModelChoiceField):
@@ -99,10 +99,8 @@ class TraceFilterForm(forms.Form):
     def __init__(self, data: Any, *, project: Project) -> None:
         super().__init__(data)
         self.project = project
-        models = LanguageModel.objects.filter(project=project).only("id", "name").order_by("name")
-        runs = Run.objects.filter(project=project).exclude(kind=RunKind.EXPORT).only("id", "name", "kind").order_by("-id")
-        self.fields["model"].queryset = models  # type: ignore[attr-defined]
-        self.fields["run"].queryset = runs  # type: ignore[attr-defined]
+        self.fields["model"].queryset = project_models(project)  # type: ignore[attr-defined]
+        self.fields["run"].queryset = trace_runs(project)  # type: ignore[attr-defined]
         # A callable: the query runs when the choices are first read (validation or rendering), once.
         self.fields["score"].choices = self.score_choices  # type: ignore[attr-defined]
 

@@ -41,7 +41,8 @@ from traces.actions.members import (
     do_create_member_account,
     do_remove_member,
 )
-from traces.models import Membership, MembershipChange, Project, Role
+from traces.models import Membership, Project, Role
+from traces.queries.projects import members_of, membership_changes
 from traces.views.access import member_project
 from traces.views.traces import HtmxHttpRequest
 
@@ -92,13 +93,12 @@ def refused_on(form: forms.Form, refused: MemberError) -> None:
 
 
 def change_page(request: HttpRequest, project: Project) -> Page:  # type: ignore[type-arg]
-    changes = MembershipChange.objects.filter(project=project).newest_first()
-    return Paginator(changes, CHANGES_PER_PAGE).get_page(request.GET.get("changes"))
+    return Paginator(membership_changes(project), CHANGES_PER_PAGE).get_page(request.GET.get("changes"))
 
 
 def page_context(request: HttpRequest, project: Project, **extra: Any) -> dict[str, Any]:
     """Everything the Members page shows; ``extra`` overrides (the forms of a refused POST, a new account)."""
-    members = list(Membership.objects.filter(project=project).listed())
+    members = members_of(project)
     is_owner = access.can(project, request.user, access.Action.MANAGE)
     context = {
         "project": project,

@@ -27,7 +27,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, Exists, OuterRef, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -52,11 +51,9 @@ from traces.actions.queues import (
 from traces.models import (
     HUMAN,
     AssignmentPolicy,
-    AssignmentStatus,
     LabelValue,
     Project,
     Queue,
-    QueueAssignment,
     QueueItem,
     Step,
     Trace,
@@ -64,7 +61,14 @@ from traces.models import (
 from traces.queries.adjudication import StepVerdicts, trace_verdicts, traces_to_adjudicate
 from traces.queries.agreement import queue_agreement
 from traces.queries.evaluation import label_sources
-from traces.queries.queues import annotator_progress, current_assignment, queue_progress
+from traces.queries.queues import (
+    annotator_progress,
+    current_assignment,
+    project_queues,
+    queue_items_for,
+    queue_progress,
+)
+from traces.queries.traces import current_steps
 from traces.templatetags.thinkscope import rating_text
 from traces.views.access import member_project
 from traces.views.forms import NamedSelect, TraceFilterForm, named_choices
@@ -107,7 +111,7 @@ def filter_query(request: HttpRequest) -> dict[str, str]:
 def queue_list(request: HttpRequest, slug: str) -> HttpResponse:
     """The project's queues, newest first, with their progress."""
     project = member_project(request, slug)
-    queues = Queue.objects.filter(project=project).select_related("created_by")
+    queues = project_queues(project.pk)
     context = {
         "project": project,
         "rows": [(queue, queue_progress(queue)) for queue in queues],
@@ -195,18 +199,7 @@ def queue_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     with its labeling page and its skip button (a trace whose page cannot be used can still be skipped)."""
     project, queue = queue_target(request, slug, pk, access.Action.READ)
     can_label = access.can(project, request.user, access.Action.LABEL)
-    mine = QueueAssignment.objects.filter(item=OuterRef("pk"), user=request.user)
-    items = (
-        QueueItem.objects.filter(queue=queue)
-        .select_related("trace__model")
-        .annotate(
-            in_progress=Count("assignments", filter=Q(assignments__status=AssignmentStatus.IN_PROGRESS)),
-            skipped=Count("assignments", filter=Q(assignments__status=AssignmentStatus.SKIPPED)),
-            mine_done=Exists(mine.filter(status=AssignmentStatus.DONE)),
-        )
-        .order_by("position")
-    )
-    page = Paginator(items, ITEMS_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(queue_items_for(queue, request.user), ITEMS_PER_PAGE).get_page(request.GET.get("page"))
     is_reviewer = access.can(project, request.user, access.Action.ADJUDICATE)
     context = {
         "project": project,
@@ -307,8 +300,7 @@ class AdjudicationForm(forms.Form):
 
     def __init__(self, data: Any, *, trace: Trace) -> None:
         super().__init__(data)
-        steps = Step.objects.filter(segmentation_id=trace.current_segmentation_id)
-        self.fields["step"].queryset = steps  # type: ignore[attr-defined]
+        self.fields["step"].queryset = current_steps(trace)  # type: ignore[attr-defined]
 
 
 def with_texts(trace: Trace, steps: list[StepVerdicts]) -> list[tuple[StepVerdicts, str]]:

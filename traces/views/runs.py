@@ -23,7 +23,6 @@ from typing import Any
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -45,7 +44,8 @@ from traces.actions.imports import source_name
 from traces.actions.resume import do_resume, resumable
 from traces.actions.runs import ACTIVE
 from traces.backends import SamplingParams
-from traces.models import Backend, LanguageModel, Problem, Project, Run, RunKind, RunStatus
+from traces.models import LanguageModel, Project, Run, RunKind, RunStatus
+from traces.queries.projects import generating_models, problem_sources
 from traces.views.access import member_project
 from traces.views.job_reports import display_status, job_report
 from traces.views.loss_chart import loss_chart
@@ -150,14 +150,10 @@ class GenerationForm(forms.Form):
         self.project = project
         self.starting = starting
         self.estimate: Estimate | None = None
-        models = LanguageModel.objects.filter(project=project).exclude(backend=Backend.IMPORTED)
-        self.fields["model"].queryset = models  # type: ignore[attr-defined]
-        sources = (
-            Problem.objects.filter(project=project).values("source").annotate(count=Count("id")).order_by("source")
-        )
+        self.fields["model"].queryset = generating_models(project)  # type: ignore[attr-defined]
         self.fields["dataset"].choices = [  # type: ignore[attr-defined]
             ("", "All problems"),
-            *((row["source"], f"{row['source'] or '(no source)'} — {row['count']} problems") for row in sources),
+            *((source, f"{source or '(no source)'} — {count} problems") for source, count in problem_sources(project)),
         ]
 
     def clean_problem_ids(self) -> list[int]:
