@@ -69,3 +69,29 @@ def test_0008_points_the_embedded_models_at_their_endpoint_and_drops_addresses_a
         ("served", "openai", "", "qwq", {"top_p": 0.9}),
         ("smol", "transformers", "embedded", "", {"temperature": 0.2}),
     ]
+
+
+def test_0011_marks_the_prm800k_steps_a_labeller_wrote() -> None:
+    """A stored step took its human completion when its raw record has one and no chosen completion."""
+    apps = migrate([("traces", "0010_think_in_prompt")])
+    model = apps.get_model
+    project = model("traces", "Project").objects.create(name="P", slug="p")
+    problem = model("traces", "Problem").objects.create(project=project, prompt="1 + 1?", content_hash="h")
+    llm = model("traces", "LanguageModel").objects.create(project=project, name="m")
+    run = model("traces", "Run").objects.create(project=project, model=llm, kind="import")
+    trace = model("traces", "Trace").objects.create(project=project, run=run, problem=problem, model=llm, raw_text="abc")
+    segmentation = model("traces", "Segmentation").objects.create(trace=trace, version=1)
+    human = {"text": "b", "rating": None, "flagged": None}
+    records = [
+        [],  # not from PRM800K
+        {"completions": [{"text": "a", "rating": 1}], "human_completion": None, "chosen_completion": 0},
+        {"completions": None, "human_completion": human, "chosen_completion": None},  # written by hand
+        {"completions": [{"text": "x", "rating": -1}], "human_completion": human, "chosen_completion": 0},
+    ]
+    for index, record in enumerate(records):
+        model("traces", "Step").objects.create(
+            segmentation=segmentation, trace=trace, index=index, char_start=index, char_end=index, alternatives=record
+        )
+    apps = migrate([("traces", "0011_step_human_written")])
+    steps = apps.get_model("traces", "Step").objects.order_by("index")
+    assert [step.human_written for step in steps] == [False, False, True, False]
