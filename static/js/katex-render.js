@@ -2,9 +2,20 @@
 //
 // Only elements with the class "tex" are rendered: the server has already escaped their text, and
 // auto-render only replaces the text between delimiters with KaTeX's own markup (trust is off, so
-// \href, \url and \html* commands cannot produce links or attributes). Runs on page load and on
-// every fragment htmx swaps in. An element with more text than MAX_TEX_CHARS is left as plain text:
-// auto-render scans text node by node, and a 1 MB single-line trace froze the page for minutes.
+// \href, \url and \html* commands cannot produce links or attributes). An element with more text
+// than MAX_TEX_CHARS is left as plain text: auto-render scans text node by node, and a 1 MB
+// single-line trace froze the page for minutes.
+//
+// When. KaTeX's markup is most of a trace page's elements (a 60-step trace: ~5,800 of ~6,400) and
+// typesetting all of it was one long task before the first paint. So the page is painted with the
+// formulas as text, and an element is typeset only once it comes within half a screen of the viewport
+// (an IntersectionObserver), in slices of at most SLICE_MS between frames (requestIdleCallback);
+// an element whose text has no delimiter is never handed to KaTeX. Fragments htmx swaps in are
+// treated the same way. Printing typesets every element first (beforeprint).
+// Each .tex element says where it stands in data-tex: "pending" (looked at, to be typeset soon),
+// "offscreen" (holds math, typeset when it comes near) or "done" (typeset, or nothing to typeset).
+// The page has settled when no .tex element lacks data-tex or is pending (the browser tests wait
+// for that); window.thinkscopeTex.typesetAll() typesets the offscreen ones too.
 //
 // A single "$" is a dollar sign unless it pairs up as inline math by pandoc's rule: an opening "$"
 // has a non-space right after it, a closing one a non-space right before it and no digit after it.
@@ -181,34 +192,105 @@
     }
   }
 
+  var SLICE_MS = 12;
+  // "$", "\(" or "\[": where auto-render's delimiters start; an element without one has no formula.
+  var MAY_HOLD_MATH = /\$|\\\(|\\\[/;
+  var queue = [];
+  var scheduled = false;
+
+  function typeset(element) {
+    element.setAttribute("data-tex", "done");
+    renderElement(element);
+  }
+
+  var nextIdle = window.requestIdleCallback
+    ? function (work) { window.requestIdleCallback(work, { timeout: 200 }); }
+    : function (work) { window.setTimeout(work, 1); };
+
+  function typesetQueued() {
+    scheduled = false;
+    var started = performance.now();
+    while (queue.length > 0 && performance.now() - started < SLICE_MS) {
+      var element = queue.shift();
+      if (element.isConnected && element.getAttribute("data-tex") === "pending") {
+        typeset(element);
+      }
+    }
+    if (queue.length > 0) {
+      schedule();
+    }
+  }
+
+  function schedule() {
+    if (!scheduled) {
+      scheduled = true;
+      nextIdle(typesetQueued);
+    }
+  }
+
+  function enqueue(element) {
+    element.setAttribute("data-tex", "pending");
+    queue.push(element);
+    schedule();
+  }
+
+  var nearScreen = window.IntersectionObserver
+    ? new IntersectionObserver(function (entries) {
+      entries.forEach(function (entry) {
+        if (entry.isIntersecting) {
+          nearScreen.unobserve(entry.target);
+          enqueue(entry.target);
+        } else {
+          entry.target.setAttribute("data-tex", "offscreen");
+        }
+      });
+    }, { rootMargin: "50% 0px" })
+    : null;
+
   function texElements(root) {
-    var found = Array.prototype.slice.call(root.querySelectorAll(".tex:not([data-tex-rendered])"));
-    if (root.matches && root.matches(".tex:not([data-tex-rendered])")) {
+    var found = Array.prototype.slice.call(root.querySelectorAll(".tex:not([data-tex])"));
+    if (root.matches && root.matches(".tex:not([data-tex])")) {
       found.unshift(root);
     }
     return found;
   }
 
-  function renderTex(root) {
+  function lookAt(root) {
     if (typeof window.renderMathInElement !== "function") {
       return;
     }
     texElements(root).forEach(function (element) {
-      element.setAttribute("data-tex-rendered", "");
-      if (element.textContent.length > MAX_TEX_CHARS) {
+      var text = element.textContent;
+      if (text.length > MAX_TEX_CHARS) {
+        element.setAttribute("data-tex", "done");
         element.title = "Shown as plain text: too long to typeset its LaTeX";
-        return;
+      } else if (!MAY_HOLD_MATH.test(text)) {
+        element.setAttribute("data-tex", "done");
+      } else if (nearScreen) {
+        element.setAttribute("data-tex", "pending");  // until the observer says where it is
+        nearScreen.observe(element);
+      } else {
+        enqueue(element);
       }
-      renderElement(element);
     });
   }
 
-  window.thinkscopeTex = { render: renderElement };
+  function typesetAll() {
+    document.querySelectorAll(".tex[data-tex=offscreen], .tex[data-tex=pending]").forEach(function (element) {
+      if (nearScreen) {
+        nearScreen.unobserve(element);
+      }
+      typeset(element);
+    });
+  }
+
+  window.thinkscopeTex = { render: renderElement, typesetAll: typesetAll };
 
   document.addEventListener("DOMContentLoaded", function () {
-    renderTex(document.body);
+    lookAt(document.body);
   });
   document.addEventListener("htmx:load", function (event) {
-    renderTex(event.target);
+    lookAt(event.target);
   });
+  window.addEventListener("beforeprint", typesetAll);
 })();

@@ -9,6 +9,8 @@
   into one row, whose steps load in place; a link to a step past the window opens the page there.
 * Two such traces side by side made a comparison page of tens of MB: it stays under 2 MB, opens
   each column at its t* step, loads a collapsed block in place, and its columns still scroll together.
+* A real 60-step Sky-T1 trace made ~6,400 elements, ~5,800 of them KaTeX's markup of formulas off
+  the screen: the page keeps a few elements per step, and typesets only the formulas near the screen.
 
 Traces come through the real importer with analysis (``manage.py import_traces``), as in production.
 Screenshots go to test-artifacts/.
@@ -26,7 +28,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from playwright.sync_api import Browser, Locator, Page, expect
 from test_compare import SCROLL_TO_ROW, TOP_ROWS
-from test_trace_viewer import watch
+from test_trace_viewer import sky_t1_record, watch
 
 from traces.actions.queues import QueueSpec, do_create_queue
 from traces.models import AssignmentStatus, Membership, Project, QueueAssignment, QueueItem, Role, Step, Trace
@@ -40,8 +42,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "correct horse battery"
 SLUG = "budgets"
 
-#: The page has run its scripts: KaTeX has been over every .tex element and htmx has no request out.
-SETTLED = "() => !document.querySelector('.tex:not([data-tex-rendered]), .htmx-request')"
+#: The page has run its scripts: KaTeX has typeset the formulas near the screen (katex-render.js) and htmx
+#: has no request out.
+SETTLED = "() => !document.querySelector('.tex:not([data-tex]), .tex[data-tex=pending], .htmx-request')"
 
 
 def import_records(tmp_path: Path, records: list[dict[str, str]]) -> list[int]:
@@ -143,7 +146,8 @@ def test_the_item_in_progress_can_be_skipped_from_the_queue_page(  # type: ignor
 
 
 #: Each step row's number and the words of its text (textContent: what copying or searching finds),
-#: its formulas left out (KaTeX's markup has its own text).
+#: its typeset formulas left out (KaTeX's markup has its own text); ``shown_step_texts`` leaves out
+#: those still waiting to be typeset (off the screen) too.
 STEP_WORDS = """(els) => els.map((el) => {
   const text = el.querySelector('.step-text').cloneNode(true);
   text.querySelectorAll('.katex').forEach((formula) => formula.remove());
@@ -157,7 +161,7 @@ FORMULA = re.compile(r"\$\$.*?\$\$|\$.*?\$|\\\(.*?\\\)|\\\[.*?\\\]", re.S)
 def shown_step_texts(page: Page) -> dict[int, str]:
     """The words of each step row on the page (formulas left out), by step number."""
     rows = page.eval_on_selector_all("li[id^=step-]", STEP_WORDS)
-    return {int(row_id.removeprefix("step-")): text for row_id, text in rows}
+    return {int(row_id.removeprefix("step-")): words_of(text) for row_id, text in rows}
 
 
 def centre(locator: Locator) -> None:
@@ -299,3 +303,58 @@ def test_the_comparison_of_two_1mb_looping_traces_is_bounded_and_scrolls_togethe
     page.keyboard.press("s")
     wait_for(lambda: shows_row(page, "A", anchor) and shows_row(page, "B", anchor), 10, 0.05)
     assert problems == [] and dialogs == []
+
+
+#: 1-based line of a Sky-T1 trace of 60 steps (the 300 samples average 60), with formulas throughout.
+SKY_T1_60_STEPS_LINE = 85
+#: Elements of a trace page apart from its steps (navigation, facts, analysis panel, legend, dialogs).
+PAGE_FRAME = 500
+#: Elements of a step row: the row, its number, body and text, and its marks (about one a step).
+PER_STEP = 8
+
+#: The page's elements, those of KaTeX's markup counted apart, and each step text of the thinking
+#: holding a formula: whether it is typeset and how far its top is below the top of the window, in
+#: windows.
+ELEMENTS = """() => ({
+  all: document.querySelectorAll("*").length,
+  katex: document.querySelectorAll(".katex, .katex *").length,
+  math: Array.from(document.querySelectorAll("#think .step-text[data-tex=done], #think .step-text[data-tex=offscreen]"))
+    .filter((text) => text.getAttribute("data-tex") === "offscreen" || text.querySelector(".katex"))
+    .map((text) => [text.getAttribute("data-tex"), text.getBoundingClientRect().top / window.innerHeight]),
+})"""
+
+
+def test_a_60_step_trace_keeps_a_few_elements_a_step_and_typesets_near_the_screen(  # type: ignore[no-untyped-def]
+    live_server, browser, owner, tmp_path, shared_data, artifacts
+) -> None:
+    sky = sky_t1_record(shared_data, SKY_T1_60_STEPS_LINE)
+    (trace_id,) = import_records(tmp_path, [{**record(sky["question"], sky["code"][0], "Sky-T1-27B"),
+                                             "reference_answer": sky["answer"], "think_format": "sky_t1"}])
+    steps = Step.objects.filter(trace_id=trace_id).count()
+    assert 55 <= steps <= 65, f"line {SKY_T1_60_STEPS_LINE} was chosen for its 60 steps, it has {steps}"
+    page = log_in(browser, live_server, "owner")
+    problems, dialogs = watch(page)
+    open_settled(page, live_server.url + reverse("trace-detail", args=[SLUG, trace_id]))
+    page.keyboard.press("t")  # the long thinking starts collapsed
+    expect(page.locator("#think")).to_have_attribute("open", "")
+    page.wait_for_function(SETTLED)
+
+    counts = page.evaluate(ELEMENTS)
+    print(f"\n{steps}-step Sky-T1 trace, every step shown: {counts['all']:,} elements, {counts['katex']:,} of them KaTeX's")
+    assert counts["all"] - counts["katex"] <= PAGE_FRAME + PER_STEP * steps
+    typeset = [top for state, top in counts["math"] if state == "done"]
+    waiting = [top for state, top in counts["math"] if state == "offscreen"]
+    assert typeset and waiting  # the thinking's formulas on the screen are typeset, those further down wait
+    assert max(typeset) < 2 and min(waiting) > 1  # "near": within half a window of it (katex-render.js)
+    page.screenshot(path=str(artifacts / "budget-60-steps.png"))
+
+    # Scrolling to the end typesets the formulas that come near and leaves those it passed typeset.
+    page.locator(".part .step-text").last.scroll_into_view_if_needed()
+    page.wait_for_function(SETTLED)
+    expect(page.locator(".part .step-text").last).to_have_attribute("data-tex", "done")
+    every = page.evaluate("window.thinkscopeTex.typesetAll() || document.querySelectorAll('*').length")
+    print(f"with every formula typeset: {every:,} elements")
+    page.wait_for_timeout(300)  # KaTeX's fonts
+    page.screenshot(path=str(artifacts / "budget-60-steps-end.png"))
+    assert problems == [] and dialogs == []
+

@@ -35,6 +35,8 @@ SKY_T1_LOOP_LINE = 11  # 1-based: one block repeated dozens of times (a loop)
 XSS_TEXT = "<script>alert(1)</script> and <img src=x onerror=alert(1)>"
 PASSWORD = "correct horse battery"
 MONEY_AND_MATH = "Pens cost $2 each and pencils $3 each, so $x=1$."  # two dollar signs, one formula
+#: KaTeX has typeset the formulas near the screen (static/js/katex-render.js) and htmx has no request out.
+SETTLED = "() => !document.querySelector('.tex:not([data-tex]), .tex[data-tex=pending], .htmx-request')"
 FILLERS = PAGE_SIZE + 2
 
 
@@ -130,13 +132,14 @@ def test_login_filter_open_and_read_a_trace(live_server, browser, make_user, sha
 
     page.click(f"#trace-rows a[href$='/traces/{ids['sky']}/']")
     expect(page.locator("h1")).to_have_text(f"Trace #{ids['sky']}")
-    expect(page.locator(".katex").first).to_be_attached()
-    assert page.locator(".katex").count() > 3
+    expect(page.locator(".problem .katex").first).to_be_attached()
 
     think = page.locator("details#think")
     expect(think).not_to_have_attribute("open", "")  # long thinking starts collapsed
+    assert page.locator("#think .katex").count() == 0  # its formulas wait until it is shown
     page.keyboard.press("t")
     expect(think).to_have_attribute("open", "")
+    expect(page.locator("#think .katex").first).to_be_attached()
     page.keyboard.press("j")
     assert current_step(page) == "step-1"
     page.keyboard.press("j")
@@ -186,6 +189,19 @@ def log_in(page: Page, live_server, url: str) -> None:  # type: ignore[no-untype
     page.click("button[type=submit]")
 
 
+#: The text a reader copies after selecting everything inside the element that matches the selector.
+COPY_OF = """(selector) => {
+  const range = document.createRange();
+  range.selectNodeContents(document.querySelector(selector));
+  const selection = window.getSelection();
+  selection.removeAllRanges();
+  selection.addRange(range);
+  const copied = selection.toString();
+  selection.removeAllRanges();
+  return copied;
+}"""
+
+
 #: The number of formulas KaTeX renders in each plain text, by static/js/katex-render.js's own function.
 COUNT_FORMULAS_OF_PLAIN_TEXT = r"""(texts) => texts.map((text) => {
   const probe = document.createElement("div");
@@ -229,13 +245,26 @@ def test_analysis_marks_render_and_m_hides_them(live_server, browser, make_user,
     expect(t_star).to_be_visible()
     assert page.locator(".part .mark-after-t-star").count() > 10
     assert page.locator(".part .mark-tag-thought-switch").count() > 0
-    # KaTeX renders every formula it would render in the unmarked text, step by step; the t*
-    # mark wraps a whole formula here and KaTeX renders inside it.
+    # KaTeX typesets the steps near the screen and leaves the others for when they come near;
+    # typesetAll (what printing runs) does the rest. Then it has rendered every formula it would
+    # render in the unmarked text, step by step; the t* mark wraps a whole formula here and KaTeX
+    # renders inside it.
+    page.wait_for_function(SETTLED)
+    assert page.locator(".part .step-text[data-tex=offscreen]").count() > 0
+    page.evaluate("window.thinkscopeTex.typesetAll()")
     count_formulas = "(els) => els.map((el) => el.querySelectorAll('.katex').length)"
     shown = page.eval_on_selector_all(".part .step-text", count_formulas)
     assert shown == page.evaluate(COUNT_FORMULAS_OF_PLAIN_TEXT, plain)
     assert sum(shown) > 20
     expect(page.locator(".part .mark-t-star .katex")).to_have_count(1)
+
+    # A tag's word is drawn by CSS and never joins the trace's text: copying the thinking finds none
+    # of the tag words the trace itself does not write (searching for them: at the end).
+    tag_words = set(page.eval_on_selector_all(".part .mark-tag", "(tags) => tags.map((tag) => tag.dataset.tag)"))
+    not_in_trace = {word for word in tag_words if word not in sky.raw_text}
+    assert {"t*", "⇄ switch", "subgoal"} <= not_in_trace
+    copied = page.evaluate(COPY_OF, "#think .steps")
+    assert len(copied) > 1000 and not [word for word in not_in_trace if word in copied]
 
     # m hides the marks (tags gone, no shading) and shows them again; so does the button.
     toggle = page.locator("[data-toggle-marks]")
@@ -264,6 +293,13 @@ def test_analysis_marks_render_and_m_hides_them(live_server, browser, make_user,
     page.evaluate("window.scrollBy(0, -200)")
     page.wait_for_timeout(300)  # KaTeX's fonts
     page.screenshot(path=str(artifacts / "trace-viewer-marks.png"))
+
+    # Searching the trace's text (find-in-page, with the legend and badges, which name the tags,
+    # taken off the page) finds none of the tag words either.
+    page.evaluate("document.querySelectorAll('main > :not(.part)').forEach((other) => other.remove())")
+    find = "(word) => { window.getSelection().removeAllRanges(); return window.find(word); }"
+    assert page.evaluate(find, re.findall(r"[A-Za-z]{7,}", copied)[-1])  # a word of the trace is found
+    assert not [word for word in not_in_trace if page.evaluate(find, word)]
 
     # A looping trace: its badge, its repeats after the second collapsed, and every repeat highlighted.
     page.goto(live_server.url + reverse("trace-detail", args=["demo", loop_id]))

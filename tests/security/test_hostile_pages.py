@@ -81,9 +81,9 @@ def watch(page: Page) -> tuple[list[str], set[str]]:
     return problems, in_flight
 
 
-#: The page has run its scripts: KaTeX has been over every .tex element, htmx has no request out and a
-#: dashboard has drawn its charts from its data.
-SETTLED = "() => !document.querySelector('.tex:not([data-tex-rendered]), .htmx-request, #dashboard[aria-busy=true]')"
+#: The page has run its scripts: KaTeX has typeset the formulas near the screen (katex-render.js), htmx
+#: has no request out and a dashboard has drawn its charts from its data.
+SETTLED = "() => !document.querySelector('.tex:not([data-tex]), .tex[data-tex=pending], .htmx-request, #dashboard[aria-busy=true]')"
 
 #: How long a page may take to settle on a loaded 2-core machine (each settles in about 2 s when
 #: quiet). KaTeX leaves text over 50k characters alone (katex-render.js); before it did, the 1 MB
