@@ -46,6 +46,7 @@ from traces.exports.writers import EXPORT_FORMATS, MANIFEST_NAME
 from traces.formats.trl import DEFAULT_STEP_SEPARATOR
 from traces.models import Project, Run, RunKind, RunStatus, is_auto_source
 from traces.queries.evaluation import label_sources
+from traces.queries.runs import project_runs
 from traces.views.access import member_project
 from traces.views.forms import NamedSelect, TraceFilterForm, named_choices
 from traces.views.traces import HtmxHttpRequest, wants_fragment
@@ -160,7 +161,7 @@ def export_form(request: HttpRequest, slug: str) -> HttpResponse:
             form.reject(rejected)
         else:
             return redirect("export-job", slug=project.slug, pk=run.pk)
-    recent = Run.objects.filter(project=project, kind=RunKind.EXPORT).select_related("created_by")[:RECENT_EXPORTS]
+    recent = project_runs(project, RunKind.EXPORT)[:RECENT_EXPORTS]
     context |= {
         "form": form,
         "filters": filters.as_query(),

@@ -30,6 +30,7 @@ from traces.actions.imports import count_import_lines, do_enqueue_import, previe
 from traces.actions.uploads import discard_upload, save_upload
 from traces.formats import FORMATS
 from traces.models import Project, Run, RunKind, ThinkFormat
+from traces.queries.runs import project_runs
 from traces.views.access import member_project
 from traces.views.job_reports import display_status
 from traces.views.traces import HtmxHttpRequest, wants_fragment
@@ -99,8 +100,7 @@ def page_context(project: Project) -> dict[str, Any]:
 
 def recent_imports(project: Project) -> list[tuple[Run, tuple[str, str]]]:
     """The project's latest import jobs, each with the status its badge shows."""
-    runs = Run.objects.filter(project=project, kind=RunKind.IMPORT).select_related("created_by")
-    return [(run, display_status(run)) for run in runs[:RECENT_IMPORTS]]
+    return [(run, display_status(run)) for run in project_runs(project, RunKind.IMPORT)[:RECENT_IMPORTS]]
 
 
 @login_required

@@ -19,7 +19,8 @@ from typing import Any
 from traces.actions.auto_labels import MC_SOURCE, judge_source
 from traces.actions.prm_scorers import prm_source
 from traces.display_names import display_name
-from traces.models import Label, LanguageModel, Run, RunKind, RunStatus, Trace, TraceAnnotation
+from traces.models import LanguageModel, Run, RunKind, RunStatus, Trace
+from traces.queries.runs import models_by_ids, run_annotations, run_labels, run_traces
 
 #: Traces listed one by one on a job page (the counts cover them all).
 TRACES_SHOWN = 50
@@ -179,7 +180,7 @@ def _import_headline(run: Run, created: int, duplicates: int, invalid: int) -> s
 
 
 def _generation_report(run: Run, data: dict[str, Any], report: JobReport) -> None:
-    traces = Trace.objects.filter(run=run)
+    traces = run_traces(run)
     stored = run.progress_done  # the traces the run holds, kept current after each batch
     failures = int(data.get("failure_count", 0))
     cut = traces.filter(finish_reason="length").count()
@@ -249,7 +250,7 @@ def _mc_report(run: Run, data: dict[str, Any], report: JobReport) -> None:
     report.headline = (
         f"Labelled the steps of {plural(labelled, 'trace')} from {plural(int(data.get('rollouts', 0)), 'rollout')}."
     )
-    annotations = TraceAnnotation.objects.filter(source=MC_SOURCE, params__run_id=run.pk, trace__project=run.project)
+    annotations = run_annotations(run, [MC_SOURCE])
     steps = _step_values(run, MC_SOURCE)
     report.traces = [
         TraceOutcome(
@@ -279,7 +280,7 @@ def _first_error_words(step: int | None) -> str:
 def _step_values(run: Run, source: str) -> dict[int, list[Detail]]:
     """Per trace, each measured step as "step 2: 3/8" (rollouts reaching the reference answer)."""
     values: dict[int, list[Detail]] = defaultdict(list)
-    labels = Label.objects.filter(source=source, params__run_id=run.pk, trace__project=run.project, user__isnull=True)
+    labels = run_labels(run, source)
     for trace_id, index, params in labels.order_by("trace_id", "step__index").values_list(
         "trace_id", "step__index", "params"
     ):
@@ -318,7 +319,7 @@ def _judge_report(run: Run, data: dict[str, Any], report: JobReport) -> None:
     agreement = data.get("agreement")
     if isinstance(agreement, dict) and agreement.get("krippendorff_alpha") is not None:
         report.headline += f" The judges agree with Krippendorff's alpha {agreement['krippendorff_alpha']:.2f}."
-    judges = list(LanguageModel.objects.filter(pk__in=run.params.get("judge_ids", [])).order_by("pk"))
+    judges = models_by_ids(run.params.get("judge_ids", []))
     report.traces = _judge_outcomes(run, judges)
     report.settings = [
         ("Judges", ", ".join(judge.name for judge in judges) or "—"),
@@ -332,9 +333,7 @@ def _judge_report(run: Run, data: dict[str, Any], report: JobReport) -> None:
 def _judge_outcomes(run: Run, judges: list[LanguageModel]) -> list[TraceOutcome]:
     """Per trace, each judge's verdict: its first error, or why its reply gave no label."""
     sources = {judge_source(judge): judge.name for judge in judges}
-    annotations = TraceAnnotation.objects.filter(
-        source__in=sources, params__run_id=run.pk, trace__project=run.project, user__isnull=True
-    ).order_by("trace_id", "source")
+    annotations = run_annotations(run, sources).order_by("trace_id", "source")
     verdicts: dict[int, list[Detail]] = defaultdict(list)
     for annotation in annotations:
         failure = annotation.params.get("parse_failure")
@@ -422,7 +421,7 @@ def _prm_scoring_report(run: Run, data: dict[str, Any], report: JobReport) -> No
     scorer = run.params.get("scorer", "")
     source = prm_source(scorer)
     partial = int(data.get("skipped", 0))
-    labels = Label.objects.filter(source=source, params__run_id=run.pk, trace__project=run.project, user__isnull=True)
+    labels = run_labels(run, source)
     report.counts = [
         Count(run.progress_done, f"of {run.progress_total:,} traces scored", "ok" if run.progress_done else "muted"),
         Count(labels.count(), "steps scored"),
@@ -434,11 +433,7 @@ def _prm_scoring_report(run: Run, data: dict[str, Any], report: JobReport) -> No
     if run.status == RunStatus.RUNNING:
         report.headline = f"Scoring {plural(run.progress_total, 'trace')} with '{scorer}': {run.progress_done:,} done."
     threshold = float(run.params.get("threshold", 0.5))
-    annotations = list(
-        TraceAnnotation.objects.filter(
-            source=source, params__run_id=run.pk, trace__project=run.project, user__isnull=True
-        ).order_by("trace_id")[:TRACES_SHOWN]
-    )
+    annotations = list(run_annotations(run, [source]).order_by("trace_id")[:TRACES_SHOWN])
     scores: dict[int, list[Detail]] = defaultdict(list)
     shown = labels.filter(trace_id__in=[annotation.trace_id for annotation in annotations])
     for trace_id, index, score in shown.order_by("trace_id", "step__index").values_list(

@@ -46,6 +46,7 @@ from traces.actions.runs import ACTIVE
 from traces.backends import SamplingParams
 from traces.models import LanguageModel, Project, Run, RunKind, RunStatus
 from traces.queries.projects import generating_models, problem_sources
+from traces.queries.runs import project_runs
 from traces.views.access import member_project
 from traces.views.job_reports import display_status, job_report
 from traces.views.loss_chart import loss_chart
@@ -207,10 +208,7 @@ def run_list(request: HttpRequest, slug: str) -> HttpResponse:
     """Every job of the project, newest first, a page at a time; ``?kind=`` keeps one kind."""
     project = member_project(request, slug)
     kind = request.GET.get("kind", "")
-    runs = Run.objects.filter(project=project).select_related("model", "created_by").order_by("-created_at", "-id")
-    if kind in RunKind.values:
-        runs = runs.filter(kind=kind)
-    page = Paginator(runs, RUNS_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(project_runs(project, kind), RUNS_PER_PAGE).get_page(request.GET.get("page"))
     now = timezone.now()
     context = {
         "project": project,
