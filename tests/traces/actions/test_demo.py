@@ -64,7 +64,8 @@ def test_force_deletes_the_generated_runs_and_their_traces_only(demo) -> None:  
     _store(imported, 1, problem="Imported problem")
     assert do_delete_demo_runs(project, model) == 3
     assert not Run.objects.filter(pk=run.pk).exists()
-    assert list(Run.objects.filter(project=project)) == [imported] and Trace.objects.filter(project=project).count() == 1
+    assert list(Run.objects.filter(project=project)) == [imported]
+    assert Trace.objects.filter(project=project).count() == 1
     assert do_delete_demo_runs(project, model) == 0
 
 
