@@ -57,7 +57,9 @@ class TrainingRequestSerializer(serializers.Serializer):
     base = serializers.CharField(default=EMBEDDED, max_length=100, help_text="an operator's transformers endpoint")
     policy = TrainingPolicySerializer(required=False)
     filters = TraceSelectionSerializer(required=False)
-    trace_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list, max_length=100_000)
+    trace_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), required=False, default=list, max_length=100_000
+    )
     max_steps = serializers.IntegerField(default=DEFAULTS.max_steps, min_value=1, max_value=MAX_STEPS)
     learning_rate = serializers.FloatField(default=DEFAULTS.learning_rate, min_value=1e-8, max_value=1.0)
     batch_size = serializers.IntegerField(default=DEFAULTS.batch_size, min_value=1, max_value=256)
@@ -86,7 +88,9 @@ class ScoringRequestSerializer(serializers.Serializer):
     scorer = serializers.CharField(max_length=64)
     threshold = serializers.FloatField(default=DEFAULT_THRESHOLD, help_text="a step scored at least this is labelled +1")
     filters = TraceSelectionSerializer(required=False)
-    trace_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list, max_length=100_000)
+    trace_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), required=False, default=list, max_length=100_000
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs["spec"] = ScoringSpec(attrs["scorer"], attrs["threshold"])
