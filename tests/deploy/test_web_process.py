@@ -2,9 +2,9 @@
 none of the scientific stack (scipy, statsmodels, scikit-learn, pandas, pyarrow, torch,
 transformers: ~250 MB in each gunicorn worker when they were imported at start).
 
-Those libraries are imported inside the functions that compute with them (exports, agreement
-coefficients, calibration, PRM training and scoring, the model backends), which run on the workers
-or on the few pages that show such figures. The pages are rendered by Django's test client in a
+Those libraries are imported inside the functions that compute with them (Parquet and CSV exports,
+the Brier score, PRM training and scoring, the model backends), which run on the workers; the
+agreement figures of the annotation dashboard need none of them. The pages are rendered by Django's test client in a
 fresh process, as a gunicorn worker would serve them, against this session's test database.
 """
 
@@ -23,7 +23,7 @@ from traces.actions.analysis import analyze_traces
 from traces.actions.labels import LabelInput, do_save_labels
 from traces.actions.store import store_traces
 from traces.formats.base import ParsedTrace
-from traces.models import Membership, Project, Role, Run, RunKind, Step, Trace
+from traces.models import Label, Membership, Project, Role, Run, RunKind, Step, Trace
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,10 +47,12 @@ print(json.dumps({{"statuses": statuses, "loaded": loaded}}))
 """
 
 
-def seed(user) -> tuple[str, list[int]]:  # type: ignore[no-untyped-def]
-    """A project with two analysed samples of one problem, one step labelled by ``user``."""
+def seed(user, annotator) -> tuple[str, list[int]]:  # type: ignore[no-untyped-def]
+    """A project with two analysed samples of one problem whose steps ``user`` and ``annotator``
+    rated, and an automatic method too (so the annotation dashboard has agreement to compute)."""
     project = Project.objects.create(name="Web process", slug="web")
     Membership.objects.create(project=project, user=user, role=Role.OWNER)
+    Membership.objects.create(project=project, user=annotator, role=Role.ANNOTATOR)
     run = Run.objects.create(project=project, kind=RunKind.IMPORT, name="web.jsonl")
     samples = [
         ParsedTrace(line_no=n, prompt="What is $2 + 3$?", reference_answer="5", model_name="model-a", sample_index=n,
@@ -59,13 +61,16 @@ def seed(user) -> tuple[str, list[int]]:  # type: ignore[no-untyped-def]
     ]
     ids = store_traces(project, run, samples).trace_ids
     analyze_traces(Trace.objects.filter(pk__in=ids))
-    do_save_labels(user, [LabelInput(step=Step.objects.filter(trace_id=ids[0]).first(), value=1)])  # type: ignore[arg-type]
+    steps = list(Step.objects.filter(trace_id__in=ids).order_by("pk"))
+    for person, first_value in ((user, 1), (annotator, -1)):  # they disagree on the first step only
+        do_save_labels(person, [LabelInput(step=step, value=first_value if n == 0 else 1) for n, step in enumerate(steps)])
+    Label.objects.bulk_create(Label(step=step, trace_id=step.trace_id, value=1, source="mc_rollout") for step in steps)
     return project.slug, ids
 
 
 def test_the_main_pages_never_import_the_scientific_stack(make_user) -> None:  # type: ignore[no-untyped-def]
     user = make_user("reader")
-    slug, (first, second) = seed(user)
+    slug, (first, second) = seed(user, make_user("annotator"))
     urls = [
         reverse("project-list"),
         reverse("trace-list", args=[slug]),

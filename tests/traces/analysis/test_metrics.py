@@ -201,6 +201,35 @@ def test_fleiss_kappa_on_the_wikipedia_example() -> None:
     assert fleiss_kappa(ratings) == pytest.approx(0.210, abs=5e-4)
 
 
+LABELS = st.sampled_from((-1, 0, 1))
+
+
+@given(st.lists(st.tuples(LABELS, LABELS), min_size=1, max_size=80))
+def test_cohen_kappa_is_scikit_learns(pairs: list[tuple[int, int]]) -> None:
+    from sklearn.metrics import cohen_kappa_score
+
+    a, b = [first for first, _ in pairs], [second for _, second in pairs]
+    if len(set(a) | set(b)) > 1:
+        assert cohen_kappa(a, b) == pytest.approx(cohen_kappa_score(a, b), abs=1e-12)
+
+
+#: Items each rated −1, 0 or +1 by the same number (2 to 6) of raters.
+EVENLY_RATED = st.integers(2, 6).flatmap(
+    lambda raters: st.lists(st.lists(LABELS, min_size=raters, max_size=raters), min_size=1, max_size=40)
+)
+
+
+@given(EVENLY_RATED)
+def test_fleiss_kappa_is_statsmodels(items: list[list[int]]) -> None:
+    import numpy as np
+    from statsmodels.stats.inter_rater import aggregate_raters
+    from statsmodels.stats.inter_rater import fleiss_kappa as statsmodels_fleiss_kappa
+
+    table, categories = aggregate_raters(np.asarray(items))
+    if len(categories) > 1:
+        assert fleiss_kappa(items) == pytest.approx(statsmodels_fleiss_kappa(table, method="fleiss"), abs=1e-12)
+
+
 def test_fleiss_kappa_refuses_varying_rater_counts() -> None:
     with pytest.raises(ValueError, match="same number of ratings"):
         fleiss_kappa([[1, 0, 1], [1, 1]])

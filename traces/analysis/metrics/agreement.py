@@ -2,13 +2,12 @@
 methods — Cohen's kappa, Fleiss' kappa, Krippendorff's alpha (ordinal), first-error agreement,
 ProcessBench F1, and step-level accuracy with a confusion matrix.
 
-Libraries: Cohen's kappa comes from scikit-learn (``cohen_kappa_score`` takes the two label vectors
-as they are), Fleiss' kappa from statsmodels (``statsmodels.stats.inter_rater``, which scikit-learn
-lacks), Krippendorff's alpha from the ``krippendorff`` package (missing values, any level of
-measurement). scikit-learn and statsmodels are imported by the functions that use them: with scipy
-and pandas they weigh ~150 MB, which a web process loads only to draw agreement figures (the
-annotation dashboard, a queue's agreement page), never at start. The step confusion matrix is a
-count of (reference, method) pairs over three labels, so it needs neither (queue pages show it).
+Krippendorff's alpha comes from the ``krippendorff`` package (missing values, any level of
+measurement). Cohen's and Fleiss' kappa are their textbook formulas (Cohen 1960; Fleiss 1971), a
+few lines each over counts, which the tests hold to scikit-learn's ``cohen_kappa_score`` and
+statsmodels' ``fleiss_kappa``: those libraries bring scipy and pandas, ~130 MB in every web process
+that draws an agreement figure (the annotation dashboard, a queue's agreement page). The step
+confusion matrix is a count of (reference, method) pairs over three labels, for the same reason.
 
 A chance-corrected coefficient is undefined when only one category occurs: expected agreement is
 then 1 and the coefficient 0/0.  Those functions return None in that case (all raters gave every
@@ -48,12 +47,14 @@ def first_error_index(labels: Sequence[int | None]) -> int:
 def cohen_kappa(rater_a: Sequence[int], rater_b: Sequence[int]) -> float | None:
     """Cohen's kappa of two raters over the same items (docs/concepts.md §3.8); None if one category only."""
     require_paired(rater_a, rater_b, "Cohen's kappa ratings")
-    if len(set(rater_a) | set(rater_b)) < 2:
+    categories = set(rater_a) | set(rater_b)
+    if len(categories) < 2:
         return None
-    # Imported here, not at the top: see the module docstring.
-    from sklearn.metrics import cohen_kappa_score
-
-    return float(cohen_kappa_score(rater_a, rater_b))
+    total = len(rater_a)
+    observed = sum(a == b for a, b in zip(rater_a, rater_b, strict=True)) / total
+    count_a, count_b = Counter(rater_a), Counter(rater_b)
+    chance = sum(count_a[category] * count_b[category] for category in categories) / (total * total)
+    return (observed - chance) / (1 - chance)
 
 
 def fleiss_kappa(ratings_per_item: Sequence[Sequence[int]]) -> float | None:
@@ -70,16 +71,18 @@ def fleiss_kappa(ratings_per_item: Sequence[Sequence[int]]) -> float | None:
             f"Fleiss' kappa needs the same number of ratings on every item, got {sorted(counts)}; "
             "Krippendorff's alpha handles varying rater counts"
         )
-    if counts.pop() < 2:
+    raters = counts.pop()
+    if raters < 2:
         raise ValueError("Fleiss' kappa needs at least two ratings per item")
-    # Imported here, not at the top: see the module docstring.
-    from statsmodels.stats.inter_rater import aggregate_raters
-    from statsmodels.stats.inter_rater import fleiss_kappa as statsmodels_fleiss_kappa
-
-    table, categories = aggregate_raters(np.asarray(ratings_per_item))
-    if len(categories) < 2:
+    per_item = [Counter(ratings) for ratings in ratings_per_item]
+    per_category = Counter(rating for ratings in ratings_per_item for rating in ratings)
+    if len(per_category) < 2:
         return None
-    return float(statsmodels_fleiss_kappa(table, method="fleiss"))
+    pairs = raters * (raters - 1)
+    observed = sum((sum(n * n for n in item.values()) - raters) / pairs for item in per_item) / len(per_item)
+    ratings = raters * len(per_item)
+    chance = sum((n / ratings) ** 2 for n in per_category.values())
+    return (observed - chance) / (1 - chance)
 
 
 @dataclass(frozen=True)
@@ -96,8 +99,8 @@ def modal_fleiss_kappa(ratings_per_item: Sequence[Sequence[int]]) -> ModalFleiss
     with the most common number of ratings, a tie between two counts going to the larger one.
 
     Items with fewer than two ratings are left out. The figure depends neither on the order of the
-    items nor on the order of an item's ratings (they are sorted before they reach statsmodels), so
-    every page that shows agreement shows the same number for the same ratings.
+    items nor on the order of an item's ratings (they are sorted before they are summed), so every
+    page that shows agreement shows the same number for the same ratings.
     """
     rated = sorted(sorted(ratings) for ratings in ratings_per_item if len(ratings) >= 2)
     if not rated:
