@@ -182,3 +182,23 @@ def test_a_worker_trains_and_scores_end_to_end(project: Project, start_workers, 
     finally:
         if prm is not None:
             shutil.rmtree(prm_dir() / prm.folder, ignore_errors=True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_manage_py_train_prm_trains_in_this_process_and_prints_the_loss(project: Project, data_dir: Path) -> None:
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    store_labelled(project)
+    with pytest.raises(CommandError, match="--base: '/etc/models' is not an endpoint"):
+        call_command("train_prm", "--project", project.slug, "--base", "/etc/models")
+    out = StringIO()
+    call_command(
+        "train_prm", "--project", project.slug, "--name", "cli", "--sources", SOURCE, "--max-steps", "1",
+        "--batch-size", "2", "--max-length", "48", "--trainable-layers", "1", stdout=out,
+    )  # fmt: skip
+    printed = out.getvalue()
+    assert "step 1/1: loss " in printed and "PRM 'cli' (version " in printed
+    run = Run.objects.get(kind=RunKind.PRM_TRAINING, params__name="cli")
+    assert run.status == RunStatus.SUCCEEDED and TrainedPrm.objects.filter(project=project, name="cli", run=run).exists()
