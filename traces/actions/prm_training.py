@@ -34,10 +34,11 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from app.endpoints import EMBEDDED, EndpointRefused, endpoint_for
+from app.endpoints import EMBEDDED
 from traces import jobs
 from traces.actions.auto_labels import Selection, selected_traces
 from traces.actions.exports import POLICY_FIELDS, RequestRejected, build_policy
+from traces.actions.models import usable_endpoints
 from traces.actions.prm_scorers import prm_dir, usable_scorers
 from traces.actions.runs import ACTIVE, DATABASE_GONE, RunCancelled, fail_run, is_stopped, mark_started
 from traces.analysis.prm_inputs import DEFAULT_SEPARATOR
@@ -106,12 +107,13 @@ class TrainingSpec:
 
 
 def _check_base(project: Project, base: str) -> None:
-    try:
-        endpoint = endpoint_for(settings.MODEL_ENDPOINTS, base, project.slug, base)
-    except EndpointRefused as refused:
-        raise RequestRejected("base", str(refused)) from None
-    if endpoint.backend != "transformers":
-        raise RequestRejected("base", f"endpoint '{base}' runs {endpoint.backend}: a PRM trains from a transformers endpoint")
+    """The base must be a transformers endpoint the operator opened to the project (its folder and device)."""
+    bases = [endpoint.name for endpoint in usable_endpoints(project) if endpoint.backend == "transformers"]
+    if base not in bases:
+        raise RequestRejected(
+            "base", f"'{base}' is not an endpoint this project may use to train a PRM; its transformers endpoints: "
+            f"{', '.join(bases) or 'none'}"
+        )  # fmt: skip
 
 
 def _check_sources(project: Project, policy: LabelPolicy) -> None:
