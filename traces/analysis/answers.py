@@ -298,13 +298,14 @@ def extract_answer(text: str, *, last_number_fallback: bool = False, closing: bo
     # spare their regex scans on the many steps that never say them (they dominate per-step extraction).
     lowered = text.lower()
     says_answer = "answer" in lowered
-    says_option = any(word in lowered for word in ("option", "choice", "match", "correspond"))
+    says_option = "option" in lowered or "choice" in lowered
+    names_option = says_option or "match" in lowered or "correspond" in lowered
     phrased = [
         found
         for found in (
             _last_phrase_answer(text, _ANSWER_IS, "answer_is") if says_answer or says_option else None,
             _last_phrase_answer(text, _ANSWER_COLON, "answer_colon") if says_answer else None,
-            _last_option_is(text) if says_option else None,
+            _last_option_is(text) if names_option else None,
         )
         if found is not None
     ]
@@ -489,7 +490,8 @@ def _numbers_equal(a: Fraction, b: Fraction) -> bool:
 def _number_parts(norm: str) -> tuple[str, tuple[Fraction, ...]] | None:
     """A normalised answer made of exact numbers: a complex ``a+bi`` as ("complex", (a, b)), a
     multiple of π ``cπ`` as ("pi", (c,)), a numeral in base b ``d_b`` as ("base b", (d,)), a
-    parenthesised tuple ``(x, y, …)`` as ("tuple", (x, y, …)); else None.
+    parenthesised tuple ``(x, y, …)`` or a bracketed vector of three or more ``[x, y, z]`` (a column
+    vector normalises to a tuple) as ("tuple", (x, y, …)); else None.
 
     Such answers are equal exactly when their kinds and parts are, so grading them needs no
     math-verify (which takes 10–100 ms to parse and compare ``3-2i`` with ``6-5i``).  A numeral
@@ -505,6 +507,8 @@ def _number_parts(norm: str) -> tuple[str, tuple[Fraction, ...]] | None:
         kind, texts = f"base {int(numeral.group(2))}", [numeral.group(1)]
     elif len(norm) > 2 and norm[0] == "(" and norm[-1] == ")" and "," in norm:
         kind, texts = "tuple", norm[1:-1].split(",")
+    elif len(norm) > 2 and norm[0] == "[" and norm[-1] == "]" and norm.count(",") >= 2:
+        kind, texts = "tuple", norm[1:-1].split(",")  # a vector in brackets; "[a, b]" is an interval
     else:
         return None
     parts = tuple(part for part in map(_to_number, texts) if part is not None)

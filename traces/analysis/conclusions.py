@@ -150,6 +150,7 @@ _COMPUTATION_WORDS = re.compile(
     rf"(?<![A-Za-z])(?:times|plus|minus|divided\s+by|multiplied\s+by|sqrt|{_TRANSCENDENTAL})(?![A-Za-z])"
 )
 _IS = re.compile(r"\s(is)\s")
+_DIGIT = re.compile(r"\d")
 _APPROXIMATELY = re.compile(r"≈|\\approx(?![A-Za-z])")
 # "four multiplications and one addition": a count coordinated with another, a description.
 _COORDINATED_COUNT = re.compile(rf"\s+[A-Za-z-]+(?:\s+[A-Za-z-]+)?\s*(?:,\s*(?:and\s+)?|\s+and\s+)(?:\d|(?i:one|{_COUNT_WORDS})\b)")
@@ -434,7 +435,7 @@ def _last_computed_is(text: str, start: int, end: int) -> re.Match[str] | None:
     """The last "is" of the sentence when a computation on constants stands before it ("6 times 7
     is 42", "arccos(-0.5) is 120 degrees"), else None."""
     at = text.rfind(" is ", start, end)
-    if at < 0:
+    if at < 0 or _DIGIT.search(text, max(start, at - _LHS_CHARS), at) is None:
         return None
     left = _COMPUTATION_WORDS.sub("·", _MATH_COMMAND.sub("·", text[max(start, at - _LHS_CHARS) : at]))
     run = _VALUE_RUN_END.search(left)
@@ -449,7 +450,10 @@ def conclusion(text: str, start: int, end: int) -> ExtractedAnswer | None:
     """The answer closing the sentence ``text[start:end]``, if it states one (module docstring)."""
     start = max(start, end - MAX_SENTENCE_CHARS)
     end = _where_clause_start(text, start, end)
-    return _cued_conclusion(text, start, end) or _result(text, start, end) or _named_superlative(text, start, end)
+    found = _cued_conclusion(text, start, end) or _result(text, start, end)
+    if found is None and (text.find("est", start, end) >= 0 or text.find("most", start, end) >= 0):
+        found = _named_superlative(text, start, end)  # superlatives end in -est, or are "most …"
+    return found
 
 
 def _where_clause_start(text: str, start: int, end: int) -> int:

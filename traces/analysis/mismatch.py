@@ -294,14 +294,11 @@ def think_answer_mismatch(
 
 
 def _compare(concluded: str, final: str, answer_type: AnswerType, problem: str | None) -> tuple[MismatchVerdict, str]:
-    """The verdict and grading method of a thinking's conclusion against the final answer: a match
-    when either states the other (``states_answer``: "260 sheep" states 260), a mismatch only when
-    neither does and ``answers.grade`` finds them different."""
-    if states_answer(concluded, final, answer_type, problem=problem) or states_answer(
-        final, concluded, answer_type, problem=problem
-    ):
-        return "match", "states_answer"
-    graded = grade(concluded, final, answer_type, problem=problem)
+    """The verdict and grading method of a thinking's conclusion against the final answer:
+    ``answers.grade`` of the two (units, words, option texts as a grader reads them), a list of one
+    unknown's solutions read as its values ("x = 3 or x = 5" as "3, 5"); undetermined when the
+    grader cannot decide."""
+    graded = grade(solution_values(concluded) or concluded, solution_values(final) or final, answer_type, problem=problem)
     if graded.correct is None:
         return "undetermined", graded.method
     return ("match" if graded.correct else "mismatch"), graded.method

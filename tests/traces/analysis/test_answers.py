@@ -539,10 +539,16 @@ def test_option_texts_grade_against_letters(predicted: str, reference: str, prob
         ("\\frac{\\pi}{2} \\text{ radians}", "\\frac{\\pi}{2}"),
         # A vector as a tuple or as a column.
         ("(-1/3, 2/3, 5/3)", "\\begin{pmatrix} -\\frac{1}{3} \\\\ \\frac{2}{3} \\\\ \\frac{5}{3} \\end{pmatrix}"),
+        ("[-18, -49, 96]", "\\begin{pmatrix} -18 \\\\ -49 \\\\ 96 \\end{pmatrix}"),
     ],
 )
 def test_equivalent_forms_grade_correct(predicted: str, reference: str) -> None:
     assert grade(predicted, reference).correct is True
+
+
+def test_an_interval_is_no_vector() -> None:
+    """Brackets around two numbers are a closed interval, not the pair in parentheses."""
+    assert grade("[1, 3]", "(1, 3)").correct is not True
 
 
 def test_documented_answer_type_aliases() -> None:

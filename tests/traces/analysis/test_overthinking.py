@@ -65,8 +65,9 @@ def _equivalent(reference: str, candidate: str) -> bool:
     candidate = _UNIT_WORDS.sub("", candidate)
     candidate = str(NUMBER_WORDS.get(candidate.casefold(), candidate))  # "two" y-intercepts states 2
     column = _COLUMN.fullmatch(reference.strip())
-    if column and candidate.startswith("("):  # a vector written as a tuple states its column
+    if column and candidate[:1] in "([":  # a vector written as a tuple (or in brackets) states its column
         reference = "(" + ", ".join(cell.strip() for cell in column.group(1).split("\\\\")) + ")"
+        candidate = "(" + candidate[1:-1] + ")"
     return any(
         verify(parse(wrap(reference)), parse(wrap(candidate)))
         for wrap in (lambda s: f"${s}$", lambda s: f"\\boxed{{{s}}}")
