@@ -18,9 +18,9 @@ for "was the answer reached" (t*, thinking support) but the *conclusion of the t
 nothing else; a thinking that only lays out a plan reaches no answer, so its conclusion is
 undetermined.
 
-*Mismatch* holds the thinking's conclusion against the final answer with the equivalence of
-``states_answer`` (units, words, option letters and texts as ``answers.grade`` reads them): it is
-a mismatch only when neither states the other and ``answers.grade`` finds them different.
+*Mismatch* holds the thinking's conclusion against the final answer with ``answers.grade``
+(units, words, option letters and texts as a careful grader reads them; a list of solutions as its
+values): a mismatch only when the grader finds them different, undetermined when it cannot decide.
 """
 
 from __future__ import annotations
