@@ -74,7 +74,7 @@ _CUE = re.compile(
     r"this\s+means|that\s+means|we\s+get|I\s+get|I\s+think|I['’]m\s+confident|"
     r"I\s+am\s+confident|I['’]m\s+sure|I\s+am\s+sure|(?:this|that)\s+(?:totals|makes|comes\s+to)|"
     r"that['’]s|(?:I|we)\s+(?:end\s+up\s+with|arrived?\s+at)|combining\s+(?:these|the|both)\s+results|"
-    r"putting\s+(?:it|this|these|everything)(?:\s+all)?\s+together|in\s+conclusion|in\s+total|altogether|overall)\b",
+    r"putting\s+(?:it|this|these|everything)(?:\s+all)?\s+together|(?:I|we)\s+find|in\s+conclusion|in\s+total|altogether|overall)\b",
     re.IGNORECASE,
 )
 # A cue that is itself the verb of its sentence ("This gives me 100 barrels", "This totals to 98
@@ -84,7 +84,8 @@ _VERB_CUE_END = re.compile(
 )
 _VERB_OBJECT = re.compile(r"\s+(?:(?:me|us|you)\b|to\b)?", re.IGNORECASE)
 _MID_CUE = re.compile(
-    r"[,;]\s*(?:so|thus|therefore|hence|which\s+gives|which\s+means|which\s+implies|(?=(?:I|we)\s+get\b))\b",
+    r"[,;]\s*(?:so|thus|therefore|hence|which\s+gives|which\s+means|which\s+implies|"
+    r"(?=(?:I|we)\s+(?:get|find)\b)|(?=I['’]m\s+(?:confident|sure)\b))\b",
     re.IGNORECASE,
 )
 # "=" first (then the lookbehind checks the character before it): a literal-first pattern is
@@ -128,6 +129,17 @@ _LEADING_NUMBER = re.compile(
 )
 _LOWERCASE_WORD = re.compile(r"[a-z]+")
 _OPTION_WITH_TEXT = re.compile(r"\(?([A-J])(?:\)|:|\.\s)\s*\S")
+_NAMED_AS_ANSWER = re.compile(
+    r"\s*(?:indeed\s+|also\s+)?the\s+(?:smallest|largest|greatest|least|only|unique|minimum|maximum|"
+    r"correct|right|final|answer|solution|best)\b",
+    re.IGNORECASE,
+)
+_SUBJECT_LEAD = re.compile(  # "I find that", "I'm confident that" before the subject
+    r"\s*(?:(?:I|we)\s+(?:find|get|see|think|know)\s+|I['’]m\s+(?:confident|sure)\s+|I\s+am\s+(?:confident|sure)\s+)?"
+    r"(?:that\s+)?",
+    re.IGNORECASE,
+)
+_OPTION_LETTER = re.compile(r"\(?[A-J]\)?")
 _ARTICLE_PHRASE = re.compile(r"(?:a|an|the)\s+[a-z]")  # "a root", "the same": a description
 _TRAILING_CLAUSE = re.compile(r",?\s+(?:with|which|because|since|as|for|when|where|while|that)\b|,\s")
 # "f(x)", "r(x) = f(x)": names of quantities, no value.
@@ -309,6 +321,9 @@ def _cued_conclusion(text: str, start: int, end: int) -> ExtractedAnswer | None:
             if relation.group() == "=" and _is_no_result(text[left_start : relation.start()], text[span[0] : span[1]]):
                 return None
             return ExtractedAnswer(text[span[0] : span[1]], "conclusion", *span)
+    subject = _subject_answer(text, cue_end, relations, end)
+    if subject is not None:
+        return subject
     if not relations and _VERB_CUE_END.search(text, max(start, cue_end - 20), cue_end):
         object_end = _VERB_OBJECT.match(text, cue_end, end)
         value = _value_after(text, object_end.end() if object_end else cue_end, end)
@@ -334,6 +349,26 @@ def sole_number(text: str, start: int, end: int) -> ExtractedAnswer | None:
     value = _value_after(text, numbers[0].start(), end)
     span = None if value is None else _cued_value(text, *value)
     return None if span is None else ExtractedAnswer(text[span[0] : span[1]], "conclusion", *span)
+
+
+def _subject_answer(text: str, cue_end: int, relations: list[re.Match[str]], end: int) -> ExtractedAnswer | None:
+    """"(I find that) 2220 is the smallest number that …", "(I'm confident that) B is the correct
+    answer": the value or option letter before "is" when what follows names it the answer or an
+    extreme; None otherwise."""
+    if not relations or relations[0].group().casefold() != "is":
+        return None
+    if not _NAMED_AS_ANSWER.match(text, relations[0].end(), end):
+        return None
+    start, stop = cue_end, relations[0].start()
+    lead = _SUBJECT_LEAD.match(text, start, stop)
+    start = lead.end() if lead else start
+    value = _value_after(text, start, stop)
+    if value is None:
+        return None
+    subject = text[value[0] : value[1]]
+    if not (_is_value(subject) or _OPTION_LETTER.fullmatch(subject)):
+        return None
+    return ExtractedAnswer(subject, "conclusion", *value)
 
 
 def _unknowns(side: str) -> list[str]:

@@ -51,6 +51,10 @@ def _closing(text: str) -> str | None:
         ("Therefore, the solutions are \\(x = 3 + 2\\sqrt{2}\\) and \\(x = 3 - 2\\sqrt{2}\\).",
          "\\(x = 3 + 2\\sqrt{2}\\) and \\(x = 3 - 2\\sqrt{2}\\)"),
         ("So the roots are $x = 1$ or $x = 5$.", "$x = 1$ or $x = 5$"),
+        # The subject named the answer or an extreme ("… is the smallest", "… is the correct answer").
+        ("After checking all the multiples up to 2220, I find that 2220 is the smallest number that works.", "2220"),
+        ("Yes, I'm confident that B is the correct answer.", "B"),
+        ("So 5 is the only solution.", "5"),
         # Naming the one with the asked property.
         ("Clearly Evelyn has the highest average speed at 3.6.", "Evelyn"),
         ("Thus, Briana's distance is the greatest of the five.", "Briana"),
@@ -78,6 +82,7 @@ def test_conclusions_read_in_prose(sentence: str, value: str) -> None:
         "So I need to find how many of the 12 cards are red.",
         # A description with an article.
         "So 3 is a root.",
+        "So x is the unknown.",
         "Thus the answer is the same.",
     ],
 )

@@ -64,7 +64,7 @@ def test_t_star_is_found_where_the_reader_finds_it(measures) -> None:  # type: i
 
 
 def test_t_star_step(measures) -> None:  # type: ignore[no-untyped-def]
-    """Within one step of the reader's t*: the target is 90%; measured 0.695 (107/154).
+    """Within one step of the reader's t*: the target is 90%; measured 0.705 (110/156).
 
     The misses are, in the main, readers placing t* at the first substantive arrival where thinkscope
     waits for the answer to be stated: a multiple-choice option's content computed or described
@@ -75,7 +75,7 @@ def test_t_star_step(measures) -> None:  # type: ignore[no-untyped-def]
     "Wait", "So", blank line), so two steps apart is often two sentences apart. Each reading that
     would close the gap is a guess about intent that the rules do not make.
     """
-    _at_least(measures.t_star_within_one, 0.69)
+    _at_least(measures.t_star_within_one, 0.70)
 
 
 def test_loops(measures) -> None:  # type: ignore[no-untyped-def]
