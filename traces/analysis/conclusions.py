@@ -5,30 +5,43 @@ A reasoning text states most of its answers in sentences, not in ``\\boxed{}`` o
 Three readings, all heuristics that trade recall for precision (an answer they miss delays t* or
 leaves a verdict undetermined; an answer they invent would be a wrong verdict):
 
-1. **Conclusions** (kind ``conclusion``, ``conclusion``) -- in a sentence opened by a conclusion cue
-   ("So", "Thus", "Therefore", "Hence", "Finally", "This means", "We get", "This totals"…) or with
-   one after a comma (", so", ", which gives", ", we get"…), the value right of the last relation
-   (``=``, "is", "are", "was", "has", "equals", "gives", "get", "becomes", "totals", "makes"), up to
-   the sentence end or the closing math delimiter: a constant, an expression or a name
-   ("Evelyn"); a leading number of prose ("4 possible numbers that …" gives 4, "has 9 elements" 9,
-   "two y-intercepts" two); never a lone lowercase word ("correct", "equal": a judgement, not an
-   answer), a bare function name ("f(x)") nor an English phrase ("always a multiple of 3").  A cue
-   that is itself a verb ("This gives me 100 barrels", "This totals to 98 pens", "That's 98") is
-   followed by its value directly.  A sentence ending in a colon right after its cue or relation
-   ("…, I get:") concludes with the formula displayed on the next line, unless the relation is
-   "becomes" (a rewriting).  A list of one unknown's solutions ("the roots are x = 3, x = 5, and
-   x = 7") is concluded whole.  An equation still to be solved ("so 28 = 2F": a constant on one
-   side, an unknown on the other) concludes nothing.
-2. **Results** (kind ``result``) -- without a cue, a sentence ending in ``= V`` where ``V`` is a
-   constant (digits, fractions, roots, π, a few trailing unit words) and the left-hand side is
+1. **Conclusions** (kind ``conclusion``) -- in a sentence opened by a conclusion cue ("So",
+   "Thus", "Therefore", "Hence", "Finally", "This means", "We get", "This totals", "Combining these
+   results"…) or with one after a comma (", so", ", which gives", ", we get", ", I find"…), the
+   value right of the last relation (``=``, "is", "are", "was", "has", "equals", "gives", "get",
+   "becomes", "totals", "makes", "gives … as"), up to the sentence end or the closing math
+   delimiter (math opened inside the value stays in it): a constant, an expression or a name
+   ("Evelyn"); a leading number of prose ("4 possible numbers that …" gives 4, "two y-intercepts"
+   two) but not a multiplier or counts coordinated in a description ("six times the side", "four
+   multiplications and one addition"); an option letter with its text ("B: New plant varieties…"
+   gives B); a value followed by a clause ("Evelyn with 3.6 units", "-756, which …"); never a lone
+   lowercase word ("correct": a judgement), a phrase with an article ("a root"), a bare function
+   name ("f(x)") nor an English phrase ("always a multiple of 3").  A cue that is itself a verb
+   ("This gives me 100 barrels", "This totals to 98 pens", "That's 98") is followed by its value
+   directly; a value or option letter named the answer or an extreme is the subject ("I find that
+   2220 is the smallest number …", "I'm confident that B is the correct answer"); a cued sentence
+   holding one number and no relation states it ("So he fills three boxes"), unless it sets a
+   task or the number is an operand ("So first compute the proper divisors of 284").  A sentence
+   ending in a colon right after its cue or relation ("…, I get:") concludes with the formula
+   displayed on the next line, unless the relation is "becomes" (a rewriting).  A list of one
+   unknown's solutions ("the roots are x = 3, x = 5, and x = 7", each perhaps in its own math) is
+   concluded whole.  An equation still to be solved ("so 28 = 2F", "3n + 3 = 27": a constant on one
+   side, unknowns on the other) and the value of an approximation ("√120 ≈ √121 = 11") conclude
+   nothing.  Without a cue, a sentence naming the one with a superlative property ("Clearly Evelyn
+   has the highest average speed") concludes that name.
+2. **Results** (kind ``result``) -- without a cue, a sentence ending in ``= V`` (or "is V" after a
+   computation on constants: "6 times 7 is 42 inches", "arccos(-0.5) is 120 degrees") where ``V``
+   is a constant (digits, fractions, roots, π, a few trailing unit words) and the left-hand side is
    one symbol (``n = 8``, ``a_8 = …``, ``f(2) = …``) or a closed computation (``126 - 84 = 42``,
-   ``6 times 2 = 12``) -- never an equation in an unknown (``3n + 3 = 27``).
+   ``6 times 2 = 12``) -- never an equation in an unknown (``3n + 3 = 27``) nor an approximation.
 3. **Closing statement** (``closing_answer``, kind ``closing``) -- the answer a finished response
    gives in its last sentences without an answer phrase: the last sentence that holds a value is
-   read as a conclusion, as "V is the (right) answer", or, when it holds a single number and no
-   relation, as that number with its unit words ("Billy sold 7 DVDs on Tuesday.", "The height is
-   5 cm.").  Sentences without a value ("I think that's the answer.") are passed over.  A text
-   that stops mid-sentence was cut off and states no closing answer.
+   read as "V is the (right) answer", a conclusion, "the X is V", or, when it holds a single number
+   and no relation, as that number with its unit words ("Billy sold 7 DVDs on Tuesday.", "The
+   height is 5 cm."); a sentence naming the one with the property asked for ("Thus, Evelyn's
+   average speed is the largest.") answers a "which" or "who" question.  Sentences without a value
+   ("I think that's the answer.") are passed over.  A text that stops mid-sentence or right after
+   beginning a list was cut off and states no closing answer.
 
 The regexes that scan the text are alternations of literals or single character-class runs;
 the finer value patterns only ever see one value (at most ``MAX_CONCLUSION_CHARS``) or one
