@@ -11,7 +11,9 @@
 // formulas as text, and an element is typeset only once it comes within half a screen of the viewport
 // (an IntersectionObserver), in slices of at most SLICE_MS between frames (requestIdleCallback);
 // an element whose text has no delimiter is never handed to KaTeX. Fragments htmx swaps in are
-// treated the same way. Printing typesets every element first (beforeprint).
+// treated the same way. Printing typesets every element first (beforeprint). KaTeX's own scripts
+// (~270 KB, named by this script's data-katex and data-auto-render attributes) load with the first
+// formula to typeset: a page without one never loads them, and none is compiled before the first paint.
 // Each .tex element says where it stands in data-tex: "pending" (looked at, to be typeset soon),
 // "offscreen" (holds math, typeset when it comes near) or "done" (typeset, or nothing to typeset).
 // The page has settled when no .tex element lacks data-tex or is pending (the browser tests wait
@@ -193,6 +195,32 @@
   }
 
   var SLICE_MS = 12;
+  var KATEX_SOURCES = document.currentScript
+    ? [document.currentScript.getAttribute("data-katex"), document.currentScript.getAttribute("data-auto-render")]
+    : [];
+  var katexLoaded = null;
+
+  function loadScript(src) {
+    return new Promise(function (resolve, reject) {
+      var script = document.createElement("script");
+      script.src = src;
+      script.onload = resolve;
+      script.onerror = function () { reject(new Error("could not load " + src)); };
+      document.head.appendChild(script);
+    });
+  }
+
+  // KaTeX, then its auto-render (which needs it); once.
+  function loadKatex() {
+    if (!katexLoaded) {
+      katexLoaded = typeof window.renderMathInElement === "function"
+        ? Promise.resolve()
+        : KATEX_SOURCES.reduce(function (loaded, src) {
+          return loaded.then(function () { return loadScript(src); });
+        }, Promise.resolve());
+    }
+    return katexLoaded;
+  }
   // "$", "\(" or "\[": where auto-render's delimiters start; an element without one has no formula.
   var MAY_HOLD_MATH = /\$|\\\(|\\\[/;
   var queue = [];
@@ -221,10 +249,16 @@
     }
   }
 
+  // Without KaTeX (its files could not be loaded) the formulas stay as their text.
+  function giveUp() {
+    queue.forEach(function (element) { element.setAttribute("data-tex", "done"); });
+    queue = [];
+  }
+
   function schedule() {
     if (!scheduled) {
       scheduled = true;
-      nextIdle(typesetQueued);
+      loadKatex().then(function () { nextIdle(typesetQueued); }, giveUp);
     }
   }
 
@@ -256,9 +290,6 @@
   }
 
   function lookAt(root) {
-    if (typeof window.renderMathInElement !== "function") {
-      return;
-    }
     texElements(root).forEach(function (element) {
       var text = element.textContent;
       if (text.length > MAX_TEX_CHARS) {
@@ -275,12 +306,15 @@
     });
   }
 
+  // A promise, resolved once every formula of the page is typeset.
   function typesetAll() {
-    document.querySelectorAll(".tex[data-tex=offscreen], .tex[data-tex=pending]").forEach(function (element) {
-      if (nearScreen) {
-        nearScreen.unobserve(element);
-      }
-      typeset(element);
+    return loadKatex().then(function () {
+      document.querySelectorAll(".tex[data-tex=offscreen], .tex[data-tex=pending]").forEach(function (element) {
+        if (nearScreen) {
+          nearScreen.unobserve(element);
+        }
+        typeset(element);
+      });
     });
   }
 

@@ -352,7 +352,7 @@ def test_a_60_step_trace_keeps_a_few_elements_a_step_and_typesets_near_the_scree
     page.locator(".part .step-text").last.scroll_into_view_if_needed()
     page.wait_for_function(SETTLED)
     expect(page.locator(".part .step-text").last).to_have_attribute("data-tex", "done")
-    every = page.evaluate("window.thinkscopeTex.typesetAll() || document.querySelectorAll('*').length")
+    every = page.evaluate("window.thinkscopeTex.typesetAll().then(() => document.querySelectorAll('*').length)")
     print(f"with every formula typeset: {every:,} elements")
     page.wait_for_timeout(300)  # KaTeX's fonts
     page.screenshot(path=str(artifacts / "budget-60-steps-end.png"))
