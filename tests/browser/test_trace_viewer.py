@@ -88,13 +88,19 @@ def watch(page: Page) -> tuple[list[str], list[str]]:
         if response.status >= 400:
             problems.append(f"{response.status}: {response.url}")
 
+    def on_failed(request) -> None:  # type: ignore[no-untyped-def]
+        # A background request dropped by the page itself (an htmx poll in flight when a form
+        # navigates away) shows a person nothing; any other failed request is a problem.
+        if not (request.failure == "net::ERR_ABORTED" and request.resource_type in ("xhr", "fetch")):
+            problems.append(f"failed: {request.url} {request.failure}")
+
     def on_dialog(dialog) -> None:  # type: ignore[no-untyped-def]
         dialogs.append(dialog.message)
         dialog.dismiss()
 
     page.on("console", on_console)
     page.on("pageerror", lambda error: problems.append(f"pageerror: {error}"))
-    page.on("requestfailed", lambda request: problems.append(f"failed: {request.url} {request.failure}"))
+    page.on("requestfailed", on_failed)
     page.on("response", on_response)
     page.on("dialog", on_dialog)
     return problems, dialogs

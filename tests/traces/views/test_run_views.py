@@ -200,8 +200,10 @@ def test_a_run_over_ten_minutes_starts_only_once_confirmed(  # type: ignore[no-u
     assert started.status_code == 302 and Run.objects.filter(status=RunStatus.QUEUED).count() == 1
 
 
-def test_the_engine_batch_in_flight_moves_the_progress_and_its_time(member_client, project, generator) -> None:  # type: ignore[no-untyped-def]
-    started = timezone.now() - timedelta(seconds=12)
+def test_the_engine_batch_in_flight_moves_the_progress_and_its_time(member_client, project, generator, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    now = timezone.now()
+    monkeypatch.setattr(timezone, "now", lambda: now)  # the page reads the clock: a slow request must not age the batch
+    started = now - timedelta(seconds=12)
     engine = {"done": 3, "total": 8, "units": 8, "tokens": 600, "seconds": 4.0, "started": started.isoformat()}
     run = Run.objects.create(
         project=project, model=generator, kind=RunKind.GENERATION, status=RunStatus.RUNNING, progress_total=16,
