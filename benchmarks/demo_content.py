@@ -22,8 +22,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("THINKSCOPE_DATA_DIR", "var")))
     setup_django(os.environ.get("DATABASE_URL"), parser.parse_args().data_dir.resolve())
-    from workers.management.commands.demo import demo_content
     from traces.models import Run, RunKind
+    from workers.management.commands.demo import demo_content
 
     for run in Run.objects.filter(project__slug="demo", kind=RunKind.GENERATION).order_by("pk"):
         print(f"run {run.pk}: {run.name} {run.params}")

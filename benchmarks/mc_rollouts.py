@@ -94,13 +94,8 @@ def engine_ratio(model_cache: Path, k: int, max_new_tokens: int, device: str, ro
         run()
         return time.perf_counter() - started
 
-    print(f"(a) SmolLM2-135M on {device}, K={k}, max_new_tokens={max_new_tokens}, best of {rounds} alternating rounds")
-    totals = {"naive": 0.0, "prefix-batched": 0.0}
-    traces = [next(r for r in records() if r["id"] == TRACE_ID), *median_traces()]
-    for record in traces:
-        prompt = build_prompt(record["problem"])
-        prefixes = ["\n\n".join(record["steps"][: i + 1]) for i in range(len(record["steps"]))]
-        variants = {
+    def variants(prompt: str, prefixes: list[str]) -> dict[str, Callable[[], list[list[Completion]]]]:
+        return {
             # The naive engine: one prefix at a time, each of its K rows run from the start (model.generate).
             "naive": lambda: [
                 row
@@ -110,7 +105,15 @@ def engine_ratio(model_cache: Path, k: int, max_new_tokens: int, device: str, ro
             # What a job does: every prefix of the trace in one call, continuing from the shared KV cache.
             "prefix-batched": lambda: backend.continue_from([prompt] * len(prefixes), prefixes, params),
         }
-        best = {name: min(timed(run) for _ in range(rounds)) for name, run in variants.items()}
+
+    print(f"(a) SmolLM2-135M on {device}, K={k}, max_new_tokens={max_new_tokens}, best of {rounds} alternating rounds")
+    totals = {"naive": 0.0, "prefix-batched": 0.0}
+    traces = [next(r for r in records() if r["id"] == TRACE_ID), *median_traces()]
+    for record in traces:
+        prompt = build_prompt(record["problem"])
+        prefixes = ["\n\n".join(record["steps"][: i + 1]) for i in range(len(record["steps"]))]
+        runs = variants(prompt, prefixes)
+        best = {name: min(timed(run) for _ in range(rounds)) for name, run in runs.items()}
         for name, took in best.items():
             totals[name] += took
         tokens = backend.count_tokens(prefixes[-1])

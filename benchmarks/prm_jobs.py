@@ -116,7 +116,13 @@ def train_side(project, train_steps: int, rounds: int):  # type: ignore[no-untyp
     """Optimizer steps/s of the training job and of a bare Trainer loop, alternated ``rounds`` times."""
     from traces.actions.auto_labels import Selection
     from traces.actions.prm_scorers import prm_dir
-    from traces.actions.prm_training import TrainingRequest, TrainingSpec, do_start_training, run_prm_training, training_examples
+    from traces.actions.prm_training import (
+        TrainingRequest,
+        TrainingSpec,
+        do_start_training,
+        run_prm_training,
+        training_examples,
+    )
     from traces.models import TrainedPrm
     from workers.prm.training import build_trainer, train_prm, train_rows
     from workers.tasks.prm import base_folder

@@ -44,6 +44,7 @@ from django.utils import timezone
 
 from traces import jobs
 from traces.actions.exports import ExportFilters, RequestRejected, select_traces
+from traces.actions.models import why_model_cannot_generate
 from traces.actions.runs import (
     ACTIVE,
     DATABASE_GONE,
@@ -74,7 +75,6 @@ from traces.analysis.rollouts import (
     rollout_count,
     step_labels,
 )
-from traces.actions.models import why_model_cannot_generate
 from traces.backends import BackendUnavailable, ChatPrompt, GenerationBackend, RolloutBackend, SamplingParams
 from traces.generation import build_prompt
 from traces.models import Label, LanguageModel, Project, Run, RunKind, RunStatus, Score, Step, Trace, TraceAnnotation

@@ -32,6 +32,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from traces import jobs
+from traces.actions.models import why_model_cannot_generate
 from traces.actions.runs import (
     ACTIVE,
     DATABASE_GONE,
@@ -45,7 +46,6 @@ from traces.actions.runs import (
     without_engine,
 )
 from traces.actions.store import store_traces
-from traces.actions.models import why_model_cannot_generate
 from traces.backends import BackendUnavailable, GenerationBackend, ProgressCallback, SamplingParams
 from traces.generation import ProblemLike, build_prompt, completion_to_parsed
 from traces.models import LanguageModel, Problem, Project, Run, RunKind, RunStatus, Trace

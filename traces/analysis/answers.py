@@ -259,10 +259,11 @@ def _last_option_is(text: str) -> ExtractedAnswer | None:
 
 def _last_number(text: str) -> ExtractedAnswer | None:
     """The last number written in ``text`` (opt-in low-precision fallback)."""
-    last = None
-    for last in _ANY_NUMBER.finditer(text):
-        pass
-    return None if last is None else ExtractedAnswer(last.group(), "last_number", *last.span())
+    numbers = list(_ANY_NUMBER.finditer(text))
+    if not numbers:
+        return None
+    last = numbers[-1]
+    return ExtractedAnswer(last.group(), "last_number", *last.span())
 
 
 def _lone_choice(text: str) -> ExtractedAnswer | None:

@@ -4,8 +4,8 @@ from traces.models.analysis import TraceAnalysis
 from traces.models.label import ADJUDICATED, HUMAN, Label, LabelValue, TraceAnnotation, is_auto_source
 from traces.models.label_history import LabelChange
 from traces.models.preference import Preference, PreferenceChoice
-from traces.models.problem import AnswerType, Problem
 from traces.models.prm import TrainedPrm
+from traces.models.problem import AnswerType, Problem
 from traces.models.project import ROLE_RANK, Membership, MembershipChange, Project, Role
 from traces.models.queue import AssignmentPolicy, AssignmentStatus, Queue, QueueAssignment, QueueItem
 from traces.models.run import Backend, LanguageModel, Run, RunKind, RunStatus, ThinkFormat

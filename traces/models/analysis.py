@@ -13,7 +13,6 @@ from django.db import models
 
 from traces.models.trace import Trace
 
-
 #: Scores of the engine (``traces.analysis.engine``) also stored as columns of TraceAnalysis, by name.
 SUMMARY_SCORES = (
     "think_answer_mismatch",

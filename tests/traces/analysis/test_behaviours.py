@@ -8,6 +8,7 @@ import statistics
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from skyt1_samples import SkyTrace
 
 from traces.analysis.behaviours import (
     BACKTRACKING_PHRASES,
@@ -20,8 +21,6 @@ from traces.analysis.behaviours import (
     find_behaviours,
     find_phrases,
 )
-
-from skyt1_samples import SkyTrace
 
 _PHRASES = {
     "verification": VERIFICATION_PHRASES,

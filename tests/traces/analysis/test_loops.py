@@ -9,6 +9,7 @@ from collections import defaultdict
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from skyt1_samples import SkyTrace
 
 from traces.analysis.loops import (
     DEFAULT_MIN_PASSAGE_TOKENS,
@@ -21,9 +22,6 @@ from traces.analysis.overthinking import reasoning_range
 from traces.analysis.segmentation import Span
 from traces.analysis.think import split_think
 from traces.analysis.tokens import count_tokens, token_words
-
-from skyt1_samples import SkyTrace
-
 
 Found = tuple[SkyTrace, tuple[int, int], Loops]
 

@@ -9,6 +9,7 @@ from collections import Counter
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from skyt1_samples import SkyTrace
 
 from traces.analysis.answers import infer_answer_type
 from traces.analysis.mismatch import (
@@ -19,8 +20,6 @@ from traces.analysis.mismatch import (
     think_answer_mismatch,
 )
 from traces.analysis.think import ThinkSplit, split_think
-
-from skyt1_samples import SkyTrace
 
 _SIMPLE_BOX = re.compile(r"\\boxed\{([^{}]*)\}")
 

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from math_verify import parse, verify
+from skyt1_samples import SkyTrace
 
 from traces.analysis.answers import NUMBER_WORDS, infer_answer_type
 from traces.analysis.behaviours import VERIFICATION_PHRASES
@@ -22,8 +23,6 @@ from traces.analysis.overthinking import (
 from traces.analysis.segmentation import Span, segment
 from traces.analysis.think import split_think
 from traces.analysis.tokens import count_tokens
-
-from skyt1_samples import SkyTrace
 
 _SIMPLE_BOX = re.compile(r"\\boxed\{([^{}]*)\}")
 _CHOICE_REFERENCE = re.compile(r"(?:\\text\{)?\(?([A-J])\)?\}?")

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from skyt1_samples import SkyTrace
 
 from traces.analysis.think import FormatDecision as ThinkFormatDecision
 from traces.analysis.think import (
@@ -20,8 +21,6 @@ from traces.analysis.think import (
     split_think,
     text_evidence,
 )
-
-from skyt1_samples import SkyTrace
 
 R1_FILE = "reasoning_traces/math500_r1_family.jsonl"
 KIMI_FILE = "reasoning_traces/mmlupro_kimi_k2.jsonl"

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from traces.models.analysis import SUMMARY_SCORES
 from traces.models import (
     HUMAN,
     AssignmentStatus,
@@ -28,12 +27,13 @@ from traces.models import (
     Run,
     RunKind,
     Score,
-    TraceAnalysis,
     Segmentation,
     Step,
     Trace,
+    TraceAnalysis,
     TraceAnnotation,
 )
+from traces.models.analysis import SUMMARY_SCORES
 
 MODELS = ("alpha-7b", "beta-14b", "gamma-32b")
 SKILL = {"alpha-7b": 0.35, "beta-14b": 0.6, "gamma-32b": 0.8}

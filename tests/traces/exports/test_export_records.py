@@ -14,13 +14,13 @@ from traces.exports.records import (
     RenderSettings,
     SkipTrace,
 )
+from traces.formats.base import ParsedTrace
 from traces.formats.flat import render_flat_record
+from traces.formats.math_shepherd import parse_record as parse_math_shepherd
 from traces.formats.math_shepherd import render_math_shepherd_record
 from traces.formats.prm800k import render_prm800k_record
 from traces.formats.processbench import render_processbench_record
 from traces.formats.trl import render_trl_record, trl_completion
-from traces.formats.base import ParsedTrace
-from traces.formats.math_shepherd import parse_record as parse_math_shepherd
 
 SOURCE = "llm_judge:test"
 KEEP = LabelPolicy(sources=SOURCE)

@@ -339,7 +339,7 @@ def test_real_traces_keep_their_text_and_show_every_marker(member_client, sky_tr
         # mark widens to a whole formula).
         spans = [(m["kind"], m["start"], m["end"], m["label"]) for m in markers]
         for text, step in zip(shown, steps, strict=True):
-            for (char, marks), (_, expected) in zip(text.chars, expected_marks(trace, step, spans), strict=True):
+            for (_char, marks), (_, expected) in zip(text.chars, expected_marks(trace, step, spans), strict=True):
                 assert expected <= marks, (trace.pk, step.index)
         if any(m["kind"] == "loop" for m in markers):
             count = int(Score.objects.get(trace=trace, name="loop_count").value)

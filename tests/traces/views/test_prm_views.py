@@ -9,8 +9,8 @@ from django.urls import reverse
 from trace_factory import LabelSpec, TraceSpec
 
 from app.scorers import DeclaredScorer
-from traces.actions.prm_scoring import ScoringSpec, trace_result
 from traces.actions.auto_labels import commit_trace
+from traces.actions.prm_scoring import ScoringSpec, trace_result
 from traces.models import Label, Queue, QueueItem, Role, Run, RunKind, RunStatus, Step, TrainedPrm
 
 pytestmark = pytest.mark.django_db
