@@ -145,7 +145,7 @@ TEMPLATES = [
 ]
 
 if EMBEDDED:
-    DATABASES = {
+    DATABASES: dict[str, dj_database_url.DBConfig] = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": env_str("SQLITE_PATH", str(DATA_DIR / "thinkscope.sqlite3")),

@@ -20,10 +20,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from django.db.models import Q
 
 from traces.models import ROLE_RANK, Membership, Project, QueueItem, Role
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
 
 class Action(Enum):
@@ -52,22 +56,22 @@ class PermissionDenied(Exception):
     """The user is a member but their role does not allow the action."""
 
 
-def can(project: Project, user: object, action: Action) -> bool:
+def can(project: Project, user: User | AnonymousUser | None, action: Action) -> bool:
     """Whether ``user`` may take ``action`` in ``project``."""
     role = project.role_of(user)
     return role is not None and ROLE_RANK[role] >= ROLE_RANK[action.least_role]
 
 
-def require(project: Project, user: object, action: Action) -> None:
+def require(project: Project, user: User | AnonymousUser | None, action: Action) -> None:
     """Raise PermissionDenied unless ``user`` may take ``action`` in ``project``."""
     if not can(project, user, action):
         raise PermissionDenied(f"your role in '{project.slug}' does not allow {action.name.lower()}")
 
 
-def gold_sources_hidden_from(user: object, project: Project | None = None) -> dict[int, frozenset[str]]:
+def gold_sources_hidden_from(user: User | AnonymousUser | None, project: Project | None = None) -> dict[int, frozenset[str]]:
     """By project id, the gold sources ``user`` may not see (module docstring), in ``project`` only
     when it is given: those of the queues of projects where the user's role is below SEE_GOLD's."""
-    if not getattr(user, "is_authenticated", False):
+    if user is None or not user.is_authenticated:
         return {}
     below = [role for role in Role if ROLE_RANK[role] < ROLE_RANK[Action.SEE_GOLD.least_role]]
     projects = Membership.objects.filter(user=user, role__in=below).values("project_id")
@@ -80,12 +84,12 @@ def gold_sources_hidden_from(user: object, project: Project | None = None) -> di
     return {project_id: frozenset(sources) for project_id, sources in hidden.items()}
 
 
-def hidden_sources(project: Project, user: object) -> frozenset[str]:
+def hidden_sources(project: Project, user: User | AnonymousUser | None) -> frozenset[str]:
     """The label sources of ``project`` that ``user`` may not see (empty for reviewers and owners)."""
     return gold_sources_hidden_from(user, project).get(project.pk, frozenset())
 
 
-def hidden_labels(user: object) -> Q:
+def hidden_labels(user: User | AnonymousUser | None) -> Q:
     """Matches the labels and trace annotations ``user`` may not see, in every project (an empty
     ``Q``, which excludes nothing, when there are none); apply it with ``.exclude()``."""
     hidden = Q()
@@ -94,7 +98,7 @@ def hidden_labels(user: object) -> Q:
     return hidden
 
 
-def require_visible(project: Project, user: object, sources: Iterable[str]) -> None:
+def require_visible(project: Project, user: User | AnonymousUser | None, sources: Iterable[str]) -> None:
     """Raise PermissionDenied naming the first of ``sources`` that ``user`` may not see in ``project``."""
     hidden = hidden_sources(project, user)
     refused = next((source for source in sources if source in hidden), None)

@@ -13,9 +13,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from traces.analysis.answers import extract_answer, grade, infer_answer_type
+from traces.analysis.answers import canonical_answer_type, extract_answer, grade, infer_answer_type
 from traces.analysis.segmentation import choose_segmenter, segment
-from traces.analysis.think import ThinkSplit, has_separate_reasoning, split_think
+from traces.analysis.think import ThinkSplit, has_separate_reasoning, split_format, split_think
 from traces.analysis.tokens import token_offsets_from_starts, token_starts, tokens_in
 from traces.formats.base import ParsedTrace
 
@@ -35,7 +35,7 @@ class BuiltStep:
     part: str  # "think" | "answer"
     label: int | None = None
     flagged: bool | None = None
-    alternatives: list[dict[str, Any]] = field(default_factory=list)
+    alternatives: dict[str, Any] | list[dict[str, Any]] = field(default_factory=list)  # ParsedStep's
     human_written: bool = False
 
 
@@ -107,8 +107,7 @@ def think_split(parsed: ParsedTrace, raw_text: str) -> ThinkSplit:
     if separate_reasoning(parsed):
         think_end = len(parsed.reasoning_content or "")
         return ThinkSplit(0, think_end, think_end + len(REASONING_SEPARATOR), len(raw_text), True)
-    fmt = "auto" if parsed.think_format == "reasoning_content" else parsed.think_format
-    return split_think(raw_text, fmt, parsed.finish_reason)  # type: ignore[arg-type]
+    return split_think(raw_text, split_format(parsed.think_format), parsed.finish_reason)
 
 
 def given_step_spans(parsed: ParsedTrace) -> list[tuple[int, int]]:
@@ -152,7 +151,7 @@ def grade_trace(parsed: ParsedTrace, final_answer: str | None, answer_type: str)
         return None, "no_reference"
     if not final_answer:
         return False, "no_answer"
-    verdict = grade(final_answer, parsed.reference_answer, answer_type)  # type: ignore[arg-type]
+    verdict = grade(final_answer, parsed.reference_answer, canonical_answer_type(answer_type))
     return verdict.correct, verdict.method
 
 
@@ -203,7 +202,11 @@ def build_trace_fields(parsed: ParsedTrace) -> BuiltTrace:
     in_think = extract_answer(think_text) if think_end > think_start else None
     answer_type = resolve_answer_type(parsed)
     is_correct, method = grade_trace(parsed, final.text if final else None, answer_type)
-    exact = parsed.think_tokens is not None and parsed.answer_tokens is not None
+    if parsed.think_tokens is not None and parsed.answer_tokens is not None:
+        think_tokens, answer_tokens, exact = parsed.think_tokens, parsed.answer_tokens, True
+    else:
+        think_tokens, answer_tokens = tokens_in(starts, think_start, think_end), tokens_in(starts, answer_start, answer_end)
+        exact = False
     return BuiltTrace(
         raw_text=raw_text,
         think_start=think_start,
@@ -211,8 +214,8 @@ def build_trace_fields(parsed: ParsedTrace) -> BuiltTrace:
         answer_start=answer_start,
         answer_end=answer_end,
         think_closed=split.think_closed,
-        think_tokens=parsed.think_tokens if exact else tokens_in(starts, think_start, think_end),  # type: ignore[arg-type]
-        answer_tokens=parsed.answer_tokens if exact else tokens_in(starts, answer_start, answer_end),  # type: ignore[arg-type]
+        think_tokens=think_tokens,
+        answer_tokens=answer_tokens,
         tokens_exact=exact,
         final_answer=final.text if final else "",
         think_answer=in_think.text if in_think else "",

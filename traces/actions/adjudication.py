@@ -16,7 +16,7 @@ traces to adjudicate, each step's values, the version token) is ``traces.queries
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from traces.actions.labels import LabelError, LabelState, change_labels, replaced_by
@@ -30,7 +30,7 @@ class StaleAdjudication(Exception):
     """The adjudicated labels changed since the page was opened; nothing was saved."""
 
 
-def do_adjudicate_step(user: AbstractBaseUser, trace: Trace, step: Step, value: int, version: str) -> str:
+def do_adjudicate_step(user: User, trace: Trace, step: Step, value: int, version: str) -> str:
     """Record the adjudicated value of one step if the trace's adjudication is still at ``version``;
     returns the new version. StaleAdjudication when it is not (nothing changes)."""
     if value not in (-1, 0, 1):

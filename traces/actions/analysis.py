@@ -13,6 +13,7 @@ from dataclasses import asdict
 from django.db import transaction
 from django.db.models import Q, QuerySet
 
+from traces.analysis.answers import canonical_answer_type
 from traces.analysis.engine import ANALYSIS_VERSION, METHOD, TraceInput, TraceReport, analyze_trace
 from traces.analysis.segmentation import Span
 from traces.models import ProjectScoreName, Score, Step, Trace, TraceAnalysis
@@ -20,7 +21,7 @@ from traces.models.analysis import SUMMARY_SCORES
 
 BATCH_SIZE = 200
 
-Progress = Callable[[int], None]
+Progress = Callable[[int], object]  # what it returns is ignored
 
 
 def trace_input(trace: Trace, steps: list[Step]) -> TraceInput:
@@ -31,7 +32,7 @@ def trace_input(trace: Trace, steps: list[Step]) -> TraceInput:
         steps=[Span(step.char_start, step.char_end) for step in steps],
         finish_reason=trace.finish_reason,
         reference=trace.problem.answer or None,
-        answer_type=trace.problem.answer_type,  # type: ignore[arg-type]
+        answer_type=canonical_answer_type(trace.problem.answer_type),
         problem=trace.problem.prompt,
     )
 

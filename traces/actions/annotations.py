@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import models, transaction
 
 from traces.models import HUMAN, Trace, TraceAnnotation
@@ -83,7 +83,7 @@ def validate_verdicts(verdicts: TraceVerdicts) -> None:
         raise AnnotationError(f"note: at most {MAX_NOTE_CHARS} characters, got {len(verdicts.note)}")
 
 
-def do_save_trace_verdicts(user: AbstractBaseUser, trace: Trace, verdicts: TraceVerdicts) -> TraceAnnotation:
+def do_save_trace_verdicts(user: User, trace: Trace, verdicts: TraceVerdicts) -> TraceAnnotation:
     """Upsert the person's verdicts, tags and note of ``trace``; leaves their first-error step alone."""
     validate_verdicts(verdicts)
     fields = {
@@ -100,7 +100,7 @@ def do_save_trace_verdicts(user: AbstractBaseUser, trace: Trace, verdicts: Trace
     return annotation
 
 
-def replace_first_error(user: AbstractBaseUser, trace_id: int, source: str, step_index: int | None) -> int | None:
+def replace_first_error(user: User, trace_id: int, source: str, step_index: int | None) -> int | None:
     """Set the person's first-error step (−1 = no error, None = unset); returns the one it replaced.
 
     Runs inside the caller's transaction, with the annotation row locked. A row left with nothing

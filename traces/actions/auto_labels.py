@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
@@ -55,6 +55,7 @@ from traces.actions.runs import (
     mark_started,
     without_engine,
 )
+from traces.analysis.answers import canonical_answer_type
 from traces.analysis.judges import (
     JUDGE_MODES,
     JudgeMode,
@@ -205,7 +206,7 @@ def _start(
     name: str,
     params: dict[str, Any],
     traces: TraceQuerySet,
-    user: AbstractBaseUser | None,
+    user: User | None,
     seed: int | None,
     n_samples: int,
     queue: bool,
@@ -238,7 +239,7 @@ def do_start_mc(
     spec: McSpec,
     selection: Selection,
     *,
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
     queue: bool = True,
 ) -> Run:
     """Queue Monte Carlo step labels of the selected traces, rolled out with ``model`` (``queue``
@@ -256,7 +257,7 @@ def do_start_judge(
     spec: JudgeSpec,
     selection: Selection,
     *,
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
     queue: bool = True,
 ) -> Run:
     """Queue LLM judge labels of the selected traces by the judges of ``spec`` (``queue`` as in
@@ -311,7 +312,7 @@ Labeler = Callable[[Trace, list[Step]], TraceResult]
 
 
 def run_auto_labels(
-    run_id: int, backend_for: BackendFor, *, on_trace: Callable[[Run], None] | None = None
+    run_id: int, backend_for: BackendFor, *, on_trace: Callable[[Run], object] | None = None
 ) -> Run | None:
     """Label the traces of an active Monte Carlo or judge run not yet done (the task's body).
 
@@ -371,7 +372,7 @@ def pending_traces(run: Run) -> Iterator[tuple[Trace, list[Step]]]:
     last_id = int(run.report.get("last_trace_id", 0))
     while batch := list(queryset.filter(pk__gt=last_id)[:50]):
         for trace in batch:
-            steps = list(Step.objects.filter(segmentation_id=trace.current_segmentation_id).order_by("index"))
+            steps = list(Step.objects.filter(segmentation=trace.current_segmentation_id).order_by("index"))
             yield trace, steps
         last_id = batch[-1].pk
 
@@ -440,7 +441,7 @@ def _mc_labeler(run: Run, backend_for: BackendFor, live: LiveProgress) -> Labele
                 PrefixValue(
                     step,
                     tuple(
-                        judge_rollout(prefixes[step], c.text, reference, trace.problem.answer_type)  # type: ignore[arg-type]
+                        judge_rollout(prefixes[step], c.text, reference, canonical_answer_type(trace.problem.answer_type))
                         for c in completions
                     ),
                 )
@@ -496,7 +497,7 @@ def _judge_labeler(run: Run, backend_for: BackendFor, live: LiveProgress) -> Lab
         judge_ids=tuple(run.params["judge_ids"]),
         **{name: run.params[name] for name in ("mode", "allow_self_judging", "max_new_tokens", "temperature", "seed")},
     )
-    mode: JudgeMode = spec.mode  # type: ignore[assignment]
+    mode: JudgeMode = spec.mode  # type: ignore[assignment]  # JudgeSpec.check() allowed only JUDGE_MODES
     judges = [(judge, backend_for(judge)) for judge in judge_models(run.project, spec.judge_ids)]
     sampling = spec.sampling()
 
@@ -589,5 +590,5 @@ def _run_agreement(run: Run) -> dict[str, Any]:
         .values_list("step_id", "value")
     )
     for step_id, value in rows:
-        ratings.setdefault(step_id, []).append(value)
+        ratings.setdefault(step_id, []).append(value)  # type: ignore[arg-type]  # value__isnull=False above; the stubs type the column as nullable
     return asdict(panel_agreement(list(ratings.values()), judges=len(run.params["judge_ids"])))

@@ -7,7 +7,7 @@ team (two annotators who worked a queue) is ``traces.actions.demo_team``.
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from app.endpoints import EMBEDDED
@@ -42,7 +42,7 @@ DEMO_LABEL_NOTE = (
 
 
 @transaction.atomic
-def do_demo_user(password: str, username: str = USERNAME) -> tuple[AbstractBaseUser, bool]:
+def do_demo_user(password: str, username: str = USERNAME) -> tuple[User, bool]:
     """The demo account ``username`` with ``password`` (set when it differs), and whether it was created or changed."""
     user_model = get_user_model()
     user = user_model.objects.filter(username=username).first()
@@ -56,7 +56,7 @@ def do_demo_user(password: str, username: str = USERNAME) -> tuple[AbstractBaseU
 
 
 @transaction.atomic
-def do_demo_project(owner: AbstractBaseUser, model_name: str) -> Project:
+def do_demo_project(owner: User, model_name: str) -> Project:
     """The "Demo" project (slug ``demo``) with ``owner`` as its owner; its description names the
     model that answers its problems."""
     project, _ = Project.objects.get_or_create(
@@ -92,7 +92,7 @@ def do_demo_model(
 
 
 @transaction.atomic
-def do_demo_run(project: Project, model: LanguageModel, params: SamplingParams, user: AbstractBaseUser) -> Run:
+def do_demo_run(project: Project, model: LanguageModel, params: SamplingParams, user: User) -> Run:
     """The demo's generation run with exactly these sampling parameters, created when there is none."""
     runs = Run.objects.filter(project=project, model=model, kind=RunKind.GENERATION).order_by("pk")
     for run in runs:
@@ -155,5 +155,5 @@ def answer_step(trace: Trace) -> Step | None:
         return None
     position = trace.answer_start + answer.start
     return Step.objects.filter(
-        segmentation_id=trace.current_segmentation_id, char_start__lte=position, char_end__gt=position
+        segmentation=trace.current_segmentation_id, char_start__lte=position, char_end__gt=position
     ).first()

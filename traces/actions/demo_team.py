@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from traces.actions.labels import LabelInput, do_save_labels
@@ -47,7 +47,7 @@ Rule = Callable[[int, int, bool], list[int]]
 
 
 @transaction.atomic
-def do_join_as_annotators(project: Project, annotators: list[AbstractBaseUser]) -> None:
+def do_join_as_annotators(project: Project, annotators: list[User]) -> None:
     """Make each demo annotator a member of ``project`` with role annotator, unless they are one already."""
     for annotator in annotators:
         if not Membership.objects.filter(project=project, user=annotator).exists():
@@ -55,7 +55,7 @@ def do_join_as_annotators(project: Project, annotators: list[AbstractBaseUser]) 
 
 
 @transaction.atomic
-def do_seed_demo_queue(run: Run, owner: AbstractBaseUser, annotators: list[AbstractBaseUser], gold_source: str) -> int:
+def do_seed_demo_queue(run: Run, owner: User, annotators: list[User], gold_source: str) -> int:
     """Make the demo queue of ``run``'s traces and let each annotator label their first items, once.
 
     Returns how many labels were saved (0 when the queue exists already or the run has no traces).
@@ -80,7 +80,7 @@ def do_seed_demo_queue(run: Run, owner: AbstractBaseUser, annotators: list[Abstr
     return sum(label_items(queue, annotator, rule) for annotator, rule in zip(annotators, RULES, strict=True))
 
 
-def label_items(queue: Queue, annotator: AbstractBaseUser, rule: Rule) -> int:
+def label_items(queue: Queue, annotator: User, rule: Rule) -> int:
     """Hand ``annotator`` their first ``LABELED_ITEMS`` items, label each by ``rule``, submit it."""
     saved = 0
     for position in range(LABELED_ITEMS):
@@ -88,7 +88,7 @@ def label_items(queue: Queue, annotator: AbstractBaseUser, rule: Rule) -> int:
         if item is None:
             break
         trace = Trace.objects.get(pk=item.trace_id)
-        steps = list(Step.objects.filter(segmentation_id=trace.current_segmentation_id).order_by("index"))
+        steps = list(Step.objects.filter(segmentation=trace.current_segmentation_id).order_by("index"))
         if not steps:  # nothing to rate
             do_skip_item(item, annotator)
             continue

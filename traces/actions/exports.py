@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -172,7 +172,7 @@ def check_spec(project: Project, spec: ExportSpec) -> None:
     select_traces(project, spec.filters)
 
 
-def do_start_export(project: Project, spec: ExportSpec, *, user: AbstractBaseUser | None = None) -> Run:
+def do_start_export(project: Project, spec: ExportSpec, *, user: User | None = None) -> Run:
     """Queue an export as a job on the `default` worker queue; the Run row carries its status."""
     check_spec(project, spec)
     with transaction.atomic():

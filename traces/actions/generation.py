@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -189,7 +189,7 @@ def do_start_generation(
     params: SamplingParams,
     *,
     name: str = "",
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
     enqueue: bool = True,
 ) -> Run:
     """Create a queued generation Run and queue its chunks once it is committed (``enqueue=False``:

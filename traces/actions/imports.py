@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -81,7 +81,7 @@ def do_import(
     fmt: str,
     *,
     skip_invalid: bool = False,
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
     run: Run | None = None,
     step_separator: str | None = None,
     think_format: str | None = None,
@@ -108,7 +108,7 @@ def do_import(
         run.params = {**run.params, "step_separator": step_separator}
     if think_format != AUTO:
         run.params = {**run.params, "think_format": think_format}
-    run.created_by = run.created_by or user  # type: ignore[assignment]
+    run.created_by = run.created_by or user
     _mark_running(run)
     skipped: list[FormatError] = []
     try:
@@ -372,7 +372,7 @@ def do_enqueue_import(
     *,
     skip_invalid: bool = False,
     think_format: str | None = None,
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
 ) -> Run:
     """Queue an import as a job on the `default` worker queue; the Run row carries its status
     (``think_format``: as ``do_import``'s)."""

@@ -28,7 +28,7 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -94,11 +94,16 @@ class LabelChanges:
 
 
 class Suggestion(Protocol):
-    """An automatic label as a suggestion: a ``Label`` row or a viewer chip."""
+    """An automatic label as a suggestion: a ``Label`` row or a viewer chip (read only: chips are frozen)."""
 
-    source: str
-    value: int | None
-    confidence: float | None
+    @property
+    def source(self) -> str: ...
+
+    @property
+    def value(self) -> int | None: ...
+
+    @property
+    def confidence(self) -> float | None: ...
 
 
 S = TypeVar("S", bound=Suggestion)
@@ -128,7 +133,7 @@ def retry_once_on_conflict(write: Callable[[], T]) -> T:
 
 
 def apply_updates(
-    user: AbstractBaseUser, trace_id: int, source: str, updates: dict[int, Update]
+    user: User, trace_id: int, source: str, updates: dict[int, Update]
 ) -> dict[int, tuple[LabelState | None, Label | None]]:
     """Apply one update per step id to the person's labels (locked); returns each step's (before, after row).
 
@@ -169,7 +174,7 @@ def apply_updates(
 
 
 def record_change(
-    user: AbstractBaseUser,
+    user: User,
     trace_id: int,
     source: str,
     kind: str,
@@ -184,7 +189,7 @@ def record_change(
 
 
 def change_labels(
-    user: AbstractBaseUser,
+    user: User,
     trace_id: int,
     updates: dict[int, Update],
     *,
@@ -239,7 +244,7 @@ def require_current_steps(steps: list[Step]) -> None:
             raise LabelError(f"step {step.pk} belongs to an older segmentation of its trace; label the current steps")
 
 
-def do_save_labels(user: AbstractBaseUser, items: list[LabelInput], *, source: str = HUMAN) -> list[Label]:
+def do_save_labels(user: User, items: list[LabelInput], *, source: str = HUMAN) -> list[Label]:
     """Upsert one label per (step, source, person), replacing the whole label; all or nothing.
 
     One undo-history entry per trace touched. Marks the traces as labeled.
@@ -287,19 +292,19 @@ def toggled_flag(old: LabelState | None) -> LabelState | None:
     return None if new.is_empty else new
 
 
-def do_rate_step(user: AbstractBaseUser, step: Step, value: int) -> LabelChanges:
+def do_rate_step(user: User, step: Step, value: int) -> LabelChanges:
     """Rate one step −1, 0 or +1 (PRM800K semantics)."""
     if value not in (-1, 0, 1):
         raise LabelError(f"value: must be -1, 0 or 1, got {value!r}")
     return change_labels(user, step.trace_id, {step.pk: rated(value)}, kind="rate")[0]
 
 
-def do_toggle_flag(user: AbstractBaseUser, step: Step) -> LabelChanges:
+def do_toggle_flag(user: User, step: Step) -> LabelChanges:
     """Flag the step, or unflag it when the person has flagged it."""
     return change_labels(user, step.trace_id, {step.pk: toggled_flag}, kind="flag")[0]
 
 
-def do_accept_suggestion(user: AbstractBaseUser, step: Step, *, hidden: Collection[str] = ()) -> LabelChanges:
+def do_accept_suggestion(user: User, step: Step, *, hidden: Collection[str] = ()) -> LabelChanges:
     """Make the step's best automatic label the person's own; raises LabelError when there is none.
 
     Labels the person may not see are not suggestions, nor are those of the ``hidden`` sources (the
@@ -318,10 +323,10 @@ def do_accept_suggestion(user: AbstractBaseUser, step: Step, *, hidden: Collecti
     return change_labels(user, step.trace_id, {step.pk: update}, kind="accept")[0]
 
 
-def do_mark_first_error(user: AbstractBaseUser, trace: Trace, step_index: int) -> LabelChanges:
+def do_mark_first_error(user: User, trace: Trace, step_index: int) -> LabelChanges:
     """First-error mode: +1 before ``step_index``, −1 at it, later labels removed (−1: no error, all +1)."""
     step_ids = dict(
-        Step.objects.filter(segmentation_id=trace.current_segmentation_id).order_by("index").values_list("index", "id")
+        Step.objects.filter(segmentation=trace.current_segmentation_id).order_by("index").values_list("index", "id")
     )
     if step_index != NO_ERROR and step_index not in step_ids:
         raise LabelError(f"step: trace {trace.pk} has no step {step_index + 1}")
@@ -335,7 +340,7 @@ def do_mark_first_error(user: AbstractBaseUser, trace: Trace, step_index: int) -
     return change_labels(user, trace.pk, updates, kind=kind, first_error=(step_index, step_ids))[0]
 
 
-def do_undo_last_change(user: AbstractBaseUser, trace: Trace, *, source: str = HUMAN) -> LabelChanges | None:
+def do_undo_last_change(user: User, trace: Trace, *, source: str = HUMAN) -> LabelChanges | None:
     """Take back the person's last change of ``trace`` (None when there is nothing to undo)."""
 
     def undo() -> LabelChanges | None:
@@ -361,7 +366,7 @@ def do_undo_last_change(user: AbstractBaseUser, trace: Trace, *, source: str = H
                 replaced = replace_first_error(user, trace.pk, source, restored)
                 marks = [i for i in (restored, replaced) if i is not None]
                 changed |= set(
-                    Step.objects.filter(segmentation_id=trace.current_segmentation_id, index__in=marks).values_list(
+                    Step.objects.filter(segmentation=trace.current_segmentation_id, index__in=marks).values_list(
                         "id", flat=True
                     )
                 )

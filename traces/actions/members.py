@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -58,7 +58,7 @@ class NewAccount:
 # --- Checks ----------------------------------------------------------------------------------------
 
 
-def require_manager(project: Project, actor: AbstractBaseUser | None) -> None:
+def require_manager(project: Project, actor: User | None) -> None:
     """``access.PermissionDenied`` unless ``actor`` owns ``project`` (None: an operator, always allowed)."""
     if actor is not None:
         access.require(project, actor, access.Action.MANAGE)
@@ -71,7 +71,7 @@ def parse_role(value: object) -> Role:
     return Role(value)
 
 
-def find_account(identifier: str) -> AbstractBaseUser:
+def find_account(identifier: str) -> User:
     """The account whose username is ``identifier``, else whose email it is (any case)."""
     identifier = identifier.strip()
     users = get_user_model()._default_manager
@@ -93,7 +93,7 @@ def locked(project: Project) -> None:
     Project.objects.select_for_update().filter(pk=project.pk).only("id").first()
 
 
-def membership_of(project: Project, user: AbstractBaseUser) -> Membership:
+def membership_of(project: Project, user: User) -> Membership:
     membership = Membership.objects.filter(project=project, user=user).select_related("user").first()
     if membership is None:
         raise MemberError(f"{user.get_username()} is not a member of {project.name}", field="user")
@@ -115,8 +115,8 @@ def keep_an_owner(project: Project, membership: Membership, new_role: Role | Non
 
 def record(
     project: Project,
-    actor: AbstractBaseUser | None,
-    subject: AbstractBaseUser,
+    actor: User | None,
+    subject: User,
     old_role: str,
     new_role: str,
     *,
@@ -138,7 +138,7 @@ def record(
 
 
 @transaction.atomic
-def do_add_member(project: Project, actor: AbstractBaseUser | None, identifier: str, role: str) -> Membership:
+def do_add_member(project: Project, actor: User | None, identifier: str, role: str) -> Membership:
     """Add the existing account named by ``identifier`` (username or email) with ``role``."""
     require_manager(project, actor)
     new_role = parse_role(role)
@@ -157,7 +157,7 @@ def do_add_member(project: Project, actor: AbstractBaseUser | None, identifier: 
 
 @transaction.atomic
 def do_create_member_account(
-    project: Project, actor: AbstractBaseUser | None, *, username: str, email: str, role: str
+    project: Project, actor: User | None, *, username: str, email: str, role: str
 ) -> NewAccount:
     """Create an account for a new teammate, without a usable password, and add it with ``role``."""
     require_manager(project, actor)
@@ -169,7 +169,7 @@ def do_create_member_account(
     return NewAccount(membership, set_password_path(user))
 
 
-def new_account(username: str, email: str) -> AbstractBaseUser:
+def new_account(username: str, email: str) -> User:
     """A saved account with this username and email and no usable password; MemberError by field if
     either is invalid or taken (usernames in any case, so no look-alike of an existing one)."""
     users = get_user_model()._default_manager
@@ -190,14 +190,14 @@ def new_account(username: str, email: str) -> AbstractBaseUser:
     return user
 
 
-def set_password_path(user: AbstractBaseUser) -> str:
+def set_password_path(user: User) -> str:
     """The path of the page where ``user`` sets a password (a one-time, expiring token)."""
     uid = urlsafe_base64_encode(force_bytes(user.pk))
     return reverse("password_reset_confirm", kwargs={"uidb64": uid, "token": default_token_generator.make_token(user)})
 
 
 @transaction.atomic
-def do_change_role(project: Project, actor: AbstractBaseUser | None, user: AbstractBaseUser, role: str) -> Membership:
+def do_change_role(project: Project, actor: User | None, user: User, role: str) -> Membership:
     """Give the member ``user`` the role ``role`` (no change, and no record, when it is theirs already)."""
     require_manager(project, actor)
     new_role = parse_role(role)
@@ -214,7 +214,7 @@ def do_change_role(project: Project, actor: AbstractBaseUser | None, user: Abstr
 
 
 @transaction.atomic
-def do_remove_member(project: Project, actor: AbstractBaseUser | None, user: AbstractBaseUser) -> None:
+def do_remove_member(project: Project, actor: User | None, user: User) -> None:
     """Take ``user`` out of the project. Their labels stay, as the labels of a former member."""
     require_manager(project, actor)
     locked(project)

@@ -49,7 +49,7 @@ def do_register_model(
     Raises EndpointRefused when the operator did not open that endpoint, or that model id, to the
     project. The model's ``backend`` is the endpoint's.
     """
-    backend = Backend.IMPORTED
+    backend: str = Backend.IMPORTED
     if endpoint:
         backend = endpoint_for(settings.MODEL_ENDPOINTS, endpoint, project.slug, served_model or name).backend
     with transaction.atomic():

@@ -11,7 +11,7 @@ there (annotator or above, ``traces.access.Action.LABEL``).
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from traces import access
@@ -67,7 +67,7 @@ def check_choice(choice: str, reason: str) -> None:
 
 
 def do_save_preference(
-    user: AbstractBaseUser, trace_x: Trace, trace_y: Trace, choice_as_shown: str, reason: str = ""
+    user: User, trace_x: Trace, trace_y: Trace, choice_as_shown: str, reason: str = ""
 ) -> Preference:
     """Create or update ``user``'s preference between ``trace_x`` (shown as A) and ``trace_y`` (shown as B).
 

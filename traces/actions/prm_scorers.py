@@ -69,14 +69,15 @@ class Scorer:
 def trained_scorer(prm: TrainedPrm) -> Scorer:
     """A trained PRM as a Scorer: its folder under ``prms/``, its base endpoint's device and batch size."""
     endpoint = settings.MODEL_ENDPOINTS.get(prm.base_endpoint)
-    usable = endpoint is not None and endpoint.backend == "transformers" and endpoint.open_to(prm.project.slug)
+    open_here = endpoint is not None and endpoint.backend == "transformers" and endpoint.open_to(prm.project.slug)
+    usable = endpoint if open_here else None
     return Scorer(
         name=prm.name,
         kind=TRAINED,
         path=str(prm_dir() / prm.folder),
         layout=Layout.token_classification(prm.separator),
-        device=endpoint.device if usable else "cpu",
-        batch_size=endpoint.batch_size if usable else 8,
+        device=usable.device if usable else "cpu",
+        batch_size=usable.batch_size if usable else 8,
         max_length=int(prm.params.get("max_length", DEFAULT_MAX_LENGTH)),
         version=prm.version,
         description=f"trained here from {prm.base_endpoint} on {prm.params.get('examples', '?')} examples",

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 from itertools import islice
 from typing import Any, Protocol
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -71,7 +71,7 @@ def do_start_scoring(
     spec: ScoringSpec,
     selection: Selection,
     *,
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
     queue: bool = True,
 ) -> Run:
     """Queue PRM scores of every step of the selected traces."""

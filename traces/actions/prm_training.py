@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -131,7 +131,7 @@ def do_start_training(
     spec: TrainingSpec,
     selection: Selection,
     *,
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
     queue: bool = True,
 ) -> Run:
     """Queue the training of a PRM on the selected traces (``queue`` False: only create the Run,
@@ -152,7 +152,8 @@ def do_start_training(
             kind=RunKind.PRM_TRAINING,
             name=f"Train PRM {spec.name or '(unnamed)'} on {count} trace{'s' if count != 1 else ''}",
             seed=spec.seed,
-            params={**spec.as_params(), **selection.as_params(), "max_trace_id": traces.order_by("-pk").first().pk},
+            # count > 0 above, so first() finds a trace.
+            params={**spec.as_params(), **selection.as_params(), "max_trace_id": traces.order_by("-pk").first().pk},  # type: ignore[union-attr]
             progress_total=spec.max_steps,
             created_by=user if user is not None and user.is_authenticated else None,
         )
@@ -189,12 +190,25 @@ class TrainingRequest:
 
 
 class TrainOutcome(Protocol):
-    steps: int
-    seconds: float
-    final_loss: float | None
-    stopped: bool
-    positions: int
-    cut: int
+    """What the worker's trainer reports (read only: ``workers.prm.training.TrainingOutcome`` is frozen)."""
+
+    @property
+    def steps(self) -> int: ...
+
+    @property
+    def seconds(self) -> float: ...
+
+    @property
+    def final_loss(self) -> float | None: ...
+
+    @property
+    def stopped(self) -> bool: ...
+
+    @property
+    def positions(self) -> int: ...
+
+    @property
+    def cut(self) -> int: ...
 
 
 #: The worker's trainer: (request, on_loss(step, loss), should_stop()) → outcome.

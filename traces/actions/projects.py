@@ -8,7 +8,7 @@ projects from the API, and an operator creates everyone else's with ``manage.py 
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
@@ -28,7 +28,7 @@ def may_create_projects(user: object) -> bool:
     return settings.THINKSCOPE_PROJECT_CREATORS == "everyone" or bool(getattr(user, "is_staff", False))
 
 
-def do_create_project(*, slug: str, name: str, owner: AbstractBaseUser | None, description: str = "") -> Project:
+def do_create_project(*, slug: str, name: str, owner: User | None, description: str = "") -> Project:
     """Create a project owned by ``owner``: the project and the membership commit together or not at all.
     ``owner`` None makes an operator's project with no members yet (``manage.py import_traces
     --create-project``; ``manage.py add_member`` gives it an owner).

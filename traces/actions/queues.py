@@ -24,7 +24,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.expressions import CombinedExpression
@@ -119,7 +119,7 @@ def interleave(plain: list[int], gold: list[int]) -> list[tuple[int, bool]]:
 
 
 def do_create_queue(
-    project: Project, user: AbstractBaseUser, spec: QueueSpec, traces: QuerySet[Trace], filters: dict[str, str]
+    project: Project, user: User, spec: QueueSpec, traces: QuerySet[Trace], filters: dict[str, str]
 ) -> Queue:
     """Make a queue of the filter's traces (``traces``, of ``project``) and its gold items; all or nothing."""
     validate_spec(project, spec)
@@ -162,7 +162,7 @@ def holding(now: datetime) -> Q:
     return Q(status=AssignmentStatus.DONE) | Q(status=AssignmentStatus.IN_PROGRESS, started_at__gte=now - LEASE)
 
 
-def open_items(queue: Queue, user: AbstractBaseUser) -> QuerySet[QueueItem]:
+def open_items(queue: Queue, user: User) -> QuerySet[QueueItem]:
     """The queue's items the person never had that still need labelings, in the queue's policy order."""
     now = timezone.now()
     taken = (
@@ -194,7 +194,7 @@ def shuffle_key(user_id: int) -> CombinedExpression:
     return (mixed * mixed + F("id")) % _SHUFFLE_M
 
 
-def next_item_for(queue: Queue, user: AbstractBaseUser) -> QueueItem | None:
+def next_item_for(queue: Queue, user: User) -> QueueItem | None:
     """The person's item in progress, else a newly handed-out one; None when nothing is left for them."""
     with transaction.atomic():
         locked = Queue.objects.select_for_update().filter(pk=queue.pk).first()  # one hand-out of a queue at a time
@@ -212,7 +212,7 @@ def next_item_for(queue: Queue, user: AbstractBaseUser) -> QueueItem | None:
         return item
 
 
-def assignment_of(item: QueueItem, user: AbstractBaseUser) -> QueueAssignment:
+def assignment_of(item: QueueItem, user: User) -> QueueAssignment:
     """The person's assignment of the item, locked; QueueError if the item was never handed to them."""
     assignment = QueueAssignment.objects.select_for_update().filter(item=item, user=user).first()
     if assignment is None:
@@ -220,7 +220,7 @@ def assignment_of(item: QueueItem, user: AbstractBaseUser) -> QueueAssignment:
     return assignment
 
 
-def do_submit_item(item: QueueItem, user: AbstractBaseUser) -> QueueAssignment:
+def do_submit_item(item: QueueItem, user: User) -> QueueAssignment:
     """Finish the person's labeling of the item (submitting twice is one submission)."""
     with transaction.atomic():
         assignment = assignment_of(item, user)
@@ -230,7 +230,7 @@ def do_submit_item(item: QueueItem, user: AbstractBaseUser) -> QueueAssignment:
             raise QueueError(f"you skipped item {item.position}; it is no longer yours to submit")
         trace = Trace.objects.only("id", "current_segmentation_id").get(pk=item.trace_id)
         labelled = Label.objects.filter(
-            trace_id=trace.pk, source=HUMAN, user=user, step__segmentation_id=trace.current_segmentation_id
+            trace_id=trace.pk, source=HUMAN, user=user, step__segmentation=trace.current_segmentation_id
         )
         if not labelled.filter(value__isnull=False).exists():
             raise QueueError(f"rate at least one step of trace #{trace.pk} before submitting it (or skip it)")
@@ -243,7 +243,7 @@ def do_submit_item(item: QueueItem, user: AbstractBaseUser) -> QueueAssignment:
     return assignment
 
 
-def do_skip_item(item: QueueItem, user: AbstractBaseUser) -> QueueAssignment:
+def do_skip_item(item: QueueItem, user: User) -> QueueAssignment:
     """Give the item back: others may get it, the person will not get it again."""
     with transaction.atomic():
         assignment = assignment_of(item, user)

@@ -55,7 +55,7 @@ def align_steps(traces: Sequence[StepList]) -> Alignment:
     """Align the steps of ``traces`` so that their t* steps share one row (see the module docstring)."""
     anchors = [trace.anchor for trace in traces if trace.anchor is not None]
     anchor_row = max(anchors) if anchors else None
-    offsets = tuple(0 if trace.anchor is None else anchor_row - trace.anchor for trace in traces)  # type: ignore[operator]
+    offsets = tuple(0 if trace.anchor is None else anchor_row - trace.anchor for trace in traces)  # type: ignore[operator]  # an anchor makes anchor_row an int
     height = max((offset + trace.count for offset, trace in zip(offsets, traces, strict=True)), default=0)
     rows = [
         AlignedRow(

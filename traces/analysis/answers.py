@@ -33,10 +33,11 @@ import logging
 import re
 import threading
 import unicodedata
+from collections import deque
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, get_args
 
 # ExtractedAnswer and NUMBER_WORDS are this module's vocabulary too: callers import them from here.
 from traces.analysis.conclusions import NUMBER_WORDS, ExtractedAnswer, closing_answer
@@ -248,9 +249,7 @@ def _last_phrase_answer(text: str, pattern: re.Pattern[str], kind: str) -> Extra
 def _last_option_is(text: str) -> ExtractedAnswer | None:
     """The letter of the last "Option E is the most accurate/correct/best …" or "… which
     corresponds to (option) E / matches (option) E / is option E" (kind ``option_is``)."""
-    last = None
-    for last in _OPTION_IS.finditer(text):
-        pass
+    last = _last_match(_OPTION_IS, text)
     if last is None:
         return None
     group = 1 if last.group(1) else 2
@@ -259,11 +258,14 @@ def _last_option_is(text: str) -> ExtractedAnswer | None:
 
 def _last_number(text: str) -> ExtractedAnswer | None:
     """The last number written in ``text`` (opt-in low-precision fallback)."""
-    numbers = list(_ANY_NUMBER.finditer(text))
-    if not numbers:
-        return None
-    last = numbers[-1]
-    return ExtractedAnswer(last.group(), "last_number", *last.span())
+    last = _last_match(_ANY_NUMBER, text)
+    return None if last is None else ExtractedAnswer(last.group(), "last_number", *last.span())
+
+
+def _last_match(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
+    """The last match of ``pattern`` in ``text`` (the matches are found in one pass, none kept)."""
+    last = deque(pattern.finditer(text), maxlen=1)
+    return last[0] if last else None
 
 
 def _lone_choice(text: str) -> ExtractedAnswer | None:
@@ -745,11 +747,13 @@ ANSWER_TYPE_ALIASES: dict[str, AnswerType] = {"mc": "choice", "multiple_choice":
 """Other names files give an answer type (thinkscope JSONL's ``answer_type`` documents ``mc``)."""
 
 
+_ANSWER_TYPE_NAMES: dict[str, AnswerType] = {name: name for name in get_args(AnswerType)} | ANSWER_TYPE_ALIASES
+
+
 def canonical_answer_type(name: str) -> AnswerType:
     """The answer type ``name`` stands for: itself, or the type an alias names (``mc`` → ``choice``);
     any other name grades as ``math``, the most general type."""
-    name = ANSWER_TYPE_ALIASES.get(name, name)  # type: ignore[assignment]
-    return name if name in ("numeric", "math", "choice", "text") else "math"  # type: ignore[return-value]
+    return _ANSWER_TYPE_NAMES.get(name, "math")
 
 
 _MATHY = re.compile(r"[\\^_{}=+*/<>()\[\]|0-9]")

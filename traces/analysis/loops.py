@@ -439,16 +439,16 @@ def find_loops(
     if len(words) < min_tokens * min_repeats:
         return Loops(())
     word_ids = _word_ids(words)
-    tokens = _Tokens(text, start, words, starts.tolist(), word_ids, _packed_word_ids(word_ids))
+    indexed = _Tokens(text, start, words, starts.tolist(), word_ids, _packed_word_ids(word_ids))
     counted = (starts + start).tolist() if token_starts is None else token_starts
     loops = []
     blocks = (
         block
-        for block in _loop_blocks(tokens, min_tokens, min_fragment_tokens, min_repeats)
+        for block in _loop_blocks(indexed, min_tokens, min_fragment_tokens, min_repeats)
         if block.length >= min_passage_tokens or len(block.starts) >= min_short_repeats
     )
     for block in _disjoint(blocks, len(words)):
-        repeats = tuple(tokens.char_span(p, p + block.length - 1) for p in block.starts)
+        repeats = tuple(indexed.char_span(p, p + block.length - 1) for p in block.starts)
         wasted = sum(tokens_in(counted, r.start, r.end) for r in repeats[1:])
         loops.append(Loop(repeats, wasted))
     return Loops(tuple(loops))

@@ -124,7 +124,7 @@ def planner_for(mode: str) -> Planner:
     """The planner of ``mode``; ValueError naming the modes for anything else."""
     if mode not in PLANNERS:
         raise ValueError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
-    return PLANNERS[mode]  # type: ignore[index]
+    return PLANNERS[mode]
 
 
 def evaluate(n_steps: int, mode: str, measure: Callable[[list[int]], Sequence[PrefixValue]]) -> dict[int, PrefixValue]:

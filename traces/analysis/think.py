@@ -162,6 +162,26 @@ def _split_sky_t1(text: str) -> ThinkSplit:
     return ThinkSplit(think_start, think_end, answer_start, answer_end, True)
 
 
+#: The delimiters each stored think format (``LanguageModel.think_format``, ``ParsedTrace.think_format``)
+#: splits a text with: a ``reasoning_content`` trace whose server sent no reasoning is read as ``auto``.
+_SPLIT_FORMATS: dict[str, ThinkFormat] = {
+    "think_tags": "think_tags",
+    "think_in_prompt": "think_in_prompt",
+    "sky_t1": "sky_t1",
+    "none": "none",
+    "auto": "auto",
+    "reasoning_content": "auto",
+}
+
+
+def split_format(name: str) -> ThinkFormat:
+    """The format ``split_think`` reads a stored think format ``name`` as; ValueError for an unknown name."""
+    try:
+        return _SPLIT_FORMATS[name]
+    except KeyError:
+        raise ValueError(f"unknown think format {name!r}") from None
+
+
 def split_think(text: str, fmt: ThinkFormat = "auto", finish_reason: str | None = None) -> ThinkSplit:
     """Split ``text`` into think and answer spans with the delimiters ``fmt`` (docs/concepts.md §1, Trace).
 

@@ -38,7 +38,7 @@ from traces.actions.members import (
     do_create_member_account,
     do_remove_member,
 )
-from traces.api.views import NewestFirstCursor
+from traces.api.views import NewestFirstCursor, SignedInApiRequest
 from traces.models import Membership, MembershipChange, Project, Role
 
 
@@ -138,7 +138,7 @@ class MemberViewSet(viewsets.GenericViewSet):
         return self.answer(self.get_object())
 
     @extend_schema(request=AddMemberSerializer, responses={201: NewMemberSerializer})
-    def create(self, request: Request, slug: str) -> Response:
+    def create(self, request: SignedInApiRequest, slug: str) -> Response:
         """Add an existing account, or create a new teammate's account (its set-password link comes back once)."""
         self.require_owner()
         body = AddMemberSerializer(data=request.data)
@@ -159,7 +159,7 @@ class MemberViewSet(viewsets.GenericViewSet):
         return NewMemberSerializer(membership, context=self.get_serializer_context()).data
 
     @extend_schema(request=RoleSerializer, responses=MemberSerializer)
-    def partial_update(self, request: Request, slug: str, user_id: str) -> Response:
+    def partial_update(self, request: SignedInApiRequest, slug: str, user_id: str) -> Response:
         """Change the member's role."""
         self.require_owner()
         membership = self.get_object()
@@ -169,7 +169,7 @@ class MemberViewSet(viewsets.GenericViewSet):
             return self.answer(do_change_role(self.project, request.user, membership.user, body.validated_data["role"]))
 
     @extend_schema(responses={204: None})
-    def destroy(self, request: Request, slug: str, user_id: str) -> Response:
+    def destroy(self, request: SignedInApiRequest, slug: str, user_id: str) -> Response:
         """Remove the member (their labels stay)."""
         self.require_owner()
         membership = self.get_object()

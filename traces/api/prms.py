@@ -35,7 +35,7 @@ from traces.api.serializers import (
     rejection_detail,
     selection,
 )
-from traces.api.views import require_role
+from traces.api.views import SignedInApiRequest, require_role
 from traces.models import Project
 
 DEFAULTS = TrainingSpec()
@@ -102,7 +102,8 @@ class ScorerSerializer(serializers.Serializer):
     name = serializers.CharField()
     kind = serializers.CharField(help_text="trained (here) or declared (an operator's folder)")
     convention = serializers.CharField(help_text="token_classification or step_tag")
-    source = serializers.CharField(help_text="the label source and score method of its scores")
+    # A declared field, which the serializer's metaclass moves out of the class (not Field.source).
+    source = serializers.CharField(help_text="the label source and score method of its scores")  # type: ignore[assignment]
     version = serializers.CharField(help_text="empty for a declared scorer without one: its config's digest is recorded")
     description = serializers.CharField()
 
@@ -128,7 +129,7 @@ class PrmViewSet(viewsets.ViewSet):
 
     @extend_schema(request=TrainingRequestSerializer, responses={202: RunSerializer})
     @action(detail=False, methods=["post"])
-    def train(self, request: Request) -> Response:
+    def train(self, request: SignedInApiRequest) -> Response:
         """Start training a PRM (reviewers and owners); poll the run: its report holds the loss curve."""
         data = self._valid(TrainingRequestSerializer, request)
         try:
@@ -139,7 +140,7 @@ class PrmViewSet(viewsets.ViewSet):
 
     @extend_schema(request=ScoringRequestSerializer, responses={202: RunSerializer})
     @action(detail=False, methods=["post"])
-    def score(self, request: Request) -> Response:
+    def score(self, request: SignedInApiRequest) -> Response:
         """Start scoring every step of the selected traces with a scorer (reviewers and owners)."""
         data = self._valid(ScoringRequestSerializer, request)
         try:

@@ -6,7 +6,8 @@ import re
 from dataclasses import fields as dataclass_fields
 from typing import Any
 
-from django.db.models import Prefetch
+from django.contrib.auth.models import User
+from django.db.models import Prefetch, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -76,9 +77,9 @@ class ProjectSlugField(serializers.SlugRelatedField):
         """A value that is no slug names no project: the same error as a missing one, no query."""
         if not isinstance(data, str) or not SLUG.fullmatch(data):
             self.fail("does_not_exist", slug_name=self.slug_field, value=data)
-        return super().to_internal_value(data)  # type: ignore[no-any-return]
+        return super().to_internal_value(data)
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self) -> QuerySet[Project]:
         return Project.objects.visible_to(self.context["request"].user)
 
 
@@ -220,7 +221,7 @@ class GenerationRequestSerializer(serializers.Serializer):
 
 
 class LabelSerializer(serializers.ModelSerializer):
-    user = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    user: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:
         model = Label
@@ -241,7 +242,8 @@ class LabelSerializer(serializers.ModelSerializer):
 
 
 class BulkLabelSerializer(serializers.Serializer):
-    labels = LabelSerializer(many=True, allow_empty=False, max_length=5000)
+    # many=True makes a ListSerializer, which takes max_length; the stubs type the call as a LabelSerializer.
+    labels = LabelSerializer(many=True, allow_empty=False, max_length=5000)  # type: ignore[call-arg]
 
 
 class StepSerializer(serializers.ModelSerializer):
@@ -258,7 +260,7 @@ class StepSerializer(serializers.ModelSerializer):
 
 
 class TraceAnnotationSerializer(serializers.ModelSerializer):
-    user = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    user: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:
         model = TraceAnnotation
@@ -280,7 +282,7 @@ class TraceListSerializer(serializers.ModelSerializer):
     """A trace; ``has_labels`` counts only the labels the caller may see (``TraceQuerySet.with_labeled``)."""
 
     project = ProjectSlugField(read_only=True)
-    model = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    model: serializers.SlugRelatedField[LanguageModel] = serializers.SlugRelatedField(slug_field="name", read_only=True)
     has_labels = serializers.BooleanField(source="labeled", read_only=True)
 
     class Meta:
@@ -314,9 +316,10 @@ class TraceDetailSerializer(TraceListSerializer):
     def get_steps(self, trace: Trace) -> list[dict[str, Any]]:
         """The current steps with the labels the caller may see (``traces.access``)."""
         labels = Label.objects.exclude(access.hidden_labels(self.context["request"].user)).select_related("user")
-        steps = Step.objects.filter(segmentation_id=trace.current_segmentation_id).prefetch_related(
+        steps = Step.objects.filter(segmentation=trace.current_segmentation_id).prefetch_related(
             Prefetch("labels", queryset=labels)
         )
+        # many=True makes a ListSerializer, whose data is a list; the stubs type it as one step's dict.
         return StepSerializer(steps, many=True, context={**self.context, "raw_text": trace.raw_text}).data  # type: ignore[return-value]
 
 
@@ -432,7 +435,7 @@ class ExportSerializer(serializers.ModelSerializer):
     filters = serializers.SerializerMethodField()
     manifest = serializers.SerializerMethodField()
     files = serializers.SerializerMethodField()
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:
         model = Run
@@ -513,7 +516,7 @@ class EvaluationSerializer(serializers.Serializer):
 class VisibleTraceField(serializers.PrimaryKeyRelatedField):
     """A trace id, limited to the traces of the requesting user's projects (others "do not exist")."""
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self) -> QuerySet[Trace]:
         return Trace.objects.visible_to(self.context["request"].user).select_related("project")
 
 
@@ -527,7 +530,7 @@ class PreferenceSerializer(serializers.ModelSerializer):
 
     trace_a = VisibleTraceField()
     trace_b = VisibleTraceField()
-    user = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    user: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:
         model = Preference

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch, QuerySet
 from django.http import FileResponse
@@ -16,6 +17,7 @@ from rest_framework.exceptions import APIException, PermissionDenied, Validation
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 
 from app.endpoints import EndpointRefused
 from traces import access
@@ -47,6 +49,13 @@ from traces.models import (
 from traces.queries.evaluation import evaluate_labeller
 
 
+class SignedInApiRequest(Request):
+    """A request that ``IsAuthenticated`` let through (the API's default permission, ``app/settings.py``):
+    its user is an account, never AnonymousUser. Typing only: the views that need it declare it."""
+
+    user: User
+
+
 class NewestFirstCursor(CursorPagination):
     """Cursor pagination by id: constant time at any depth (no OFFSET, no COUNT)."""
 
@@ -56,7 +65,7 @@ class NewestFirstCursor(CursorPagination):
     max_page_size = 500
 
 
-def require_role(project: Project, user: object, needed: access.Action) -> None:
+def require_role(project: Project, user: User | AnonymousUser | None, needed: access.Action) -> None:
     """Translate the access rule into DRF's 403."""
     try:
         access.require(project, user, needed)
@@ -64,7 +73,7 @@ def require_role(project: Project, user: object, needed: access.Action) -> None:
         raise PermissionDenied(str(denied)) from None
 
 
-def require_visible(project: Project, user: object, sources: Any) -> None:
+def require_visible(project: Project, user: User | AnonymousUser | None, sources: Any) -> None:
     """Translate the gold rule (``access.require_visible``) into DRF's 403."""
     try:
         access.require_visible(project, user, sources)
@@ -83,6 +92,8 @@ class MayCreateProjects(permissions.BasePermission):
 
 
 class ProjectViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    request: SignedInApiRequest
+
     serializer_class = s.ProjectSerializer
     permission_classes = [permissions.IsAuthenticated, MayCreateProjects]
     lookup_field = "slug"
@@ -91,7 +102,7 @@ class ProjectViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     def get_queryset(self) -> QuerySet[Project]:
         return Project.objects.visible_to(self.request.user).order_by("name")
 
-    def perform_create(self, serializer: s.ProjectSerializer) -> None:
+    def perform_create(self, serializer: BaseSerializer) -> None:
         """The project with the caller as its owner, written together."""
         data = serializer.validated_data
         try:
@@ -149,7 +160,7 @@ class LanguageModelViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSe
             "project"
         )
 
-    def perform_create(self, serializer: s.LanguageModelSerializer) -> None:
+    def perform_create(self, serializer: BaseSerializer) -> None:
         """Register the model on its endpoint (owners); 400 naming the endpoints the project may use."""
         data = dict(serializer.validated_data)
         project = data.pop("project")
@@ -162,6 +173,8 @@ class LanguageModelViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSe
 
 class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Jobs of every kind; POST starts a generation run, ``cancel`` and ``resume`` control one."""
+
+    request: SignedInApiRequest
 
     pagination_class = NewestFirstCursor
     filterset_fields = {"project__slug": ["exact"], "kind": ["exact"], "status": ["exact"]}
@@ -178,10 +191,11 @@ class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         serializer = s.GenerationRequestSerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        require_role(data["project"], request.user, access.Action.GENERATE)
+        user = self.request.user  # the same request, as the signed-in one the class declares
+        require_role(data["project"], user, access.Action.GENERATE)
         try:
             run = do_start_generation(
-                data["project"], data["model"], data["selected"], data["params"], name=data["name"], user=request.user
+                data["project"], data["model"], data["selected"], data["params"], name=data["name"], user=user
             )
         except GenerationError as error:
             raise ValidationError({error.field: [error.message]}) from None
@@ -203,7 +217,7 @@ class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         run = self.get_object()
         require_role(run.project, self.request.user, access.Action.GENERATE)
         body_status = status.HTTP_200_OK if change(run) else status.HTTP_409_CONFLICT
-        body = s.RunSerializer(run, context=self.get_serializer_context()).data
+        body: dict[str, Any] = s.RunSerializer(run, context=self.get_serializer_context()).data
         if body_status == status.HTTP_409_CONFLICT:
             body = {"detail": refusal, "run": body}
         return Response(body, status=body_status)
@@ -229,6 +243,8 @@ class TraceViewSet(viewsets.ReadOnlyModelViewSet):
 
 class LabelViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Step labels of every source; people create (or update) their own labels here."""
+
+    request: SignedInApiRequest
 
     serializer_class = s.LabelSerializer
     pagination_class = NewestFirstCursor
@@ -259,7 +275,7 @@ class LabelViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             LabelInput(step=row["step"], value=row.get("value"), flagged=row.get("flagged"), note=row.get("note", ""))
             for row in rows
         ]
-        return do_save_labels(self.request.user, items)  # type: ignore[arg-type]
+        return do_save_labels(self.request.user, items)
 
 
 class ScoreViewSet(viewsets.ReadOnlyModelViewSet):
@@ -284,7 +300,7 @@ class ImportViewSet(viewsets.GenericViewSet):
     serializer_class = s.ImportSerializer
     permission_classes = [permissions.IsAuthenticated]
 
-    def create(self, request: Request) -> Response:
+    def create(self, request: SignedInApiRequest) -> Response:
         limit = settings.THINKSCOPE_MAX_UPLOAD_BYTES
         # Refused from its declared length, before the body is read, when it says it is too large.
         refusal = oversized_request(request.META.get("CONTENT_LENGTH"))
@@ -318,7 +334,7 @@ class ExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         return s.ExportRequestSerializer if self.action == "create" else s.ExportSerializer
 
     @extend_schema(request=s.ExportRequestSerializer, responses={202: s.ExportSerializer})
-    def create(self, request: Request) -> Response:
+    def create(self, request: SignedInApiRequest) -> Response:
         """Start an export job (reviewers and owners); poll the job, then download its files."""
         serializer = s.ExportRequestSerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
@@ -355,6 +371,8 @@ class PreferenceViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     already judged the pair; it answers 201 either way with the row in canonical order.
     """
 
+    request: SignedInApiRequest
+
     serializer_class = s.PreferenceSerializer
     pagination_class = NewestFirstCursor
     filterset_class = PreferenceFilter
@@ -364,11 +382,11 @@ class PreferenceViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         visible = Trace.objects.visible_to(self.request.user)
         return Preference.objects.filter(trace_a__in=visible).select_related("user")
 
-    def perform_create(self, serializer: s.PreferenceSerializer) -> None:
+    def perform_create(self, serializer: BaseSerializer) -> None:
         data = serializer.validated_data
         try:
             serializer.instance = do_save_preference(
-                self.request.user,  # type: ignore[arg-type]
+                self.request.user,
                 data["trace_a"],
                 data["trace_b"],
                 data["choice"],
@@ -392,7 +410,7 @@ class QueueViewSet(viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(request=None, responses={200: s.QueueItemSerializer, 204: None})
     @action(detail=True, methods=["post"], filter_backends=[])
-    def next(self, request: Request, pk: str) -> Response:
+    def next(self, request: SignedInApiRequest, pk: str) -> Response:
         """The caller's item in progress, else a new one (annotators and above); 204 when none is left for them."""
         queue = self.get_object()
         require_role(queue.project, request.user, access.Action.LABEL)

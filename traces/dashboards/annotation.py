@@ -107,10 +107,10 @@ def queue_progress_chart(form: AnnotationDashboardForm) -> Chart:
         )
         .order_by("queue__name")
     )
-    statuses = Counter()
+    statuses: Counter[tuple[int, str]] = Counter()
     assignments = QueueAssignment.objects.filter(item__queue__project=form.project).order_by()
-    for row in assignments.values("item__queue_id", "status").annotate(n=Count("id")):
-        statuses[(row["item__queue_id"], row["status"])] = row["n"]
+    for counted in assignments.values("item__queue_id", "status").annotate(n=Count("id")):
+        statuses[(counted["item__queue_id"], counted["status"])] = counted["n"]
     for row in items:
         queue = row["queue_id"]
         chart.add(
@@ -158,12 +158,12 @@ def annotator_chart(form: AnnotationDashboardForm, names: dict[int, str]) -> Cha
             seconds=Sum("seconds_spent", filter=Q(status=AssignmentStatus.DONE)),
         )
     )
-    steps = Counter()
+    steps: Counter[tuple[int, int]] = Counter()
     labels = Label.objects.filter(
         form.date_q("created_at"), source=HUMAN, trace__queue_items__queue__project=form.project
     )
-    for row in labels.order_by().values("user_id", "trace__queue_items__queue_id").annotate(n=Count("id")):
-        steps[(row["user_id"], row["trace__queue_items__queue_id"])] = row["n"]
+    for counted in labels.order_by().values("user_id", "trace__queue_items__queue_id").annotate(n=Count("id")):
+        steps[(counted["user_id"], counted["trace__queue_items__queue_id"])] = counted["n"]
     for row in sorted(work, key=lambda r: (names.get(r["user_id"], ""), r["item__queue__name"])):
         labelled = steps[(row["user_id"], row["item__queue_id"])]
         hours = (row["seconds"] or 0) / 3600
@@ -312,7 +312,7 @@ def agreement_chart(form: AnnotationDashboardForm) -> Chart:
     periods = {row["step_id"]: period_of(row["period"]) for row in shared_steps}
     ratings: dict[str, dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))
     for step_id, value in human.filter(step_id__in=list(periods)).values_list("step_id", "value"):
-        ratings[periods[step_id]][step_id].append(value)
+        ratings[periods[step_id]][step_id].append(value)  # type: ignore[arg-type]  # value__isnull=False above; the stubs type the column as nullable
     for period in sorted(ratings):
         items = list(ratings[period].values())
         chart.add(
@@ -354,7 +354,7 @@ def first_error_pairs(form: AnnotationDashboardForm) -> dict[str, tuple[list[int
     )
     by_trace: dict[int, list[tuple[int, str]]] = defaultdict(list)
     for trace_id, first_error, period in rows:
-        by_trace[trace_id].append((first_error, period_of(period)))
+        by_trace[trace_id].append((first_error, period_of(period)))  # type: ignore[arg-type]  # first_error_step__isnull=False above; the stubs type the column as nullable
     pairs: dict[str, tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
     for marks in by_trace.values():
         for (a, period_a), (b, period_b) in combinations(marks, 2):
@@ -395,7 +395,7 @@ def human_vs_auto_chart(form: AnnotationDashboardForm) -> Chart:
     )
     grouped: dict[tuple[str, str], list[tuple[int, int, int]]] = defaultdict(list)
     for row in pairs:
-        grouped[(row["source"], period_of(row["period"]))].append((row["value"], row["human"], row["n"]))
+        grouped[(row["source"], period_of(row["period"]))].append((row["value"], row["human"], row["n"]))  # type: ignore[arg-type]  # value__isnull=False above; the stubs type the column as nullable
     for (source, period), cells in sorted(grouped.items()):
         auto = [value for value, _, n in cells for _ in range(n)]
         human = [value for _, value, n in cells for _ in range(n)]

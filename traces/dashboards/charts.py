@@ -15,6 +15,8 @@ from traces.csv_safety import csv_safe
 from traces.display_names import display_name
 
 Value = str | int | float | None
+#: One row of a chart or table: column key → value.
+Row = dict[str, Value]
 
 
 @dataclass(frozen=True)
@@ -49,11 +51,11 @@ class Chart:
     y_label: str = ""
     y_max: float | None = None
     note: str = ""
-    rows: list[dict[str, Value]] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
     links: list[str | None] = field(default_factory=list)
     keys: dict[str, str] = field(default_factory=dict)  # a display name in the rows -> the key it names, shown on hover
 
-    def add(self, row: dict[str, Value], link: str | None = None) -> None:
+    def add(self, row: Row, link: str | None = None) -> None:
         self.rows.append(row)
         self.links.append(link)
 

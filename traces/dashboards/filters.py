@@ -77,18 +77,18 @@ class ModelDashboardForm(DateRangeForm):
     def __init__(self, data: Any, *, project: Project, hidden_sources: frozenset[str]) -> None:
         super().__init__(data, project=project, hidden_sources=hidden_sources)
         by_traces = LanguageModel.objects.filter(project=project).annotate(trace_count=Count("traces"))
-        self.fields["models"].queryset = by_traces.order_by("-trace_count", "name")  # type: ignore[attr-defined]
-        self.fields["models"].label_from_instance = model_choice_label  # type: ignore[attr-defined]
+        self.fields["models"].queryset = by_traces.order_by("-trace_count", "name")  # type: ignore[attr-defined]  # the stubs type form fields as Field
+        self.fields["models"].label_from_instance = model_choice_label  # type: ignore[attr-defined]  # the stubs type form fields as Field
         sources = (
             Problem.objects.filter(project=project)
             .exclude(source="")
             .order_by("source")
             .values_list("source", flat=True)
         )
-        self.fields["dataset"].choices = [("", "any"), *((s, s) for s in sources.distinct())]  # type: ignore[attr-defined]
+        self.fields["dataset"].choices = [("", "any"), *((s, s) for s in sources.distinct())]  # type: ignore[attr-defined]  # the stubs type form fields as Field
         runs = Run.objects.filter(project=project, kind__in=[RunKind.GENERATION, RunKind.IMPORT]).order_by("-id")
-        self.fields["run"].queryset = runs  # type: ignore[attr-defined]
-        self.fields["run"].label_from_instance = lambda run: f"#{run.pk} {run}"  # type: ignore[attr-defined]
+        self.fields["run"].queryset = runs  # type: ignore[attr-defined]  # the stubs type form fields as Field
+        self.fields["run"].label_from_instance = lambda run: f"#{run.pk} {run}"  # type: ignore[attr-defined]  # the stubs type form fields as Field
 
     def clean_models(self) -> list[LanguageModel]:
         picked = list(self.cleaned_data["models"])
@@ -99,7 +99,7 @@ class ModelDashboardForm(DateRangeForm):
     @cached_property
     def all_models(self) -> list[LanguageModel]:
         """The project's models, most traces first (with ``trace_count``)."""
-        return list(self.fields["models"].queryset)  # type: ignore[attr-defined]
+        return list(self.fields["models"].queryset)  # type: ignore[attr-defined]  # the stubs type form fields as Field
 
     @property
     def shown_models(self) -> list[LanguageModel]:

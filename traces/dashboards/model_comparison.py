@@ -23,19 +23,19 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
-from django.db.models import Case, Count, F, IntegerField, Min, Q, QuerySet, Sum, Value, When
+from django.db.models import Aggregate, Case, Count, F, IntegerField, Min, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Floor, Least, Substr
 from django.db.models.lookups import Exact
 
 from traces.analysis.answers import normalize_answer
 from traces.analysis.metrics import Accuracy, accuracy_with_ci, pass_at_k, problem_solve_rates
-from traces.dashboards.charts import Chart, Column, Dashboard
+from traces.dashboards.charts import Chart, Column, Dashboard, Row
 from traces.dashboards.filters import ModelDashboardForm
 from traces.dashboards.prm_curves import best_of_n_charts
 from traces.models import LanguageModel, Problem, Trace, TraceAnalysis
@@ -116,7 +116,7 @@ class LinkMaker:
 # --- queries ---------------------------------------------------------------------------------
 
 
-def answer_groups(traces: QuerySet[Trace]) -> list[dict[str, object]]:
+def answer_groups(traces: QuerySet[Trace]) -> list[Mapping[str, Any]]:
     """Graded traces grouped by model × problem × final answer: ``votes``, ``right``, ``first`` sample index."""
     rows = (
         traces.filter(is_correct__isnull=False)
@@ -127,7 +127,7 @@ def answer_groups(traces: QuerySet[Trace]) -> list[dict[str, object]]:
     return list(rows)
 
 
-def problem_counts(groups: Iterable[dict[str, Any]]) -> list[dict[str, int]]:
+def problem_counts(groups: Iterable[Mapping[str, Any]]) -> list[dict[str, int]]:
     """One row per model × problem with a graded sample: ``graded`` samples and ``correct`` ones, added
     up from the answer groups."""
     problems: dict[tuple[int, int], dict[str, int]] = {}
@@ -139,7 +139,7 @@ def problem_counts(groups: Iterable[dict[str, Any]]) -> list[dict[str, int]]:
     return list(problems.values())
 
 
-def model_totals(token_rows: Iterable[dict[str, Any]]) -> dict[int, ModelTotals]:
+def model_totals(token_rows: Iterable[Mapping[str, Any]]) -> dict[int, ModelTotals]:
     """Per-model sums of the token bucket rows, with the models' names, ordered by name."""
     totals: dict[int, ModelTotals] = {}
     for row in token_rows:
@@ -162,7 +162,7 @@ def bucket_case(expression: object, edges: Sequence[int]) -> Case:
     return Case(*whens, default=Value(len(edges)), output_field=IntegerField())
 
 
-def bucket_rows(traces: QuerySet[Trace]) -> list[dict[str, int | bool | None]]:
+def bucket_rows(traces: QuerySet[Trace]) -> list[Mapping[str, Any]]:
     """Trace counts ``n`` and ``think`` and ``answer`` token sums per model × think bucket × answer bucket
     × length (think + answer) bucket × verdict."""
     rows = (
@@ -213,13 +213,16 @@ def score_aggregates(form: ModelDashboardForm) -> ScoreRows:
     and the count of traces in each overthinking-ratio bin [i/10, (i+1)/10) (the last bin holds 1.0)."""
     last = Value(OVERTHINKING_BINS - 1)
     in_bin = Least(Floor(F(OVERTHINKING) * OVERTHINKING_BINS), last, output_field=IntegerField())
-    aggregates = {f"bin_{b}": Count(OVERTHINKING, filter=Exact(in_bin, b)) for b in range(OVERTHINKING_BINS)}
+    aggregates: dict[str, Aggregate] = {
+        f"bin_{b}": Count(OVERTHINKING, filter=Exact(in_bin, b)) for b in range(OVERTHINKING_BINS)
+    }
     for name in FIGURE_SCORES:
         aggregates[f"{name}__n"] = Count(name)
         aggregates[f"{name}__positive"] = Count(name, filter=Q(**{f"{name}__gt": 0}))
         if name.startswith(BEHAVIOUR_PREFIX):
             aggregates[f"{name}__total"] = Sum(name)
-    rows = (
+    # Mappings: the plugin's row type knows only the literal keys, not those of ``**aggregates``.
+    rows: Iterable[Mapping[str, Any]] = (
         TraceAnalysis.objects.filter(form.trace_q("trace__"))
         .order_by()
         .values("trace__model_id", "trace__is_correct")
@@ -290,7 +293,7 @@ def answer_key(answer: str) -> str:
     return normalize_answer(answer)
 
 
-def majority_correct(groups: Iterable[dict[str, object]]) -> bool:
+def majority_correct(groups: Iterable[Mapping[str, Any]]) -> bool:
     """Whether one problem's majority vote is right, from its answer groups (docs/concepts.md §3.8 maj@n).
 
     The same vote as ``traces.analysis.metrics.majority_vote`` over the problem's samples, counted
@@ -304,7 +307,7 @@ def majority_correct(groups: Iterable[dict[str, object]]) -> bool:
         answer = str(group["final_answer"])
         if not answer:
             continue
-        votes, first, right = int(group["votes"]), int(group["first"]), int(group["right"]) > 0  # type: ignore[call-overload]
+        votes, first, right = int(group["votes"]), int(group["first"]), int(group["right"]) > 0
         entry = merged.setdefault(answer_key(answer), [0, first, right])
         entry[0] += votes
         if first < entry[1]:
@@ -333,7 +336,7 @@ ACCURACY_COLUMNS = [
 ]
 
 
-def accuracy_columns(acc: Accuracy | None) -> dict[str, float | None]:
+def accuracy_columns(acc: Accuracy | None) -> Row:
     if acc is None:
         return {"accuracy": None, "ci_low": None, "ci_high": None}
     return {"accuracy": acc.value, "ci_low": acc.low, "ci_high": acc.high}
@@ -360,7 +363,7 @@ def accuracy_chart(models: dict[int, ModelTotals], links: LinkMaker) -> Chart:
         note="Accuracy over graded traces (an undetermined verdict counts neither way).",
     )
     for model in models.values():
-        row = {"model": model.name, "traces": model.traces, "graded": model.graded, "correct": model.correct}
+        row: Row = {"model": model.name, "traces": model.traces, "graded": model.graded, "correct": model.correct}
         chart.add(row | accuracy_columns(model.accuracy), links(model.id, correct="yes"))
     return chart
 
@@ -396,12 +399,12 @@ def pass_at_k_chart(problems: list[dict[str, int]], models: dict[int, ModelTotal
     for model in models.values():
         if model.id in counts:
             for k, value in pass_at_k_curve(counts[model.id]):
-                row = {"model": model.name, "k": k, "problems": len(counts[model.id]), "pass_at_k": value}
+                row: Row = {"model": model.name, "k": k, "problems": len(counts[model.id]), "pass_at_k": value}
                 chart.add(row, links(model.id, correct="yes"))
     return chart
 
 
-def majority_chart(groups: list[dict[str, object]], models: dict[int, ModelTotals], links: LinkMaker) -> Chart:
+def majority_chart(groups: list[Mapping[str, Any]], models: dict[int, ModelTotals], links: LinkMaker) -> Chart:
     chart = Chart(
         "maj_at_k",
         "Majority-vote accuracy (maj@n over all samples of each problem)",
@@ -421,16 +424,16 @@ def majority_chart(groups: list[dict[str, object]], models: dict[int, ModelTotal
         y_max=1,
         note="Answers are compared after normalisation; a problem whose samples give no answer counts as wrong.",
     )
-    by_problem: dict[tuple[int, int], list[dict[str, object]]] = defaultdict(list)
+    by_problem: dict[tuple[int, int], list[Mapping[str, Any]]] = defaultdict(list)
     for group in groups:
-        by_problem[(int(group["model_id"]), int(group["problem_id"]))].append(group)  # type: ignore[call-overload]
+        by_problem[(int(group["model_id"]), int(group["problem_id"]))].append(group)
     for model in models.values():
         votes = [groups for (model_id, _), groups in by_problem.items() if model_id == model.id]
         if not votes:
             continue
         right = sum(majority_correct(problem) for problem in votes)
-        samples = sum(int(g["votes"]) for problem in votes for g in problem)  # type: ignore[call-overload]
-        row = {"model": model.name, "problems": len(votes), "samples": samples / len(votes), "correct": right}
+        samples = sum(int(g["votes"]) for problem in votes for g in problem)
+        row: Row = {"model": model.name, "problems": len(votes), "samples": samples / len(votes), "correct": right}
         chart.add(row | accuracy_columns(accuracy_with_ci(right, len(votes))), links(model.id, correct="yes"))
     return chart
 
@@ -438,7 +441,7 @@ def majority_chart(groups: list[dict[str, object]], models: dict[int, ModelTotal
 def token_chart(
     chart_id: str,
     title: str,
-    rows: list[dict[str, int | bool | None]],
+    rows: list[Mapping[str, Any]],
     models: dict[int, ModelTotals],
     links: LinkMaker,
 ) -> Chart:
@@ -463,17 +466,17 @@ def token_chart(
     )
     counts: Counter[tuple[int, int]] = Counter()
     for row in rows:
-        counts[(int(row["model_id"]), int(row[column]))] += int(row["n"])  # type: ignore[arg-type]
+        counts[(int(row["model_id"]), int(row[column]))] += int(row["n"])
     for model in models.values():
         for bucket in range(len(TOKEN_EDGES) + 1):
             n = counts[(model.id, bucket)]
-            row = {"model": model.name, "bucket": bucket_label(bucket), "traces": n, "share": ratio(n, model.traces)}
-            chart.add(row, links(model.id))
+            shown: Row = {"model": model.name, "bucket": bucket_label(bucket), "traces": n, "share": ratio(n, model.traces)}
+            chart.add(shown, links(model.id))
     return chart
 
 
 def length_accuracy_chart(
-    rows: list[dict[str, int | bool | None]], models: dict[int, ModelTotals], links: LinkMaker
+    rows: list[Mapping[str, Any]], models: dict[int, ModelTotals], links: LinkMaker
 ) -> Chart:
     chart = Chart(
         "accuracy_by_length",
@@ -499,14 +502,14 @@ def length_accuracy_chart(
     correct: Counter[tuple[int, int]] = Counter()
     for row in rows:
         if row["is_correct"] is not None:
-            key = (int(row["model_id"]), int(row["length_bucket"]))  # type: ignore[arg-type]
-            graded[key] += int(row["n"])  # type: ignore[arg-type]
-            correct[key] += int(row["n"]) if row["is_correct"] else 0  # type: ignore[arg-type]
+            key = (int(row["model_id"]), int(row["length_bucket"]))
+            graded[key] += int(row["n"])
+            correct[key] += int(row["n"]) if row["is_correct"] else 0
     for model in models.values():
         for bucket in range(len(TOKEN_EDGES) + 1):
             n, k = graded[(model.id, bucket)], correct[(model.id, bucket)]
-            row = {"model": model.name, "bucket": bucket_label(bucket), "graded": n, "correct": k}
-            chart.add(row | accuracy_columns(accuracy_with_ci(k, n) if n else None), links(model.id, correct="yes"))
+            shown: Row = {"model": model.name, "bucket": bucket_label(bucket), "graded": n, "correct": k}
+            chart.add(shown | accuracy_columns(accuracy_with_ci(k, n) if n else None), links(model.id, correct="yes"))
     return chart
 
 
@@ -535,7 +538,7 @@ def overthinking_chart(scores: ScoreRows, models: dict[int, ModelTotals], links:
         for b in range(OVERTHINKING_BINS):
             low, high = b / OVERTHINKING_BINS, (b + 1) / OVERTHINKING_BINS
             n = scores.overthinking[(model.id, b)]
-            row = {"model": model.name, "bin": f"{low:.1f}–{high:.1f}", "traces": n, "share": n / measured}
+            row: Row = {"model": model.name, "bin": f"{low:.1f}–{high:.1f}", "traces": n, "share": n / measured}
             chart.add(row, links(model.id, score=OVERTHINKING, score_min=low, score_max=high))
     return chart
 
@@ -565,7 +568,7 @@ def rates_chart(
         for name, label in RATE_SCORES.items():
             if (figure := figures.get((model.id, name))) is None:
                 continue
-            row = {
+            row: Row = {
                 "model": model.name,
                 "measure": label,
                 "measured": figure.n,
@@ -605,7 +608,7 @@ def behaviours_chart(
         for name in behaviours:
             if (figure := figures.get((model.id, name))) is None:
                 continue
-            row = {
+            row: Row = {
                 "model": model.name,
                 "behaviour": chart.named(name),
                 "share": ratio(figure.positive, figure.n),
@@ -636,7 +639,7 @@ def cost_chart(models: dict[int, ModelTotals], links: LinkMaker) -> Chart:
         note="All tokens the model generated (think + answer, every trace) divided by its correct answers.",
     )
     for model in models.values():
-        row = {
+        row: Row = {
             "model": model.name,
             "think_mean": ratio(model.think_tokens, model.traces),
             "answer_mean": ratio(model.answer_tokens, model.traces),
@@ -690,7 +693,7 @@ def difficulty_table(problems: list[dict[str, int]], models: dict[int, ModelTota
     )
     for problem in hardest:
         solved_by = solvers[problem]
-        row = {
+        shown: Row = {
             "problem": problem,
             "prompt": prompts.get(problem, ""),
             "solve_rate": rates[problem],
@@ -699,7 +702,7 @@ def difficulty_table(problems: list[dict[str, int]], models: dict[int, ModelTota
             "verdict": difficulty_verdict([models[m].name for m in per_problem[problem]], solved_by, models, compared),
             **{f"model_{m}": ratio(c, n) for m, (n, c) in per_problem[problem].items()},
         }
-        chart.add(row, links(solved_by[0], correct="yes") if len(solved_by) == 1 else None)
+        chart.add(shown, links(solved_by[0], correct="yes") if len(solved_by) == 1 else None)
     return chart
 
 

@@ -15,16 +15,28 @@ highest first: the samples best-of-N would pick come first.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from django.db.models import Max, Q
 
 from traces.actions.prm_scorers import PRM_SOURCE_PREFIX
 from traces.actions.prm_scoring import TRACE_SCORES
-from traces.analysis.best_of_n import BEST_OF_N, MAJORITY_VOTE, PASS_AT_N, WEIGHTED_VOTE, Curve, SampleSet, selection_curves
-from traces.dashboards.charts import Chart, Column
+from traces.analysis.best_of_n import (
+    BEST_OF_N,
+    MAJORITY_VOTE,
+    PASS_AT_N,
+    WEIGHTED_VOTE,
+    Curve,
+    SampleSet,
+    selection_curves,
+)
+from traces.dashboards.charts import Chart, Column, Row
 from traces.dashboards.filters import ModelDashboardForm
 from traces.models import ProjectScoreName, Score
+
+if TYPE_CHECKING:
+    from traces.dashboards.model_comparison import LinkMaker  # which imports this module
 
 #: At most this many scorers are drawn (the most recently registered first).
 MAX_SCORERS = 4
@@ -94,7 +106,7 @@ def sample_sets(form: ModelDashboardForm, method: str) -> dict[int, tuple[Sample
     return sets
 
 
-def best_of_n_charts(form: ModelDashboardForm, model_names: dict[int, str], links) -> list[Chart]:  # type: ignore[no-untyped-def]
+def best_of_n_charts(form: ModelDashboardForm, model_names: dict[int, str], links: LinkMaker) -> list[Chart]:
     """The summary table, then per model × scorer the best-of-N and weighted-vote charts."""
     summary = Chart(
         "best_of_n",
@@ -126,7 +138,7 @@ def best_of_n_charts(form: ModelDashboardForm, model_names: dict[int, str], link
             curves = selection_curves(samples)
             for curve in curves:
                 first, last = curve.points[0], curve.points[-1]
-                row = {"model": name, "scorer": scorer, "method": curve_name(curve), "problems": problem_count,
+                row: Row = {"model": name, "scorer": scorer, "method": curve_name(curve), "problems": problem_count,
                        "n": last.n, "at_one": first.accuracy, "accuracy": last.accuracy, "ci_low": last.low,
                        "ci_high": last.high}  # fmt: skip
                 summary.add(row, _link(links, model_id, method, curve))
@@ -137,7 +149,9 @@ def best_of_n_charts(form: ModelDashboardForm, model_names: dict[int, str], link
     return [summary, *charts]
 
 
-def _curve_chart(chart_id: str, title: str, curves: Sequence[Curve], problems: int, links, model_id: int, method: str) -> Chart:  # type: ignore[no-untyped-def]
+def _curve_chart(
+    chart_id: str, title: str, curves: Sequence[Curve], problems: int, links: LinkMaker, model_id: int, method: str
+) -> Chart:
     chart = Chart(
         chart_id,
         title,
@@ -155,13 +169,13 @@ def _curve_chart(chart_id: str, title: str, curves: Sequence[Curve], problems: i
     )
     for curve in curves:
         for point in curve.points:
-            row = {"method": curve_name(curve), "n": point.n, "problems": problems, "accuracy": point.accuracy,
+            row: Row = {"method": curve_name(curve), "n": point.n, "problems": problems, "accuracy": point.accuracy,
                    "ci_low": point.low, "ci_high": point.high}  # fmt: skip
             chart.add(row, _link(links, model_id, method, curve))
     return chart
 
 
-def _link(links, model_id: int, method: str, curve: Curve) -> str:  # type: ignore[no-untyped-def]
+def _link(links: LinkMaker, model_id: int, method: str, curve: Curve) -> str:
     """The model's traces, sorted by the curve's trace score (highest first); right ones for the others."""
     if curve.aggregation is None:
         return links(model_id, correct="yes")

@@ -29,7 +29,7 @@ def arrow_type(name: str) -> pa.DataType:
     if name.startswith("list<") and name.endswith(">"):
         return pa.list_(arrow_type(name[len("list<") : -1]))
     try:
-        return pa.type_for_alias(name)
+        return pa.type_for_alias(name)  # type: ignore[call-overload]  # pyarrow-stubs list only literal names
     except ValueError:
         raise ValueError(f"{name!r} is not an Arrow type name (e.g. 'string', 'int64', 'list<bool>')") from None
 

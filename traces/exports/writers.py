@@ -160,7 +160,8 @@ def _row_writer(container: Container, sink: HashingSink, column_types: tuple[tup
     # Imported here, not at the top: pyarrow (see the module docstring).
     from traces.exports.columnar import columnar_writer
 
-    return columnar_writer(container, sink, column_types, ROW_GROUP_ROWS)
+    # HashingSink is a raw binary stream, which is what the columnar writers (and pyarrow) write to.
+    return columnar_writer(container, sink, column_types, ROW_GROUP_ROWS)  # type: ignore[arg-type]
 
 
 def _query_description(traces: QuerySet[Trace], query: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -239,7 +240,7 @@ def write_export(
     query: Mapping[str, Any] | None = None,
     options: Mapping[str, str] | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], object] | None = None,
 ) -> Manifest:
     """Export ``traces`` in format ``fmt`` under ``policy`` (module docstring).
 
@@ -291,7 +292,7 @@ class _Job:
     settings: RenderSettings
     column_types: tuple[tuple[str, str], ...]
     chunk_size: int
-    progress: Callable[[int], None] | None
+    progress: Callable[[int], object] | None
 
 
 def _write_files(job: _Job, targets: dict[str, BinaryIO], names: dict[str, str], manifest: Manifest) -> None:

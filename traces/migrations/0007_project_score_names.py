@@ -2,9 +2,11 @@
 
 import django.db.models.deletion
 from django.db import migrations, models
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations.state import StateApps
 
 
-def register_stored_names(apps, schema_editor):  # type: ignore[no-untyped-def]
+def register_stored_names(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     """One row per trace-level score name (and method) already stored in each project."""
     Score = apps.get_model("traces", "Score")
     ProjectScoreName = apps.get_model("traces", "ProjectScoreName")

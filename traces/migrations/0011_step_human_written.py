@@ -2,11 +2,13 @@
 them; steps imported before are marked from the raw record their ``alternatives`` kept."""
 
 from django.db import migrations, models
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations.state import StateApps
 
 BATCH = 1000
 
 
-def mark_human_written(apps, schema_editor):  # type: ignore[no-untyped-def]
+def mark_human_written(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     """A stored PRM800K step took its human completion when it has one and no chosen completion
     (``traces.formats.prm800k``, rule 2)."""
     Step = apps.get_model("traces", "Step")

@@ -3,9 +3,14 @@ record of every change of who is in it (``MembershipChange``)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Case, IntegerField, Value, When
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
 
 class Role(models.TextChoices):
@@ -21,9 +26,9 @@ ROLE_RANK = {Role.OWNER: 4, Role.REVIEWER: 3, Role.ANNOTATOR: 2, Role.VIEWER: 1}
 
 
 class ProjectQuerySet(models.QuerySet["Project"]):
-    def visible_to(self, user: object) -> ProjectQuerySet:
+    def visible_to(self, user: User | AnonymousUser | None) -> ProjectQuerySet:
         """Projects the user is a member of; nobody sees a project they are not a member of."""
-        if not getattr(user, "is_authenticated", False):
+        if user is None or not user.is_authenticated:
             return self.none()
         return self.filter(memberships__user=user)
 
@@ -42,9 +47,9 @@ class Project(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def role_of(self, user: object) -> Role | None:
+    def role_of(self, user: User | AnonymousUser | None) -> Role | None:
         """The user's role in this project, or None for a non-member."""
-        if not getattr(user, "is_authenticated", False):
+        if user is None or not user.is_authenticated:
             return None
         membership = self.memberships.filter(user=user).first()
         return Role(membership.role) if membership else None

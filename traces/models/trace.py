@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.db import models
 from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce, Substr
@@ -10,6 +12,9 @@ from traces.analysis.think import ThinkSplit
 from traces.models.problem import Problem
 from traces.models.project import Project
 from traces.models.run import LanguageModel, Run
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
 
 class FinishReason(models.TextChoices):
@@ -47,14 +52,14 @@ LIST_FIELDS = (
 )
 
 
-def _label_queryset() -> models.QuerySet:  # type: ignore[type-arg]
+def _label_queryset() -> models.QuerySet:
     """``Label.objects.all()``, imported at call time (``traces.models.label`` imports this module)."""
     from traces.models.label import Label
 
     return Label.objects.all()
 
 
-def _score_queryset() -> models.QuerySet:  # type: ignore[type-arg]
+def _score_queryset() -> models.QuerySet:
     """``Score.objects.all()``, imported at call time (``traces.models.score`` imports this module)."""
     from traces.models.score import Score
 
@@ -62,9 +67,9 @@ def _score_queryset() -> models.QuerySet:  # type: ignore[type-arg]
 
 
 class TraceQuerySet(models.QuerySet["Trace"]):
-    def visible_to(self, user: object) -> TraceQuerySet:
+    def visible_to(self, user: User | AnonymousUser | None) -> TraceQuerySet:
         """Traces of projects the user is a member of."""
-        if not getattr(user, "is_authenticated", False):
+        if user is None or not user.is_authenticated:
             return self.none()
         return self.filter(project__memberships__user=user)
 
@@ -139,7 +144,7 @@ class TraceQuerySet(models.QuerySet["Trace"]):
         index, so a filtered keyset page is an index range scan. ``q`` is a substring search (see
         ``matching_text``).
         """
-        queryset = self
+        queryset: TraceQuerySet = self
         if model is not None:
             queryset = queryset.filter(model=model)
         if run is not None:
@@ -149,7 +154,8 @@ class TraceQuerySet(models.QuerySet["Trace"]):
         if finish_reason:
             queryset = queryset.filter(finish_reason=finish_reason)
         if labeled:
-            queryset = queryset.with_labeled(hidden).filter(labeled=(labeled == "yes"))
+            # ``labeled`` is with_labeled's annotation, which the django-stubs plugin does not follow into a method.
+            queryset = queryset.with_labeled(hidden).filter(labeled=(labeled == "yes"))  # type: ignore[misc]
         if q:
             queryset = queryset.matching_text(q)
         return queryset

@@ -97,7 +97,7 @@ def trace_verdicts(trace: Trace) -> TraceVerdicts:
     for step_id, username, value in Label.objects.filter(
         **current, source=HUMAN, user__isnull=False, value__isnull=False
     ).values_list("step_id", "user__username", "value"):
-        human[step_id][username] = value
+        human[step_id][username] = value  # type: ignore[assignment]  # value__isnull=False above; the stubs type the column as nullable
     settled = {
         step_id: (value, username or "")
         for step_id, value, username in Label.objects.filter(**current, source=ADJUDICATED).values_list(
@@ -105,7 +105,7 @@ def trace_verdicts(trace: Trace) -> TraceVerdicts:
         )
     }
     labelers = sorted({username for values in human.values() for username in values})
-    steps = Step.objects.filter(segmentation_id=trace.current_segmentation_id).order_by("index")
+    steps = Step.objects.filter(segmentation=trace.current_segmentation_id).order_by("index")
     return TraceVerdicts(
         labelers=labelers,
         steps=[

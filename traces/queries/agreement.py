@@ -97,7 +97,7 @@ def human_labels(queue: Queue) -> HumanLabels:
     ratings: dict[int, dict[int, int]] = defaultdict(dict)
     usernames: dict[int, str] = {}
     for step_id, user_id, username, value in rows:
-        ratings[step_id][user_id] = value
+        ratings[step_id][user_id] = value  # type: ignore[assignment]  # value__isnull=False above; the stubs type the column as nullable
         usernames[user_id] = username
     steps_by_trace: dict[int, list[int]] = defaultdict(list)
     current = Step.objects.filter(

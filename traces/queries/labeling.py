@@ -9,6 +9,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db.models import Count, Exists, FilteredRelation, OuterRef, Q
 
 from traces.models import HUMAN, Label, Project, Step, Trace, TraceAnnotation
@@ -33,20 +34,20 @@ def trace_keys(project: Project) -> TraceQuerySet:
     return Trace.objects.in_project(project).only(*TRACE_KEY_COLUMNS)
 
 
-def my_label_rows(trace: Trace, user: object, step_ids: Collection[int]) -> dict[int, dict[str, Any]]:
+def my_label_rows(trace: Trace, user: User, step_ids: Collection[int]) -> dict[int, dict[str, Any]]:
     """The person's human labels of these steps of the trace's current segmentation, by step id."""
     labels = Label.objects.filter(
-        trace_id=trace.pk, source=HUMAN, user=user, step__segmentation_id=trace.current_segmentation_id
+        trace_id=trace.pk, source=HUMAN, user=user, step__segmentation=trace.current_segmentation_id
     ).filter(step_id__in=step_ids)
     return {row["step_id"]: row for row in labels.values("step_id", *LABEL_CELL_FIELDS)}
 
 
-def my_annotation(trace: Trace, user: object) -> TraceAnnotation | None:
+def my_annotation(trace: Trace, user: User) -> TraceAnnotation | None:
     """The person's own annotation of the trace (first error, verdicts), None before they made one."""
     return TraceAnnotation.objects.filter(trace_id=trace.pk, source=HUMAN, user=user).first()
 
 
-def rated_progress(trace: Trace, user: object) -> Progress:
+def rated_progress(trace: Trace, user: User) -> Progress:
     """How many of the trace's current steps the person has rated (one query)."""
     counts = current_steps(trace).aggregate(
         total=Count("id", distinct=True),
@@ -55,7 +56,7 @@ def rated_progress(trace: Trace, user: object) -> Progress:
     return Progress(rated=counts["rated"], total=counts["total"])
 
 
-def label_cell_rows(user: object, step_ids: list[int], shown: Q) -> list[dict[str, Any]]:
+def label_cell_rows(user: User, step_ids: list[int], shown: Q) -> list[dict[str, Any]]:
     """The steps ``shown`` matches among ``step_ids``, in step order, each with the person's human label
     joined (``mine__id`` None: unrated; its ``LABEL_CELL_FIELDS`` as ``mine__<field>``); one query."""
     mine = FilteredRelation("labels", condition=Q(labels__source=HUMAN, labels__user=user))
@@ -64,7 +65,7 @@ def label_cell_rows(user: object, step_ids: list[int], shown: Q) -> list[dict[st
     return list(rows.values("id", "index", *columns))
 
 
-def next_trace_to_label(project: Project, user: object, after: Trace) -> Trace | None:
+def next_trace_to_label(project: Project, user: User, after: Trace) -> Trace | None:
     """The next trace in list order (newest first) that the person has not labeled, wrapping around."""
     mine = Label.objects.filter(
         trace_id=OuterRef("pk"), source=HUMAN, user=user, step__segmentation_id=OuterRef("current_segmentation_id")

@@ -5,6 +5,7 @@ sources and score names its forms offer.
 
 from __future__ import annotations
 
+from django.contrib.auth.models import User
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
@@ -22,7 +23,7 @@ from traces.models import (
 )
 
 
-def _count_per_project(queryset: QuerySet) -> Coalesce:  # type: ignore[type-arg]
+def _count_per_project(queryset: QuerySet) -> Coalesce:
     """A correlated ``COUNT`` of ``queryset``'s rows in the outer project (index on project_id)."""
     counted = (
         queryset.filter(project_id=OuterRef("pk")).order_by().values("project_id").annotate(n=Count("id")).values("n")
@@ -30,15 +31,15 @@ def _count_per_project(queryset: QuerySet) -> Coalesce:  # type: ignore[type-arg
     return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
 
 
-def projects_for(user: object) -> QuerySet[Project]:
+def projects_for(user: User) -> QuerySet[Project]:
     """The user's projects, each annotated with ``role``, ``trace_count`` and ``run_count``."""
     role = Membership.objects.filter(project_id=OuterRef("pk"), user=user).values("role")[:1]
     return (
         Project.objects.visible_to(user)
         .annotate(
             role=Subquery(role),
-            trace_count=_count_per_project(Trace.objects),
-            run_count=_count_per_project(Run.objects),
+            trace_count=_count_per_project(Trace.objects.all()),
+            run_count=_count_per_project(Run.objects.all()),
         )
         .order_by("name")
     )

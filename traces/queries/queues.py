@@ -13,7 +13,7 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
@@ -26,7 +26,7 @@ def project_queues(project_id: int) -> QuerySet[Queue]:
     return Queue.objects.filter(project_id=project_id).select_related("created_by")
 
 
-def queue_items_for(queue: Queue, user: AbstractBaseUser) -> QuerySet[QueueItem]:
+def queue_items_for(queue: Queue, user: User) -> QuerySet[QueueItem]:
     """The queue's items in order, each with its trace's model, how many assignments of it are in
     progress and skipped, and whether ``user`` finished it (``mine_done``)."""
     mine = QueueAssignment.objects.filter(item=OuterRef("pk"), user=user)
@@ -42,7 +42,7 @@ def queue_items_for(queue: Queue, user: AbstractBaseUser) -> QuerySet[QueueItem]
     )
 
 
-def current_assignment(queue: Queue, user: AbstractBaseUser) -> QueueAssignment | None:
+def current_assignment(queue: Queue, user: User) -> QueueAssignment | None:
     """The person's oldest assignment in progress in this queue."""
     return (
         QueueAssignment.objects.filter(item__queue=queue, user=user, status=AssignmentStatus.IN_PROGRESS)
@@ -119,7 +119,7 @@ def annotator_progress(queue: Queue) -> list[AnnotatorProgress]:
         item__queue=queue, status=AssignmentStatus.DONE, seconds_spent__isnull=False
     ).values_list("user_id", "seconds_spent")
     for user_id, spent in finished:
-        seconds[user_id].append(spent)
+        seconds[user_id].append(spent)  # type: ignore[arg-type]  # seconds_spent__isnull=False above; the stubs type the column as nullable
     gold = gold_scores(queue)
     return [
         AnnotatorProgress(
@@ -148,12 +148,12 @@ def gold_scores(queue: Queue) -> dict[int, GoldScore]:
     for step_id, source, value in Label.objects.filter(
         current, trace_id__in=trace_ids, source__in={source for _, _, source in submitted}
     ).values_list("step_id", "source", "value"):
-        gold_values[(step_id, source)] = value
+        gold_values[(step_id, source)] = value  # type: ignore[assignment]  # value__isnull=False above; the stubs type the column as nullable
     human: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)  # (user, trace) → [(step, value)]
     for user_id, trace_id, step_id, value in Label.objects.filter(
         current, trace_id__in=trace_ids, source=HUMAN, user_id__in={user_id for user_id, _, _ in submitted}
     ).values_list("user_id", "trace_id", "step_id", "value"):
-        human[(user_id, trace_id)].append((step_id, value))
+        human[(user_id, trace_id)].append((step_id, value))  # type: ignore[arg-type]  # value__isnull=False above; the stubs type the column as nullable
     pairs: dict[int, tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
     items: dict[int, int] = defaultdict(int)
     for user_id, trace_id, source in submitted:
@@ -188,7 +188,7 @@ class QueuePlace:
     status: str | None  # the person's assignment of this item, None if they have none
 
 
-def queue_place(queue: Queue, user: AbstractBaseUser, trace: Trace) -> QueuePlace | None:
+def queue_place(queue: Queue, user: User, trace: Trace) -> QueuePlace | None:
     """The person's place in the queue at ``trace``; None when the trace is not one of its items."""
     item = QueueItem.objects.filter(queue=queue, trace_id=trace.pk).first()
     if item is None:

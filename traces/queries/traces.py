@@ -30,7 +30,7 @@ def viewer_traces(project: Project) -> TraceQuerySet:
 
 def current_steps(trace: Trace) -> QuerySet[Step]:
     """The steps of the trace's current segmentation."""
-    return Step.objects.filter(segmentation_id=trace.current_segmentation_id)
+    return Step.objects.filter(segmentation=trace.current_segmentation_id)
 
 
 def step_rows(trace: Trace) -> list[dict[str, Any]]:
@@ -44,7 +44,7 @@ def step_rows(trace: Trace) -> list[dict[str, Any]]:
 def label_rows(trace: Trace, hidden: Q | None = None) -> list[LabelRow]:
     """Every label of the current segmentation's steps, by source, person and age (one query), but
     those ``hidden`` matches."""
-    labels = Label.objects.filter(trace_id=trace.pk, step__segmentation_id=trace.current_segmentation_id)
+    labels = Label.objects.filter(trace_id=trace.pk, step__segmentation=trace.current_segmentation_id)
     if hidden is not None:
         labels = labels.exclude(hidden)
     username = f"user__{get_user_model().USERNAME_FIELD}"

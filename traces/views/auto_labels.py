@@ -42,7 +42,8 @@ from traces.queries.projects import generating_models
 from traces.views.access import member_project
 from traces.views.exports import selection_from
 from traces.views.forms import TraceFilterForm
-from traces.views.traces import HtmxHttpRequest, wants_fragment
+from traces.views.requests import SignedInRequest
+from traces.views.traces import wants_fragment
 
 
 class McForm(forms.Form):
@@ -59,7 +60,7 @@ class McForm(forms.Form):
     def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         models = generating_models(project)
-        self.fields["model"].queryset = models  # type: ignore[attr-defined]
+        self.fields["model"].queryset = models  # type: ignore[attr-defined]  # the stubs type form fields as Field
         first_two = list(models[:2])
         if len(first_two) == 1:  # nothing to choose: preselected (several models stay an explicit choice)
             self.fields["model"].initial = first_two[0]
@@ -88,7 +89,7 @@ class JudgeForm(forms.Form):
 
     def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["judges"].queryset = generating_models(project)  # type: ignore[attr-defined]
+        self.fields["judges"].queryset = generating_models(project)  # type: ignore[attr-defined]  # the stubs type form fields as Field
 
     def spec(self) -> JudgeSpec:
         data = self.cleaned_data
@@ -110,7 +111,7 @@ class PrmForm(forms.Form):
 
     def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["scorer"].choices = [(s.name, s.name) for s in usable_scorers(project)]  # type: ignore[attr-defined]
+        self.fields["scorer"].choices = [(s.name, s.name) for s in usable_scorers(project)]  # type: ignore[attr-defined]  # the stubs type form fields as Field
 
     def spec(self) -> ScoringSpec:
         return ScoringSpec(self.cleaned_data["scorer"], self.cleaned_data["threshold"])
@@ -121,17 +122,17 @@ def _reject(form: forms.Form, rejected: RequestRejected) -> None:
     form.add_error(rejected.field if rejected.field in form.fields else None, rejected.message)
 
 
-def _start(request: HtmxHttpRequest, project: Project, form: McForm | JudgeForm | PrmForm, selection: Selection) -> Run | None:
+def _start(request: SignedInRequest, project: Project, form: McForm | JudgeForm | PrmForm, selection: Selection) -> Run | None:
     """Start the job of a valid form; None (the error shown on the form) when it is refused."""
     if not form.is_valid():
         return None
-    user = request.user  # type: ignore[assignment]
+    user = request.user
     try:
         if isinstance(form, McForm):
-            return do_start_mc(project, form.cleaned_data["model"], form.spec(), selection, user=user)  # type: ignore[arg-type]
+            return do_start_mc(project, form.cleaned_data["model"], form.spec(), selection, user=user)
         if isinstance(form, PrmForm):
-            return do_start_scoring(project, form.spec(), selection, user=user)  # type: ignore[arg-type]
-        return do_start_judge(project, form.spec(), selection, user=user)  # type: ignore[arg-type]
+            return do_start_scoring(project, form.spec(), selection, user=user)
+        return do_start_judge(project, form.spec(), selection, user=user)
     except RequestRejected as rejected:
         _reject(form, rejected)
         return None
@@ -139,7 +140,7 @@ def _start(request: HtmxHttpRequest, project: Project, form: McForm | JudgeForm 
 
 @vary_on_headers("HX-Request")
 @login_required
-def auto_label_form(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+def auto_label_form(request: SignedInRequest, slug: str) -> HttpResponse:
     """The Monte Carlo and judge forms for one trace (``?trace=``) or the list's filtered traces."""
     project = member_project(request, slug)
     trace = None
@@ -160,14 +161,15 @@ def auto_label_form(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     judge = JudgeForm(request.POST if method == "judge" else None, prefix="judge", project=project)
     prm = PrmForm(request.POST if method == "prm" else None, prefix="prm", project=project)
     if method in ("mc", "judge", "prm"):
-        run = _start(request, project, {"mc": mc, "judge": judge, "prm": prm}[method], selection)
+        posted: dict[str, McForm | JudgeForm | PrmForm] = {"mc": mc, "judge": judge, "prm": prm}
+        run = _start(request, project, posted[method], selection)
         if run is not None:
             return redirect("job-detail", slug=project.slug, pk=run.pk)
     context |= {
         "mc": mc,
         "judge": judge,
         "prm": prm,
-        "has_scorers": bool(prm.fields["scorer"].choices),  # type: ignore[attr-defined]
+        "has_scorers": bool(prm.fields["scorer"].choices),  # type: ignore[attr-defined]  # the stubs type form fields as Field
         "filters": selection.filters.as_query(),
         "trace_count": selected_traces(project, selection).count(),
         "has_models": generating_models(project).exists(),

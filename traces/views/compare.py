@@ -34,6 +34,7 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
@@ -60,7 +61,8 @@ from traces.views.presenters import (
     markers_of,
     trace_scores,
 )
-from traces.views.traces import HtmxHttpRequest, wants_fragment
+from traces.views.requests import SignedInRequest
+from traces.views.traces import wants_fragment
 from traces.views.windows import (
     HiddenSteps,
     TextRest,
@@ -78,7 +80,7 @@ MIN_TRACES, MAX_TRACES = 2, 6
 LETTERS = "ABCDEF"
 
 #: Keys of the preference buttons (``static/js/compare.js``).
-CHOICE_KEYS = {PreferenceChoice.A_BETTER: "a", PreferenceChoice.B_BETTER: "b", PreferenceChoice.TIE: "t"}
+CHOICE_KEYS: dict[str, str] = {PreferenceChoice.A_BETTER: "a", PreferenceChoice.B_BETTER: "b", PreferenceChoice.TIE: "t"}
 
 
 class CompareError(ValueError):
@@ -262,14 +264,14 @@ def aligned_columns(traces: list[Trace], hidden: Q) -> tuple[list[CompareColumn]
     return columns, alignment.anchor_row
 
 
-def pair_choice(user: object, pair: tuple[Trace, Trace]) -> tuple[str, str] | None:
+def pair_choice(user: User, pair: tuple[Trace, Trace]) -> tuple[str, str] | None:
     """The person's saved (choice as the page shows the pair, reason) for ``pair``; None when unjudged."""
     x, y = pair
     preference = preference_of(user, x.pk, y.pk)
     return None if preference is None else (as_shown(preference, x.pk), preference.reason)
 
 
-def my_preferences(user: object, traces: list[Trace]) -> list[ShownPreference]:
+def my_preferences(user: User, traces: list[Trace]) -> list[ShownPreference]:
     """The person's human preferences between any two of ``traces``, in the page's pair order."""
     letter = letters_of(traces)
     stored = preferences_among(user, letter)
@@ -329,7 +331,7 @@ class PreferenceForm(forms.Form):
     def __init__(self, *args: Any, traces: list[Trace], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.traces = {trace.pk: trace for trace in traces}
-        self.fields["pair"].choices = [(pair_value(x, y), pair_value(x, y)) for x, y in combinations(traces, 2)]  # type: ignore[attr-defined]
+        self.fields["pair"].choices = [(pair_value(x, y), pair_value(x, y)) for x, y in combinations(traces, 2)]  # type: ignore[attr-defined]  # the stubs type form fields as Field
 
     def pair_traces(self) -> tuple[Trace, Trace]:
         x, y = self.cleaned_data["pair"].split(",")
@@ -381,12 +383,12 @@ def column_window(request: HttpRequest, project: Project, traces: list[Trace], a
 
 
 def compare_context(
-    request: HttpRequest, project: Project, traces: list[Trace], pair: tuple[Trace, Trace], form: PreferenceForm
+    request: SignedInRequest, project: Project, traces: list[Trace], pair: tuple[Trace, Trace], form: PreferenceForm
 ) -> dict[str, Any]:
     """What the page and its preference fragment show."""
     letter = letters_of(traces)
     first, second = letter[pair[0].pk], letter[pair[1].pk]
-    labels = {PreferenceChoice.A_BETTER: f"{first} is better", PreferenceChoice.B_BETTER: f"{second} is better"}
+    labels: dict[str, str] = {PreferenceChoice.A_BETTER: f"{first} is better", PreferenceChoice.B_BETTER: f"{second} is better"}
     saved = pair_choice(request.user, pair)
     return {
         "project": project,
@@ -404,7 +406,7 @@ def compare_context(
     }
 
 
-def columns_context(traces: list[Trace], user: object) -> dict[str, Any]:
+def columns_context(traces: list[Trace], user: User) -> dict[str, Any]:
     """The aligned columns of the whole page, as ``user`` may see them (no hidden gold labels)."""
     columns, anchor_row = aligned_columns(traces, access.hidden_labels(user))
     return {"columns": columns, "anchor_row": anchor_row}
@@ -431,7 +433,7 @@ def compare_url(project: Project, traces: list[Trace], pair: tuple[Trace, Trace]
 @vary_on_headers("HX-Request")
 @require_GET
 @login_required
-def compare_traces(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+def compare_traces(request: SignedInRequest, slug: str) -> HttpResponse:
     """The comparison page of the traces named by ``traces``; htmx gets the preference section (the
     pair selector), or the cells of a column's window of steps or the next piece of its text."""
     project = member_project(request, slug)
@@ -455,7 +457,7 @@ def compare_traces(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 
 @require_POST
 @login_required
-def save_preference(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+def save_preference(request: SignedInRequest, slug: str) -> HttpResponse:
     """Save the person's preference for one pair; htmx gets the preference section back with a status line."""
     project = member_project(request, slug)
     try:
@@ -471,7 +473,7 @@ def save_preference(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     if form.is_valid():
         pair = form.pair_traces()
         try:
-            do_save_preference(request.user, *pair, form.cleaned_data["choice"], form.cleaned_data["reason"])  # type: ignore[arg-type]
+            do_save_preference(request.user, *pair, form.cleaned_data["choice"], form.cleaned_data["reason"])
         except PreferenceError as refused:
             form.add_error(None, str(refused))
         else:

@@ -23,6 +23,7 @@ from traces.dashboards.filters import DEFAULT_MODELS, AnnotationDashboardForm, D
 from traces.dashboards.model_comparison import model_dashboard
 from traces.models import Project
 from traces.views.access import member_project
+from traces.views.requests import SignedInRequest
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ def _form(request: HttpRequest, slug: str, kind: str) -> tuple[Project, DateRang
 
 
 @login_required
-def dashboard_page(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
+def dashboard_page(request: SignedInRequest, slug: str, kind: str) -> HttpResponse:
     """The dashboard's filter form and chart area; the charts load from ``data.json`` with the same query."""
     project, form = _form(request, slug, kind)
     query = request.GET.urlencode()
@@ -67,7 +68,7 @@ def dashboard_page(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
 
 
 @login_required
-def dashboard_data(request: HttpRequest, slug: str, kind: str) -> JsonResponse:
+def dashboard_data(request: SignedInRequest, slug: str, kind: str) -> JsonResponse:
     """Every chart of the dashboard as JSON; invalid filters get 400 with the errors by field."""
     _, form = _form(request, slug, kind)
     if not form.is_valid():
@@ -76,7 +77,7 @@ def dashboard_data(request: HttpRequest, slug: str, kind: str) -> JsonResponse:
 
 
 @login_required
-def dashboard_csv(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
+def dashboard_csv(request: SignedInRequest, slug: str, kind: str) -> HttpResponse:
     """One chart's table (``?chart=<id>``) as CSV, under the same filters."""
     project, form = _form(request, slug, kind)
     if not form.is_valid():

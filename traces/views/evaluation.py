@@ -12,7 +12,7 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 
 from traces import access
@@ -21,6 +21,7 @@ from traces.models import Project
 from traces.queries.evaluation import LabellerEvaluation, evaluate_labeller, label_sources
 from traces.views.access import member_project
 from traces.views.forms import NamedSelect, named_choices
+from traces.views.requests import SignedInRequest
 
 
 class EvaluationForm(forms.Form):
@@ -30,8 +31,8 @@ class EvaluationForm(forms.Form):
     def __init__(self, data: Any, *, project: Project, hidden: frozenset[str]) -> None:
         super().__init__(data)
         choices = named_choices([source for source in label_sources(project) if source not in hidden])
-        self.fields["method"].choices = choices  # type: ignore[attr-defined]
-        self.fields["reference"].choices = choices  # type: ignore[attr-defined]
+        self.fields["method"].choices = choices  # type: ignore[attr-defined]  # the stubs type form fields as Field
+        self.fields["reference"].choices = choices  # type: ignore[attr-defined]  # the stubs type form fields as Field
 
 
 def confusion_rows(evaluation: LabellerEvaluation) -> list[tuple[int, list[int]]]:
@@ -42,7 +43,7 @@ def confusion_rows(evaluation: LabellerEvaluation) -> list[tuple[int, list[int]]
 
 
 @login_required
-def label_evaluation(request: HttpRequest, slug: str) -> HttpResponse:
+def label_evaluation(request: SignedInRequest, slug: str) -> HttpResponse:
     """Score one label source against another over the project's traces."""
     project = member_project(request, slug)
     form = EvaluationForm(request.GET or None, project=project, hidden=access.hidden_sources(project, request.user))

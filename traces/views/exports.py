@@ -49,7 +49,8 @@ from traces.queries.evaluation import label_sources
 from traces.queries.runs import project_runs
 from traces.views.access import member_project
 from traces.views.forms import NamedSelect, TraceFilterForm, named_choices
-from traces.views.traces import HtmxHttpRequest, wants_fragment
+from traces.views.requests import SignedInRequest
+from traces.views.traces import wants_fragment
 
 #: The TRL step separators the form offers (the API and the command take any string).
 STEP_SEPARATORS = {"newline": DEFAULT_STEP_SEPARATOR, "blank-line": "\n\n", "space": " "}
@@ -101,8 +102,8 @@ class ExportForm(forms.Form):
         people = [HUMAN, ADJUDICATED]
         autos = [source for source in present if is_auto_source(source)]
         combined = [ADJUDICATED_ELSE_HUMAN, HUMAN_ELSE_AUTO]
-        self.fields["sources"].choices = named_choices([*people, *autos, *combined])  # type: ignore[attr-defined]
-        self.fields["auto_method"].choices = [("", "—"), *named_choices(autos)]  # type: ignore[attr-defined]
+        self.fields["sources"].choices = named_choices([*people, *autos, *combined])  # type: ignore[attr-defined]  # the stubs type form fields as Field
+        self.fields["auto_method"].choices = [("", "—"), *named_choices(autos)]  # type: ignore[attr-defined]  # the stubs type form fields as Field
 
     def clean_human_completion(self) -> str:
         """The choice, or the policy's default when the form did not send one."""
@@ -141,7 +142,7 @@ def selection_from(form: TraceFilterForm) -> ExportFilters:
 
 
 @login_required
-def export_form(request: HttpRequest, slug: str) -> HttpResponse:
+def export_form(request: SignedInRequest, slug: str) -> HttpResponse:
     """The export form for the traces the list's filters (the query string) select."""
     project = member_project(request, slug)
     trace_filters = TraceFilterForm(request.GET, project=project)
@@ -156,7 +157,7 @@ def export_form(request: HttpRequest, slug: str) -> HttpResponse:
     form = ExportForm(request.POST if request.method == "POST" else None, project=project, filters=filters)
     if request.method == "POST" and form.is_valid():
         try:
-            run = do_start_export(project, form.cleaned_data["spec"], user=request.user)  # type: ignore[arg-type]
+            run = do_start_export(project, form.cleaned_data["spec"], user=request.user)
         except RequestRejected as rejected:
             form.reject(rejected)
         else:
@@ -218,7 +219,7 @@ def policy_rows(policy: Mapping[str, Any]) -> list[tuple[str, str, str]]:
 
 @vary_on_headers("HX-Request")
 @login_required
-def export_job(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
+def export_job(request: SignedInRequest, slug: str, pk: int) -> HttpResponse:
     """An export job's status, manifest and download links; htmx polls get the status fragment."""
     run = export_job_of(request, slug, pk)
     context = {
@@ -233,7 +234,7 @@ def export_job(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
 
 
 @login_required
-def export_job_file(request: HttpRequest, slug: str, pk: int, name: str) -> FileResponse:
+def export_job_file(request: SignedInRequest, slug: str, pk: int, name: str) -> FileResponse:
     """One file of a finished export (a split or the manifest), as an attachment; 403 when the
     export reads a gold source the person may not see."""
     run = export_job_of(request, slug, pk)

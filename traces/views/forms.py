@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, NamedTuple
+from typing import Any
 
 from django import forms
 
@@ -18,7 +19,10 @@ ANY = ("", "any")
 SCORE_ORDERS = {"asc": "score, lowest first", "desc": "score, highest first"}
 
 
-class ScoreKey(NamedTuple):
+# A frozen dataclass, not a NamedTuple: django-stubs' plugin never finishes a module that holds both a
+# NamedTuple with methods and a Form (mypy's "maximum semantic analysis iteration count reached").
+@dataclass(frozen=True)
+class ScoreKey:
     """A trace-level score as the list filters on it: its method and name (docs/concepts.md §1 Score)."""
 
     method: str
@@ -63,7 +67,7 @@ def project_score_keys(project: Project) -> list[ScoreKey]:
 class RunChoiceField(forms.ModelChoiceField):
     """A run shown by number and name, so two runs with the same name stay apart."""
 
-    def label_from_instance(self, obj: Run) -> str:  # type: ignore[override]
+    def label_from_instance(self, obj: Run) -> str:
         return f"#{obj.pk} {obj}"
 
 
@@ -99,10 +103,10 @@ class TraceFilterForm(forms.Form):
     def __init__(self, data: Any, *, project: Project) -> None:
         super().__init__(data)
         self.project = project
-        self.fields["model"].queryset = project_models(project)  # type: ignore[attr-defined]
-        self.fields["run"].queryset = trace_runs(project)  # type: ignore[attr-defined]
+        self.fields["model"].queryset = project_models(project)  # type: ignore[attr-defined]  # the stubs type form fields as Field
+        self.fields["run"].queryset = trace_runs(project)  # type: ignore[attr-defined]  # the stubs type form fields as Field
         # A callable: the query runs when the choices are first read (validation or rendering), once.
-        self.fields["score"].choices = self.score_choices  # type: ignore[attr-defined]
+        self.fields["score"].choices = self.score_choices  # type: ignore[attr-defined]  # the stubs type form fields as Field
 
     @cached_property
     def score_keys(self) -> list[ScoreKey]:

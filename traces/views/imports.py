@@ -33,7 +33,8 @@ from traces.models import Project, Run, RunKind, ThinkFormat
 from traces.queries.runs import project_runs
 from traces.views.access import member_project
 from traces.views.job_reports import display_status
-from traces.views.traces import HtmxHttpRequest, wants_fragment
+from traces.views.requests import SignedInRequest
+from traces.views.traces import wants_fragment
 
 #: The session key holding the person's pending uploads: ``{upload id: [project id, path]}``.
 PENDING = "pending_imports"
@@ -104,7 +105,7 @@ def recent_imports(project: Project) -> list[tuple[Run, tuple[str, str]]]:
 
 
 @login_required
-def import_upload(request: HttpRequest, slug: str) -> HttpResponse:
+def import_upload(request: SignedInRequest, slug: str) -> HttpResponse:
     """The upload form; a valid upload is stored and its preview opens."""
     project, forbidden = importing_project(request, slug)
     if forbidden:
@@ -127,7 +128,7 @@ def upload_page(request: HttpRequest, project: Project, form: UploadForm, status
 
 @vary_on_headers("HX-Request")
 @login_required
-def import_preview(request: HtmxHttpRequest, slug: str, upload: str) -> HttpResponse:
+def import_preview(request: SignedInRequest, slug: str, upload: str) -> HttpResponse:
     """GET: the upload's first records read in the chosen format. POST: queue its import and open the job."""
     project, forbidden = importing_project(request, slug)
     if forbidden:
@@ -139,7 +140,7 @@ def import_preview(request: HtmxHttpRequest, slug: str, upload: str) -> HttpResp
     fmt, skip_invalid, think_format = form.read_as()
     if request.method == "POST" and form.is_valid():
         run = do_enqueue_import(project, path, fmt, skip_invalid=skip_invalid, think_format=think_format,
-                                user=request.user)  # type: ignore[arg-type]  # fmt: skip
+                                user=request.user)  # fmt: skip
         forget_upload(request, upload)
         return redirect("job-detail", slug=project.slug, pk=run.pk)
     preview = preview_import(project, path, fmt, think_format)
@@ -162,7 +163,7 @@ def import_preview(request: HtmxHttpRequest, slug: str, upload: str) -> HttpResp
 
 @require_POST
 @login_required
-def import_cancel(request: HttpRequest, slug: str, upload: str) -> HttpResponse:
+def import_cancel(request: SignedInRequest, slug: str, upload: str) -> HttpResponse:
     """Delete a pending upload and go back to the upload form."""
     project, forbidden = importing_project(request, slug)
     if forbidden:

@@ -13,6 +13,7 @@ problems", never a plain success.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,27 +101,29 @@ def display_status(run: Run) -> tuple[str, str]:
 def problem_count(run: Run) -> int:
     """How many lines, chunks or traces of the run failed or were skipped, from its report."""
     report = run.report if isinstance(run.report, dict) else {}
-    keys = {
+    keys_by_kind: dict[str, tuple[str, ...]] = {
         RunKind.IMPORT: ("skipped_count",),
         RunKind.GENERATION: ("failure_count",),
         RunKind.MC_ROLLOUT: ("skipped",),
         RunKind.JUDGE: ("skipped", "parse_failure_count"),
         RunKind.PRM_SCORING: ("skipped",),
-    }.get(run.kind, ())  # type: ignore[call-overload]
+    }
+    keys = keys_by_kind.get(run.kind, ())
     return sum(int(report.get(key, 0) or 0) for key in keys)
 
 
 def job_report(run: Run) -> JobReport:
     """The report of ``run`` in words (exports keep their own page)."""
     status, words = display_status(run)
-    builder = {
+    builders: dict[str, Callable[[Run, dict[str, Any], JobReport], None]] = {
         RunKind.IMPORT: _import_report,
         RunKind.GENERATION: _generation_report,
         RunKind.MC_ROLLOUT: _mc_report,
         RunKind.JUDGE: _judge_report,
         RunKind.PRM_TRAINING: _prm_training_report,
         RunKind.PRM_SCORING: _prm_scoring_report,
-    }.get(run.kind)  # type: ignore[call-overload]
+    }
+    builder = builders.get(run.kind)
     report = JobReport(status=status, status_words=words, headline="", problem_count=problem_count(run))
     if builder is not None:
         builder(run, run.report if isinstance(run.report, dict) else {}, report)
@@ -206,7 +209,7 @@ def _generation_report(run: Run, data: dict[str, Any], report: JobReport) -> Non
             trace.pk,
             f"Problem {trace.problem_id} · sample {trace.sample_index + 1}",
             _answer_words(trace),
-            {True: "ok", False: "bad"}.get(trace.is_correct, "muted"),  # type: ignore[arg-type]
+            {True: "ok", False: "bad", None: "muted"}[trace.is_correct],
             (
                 Detail(f"{trace.think_tokens + trace.answer_tokens:,} tokens"),
                 Detail(f"finish: {trace.finish_reason}", "warn" if trace.finish_reason != "stop" else "muted"),
@@ -219,7 +222,7 @@ def _generation_report(run: Run, data: dict[str, Any], report: JobReport) -> Non
 
 def _answer_words(trace: Trace) -> str:
     answer = f"answered {trace.final_answer!r}" if trace.final_answer else "gave no final answer"
-    verdict = {True: "right", False: "wrong"}.get(trace.is_correct, "not graded")  # type: ignore[arg-type]
+    verdict = {True: "right", False: "wrong", None: "not graded"}[trace.is_correct]
     return f"{answer} ({verdict})"
 
 
@@ -439,7 +442,8 @@ def _prm_scoring_report(run: Run, data: dict[str, Any], report: JobReport) -> No
     for trace_id, index, score in shown.order_by("trace_id", "step__index").values_list(
         "trace_id", "step__index", "confidence"
     ):
-        scores[trace_id].append(Detail(f"step {index + 1}: {score:.2f}", "ok" if score >= threshold else "bad"))
+        # A scorer's labels always carry its score as their confidence.
+        scores[trace_id].append(Detail(f"step {index + 1}: {score:.2f}", "ok" if score >= threshold else "bad"))  # type: ignore[operator]
     report.traces = [
         TraceOutcome(
             annotation.trace_id,

@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 
 from django import forms
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Q
@@ -69,7 +70,7 @@ from traces.queries.queues import QueuePlace, gold_sources, project_queues, queu
 from traces.queries.traces import current_steps, step_rows, viewer_traces
 from traces.views.access import member_project
 from traces.views.presenters import LabelChip, analysis_of, label_chips_by_step, markers_of
-from traces.views.traces import HtmxHttpRequest
+from traces.views.requests import SignedInRequest
 from traces.views.windows import (
     PAGE_STEPS,
     HiddenSteps,
@@ -165,7 +166,7 @@ def my_label(step_id: int, index: int, row: dict[str, Any] | None, first_error: 
     )
 
 
-def label_cells(user: object, step_ids: list[int], first_error: int | None, shown: Q) -> list[MyLabel]:
+def label_cells(user: User, step_ids: list[int], first_error: int | None, shown: Q) -> list[MyLabel]:
     """The label cells of these steps that ``shown`` matches, in step order (one query: each step
     with the person's label joined)."""
     return [
@@ -183,14 +184,14 @@ def label_cells(user: object, step_ids: list[int], first_error: int | None, show
 class LabelingContext:
     """What every labeling row of one request reads: the person, their labels and the suggestions."""
 
-    user: object
+    user: User
     suggestions: dict[int, list[LabelChip]]
     first_error: int | None
     hidden: Collection[str]  # suggestion sources left out (the gold sources of the queue being labelled)
 
 
 def labeling_context(
-    trace: Trace, user: object, annotation: TraceAnnotation | None, hidden: Collection[str] = ()
+    trace: Trace, user: User, annotation: TraceAnnotation | None, hidden: Collection[str] = ()
 ) -> LabelingContext:
     """The suggestions the person may see (not ``access.hidden_labels``, not the ``hidden`` sources)."""
     suggestions = label_chips_by_step(trace, access.hidden_labels(user))
@@ -276,8 +277,8 @@ class StepActionForm(ShownStepsForm):
 
     def __init__(self, data: Any, *, trace: Trace) -> None:
         super().__init__(data)
-        self.fields["step"].queryset = current_steps(trace).only("id", "index", "trace_id")  # type: ignore[attr-defined]
-        self.fields["queue"].queryset = project_queues(trace.project_id)  # type: ignore[attr-defined]
+        self.fields["step"].queryset = current_steps(trace).only("id", "index", "trace_id")  # type: ignore[attr-defined]  # the stubs type form fields as Field
+        self.fields["queue"].queryset = project_queues(trace.project_id)  # type: ignore[attr-defined]  # the stubs type form fields as Field
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -348,14 +349,14 @@ def labeling_target(
     return project, get_object_or_404(traces(project), pk=pk)
 
 
-def queue_place_of(request: HttpRequest, project: Project, trace: Trace) -> QueuePlace | None:
+def queue_place_of(request: SignedInRequest, project: Project, trace: Trace) -> QueuePlace | None:
     """The person's place in the queue ``?queue=<id>`` names; 404 unless it is a queue of
     the project that holds this trace; None without the parameter."""
     raw = request.GET.get("queue", "")
     if not raw:
         return None
     queue = get_object_or_404(Queue, project=project, pk=int(raw) if raw.isdigit() else 0)
-    place = queue_place(queue, request.user, trace)  # type: ignore[arg-type]
+    place = queue_place(queue, request.user, trace)
     if place is None:
         raise Http404(f"trace {trace.pk} is not an item of queue {queue.pk}")
     return place
@@ -367,7 +368,7 @@ def queue_place_of(request: HttpRequest, project: Project, trace: Trace) -> Queu
 @vary_on_headers("HX-Request")
 @require_GET
 @login_required
-def label_trace(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def label_trace(request: SignedInRequest, slug: str, pk: int) -> HttpResponse:
     """The labeling page of one trace, a window of its steps (``traces.views.windows``); with
     ``?queue=<id>``, in that queue's context (``n`` submits the item). Asked for more steps or the
     rest of a long text, that alone."""
@@ -409,7 +410,7 @@ def labeling_steps(
 
 @require_POST
 @login_required
-def label_step(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def label_step(request: SignedInRequest, slug: str, pk: int) -> HttpResponse:
     """One keystroke on one step (rate, flag, accept, first error, no error): the changed cells come back."""
     _, trace = labeling_target(request, slug, pk, trace_keys)
     form = StepActionForm(request.POST, trace=trace)
@@ -425,13 +426,13 @@ def label_step(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def undo_label(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def undo_label(request: SignedInRequest, slug: str, pk: int) -> HttpResponse:
     """Undo the person's last change of this trace."""
     _, trace = labeling_target(request, slug, pk, trace_keys)
     form = ShownStepsForm(request.POST)
     if not form.is_valid():
         return HttpResponseBadRequest(error_text(form), content_type="text/plain; charset=utf-8")
-    changes = do_undo_last_change(request.user, trace)  # type: ignore[arg-type]
+    changes = do_undo_last_change(request.user, trace)
     if changes is None:
         return changes_response(request, trace, None, Status("Nothing to undo.", "warn"), form.shown_filter(None))
     status = Status(f"Undid the last {CHANGE_NAMES.get(changes.kind, changes.kind)}.")
@@ -440,14 +441,14 @@ def undo_label(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def save_trace_verdicts(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
+def save_trace_verdicts(request: SignedInRequest, slug: str, pk: int) -> HttpResponse:
     """Save the trace-level form; htmx gets the form back, a plain POST goes back to the page."""
     project, trace = labeling_target(request, slug, pk, trace_keys)
     form = TraceVerdictsForm(request.POST)
     saved = False
     if form.is_valid():
         try:
-            do_save_trace_verdicts(request.user, trace, form.verdicts())  # type: ignore[arg-type]
+            do_save_trace_verdicts(request.user, trace, form.verdicts())
             saved = True
         except AnnotationError as refused:
             form.add_error(None, str(refused))
@@ -459,7 +460,7 @@ def save_trace_verdicts(request: HtmxHttpRequest, slug: str, pk: int) -> HttpRes
 
 @require_GET
 @login_required
-def next_to_label(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def next_to_label(request: SignedInRequest, slug: str, pk: int) -> HttpResponse:
     """Go to the person's next unlabeled trace (everything is already saved); back here when none is left."""
     project, trace = labeling_target(request, slug, pk, trace_keys)
     following = next_trace_to_label(project, request.user, trace)
@@ -501,7 +502,7 @@ def step_status(data: dict[str, Any], changes: LabelChanges) -> Status:
 
 
 def changes_response(
-    request: HttpRequest, trace: Trace, changes: LabelChanges | None, status: Status, shown: Q
+    request: SignedInRequest, trace: Trace, changes: LabelChanges | None, status: Status, shown: Q
 ) -> HttpResponse:
     """The status line and, when labels changed, out of band the changed label cells of the steps
     ``shown`` matches, the progress and the first-error badge."""

@@ -21,7 +21,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
 from django.http import HttpRequest, HttpResponse
@@ -44,7 +44,7 @@ from traces.actions.members import (
 from traces.models import Membership, Project, Role
 from traces.queries.projects import members_of, membership_changes
 from traces.views.access import member_project
-from traces.views.traces import HtmxHttpRequest
+from traces.views.requests import SignedInRequest
 
 CHANGES_PER_PAGE = 20
 PAGE = "traces/members.html"
@@ -92,7 +92,7 @@ def refused_on(form: forms.Form, refused: MemberError) -> None:
     form.add_error(refused.field if refused.field in form.fields else None, str(refused))
 
 
-def change_page(request: HttpRequest, project: Project) -> Page:  # type: ignore[type-arg]
+def change_page(request: HttpRequest, project: Project) -> Page:
     return Paginator(membership_changes(project), CHANGES_PER_PAGE).get_page(request.GET.get("changes"))
 
 
@@ -123,7 +123,7 @@ def last_owner_id(members: list[Membership]) -> int | None:
 @vary_on_headers("HX-Request")
 @require_http_methods(["GET", "POST"])
 @login_required
-def member_list(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+def member_list(request: SignedInRequest, slug: str) -> HttpResponse:
     """GET: the members and the record of changes (the record alone for htmx). POST: an owner adds an account."""
     if request.method == "GET":
         project = member_project(request, slug)
@@ -135,7 +135,7 @@ def member_list(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     if form.is_valid():
         try:
             data = form.cleaned_data
-            membership = do_add_member(project, request.user, data["user"], data["role"])  # type: ignore[arg-type]
+            membership = do_add_member(project, request.user, data["user"], data["role"])
         except MemberError as refused:
             refused_on(form, refused)
         else:
@@ -147,7 +147,7 @@ def member_list(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 
 @require_POST
 @login_required
-def member_new_account(request: HttpRequest, slug: str) -> HttpResponse:
+def member_new_account(request: SignedInRequest, slug: str) -> HttpResponse:
     """An owner creates a teammate's account; the answer shows its set-password link, this once."""
     project = owned_project(request, slug)
     form = NewAccountForm(request.POST)
@@ -156,7 +156,7 @@ def member_new_account(request: HttpRequest, slug: str) -> HttpResponse:
         try:
             created = do_create_member_account(
                 project,
-                request.user,  # type: ignore[arg-type]
+                request.user,
                 username=data["username"],
                 email=data["email"],
                 role=data["role"],
@@ -177,24 +177,24 @@ def shown(request: HttpRequest, created: NewAccount) -> dict[str, Any]:
     }
 
 
-def subject_of(project: Project, user_id: int) -> AbstractBaseUser:
+def subject_of(project: Project, user_id: int) -> User:
     """A member of the project by user id (404 for anyone else)."""
     return get_object_or_404(get_user_model(), pk=user_id, memberships__project=project)
 
 
 @require_POST
 @login_required
-def member_role(request: HtmxHttpRequest, slug: str, user_id: int) -> HttpResponse:
+def member_role(request: SignedInRequest, slug: str, user_id: int) -> HttpResponse:
     """An owner changes a member's role. htmx: the row (saved, or with the refusal, 400) and the record."""
     project = owned_project(request, slug)
     subject = subject_of(project, user_id)
     form = RoleForm(request.POST)
     error = ""
     if not form.is_valid():
-        error = "; ".join(" ".join(errors) for errors in form.errors.values())
+        error = "; ".join(" ".join(map(str, errors)) for errors in form.errors.values())
     else:
         try:
-            do_change_role(project, request.user, subject, form.cleaned_data["role"])  # type: ignore[arg-type]
+            do_change_role(project, request.user, subject, form.cleaned_data["role"])
         except MemberError as refused:
             error = str(refused)
     if not request.htmx:
@@ -208,7 +208,7 @@ def member_role(request: HtmxHttpRequest, slug: str, user_id: int) -> HttpRespon
     return member_row_response(request, project, subject, error)
 
 
-def member_row_response(request: HttpRequest, project: Project, subject: AbstractBaseUser, error: str) -> HttpResponse:
+def member_row_response(request: HttpRequest, project: Project, subject: User, error: str) -> HttpResponse:
     """The member's row as it now stands, saved or refused, and the record of changes out of band."""
     context = page_context(request, project)
     membership = next(member for member in context["members"] if member.user_id == subject.pk)
@@ -221,12 +221,12 @@ def member_row_response(request: HttpRequest, project: Project, subject: Abstrac
 
 @require_POST
 @login_required
-def member_remove(request: HttpRequest, slug: str, user_id: int) -> HttpResponse:
+def member_remove(request: SignedInRequest, slug: str, user_id: int) -> HttpResponse:
     """An owner removes a member; an owner who removed themselves goes back to their projects."""
     project = owned_project(request, slug)
     subject = subject_of(project, user_id)
     try:
-        do_remove_member(project, request.user, subject)  # type: ignore[arg-type]
+        do_remove_member(project, request.user, subject)
     except MemberError as refused:
         messages.error(request, str(refused))
         return redirect("member-list", project.slug)

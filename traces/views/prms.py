@@ -10,12 +10,13 @@ reviewers and owners (``Action.GENERATE``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 
 from traces import access
@@ -30,6 +31,7 @@ from traces.models import Label, Project, Run, RunKind, TrainedPrm, is_auto_sour
 from traces.queries.evaluation import label_sources
 from traces.views.access import member_project
 from traces.views.forms import NamedSelect, RunChoiceField, named_choices
+from traces.views.requests import SignedInRequest
 
 RECENT_JOBS = 10
 DEFAULTS = TrainingSpec()
@@ -66,11 +68,11 @@ class TrainForm(forms.Form):
         super().__init__(data)
         present = label_sources(project)
         autos = [source for source in present if is_auto_source(source)]
-        self.fields["sources"].choices = named_choices([ADJUDICATED_ELSE_HUMAN, HUMAN, ADJUDICATED, *autos, HUMAN_ELSE_AUTO])  # type: ignore[attr-defined]
-        self.fields["auto_method"].choices = [("", "—"), *named_choices(autos)]  # type: ignore[attr-defined]
-        self.fields["run"].queryset = trace_runs(project)  # type: ignore[attr-defined]
+        self.fields["sources"].choices = named_choices([ADJUDICATED_ELSE_HUMAN, HUMAN, ADJUDICATED, *autos, HUMAN_ELSE_AUTO])  # type: ignore[attr-defined]  # the stubs type form fields as Field
+        self.fields["auto_method"].choices = [("", "—"), *named_choices(autos)]  # type: ignore[attr-defined]  # the stubs type form fields as Field
+        self.fields["run"].queryset = trace_runs(project)  # type: ignore[attr-defined]  # the stubs type form fields as Field
         bases = [e.name for e in usable_endpoints(project) if e.backend == "transformers"]
-        self.fields["base"].choices = [(name, name) for name in bases]  # type: ignore[attr-defined]
+        self.fields["base"].choices = [(name, name) for name in bases]  # type: ignore[attr-defined]  # the stubs type form fields as Field
         self.fields["base"].initial = DEFAULTS.base
 
     def spec(self) -> tuple[TrainingSpec, Selection]:
@@ -96,7 +98,7 @@ class ScoreForm(forms.Form):
         scorer = scorer or (data or {}).get("scorer", "")
         super().__init__(data, auto_id=f"id_score_{scorer}_%s", initial={"scorer": scorer})
         runs = trace_runs(project)
-        self.fields["run"].queryset = runs  # type: ignore[attr-defined]
+        self.fields["run"].queryset = runs  # type: ignore[attr-defined]  # the stubs type form fields as Field
         generation = runs.filter(kind=RunKind.GENERATION).first()
         self.fields["run"].initial = generation.pk if generation else None
 
@@ -105,7 +107,7 @@ class ScoreForm(forms.Form):
         return ScoringSpec(data["scorer"], data["threshold"]), Selection(ExportFilters(run=data["run"].pk if data["run"] else None))
 
 
-def _labelled_traces(project: Project, hidden: frozenset[str]) -> list[dict[str, Any]]:
+def _labelled_traces(project: Project, hidden: frozenset[str]) -> list[Mapping[str, Any]]:
     """How many traces carry labels of each source the person may see: what a training can learn from."""
     rows = Label.objects.filter(trace__project=project).exclude(source__in=hidden)
     return list(rows.values("source").annotate(traces=Count("trace", distinct=True)).order_by("-traces", "source"))
@@ -115,22 +117,23 @@ def _reject(form: forms.Form, rejected: RequestRejected) -> None:
     form.add_error(rejected.field if rejected.field in form.fields else None, rejected.message)
 
 
-def _start(request: HttpRequest, project: Project, form: TrainForm | ScoreForm) -> Run | None:
+def _start(request: SignedInRequest, project: Project, form: TrainForm | ScoreForm) -> Run | None:
     """Start the job of a valid form; None (the error shown on the form) when it is refused."""
     if not form.is_valid():
         return None
     try:
-        spec, selection = form.spec()
         if isinstance(form, TrainForm):
-            return do_start_training(project, spec, selection, user=request.user)  # type: ignore[arg-type]
-        return do_start_scoring(project, spec, selection, user=request.user)  # type: ignore[arg-type]
+            training, selection = form.spec()
+            return do_start_training(project, training, selection, user=request.user)
+        scoring, selection = form.spec()
+        return do_start_scoring(project, scoring, selection, user=request.user)
     except RequestRejected as rejected:
         _reject(form, rejected)
         return None
 
 
 @login_required
-def prm_list(request: HttpRequest, slug: str) -> HttpResponse:
+def prm_list(request: SignedInRequest, slug: str) -> HttpResponse:
     """The project's scorers with the training and scoring forms; a valid POST starts the job."""
     project = member_project(request, slug)
     can_start = access.can(project, request.user, access.Action.GENERATE)
@@ -139,7 +142,8 @@ def prm_list(request: HttpRequest, slug: str) -> HttpResponse:
         return HttpResponse("Your role does not allow starting PRM jobs.", status=403, content_type="text/plain")
     train = TrainForm(request.POST if method == "train" else None, project=project)
     posted_score = ScoreForm(request.POST, project=project) if method == "score" else None
-    run = _start(request, project, train if method == "train" else posted_score) if method in ("train", "score") else None  # type: ignore[arg-type]
+    posted = train if method == "train" else posted_score  # None unless a form was posted
+    run = _start(request, project, posted) if posted is not None else None
     if run is not None:
         return redirect("job-detail", slug=project.slug, pk=run.pk)
     scorers = usable_scorers(project)

@@ -73,7 +73,8 @@ from traces.templatetags.thinkscope import rating_text
 from traces.views.access import member_project
 from traces.views.forms import NamedSelect, TraceFilterForm, named_choices
 from traces.views.presenters import shown_span
-from traces.views.traces import CURSOR_PARAMS, HtmxHttpRequest, matching_traces
+from traces.views.requests import SignedInRequest
+from traces.views.traces import CURSOR_PARAMS, matching_traces
 
 ITEMS_PER_PAGE = 50
 
@@ -100,7 +101,7 @@ def labeling_url(queue: Queue, item: QueueItem) -> str:
 
 def filter_query(request: HttpRequest) -> dict[str, str]:
     """The trace-list filter of the request's query string (no cursor, no empty values), as a queue keeps it."""
-    return {name: value for name, value in request.GET.items() if value and name not in CURSOR_PARAMS}
+    return {name: value for name, value in request.GET.dict().items() if value and name not in CURSOR_PARAMS}
 
 
 # --- List and creation -----------------------------------------------------------------------------------
@@ -108,7 +109,7 @@ def filter_query(request: HttpRequest) -> dict[str, str]:
 
 @require_GET
 @login_required
-def queue_list(request: HttpRequest, slug: str) -> HttpResponse:
+def queue_list(request: SignedInRequest, slug: str) -> HttpResponse:
     """The project's queues, newest first, with their progress."""
     project = member_project(request, slug)
     queues = project_queues(project.pk)
@@ -138,7 +139,7 @@ class QueueForm(forms.Form):
     def __init__(self, data: Any, *, project: Project) -> None:
         super().__init__(data)
         sources = [source for source in label_sources(project) if source != HUMAN]
-        self.fields["gold_source"].choices = [("", "— no gold items"), *named_choices(sources)]  # type: ignore[attr-defined]
+        self.fields["gold_source"].choices = [("", "— no gold items"), *named_choices(sources)]  # type: ignore[attr-defined]  # the stubs type form fields as Field
 
     def spec(self) -> QueueSpec:
         data = self.cleaned_data
@@ -157,7 +158,7 @@ QUEUE_FIELDS = {"name", "overlap", "policy", "gold_source", "gold_count", "instr
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def queue_new(request: HttpRequest, slug: str) -> HttpResponse:
+def queue_new(request: SignedInRequest, slug: str) -> HttpResponse:
     """Make a queue from the trace-list filter in the query string (reviewers and owners)."""
     project = member_project(request, slug)
     allowed(request, project, access.Action.CREATE_QUEUE)
@@ -171,7 +172,7 @@ def queue_new(request: HttpRequest, slug: str) -> HttpResponse:
                 request.user,
                 form.spec(),
                 matching_traces(project, filters, hidden),
-                filter_query(request),  # type: ignore[arg-type]
+                filter_query(request),
             )
         except QueueError as refused:
             field, _, message = str(refused).partition(": ")
@@ -194,7 +195,7 @@ def queue_new(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_GET
 @login_required
-def queue_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def queue_detail(request: SignedInRequest, slug: str, pk: int) -> HttpResponse:
     """The queue's items (paginated), progress and per-annotator table, and the person's item in progress
     with its labeling page and its skip button (a trace whose page cannot be used can still be skipped)."""
     project, queue = queue_target(request, slug, pk, access.Action.READ)
@@ -209,7 +210,7 @@ def queue_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         "annotators": annotator_progress(queue),
         "is_reviewer": is_reviewer,
         "can_label": can_label,
-        "current": current_assignment(queue, request.user) if can_label else None,  # type: ignore[arg-type]
+        "current": current_assignment(queue, request.user) if can_label else None,
         "can_manage": access.can(project, request.user, access.Action.MANAGE),
     }
     return render(request, "traces/queue_detail.html", context)
@@ -217,14 +218,14 @@ def queue_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def queue_next(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def queue_next(request: SignedInRequest, slug: str, pk: int) -> HttpResponse:
     """Hand the person their next item and open it; back to the queue when nothing is left for them."""
     _, queue = queue_target(request, slug, pk, access.Action.LABEL)
     return go_to_next(request, queue)
 
 
-def go_to_next(request: HttpRequest, queue: Queue) -> HttpResponse:
-    item = next_item_for(queue, request.user)  # type: ignore[arg-type]
+def go_to_next(request: SignedInRequest, queue: Queue) -> HttpResponse:
+    item = next_item_for(queue, request.user)
     if item is None:
         closed = "" if queue.is_open else " (the queue is closed)"
         messages.info(request, f"Nothing left for you in “{queue.name}”{closed}. Thank you!")
@@ -233,7 +234,7 @@ def go_to_next(request: HttpRequest, queue: Queue) -> HttpResponse:
 
 
 def finish_item(
-    request: HttpRequest, slug: str, pk: int, item_pk: int, finish: Callable[..., object], done: str
+    request: SignedInRequest, slug: str, pk: int, item_pk: int, finish: Callable[..., object], done: str
 ) -> HttpResponse:
     """Submit or skip the person's item, then their next item; a refusal goes back to the item with its message."""
     _, queue = queue_target(request, slug, pk, access.Action.LABEL)
@@ -249,21 +250,21 @@ def finish_item(
 
 @require_POST
 @login_required
-def queue_item_submit(request: HttpRequest, slug: str, pk: int, item_pk: int) -> HttpResponse:
+def queue_item_submit(request: SignedInRequest, slug: str, pk: int, item_pk: int) -> HttpResponse:
     """Submit the person's labeling of the item (``n`` in queue context) and go to their next item."""
     return finish_item(request, slug, pk, item_pk, do_submit_item, "submitted")
 
 
 @require_POST
 @login_required
-def queue_item_skip(request: HttpRequest, slug: str, pk: int, item_pk: int) -> HttpResponse:
+def queue_item_skip(request: SignedInRequest, slug: str, pk: int, item_pk: int) -> HttpResponse:
     """Skip the item (others may take it) and go to the person's next item."""
     return finish_item(request, slug, pk, item_pk, do_skip_item, "skipped")
 
 
 @require_POST
 @login_required
-def queue_set_open(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def queue_set_open(request: SignedInRequest, slug: str, pk: int) -> HttpResponse:
     """Close the queue (no more hand-outs) or open it again (owners)."""
     _, queue = queue_target(request, slug, pk, access.Action.MANAGE)
     do_set_queue_open(queue, request.POST.get("open") == "1")
@@ -273,7 +274,7 @@ def queue_set_open(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 
 @require_GET
 @login_required
-def queue_agreement_page(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def queue_agreement_page(request: SignedInRequest, slug: str, pk: int) -> HttpResponse:
     """Agreement among the queue's annotators and against every automatic method the person may see."""
     project, queue = queue_target(request, slug, pk, access.Action.READ)
     agreement = queue_agreement(queue, access.hidden_sources(project, request.user))
@@ -286,7 +287,7 @@ def queue_agreement_page(request: HttpRequest, slug: str, pk: int) -> HttpRespon
 
 @require_GET
 @login_required
-def queue_adjudication(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def queue_adjudication(request: SignedInRequest, slug: str, pk: int) -> HttpResponse:
     """The queue's traces with two or more labelers, with how many steps they disagree on (reviewers)."""
     project, queue = queue_target(request, slug, pk, access.Action.ADJUDICATE)
     context = {"project": project, "queue": queue, "traces": traces_to_adjudicate(queue)}
@@ -300,7 +301,7 @@ class AdjudicationForm(forms.Form):
 
     def __init__(self, data: Any, *, trace: Trace) -> None:
         super().__init__(data)
-        self.fields["step"].queryset = current_steps(trace)  # type: ignore[attr-defined]
+        self.fields["step"].queryset = current_steps(trace)  # type: ignore[attr-defined]  # the stubs type form fields as Field
 
 
 def with_texts(trace: Trace, steps: list[StepVerdicts]) -> list[tuple[StepVerdicts, str]]:
@@ -315,7 +316,7 @@ def with_texts(trace: Trace, steps: list[StepVerdicts]) -> list[tuple[StepVerdic
 @vary_on_headers("HX-Request")
 @require_http_methods(["GET", "POST"])
 @login_required
-def adjudicate_trace(request: HtmxHttpRequest, slug: str, pk: int, trace_pk: int) -> HttpResponse:
+def adjudicate_trace(request: SignedInRequest, slug: str, pk: int, trace_pk: int) -> HttpResponse:
     """Each labeler's values of the steps they disagree on, side by side; one click records the
     adjudicated value. A save made from an outdated page answers 409 and changes nothing."""
     project, queue = queue_target(request, slug, pk, access.Action.ADJUDICATE)
@@ -325,11 +326,11 @@ def adjudicate_trace(request: HtmxHttpRequest, slug: str, pk: int, trace_pk: int
     if request.method == "POST":
         form = AdjudicationForm(request.POST, trace=trace)
         if not form.is_valid():
-            notice, status = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()), 400
+            notice, status = "; ".join(f"{name}: {' '.join(map(str, errors))}" for name, errors in form.errors.items()), 400
         else:
             data = form.cleaned_data
             try:
-                do_adjudicate_step(request.user, trace, data["step"], data["value"], data["version"])  # type: ignore[arg-type]
+                do_adjudicate_step(request.user, trace, data["step"], data["value"], data["version"])
                 notice = f"Step {data['step'].index + 1}: adjudicated {rating_text(data['value'])}."
             except StaleAdjudication as stale:
                 notice, status = str(stale), 409

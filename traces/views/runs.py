@@ -50,7 +50,8 @@ from traces.queries.runs import project_runs
 from traces.views.access import member_project
 from traces.views.job_reports import display_status, job_report
 from traces.views.loss_chart import loss_chart
-from traces.views.traces import HtmxHttpRequest, wants_fragment
+from traces.views.requests import SignedInRequest
+from traces.views.traces import wants_fragment
 
 RUNS_PER_PAGE = 25
 
@@ -151,8 +152,8 @@ class GenerationForm(forms.Form):
         self.project = project
         self.starting = starting
         self.estimate: Estimate | None = None
-        self.fields["model"].queryset = generating_models(project)  # type: ignore[attr-defined]
-        self.fields["dataset"].choices = [  # type: ignore[attr-defined]
+        self.fields["model"].queryset = generating_models(project)  # type: ignore[attr-defined]  # the stubs type form fields as Field
+        self.fields["dataset"].choices = [  # type: ignore[attr-defined]  # the stubs type form fields as Field
             ("", "All problems"),
             *((source, f"{source or '(no source)'} — {count} problems") for source, count in problem_sources(project)),
         ]
@@ -204,7 +205,7 @@ class GenerationForm(forms.Form):
 
 
 @login_required
-def run_list(request: HttpRequest, slug: str) -> HttpResponse:
+def run_list(request: SignedInRequest, slug: str) -> HttpResponse:
     """Every job of the project, newest first, a page at a time; ``?kind=`` keeps one kind."""
     project = member_project(request, slug)
     kind = request.GET.get("kind", "")
@@ -224,14 +225,14 @@ def run_list(request: HttpRequest, slug: str) -> HttpResponse:
 
 @vary_on_headers("HX-Request")
 @login_required
-def run_form(request: HttpRequest, slug: str) -> HttpResponse:
+def run_form(request: SignedInRequest, slug: str) -> HttpResponse:
     """The generation form; a valid POST starts the run and redirects to its job page; an htmx GET
     with the form's fields gets the ``estimate`` fragment."""
     project = member_project(request, slug)
     if not access.can(project, request.user, access.Action.GENERATE):
         context = {"project": project, "forbidden": f"your role in '{project.slug}' does not allow starting runs"}
         return render(request, "traces/run_form.html", context, status=403)
-    if request.method != "POST" and wants_fragment(request):  # type: ignore[arg-type]
+    if request.method != "POST" and wants_fragment(request):
         estimating = GenerationForm(request.GET, project=project)
         estimating.is_valid()
         context = {"project": project, "estimate": estimating.estimate, "confirmed": estimating.confirmed}
@@ -247,13 +248,13 @@ def run_form(request: HttpRequest, slug: str) -> HttpResponse:
                 data["selected"],
                 data["params"],
                 name=data["name"],
-                user=request.user,  # type: ignore[arg-type]
+                user=request.user,
             )
         except GenerationError as error:
             form.reject(error)
         else:
             return redirect("job-detail", slug=project.slug, pk=run.pk)
-    has_models = form.fields["model"].queryset.exists()  # type: ignore[attr-defined]
+    has_models = form.fields["model"].queryset.exists()  # type: ignore[attr-defined]  # the stubs type form fields as Field
     context = {
         "project": project,
         "form": form,
@@ -280,7 +281,7 @@ def run_of(request: HttpRequest, slug: str, pk: int) -> Run:
 
 @vary_on_headers("HX-Request")
 @login_required
-def run_detail(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
+def run_detail(request: SignedInRequest, slug: str, pk: int) -> HttpResponse:
     """A job's page; htmx polls get its ``progress`` fragment. Exports keep their own page (files)."""
     run = run_of(request, slug, pk)
     if run.kind == RunKind.EXPORT:
@@ -305,14 +306,14 @@ def run_detail(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def run_cancel(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def run_cancel(request: SignedInRequest, slug: str, pk: int) -> HttpResponse:
     """Cancel a queued or running job (reviewers and owners)."""
     return _control(request, slug, pk, do_cancel_run)
 
 
 @require_POST
 @login_required
-def run_resume(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def run_resume(request: SignedInRequest, slug: str, pk: int) -> HttpResponse:
     """Resume a cancelled or failed generation run where it stopped, or an import's stopped analysis
     (reviewers and owners)."""
     return _control(request, slug, pk, do_resume)

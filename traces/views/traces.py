@@ -18,7 +18,6 @@ from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.middleware import HtmxDetails
 
 from traces import access
 from traces.models import Project, Trace
@@ -36,6 +35,7 @@ from traces.views.presenters import (
     markers_of,
     trace_scores,
 )
+from traces.views.requests import HtmxHttpRequest, SignedInRequest
 from traces.views.timing import generation_time
 from traces.views.windows import TraceWindow, WindowForm, bad_window, text_piece, viewer_rows, viewer_window
 
@@ -43,12 +43,6 @@ PAGE_SIZE = 50
 
 #: The id of the "Load more" row; an htmx request aimed at it gets the next page's rows only.
 LOAD_MORE_TARGET = "load-more"
-
-
-class HtmxHttpRequest(HttpRequest):
-    """A request that passed django-htmx's middleware (the type django-htmx's docs suggest)."""
-
-    htmx: HtmxDetails
 
 
 @dataclass(frozen=True)
@@ -89,7 +83,7 @@ def with_cursor(query: QueryDict, cursor: dict[str, str]) -> str:
 def cursor_after(trace: Trace, by_score: bool) -> dict[str, str]:
     """The cursor of the page after ``trace``: its id, and its score value in a score order."""
     if by_score:
-        return {"after": str(trace.pk), "after_value": repr(trace.score_value)}  # type: ignore[attr-defined]
+        return {"after": str(trace.pk), "after_value": repr(trace.score_value)}  # type: ignore[attr-defined]  # the list query's annotation
     return {"after": str(trace.pk)}
 
 
@@ -128,7 +122,7 @@ def trace_page(project: Project, form: TraceFilterForm, query: QueryDict, hidden
 
 @vary_on_headers("HX-Request", "HX-Target")
 @login_required
-def trace_list(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+def trace_list(request: SignedInRequest, slug: str) -> HttpResponse:
     """The project's traces, filtered and paginated; htmx requests get a fragment only."""
     project = member_project(request, slug)
     form = TraceFilterForm(request.GET, project=project)
@@ -148,7 +142,7 @@ def trace_list(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 
 @vary_on_headers("HX-Request")
 @login_required
-def trace_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def trace_detail(request: SignedInRequest, slug: str, pk: int) -> HttpResponse:
     """One trace: problem, answers, counts, analysis badges, and a window of its marked steps with labels
     from every source (``traces.views.windows``); asked for more steps or the rest of a text, that alone."""
     project = member_project(request, slug)

@@ -487,7 +487,7 @@ def rest_or_none(piece: TextPiece | None) -> TextRest | None:
 
 def bad_window(asked: forms.Form) -> HttpResponse:
     """400 naming what is wrong with a request's window parameters."""
-    errors = "; ".join(f"{name}: {' '.join(messages)}" for name, messages in asked.errors.items())
+    errors = "; ".join(f"{name}: {' '.join(map(str, messages))}" for name, messages in asked.errors.items())
     return HttpResponseBadRequest(errors, content_type="text/plain; charset=utf-8")
 
 

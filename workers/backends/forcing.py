@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from traces.analysis.think import split_think
+from traces.analysis.think import ThinkFormat, split_think
 from traces.backends import ChatPrompt, Completion, FinishReason, ProgressCallback, SamplingParams
 
 #: Opens the assistant turn: the thinking phase continues from here.
@@ -33,7 +33,7 @@ THINK_STOP = "</think>"
 #: s1 appends "Final Answer:"; a sentence that answer extraction reads ("the answer is …", docs/concepts.md §3.2).
 ANSWER_CUE = "The final answer is"
 #: The think delimiters of a budget-forced completion (``LanguageModel.think_format``).
-FORCED_THINK_FORMAT = "think_tags"
+FORCED_THINK_FORMAT: ThinkFormat = "think_tags"
 
 ThinkEnd = Literal["closed", "ended", "budget"]
 

@@ -45,7 +45,8 @@ class PrmModel:
         self.version = scorer.version or hashlib.sha256((folder / "config.json").read_bytes()).hexdigest()[:12]
         self.tokenizer = AutoTokenizer.from_pretrained(folder)
         loader = AutoModelForCausalLM if scorer.layout.convention == STEP_TAG else AutoModelForTokenClassification
-        self.model = loader.from_pretrained(folder, dtype=torch.float32).to(scorer.device).eval()
+        # transformers' decorator on PreTrainedModel.to types it as the unbound function (self first).
+        self.model = loader.from_pretrained(folder, dtype=torch.float32).to(scorer.device).eval()  # type: ignore[arg-type]
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         self.answer_ids = [self._token(scorer.positive), self._token(scorer.negative)]
 

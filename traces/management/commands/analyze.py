@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.models import QuerySet
 from tqdm import tqdm
 
 from traces.actions.analysis import analyze_traces, needing_analysis
@@ -39,7 +40,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         project = project_or_error(options["project"])
-        traces = Trace.objects.filter(project=project)
+        traces: QuerySet[Trace] = Trace.objects.filter(project=project)
         if options["since"]:
             traces = traces.filter(created_at__gte=options["since"])
         if not options["all"]:

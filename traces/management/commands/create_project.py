@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -35,7 +35,7 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Created project '{project.slug}' ({project.name}) owned by {owner}."))
 
 
-def _user(username: str) -> AbstractBaseUser:
+def _user(username: str) -> User:
     """The user called ``username``; else a CommandError saying how to create one."""
     user_model = get_user_model()
     try:

@@ -102,7 +102,7 @@ class Command(BaseCommand):
             raise CommandError(f"Import stopped: the database connection was lost ({error}). See run {run.pk}.") from None
 
     @staticmethod
-    def _advance(bar: tqdm, run: Run, count: int) -> None:  # type: ignore[type-arg]
+    def _advance(bar: tqdm, run: Run, count: int) -> None:
         """The analysis bar: its total is known once the traces are committed."""
         bar.total = run.report["analysis"]["total"]
         bar.update(count)

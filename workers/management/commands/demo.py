@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from tqdm import tqdm
@@ -170,13 +170,13 @@ class Command(BaseCommand):
         self._demo_team(project, run, user)
         self.stdout.write(f"Log in at {login_url()} as {USERNAME} / {password}")
 
-    def _demo_user(self, username: str, password: str) -> AbstractBaseUser:
+    def _demo_user(self, username: str, password: str) -> User:
         user, changed = do_demo_user(password, username)
         if changed:
             self.stdout.write(f"Demo user '{username}' set to the password saved in {password_file(username)}.")
         return user
 
-    def _demo_team(self, project: Project, run: Run, owner: AbstractBaseUser) -> None:
+    def _demo_team(self, project: Project, run: Run, owner: User) -> None:
         """The demo annotators, as members of the project with the queue they worked; prints their logins."""
         passwords = {name: demo_password(password_file(name)) for name in ANNOTATORS}
         annotators = [self._demo_user(name, password) for name, password in passwords.items()]

@@ -121,7 +121,7 @@ class Command(BaseCommand):
                 run.refresh_from_db()
                 bar.update(run.progress_done - bar.n)
 
-    def _bar(self, run: Run, verbosity: int) -> tqdm:  # type: ignore[type-arg]
+    def _bar(self, run: Run, verbosity: int) -> tqdm:
         return tqdm(
             total=run.progress_total, unit="trace", desc=f"Run {run.pk}", file=sys.stderr, disable=verbosity == 0
         )

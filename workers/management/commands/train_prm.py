@@ -9,6 +9,7 @@ nothing. The base model is an endpoint the operator declared (``--base``, defaul
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -17,7 +18,14 @@ from app.endpoints import EMBEDDED
 from traces.actions.auto_labels import Selection
 from traces.actions.exports import ExportFilters, RequestRejected, build_policy
 from traces.actions.generation import do_cancel_run
-from traces.actions.prm_training import DEFAULT_POLICY, TrainingSpec, do_start_training, run_prm_training
+from traces.actions.prm_training import (
+    DEFAULT_POLICY,
+    TrainingRequest,
+    TrainingSpec,
+    TrainOutcome,
+    do_start_training,
+    run_prm_training,
+)
 from traces.actions.runs import fail_run
 from traces.exports.policy import AfterError, Neutral
 from traces.management.projects import add_filter_arguments, project_or_error
@@ -70,7 +78,9 @@ class Command(BaseCommand):
         from workers.prm.training import train_prm  # imports torch
         from workers.tasks.prm import base_folder
 
-        def train(request, on_loss, should_stop):  # type: ignore[no-untyped-def]
+        def train(
+            request: TrainingRequest, on_loss: Callable[[int, float], None], should_stop: Callable[[], bool]
+        ) -> TrainOutcome:
             def log(step: int, loss: float) -> None:
                 on_loss(step, loss)
                 self.stdout.write(f"step {step}/{run.progress_total}: loss {loss:.4f}")
