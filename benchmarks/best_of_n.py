@@ -30,7 +30,7 @@ from pathlib import Path
 from import_throughput import setup_django
 
 
-def seed(traces: int, samples: int):  # type: ignore[no-untyped-def]
+def seed(traces: int, samples: int):
     """The project (one model, one run) and its viewer; rows written by set-based SQL."""
     from django.contrib.auth import get_user_model
     from django.db import connection

@@ -48,7 +48,7 @@ SCORES = {
 }
 
 
-def seed(traces: int, models: int, samples: int):  # type: ignore[no-untyped-def]
+def seed(traces: int, models: int, samples: int):
     """The project and its member; rows written by set-based SQL."""
     from django.contrib.auth import get_user_model
     from django.db import connection
@@ -114,7 +114,7 @@ def seed(traces: int, models: int, samples: int):  # type: ignore[no-untyped-def
     return project, user, problems
 
 
-def seeded(traces: int, models: int, samples: int):  # type: ignore[no-untyped-def]
+def seeded(traces: int, models: int, samples: int):
     """The newest project an earlier run seeded with these sizes, its viewer and problem count, or None."""
     from traces.models import LanguageModel, Problem, Project, Trace
 

@@ -34,7 +34,7 @@ from pathlib import Path
 from import_throughput import ROOT, setup_django
 
 
-def make_problems(project, count: int) -> list[int]:  # type: ignore[no-untyped-def]
+def make_problems(project, count: int) -> list[int]:
     from traces.models import Problem
     from traces.trace_builder import problem_hash
 
@@ -50,7 +50,7 @@ def make_problems(project, count: int) -> list[int]:  # type: ignore[no-untyped-
     return ids
 
 
-def raw_engine(model, problem_ids: list[int], params) -> tuple[int, float]:  # type: ignore[no-untyped-def]
+def raw_engine(model, problem_ids: list[int], params) -> tuple[int, float]:
     """(tokens, seconds) of calling the backend directly on the run's prompts, batch by batch."""
     from traces.actions.generation import PROMPTS_PER_BATCH
     from traces.generation import build_prompt
@@ -85,7 +85,7 @@ def start_worker(log: Path) -> subprocess.Popen[bytes]:
     return worker
 
 
-def run_to_the_end(project, model, problem_ids: list[int], params) -> tuple[int, float, float]:  # type: ignore[no-untyped-def]
+def run_to_the_end(project, model, problem_ids: list[int], params) -> tuple[int, float, float]:
     """(tokens, wall seconds, engine seconds) of a Run from its start until it succeeded and its
     traces are analysed; the engine seconds are those the worker spent inside ``backend.generate``."""
     from traces.actions.generation import do_start_generation

@@ -58,7 +58,7 @@ def parse_only(path: Path) -> float:
     started = time.perf_counter()
     with path.open(encoding="utf-8") as fp:
         for parsed in read_records(fp, get_parser("processbench")):
-            build_trace_fields(parsed)  # type: ignore[arg-type]
+            build_trace_fields(parsed)
     return time.perf_counter() - started
 
 

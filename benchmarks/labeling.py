@@ -57,7 +57,7 @@ def real_steps(count: int) -> list[str]:
     return [texts[i % len(texts)] for i in range(count)]
 
 
-def build_trace(step_count: int):  # type: ignore[no-untyped-def]
+def build_trace(step_count: int):
     """A project, an annotator and one imported trace of ``step_count`` steps with a suggestion on each."""
     from django.contrib.auth import get_user_model
 

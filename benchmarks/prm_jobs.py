@@ -35,7 +35,7 @@ from pathlib import Path
 from import_throughput import setup_django
 
 
-def seed(traces: int, steps: int):  # type: ignore[no-untyped-def]
+def seed(traces: int, steps: int):
     """A project with ``traces`` traces whose every step people labelled."""
     from django.contrib.auth import get_user_model
 
@@ -61,7 +61,7 @@ def seed(traces: int, steps: int):  # type: ignore[no-untyped-def]
     return project
 
 
-def score_side(project, scorer_name: str, rounds: int):  # type: ignore[no-untyped-def]
+def score_side(project, scorer_name: str, rounds: int):
     """Traces/s of the scoring job and of the raw model call, alternated ``rounds`` times."""
     import torch
 
@@ -112,7 +112,7 @@ def score_side(project, scorer_name: str, rounds: int):  # type: ignore[no-untyp
     return times
 
 
-def train_side(project, train_steps: int, rounds: int):  # type: ignore[no-untyped-def]
+def train_side(project, train_steps: int, rounds: int):
     """Optimizer steps/s of the training job and of a bare Trainer loop, alternated ``rounds`` times."""
     from traces.actions.auto_labels import Selection
     from traces.actions.prm_scorers import prm_dir

@@ -40,7 +40,7 @@ PAGES = ("trace-detail", "trace-label")
 MODELS = ("looping-model", "another-looping-model")
 
 
-def import_looping_traces(size: int, block: str, data_dir: Path):  # type: ignore[no-untyped-def]
+def import_looping_traces(size: int, block: str, data_dir: Path):
     """A project, its owner and the looping trace of each of ``MODELS``, imported with analysis;
     returns (project, user, trace ids)."""
     from django.contrib.auth import get_user_model
@@ -103,7 +103,7 @@ def main() -> None:
         urls["trace-compare"] = reverse("trace-compare", args=[project.slug]) + f"?traces={compared}"
         for name, url in urls.items():
             body = client.get(url).content
-            samples = timed(lambda _i, url=url: client.get(url), args.requests)  # type: ignore[misc]
+            samples = timed(lambda _i, url=url: client.get(url), args.requests)
             marks, loop_marks = body.count(b'class="mark '), len(re.findall(rb'class="mark [^"]*mark-loop', body))
             rows = len(re.findall(rb'<li class="step[ "]|<div class="cmp-cell[ "]', body))
             print(
@@ -115,7 +115,7 @@ def main() -> None:
             print_browser_times(client, urls)
 
 
-def print_first_error_answer(client, slug: str, trace_id: int, page: bytes) -> None:  # type: ignore[no-untyped-def]
+def print_first_error_answer(client, slug: str, trace_id: int, page: bytes) -> None:
     """Time the first-error key on the trace's last step (every label changes) and size its answer."""
     from django.urls import reverse
 
@@ -124,7 +124,7 @@ def print_first_error_answer(client, slug: str, trace_id: int, page: bytes) -> N
     last = Step.objects.filter(trace_id=trace_id).order_by("-index").first()
     numbers = [int(number) for number in re.findall(rb'<li class="step[^"]*" id="step-(\d+)"', page)]
     shown = ",".join(f"{number}-{number}" for number in numbers)
-    data = {"action": "first_error", "step": last.pk, "shown": shown}  # type: ignore[union-attr]
+    data = {"action": "first_error", "step": last.pk, "shown": shown}
     url = reverse("trace-label-step", args=[slug, trace_id])
     started = time.perf_counter()
     answer = client.post(url, data, HTTP_HX_REQUEST="true").content
@@ -133,7 +133,7 @@ def print_first_error_answer(client, slug: str, trace_id: int, page: bytes) -> N
     print(f"first-error key server {elapsed:8.1f} ms  answer {len(answer) / 1e6:6.3f} MB  label cells {cells:,}")
 
 
-def print_browser_times(client, urls: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+def print_browser_times(client, urls: dict[str, str]) -> None:
     """Serve the database on a live server thread and time each page in chromium."""
     from django.test.testcases import LiveServerThread, _StaticFilesHandler
 

@@ -157,7 +157,7 @@ def _judged(truth: dict[str, Any], parsed: ParsedTrace, thinking: str) -> Judged
         steps=[Span(step.char_start, step.char_end) for step in built.steps],
         finish_reason=parsed.finish_reason,
         reference=parsed.reference_answer or None,
-        answer_type=resolve_answer_type(parsed),  # type: ignore[arg-type]
+        answer_type=resolve_answer_type(parsed),
         problem=parsed.prompt,
     )
     report = analyze_trace(trace)
@@ -223,7 +223,7 @@ def measure(judged: Iterable[Judged]) -> Measures:
         if truth["final_correct"] is True:
             m.t_star_found.add((verdicts["t_star"] is None) == (truth["t_star_char"] is None), j.name)
         if verdicts["t_star"] is not None and j.truth_step is not None:
-            m.t_star_within_one.add(abs(int(verdicts["t_star"]) - j.truth_step) <= 1, j.name)  # type: ignore[arg-type]
+            m.t_star_within_one.add(abs(int(verdicts["t_star"]) - j.truth_step) <= 1, j.name)
         if verdicts["loop"]:
             m.loop_precision.add(truth["loop"] is True, j.name)
         if truth["loop"]:

@@ -33,22 +33,22 @@ def shared_data() -> Path:
 
 
 @pytest.fixture
-def make_user(django_user_model):  # type: ignore[no-untyped-def]
-    def make(username: str = "alice", password: str = "correct horse battery"):  # type: ignore[no-untyped-def]
+def make_user(django_user_model):
+    def make(username: str = "alice", password: str = "correct horse battery"):
         return django_user_model.objects.create_user(username=username, password=password)
 
     return make
 
 
 @pytest.fixture
-def project(db):  # type: ignore[no-untyped-def]
+def project(db):
     from traces.models import Project
 
     return Project.objects.create(name="Test project", slug="test")
 
 
 @pytest.fixture
-def owner(make_user, project):  # type: ignore[no-untyped-def]
+def owner(make_user, project):
     from traces.models import Membership, Role
 
     user = make_user("owner")
@@ -57,7 +57,7 @@ def owner(make_user, project):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def declare_endpoints(settings, tmp_path):  # type: ignore[no-untyped-def]
+def declare_endpoints(settings, tmp_path):
     """``declare(name={"backend": …, …}, …)``: the operator declares these endpoints beside
     ``embedded``, for this process (settings) and in a file; returns the environment that hands the
     file to a worker process (``start_workers(env=…)``)."""
@@ -79,7 +79,7 @@ def endpoint_table(name: str, table: dict[str, object]) -> str:
 
 
 @pytest.fixture
-def celery_worker_process(transactional_db, tmp_path):  # type: ignore[no-untyped-def]
+def celery_worker_process(transactional_db, tmp_path):
     """A real ``celery worker`` process on the configured broker, reading and writing the test database.
 
     The broker is whatever settings choose (Redis when ``REDIS_URL`` is set, as ``scripts/test`` does
@@ -94,7 +94,7 @@ def celery_worker_process(transactional_db, tmp_path):  # type: ignore[no-untype
 
 
 @pytest.fixture
-def start_workers(transactional_db, tmp_path):  # type: ignore[no-untyped-def]
+def start_workers(transactional_db, tmp_path):
     """``start(env=None, purge=True)``: start a worker process (with extra environment), as many
     times as a test needs (a crash test kills one and starts another); all are stopped at the end."""
     workers: list[subprocess.Popen[bytes]] = []
@@ -167,12 +167,12 @@ def purge_queues() -> None:
 
 
 @pytest.fixture
-def wait_for():  # type: ignore[no-untyped-def]
+def wait_for():
     """``wait_for(predicate, timeout)``: poll until ``predicate()`` is truthy, else fail the test."""
     return poll_until
 
 
-def poll_until(predicate, timeout: float = 120, interval: float = 0.25):  # type: ignore[no-untyped-def]
+def poll_until(predicate, timeout: float = 120, interval: float = 0.25):
     """Poll ``predicate`` until it returns a truthy value; fail the test with its last value otherwise."""
     deadline = time.monotonic() + timeout
     while True:
@@ -185,7 +185,7 @@ def poll_until(predicate, timeout: float = 120, interval: float = 0.25):  # type
 
 
 @pytest.fixture
-def eager_celery():  # type: ignore[no-untyped-def]
+def eager_celery():
     """Run Celery tasks inline, in the test's own process and transaction."""
     from app.celery import celery_app
 

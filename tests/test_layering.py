@@ -61,7 +61,7 @@ def test_an_unknown_task_is_refused() -> None:
 
 
 @pytest.mark.django_db
-def test_a_task_queued_by_name_runs_inline_when_eager(eager_celery) -> None:  # type: ignore[no-untyped-def]
+def test_a_task_queued_by_name_runs_inline_when_eager(eager_celery) -> None:
     project = Project.objects.create(slug="eager", name="Eager")
     run = Run.objects.create(project=project, kind=RunKind.IMPORT)
     parsed = ParsedTrace(line_no=0, prompt="What is 3 times 4?", text="3 times 4 is 12.\n\nThe answer is 12.",

@@ -114,7 +114,7 @@ class Stats:
 def log_in(base: str, username: str, stats: Stats) -> requests.Session:
     session = requests.Session()
     page = session.get(base + "/accounts/login/", timeout=30)
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)[1]  # type: ignore[index]
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)[1]
     start = time.perf_counter()
     answer = session.post(base + "/accounts/login/", {"username": username, "password": PASSWORD,
                           "csrfmiddlewaretoken": token}, headers={"Referer": base + "/accounts/login/"},

@@ -28,7 +28,7 @@ def allow_orm_beside_playwright(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def browser():  # type: ignore[no-untyped-def]
+def browser():
     """A headless chromium for one test, started and stopped inside it."""
     if not Path(CHROMIUM).exists():
         missing = f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium; `make test` does)"

@@ -55,7 +55,7 @@ SCROLL_TO_ROW = """([letter, row]) => {
 }"""
 
 
-def seed(shared_data: Path, user) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+def seed(shared_data: Path, user) -> tuple[int, int]:
     """The long Sky-T1 trace, the short one of the same problem, and a trace of another problem; analysed."""
     project = Project.objects.create(name="Compare", slug="cmp")
     Membership.objects.create(project=project, user=user, role=Role.ANNOTATOR)
@@ -84,14 +84,14 @@ def top_row(page: Page, letter: str) -> int:
     return top_rows(page, letter)[0]
 
 
-def wait_for_top_row(wait_for, page: Page, letter: str, row: int) -> None:  # type: ignore[no-untyped-def]
+def wait_for_top_row(wait_for, page: Page, letter: str, row: int) -> None:
     """Poll until the column's top cell holds ``row`` (page.wait_for_function would eval, which the CSP forbids)."""
     wait_for(lambda: top_rows(page, letter)[0] <= row <= top_rows(page, letter)[1], 10, 0.05)
 
 
 def test_compare_two_traces_scroll_in_sync_and_judge_them(
     live_server, browser, make_user, shared_data, artifacts, wait_for
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     user = make_user("judge", PASSWORD)
     long_id, short_id = seed(shared_data, user)
     page = browser.new_page(viewport={"width": 1360, "height": 900})
@@ -177,7 +177,7 @@ def test_compare_two_traces_scroll_in_sync_and_judge_them(
 
 def test_escape_leaves_the_reason_and_a_saved_preference_shows_after_reload(
     live_server, browser, make_user, shared_data, artifacts
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Esc leaves the reason box so that the next key judges; a reload shows the saved choice pressed
     and its reason in the box."""
     user = make_user("judge", PASSWORD)

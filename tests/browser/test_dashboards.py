@@ -28,7 +28,7 @@ PAINTED = """canvas => {
 }"""
 
 
-def logged_in_page(browser, live_server, user, viewport=(1400, 1000)) -> tuple[Page, list[str]]:  # type: ignore[no-untyped-def]
+def logged_in_page(browser, live_server, user, viewport=(1400, 1000)) -> tuple[Page, list[str]]:
     client = Client()
     client.force_login(user)
     context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
@@ -49,7 +49,7 @@ def assert_charts_drawn(page: Page) -> int:
     return canvases.count()
 
 
-def test_model_and_annotation_dashboards_draw_their_charts(live_server, browser, make_user, artifacts) -> None:  # type: ignore[no-untyped-def]
+def test_model_and_annotation_dashboards_draw_their_charts(live_server, browser, make_user, artifacts) -> None:
     user, second = make_user("viewer"), make_user("bob")
     project = Project.objects.create(name="Dashboard demo", slug="demo")
     Membership.objects.create(project=project, user=user, role=Role.OWNER)
@@ -82,7 +82,7 @@ def test_model_and_annotation_dashboards_draw_their_charts(live_server, browser,
     assert problems == []
 
 
-def test_an_empty_project_shows_an_empty_state(live_server, browser, make_user, artifacts) -> None:  # type: ignore[no-untyped-def]
+def test_an_empty_project_shows_an_empty_state(live_server, browser, make_user, artifacts) -> None:
     user = make_user("viewer")
     project = Project.objects.create(name="Empty", slug="empty")
     Membership.objects.create(project=project, user=user, role=Role.VIEWER)
@@ -106,7 +106,7 @@ SERIES = """canvas => {
 Y_TICKS = "canvas => Chart.getChart(canvas).scales.y.ticks.map(t => t.value)"
 
 
-def test_many_models_keep_apart_with_legends_outside_and_whole_counts(live_server, browser, make_user, artifacts) -> None:  # type: ignore[no-untyped-def]
+def test_many_models_keep_apart_with_legends_outside_and_whole_counts(live_server, browser, make_user, artifacts) -> None:
     """15 models: the 8 with the most traces are drawn, each in one colour of its own on every chart,
     with the legend under the plot; the others are a click away in the picker; count axes tick in
     whole numbers; the difficulty table fits its card and speaks only of the models that tried."""

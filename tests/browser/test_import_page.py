@@ -28,7 +28,7 @@ LINES = [
 ]  # fmt: skip
 
 
-def test_a_file_is_uploaded_previewed_and_imported(live_server, browser, make_user, artifacts, tmp_path, settings, eager_celery) -> None:  # type: ignore[no-untyped-def]
+def test_a_file_is_uploaded_previewed_and_imported(live_server, browser, make_user, artifacts, tmp_path, settings, eager_celery) -> None:
     settings.DATA_DIR = tmp_path
     project = Project.objects.create(name="Arithmetic", slug="arith")
     Membership.objects.create(project=project, user=make_user("lead", PASSWORD), role=Role.REVIEWER)

@@ -52,14 +52,14 @@ def store(project: Project, key: int) -> Trace:
     return Trace.objects.get(pk=store_traces(project, run, [parsed]).trace_ids[0])
 
 
-def log_in(page, url: str) -> None:  # type: ignore[no-untyped-def]
+def log_in(page, url: str) -> None:
     page.goto(url)
     page.fill("#id_username", "lead")
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
 
 
-def test_job_pages_read_their_reports_in_words(live_server, browser, make_user, artifacts, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_job_pages_read_their_reports_in_words(live_server, browser, make_user, artifacts, tmp_path) -> None:
     project = Project.objects.create(name="Reasoning evals", slug="evals")
     Membership.objects.create(project=project, user=make_user("lead", PASSWORD), role=Role.REVIEWER)
     traces = [store(project, key) for key in range(1, 4)]
@@ -115,7 +115,7 @@ def test_job_pages_read_their_reports_in_words(live_server, browser, make_user, 
     assert problems == [] and dialogs == []
 
 
-def test_the_generation_form_estimates_the_run_and_asks_to_confirm_a_long_one(live_server, browser, make_user, artifacts) -> None:  # type: ignore[no-untyped-def]
+def test_the_generation_form_estimates_the_run_and_asks_to_confirm_a_long_one(live_server, browser, make_user, artifacts) -> None:
     project = Project.objects.create(name="Reasoning evals", slug="evals")
     Membership.objects.create(project=project, user=make_user("lead", PASSWORD), role=Role.REVIEWER)
     for key in range(1, 41):
@@ -139,7 +139,7 @@ def test_the_generation_form_estimates_the_run_and_asks_to_confirm_a_long_one(li
     assert [problem for problem in problems if "400" not in problem] == [] and dialogs == []  # but the refusal
 
 
-def test_a_running_generation_shows_the_engines_batch_in_flight(live_server, browser, make_user, artifacts) -> None:  # type: ignore[no-untyped-def]
+def test_a_running_generation_shows_the_engines_batch_in_flight(live_server, browser, make_user, artifacts) -> None:
     project = Project.objects.create(name="Reasoning evals", slug="evals")
     Membership.objects.create(project=project, user=make_user("lead", PASSWORD), role=Role.REVIEWER)
     model = LanguageModel.objects.create(project=project, name="smol", backend="transformers", endpoint="embedded")

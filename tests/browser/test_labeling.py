@@ -30,7 +30,7 @@ PASSWORD = "correct horse battery"
 KEY_VALUES = {"3": 1, "2": 0, "1": -1}
 
 
-def erroneous_records(shared_data: Path, count: int) -> list[dict]:  # type: ignore[type-arg]
+def erroneous_records(shared_data: Path, count: int) -> list[dict]:
     """The first ``count`` records with an erroneous step after the first one and 4 to 8 steps."""
     records = []
     with (shared_data / PROCESSBENCH).open(encoding="utf-8") as fp:
@@ -50,7 +50,7 @@ def processbench_values(count: int, first_error: int) -> list[int | None]:
     return [1 if i < first_error else -1 if i == first_error else None for i in range(count)]
 
 
-def human_values(trace_id: int, user) -> list[int | None]:  # type: ignore[no-untyped-def]
+def human_values(trace_id: int, user) -> list[int | None]:
     steps = Step.objects.filter(trace_id=trace_id).order_by("index")
     labels = dict(Label.objects.filter(trace_id=trace_id, source=HUMAN, user=user).values_list("step_id", "value"))
     return [labels.get(step.pk) for step in steps]
@@ -66,7 +66,7 @@ def wait_until_saved(page: Page) -> None:
     expect(page.locator("#labeling[data-saving]")).to_have_count(0)
 
 
-def test_label_a_processbench_trace_by_keyboard_only(live_server, browser, make_user, shared_data, artifacts) -> None:  # type: ignore[no-untyped-def]
+def test_label_a_processbench_trace_by_keyboard_only(live_server, browser, make_user, shared_data, artifacts) -> None:
     user = make_user("ann", PASSWORD)
     project = Project.objects.create(name="Labeling", slug="lab")
     Membership.objects.create(project=project, user=user, role=Role.ANNOTATOR)

@@ -26,7 +26,7 @@ def dense_text() -> str:
     return f"<think>We need 3 + 4.\n\n{checks}\n\n{LOOP} {LOOP} {LOOP} {LOOP}\n\nSo it is 7.</think>The answer is 7."
 
 
-def seed_dense_trace(user) -> int:  # type: ignore[no-untyped-def]
+def seed_dense_trace(user) -> int:
     project = Project.objects.create(name="Dense marks", slug="dense")
     Membership.objects.create(project=project, user=user, role=Role.OWNER)
     run = Run.objects.create(project=project, kind=RunKind.IMPORT, name="dense.jsonl")
@@ -44,7 +44,7 @@ def open_as_reader(page: Page, url: str) -> None:
     page.wait_for_load_state("load")  # the deferred viewer script has run
 
 
-def test_one_mark_type_at_a_time_loops_only_when_dense(live_server, browser, make_user, artifacts) -> None:  # type: ignore[no-untyped-def]
+def test_one_mark_type_at_a_time_loops_only_when_dense(live_server, browser, make_user, artifacts) -> None:
     trace_id = seed_dense_trace(make_user("reader", PASSWORD))
     page = browser.new_page(viewport={"width": 1440, "height": 900})
     errors: list[str] = []

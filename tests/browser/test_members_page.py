@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "correct horse battery"
 
 
-def signed_in(browser: Browser, live_server, username: str, path: str) -> Page:  # type: ignore[no-untyped-def]
+def signed_in(browser: Browser, live_server, username: str, path: str) -> Page:
     page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
     page.goto(live_server.url + path)
     page.fill("#id_username", username)
@@ -29,7 +29,7 @@ def signed_in(browser: Browser, live_server, username: str, path: str) -> Page: 
     return page
 
 
-def test_an_owner_adds_a_teammate_and_changes_their_role(live_server, browser, make_user, artifacts) -> None:  # type: ignore[no-untyped-def]
+def test_an_owner_adds_a_teammate_and_changes_their_role(live_server, browser, make_user, artifacts) -> None:
     project = Project.objects.create(name="Reasoning evals", slug="evals")
     for name, role in (("olga", Role.OWNER), ("rui", Role.REVIEWER), ("ann", Role.ANNOTATOR)):
         user = make_user(name, PASSWORD)

@@ -55,7 +55,7 @@ def shoot(page: Page, artifacts: Path, name: str) -> None:
     page.screenshot(path=str(artifacts / f"prm-{name}.png"), full_page=True)
 
 
-def test_label_train_score_evaluate_and_compare_in_the_browser(  # type: ignore[no-untyped-def]
+def test_label_train_score_evaluate_and_compare_in_the_browser(
     live_server, browser, make_user, artifacts, start_workers
 ) -> None:
     project = Project.objects.create(name="PRM flow", slug="prm-flow")

@@ -43,7 +43,7 @@ PROCESSBENCH = Path("processbench") / "gsm8k.jsonl"
 PASSWORD = "correct horse battery"
 
 
-def short_records(shared_data: Path, count: int) -> list[dict]:  # type: ignore[type-arg]
+def short_records(shared_data: Path, count: int) -> list[dict]:
     records = []
     with (shared_data / PROCESSBENCH).open(encoding="utf-8") as fp:
         for line in fp:
@@ -55,7 +55,7 @@ def short_records(shared_data: Path, count: int) -> list[dict]:  # type: ignore[
     raise AssertionError(f"{PROCESSBENCH} has fewer than {count} such records")
 
 
-def log_in(browser: Browser, live_server, name: str, path: str) -> Page:  # type: ignore[no-untyped-def]
+def log_in(browser: Browser, live_server, name: str, path: str) -> Page:
     """A page in a browser context of its own, logged in as ``name``, at ``path``."""
     page = browser.new_context(viewport={"width": 1360, "height": 900}).new_page()
     page.goto(live_server.url + path)
@@ -69,7 +69,7 @@ def labeling_heading(item: QueueItem) -> str:
     return f"Label trace #{item.trace_id}"
 
 
-def test_three_annotators_work_a_queue_of_overlap_two_and_a_reviewer_adjudicates(  # type: ignore[no-untyped-def]
+def test_three_annotators_work_a_queue_of_overlap_two_and_a_reviewer_adjudicates(
     live_server, browser, make_user, shared_data, artifacts
 ) -> None:
     project = Project.objects.create(name="Queue test", slug="qs")

@@ -59,7 +59,7 @@ def record(prompt: str, completion: str, model: str = "model-a") -> dict[str, st
     return {"prompt": prompt, "completion": completion, "reference_answer": "1", "model": model}
 
 
-def log_in(browser: Browser, live_server, username: str) -> Page:  # type: ignore[no-untyped-def]
+def log_in(browser: Browser, live_server, username: str) -> Page:
     page = browser.new_page(viewport={"width": 1360, "height": 900})
     page.goto(live_server.url + reverse("login"))
     page.fill("#id_username", username)
@@ -77,14 +77,14 @@ def open_settled(page: Page, url: str) -> None:
 
 
 @pytest.fixture
-def owner(make_user):  # type: ignore[no-untyped-def]
+def owner(make_user):
     user = make_user("owner", PASSWORD)
     project = Project.objects.create(name="Budgets", slug=SLUG)
     Membership.objects.create(project=project, user=user, role=Role.OWNER)
     return user
 
 
-def test_nested_latex_is_shown_as_text_on_the_viewer_and_the_labeling_page(  # type: ignore[no-untyped-def]
+def test_nested_latex_is_shown_as_text_on_the_viewer_and_the_labeling_page(
     live_server, browser, owner, tmp_path, artifacts
 ) -> None:
     (trace_id,) = import_records(
@@ -106,7 +106,7 @@ def test_nested_latex_is_shown_as_text_on_the_viewer_and_the_labeling_page(  # t
     assert problems == [] and dialogs == []
 
 
-def test_the_item_in_progress_can_be_skipped_from_the_queue_page(  # type: ignore[no-untyped-def]
+def test_the_item_in_progress_can_be_skipped_from_the_queue_page(
     live_server, browser, owner, make_user, tmp_path, artifacts
 ) -> None:
     annotator = make_user("ann", PASSWORD)
@@ -175,7 +175,7 @@ def words_of(text: str) -> str:
     return FORMULA.sub("", text)
 
 
-def test_a_1mb_looping_trace_shows_its_loop_collapsed_in_bounded_pages(  # type: ignore[no-untyped-def]
+def test_a_1mb_looping_trace_shows_its_loop_collapsed_in_bounded_pages(
     live_server, browser, owner, tmp_path, artifacts
 ) -> None:
     (trace_id,) = import_records(tmp_path, [looping_record(1_000_000)])
@@ -232,7 +232,7 @@ def test_a_1mb_looping_trace_shows_its_loop_collapsed_in_bounded_pages(  # type:
     expect(loop_row).to_contain_text(f"The next {repeats - KEEP_REPEATS:,} repeats of this block are collapsed")
     centre(loop_row)
     page.screenshot(path=str(artifacts / "budget-loop-labeling.png"))
-    first_hidden = int(loop_row.get_attribute("data-hidden-steps").split("-")[0])  # type: ignore[union-attr]
+    first_hidden = int(loop_row.get_attribute("data-hidden-steps").split("-")[0])
     loop_row.get_by_role("button").click()
     first_loaded = page.locator(f"#step-{first_hidden}")
     expect(first_loaded).to_be_attached()
@@ -254,7 +254,7 @@ def shows_row(page: Page, letter: str, row: int) -> bool:
     return first <= row <= last
 
 
-def test_the_comparison_of_two_1mb_looping_traces_is_bounded_and_scrolls_together(  # type: ignore[no-untyped-def]
+def test_the_comparison_of_two_1mb_looping_traces_is_bounded_and_scrolls_together(
     live_server, browser, owner, tmp_path, artifacts, wait_for
 ) -> None:
     # B thinks through 300 paragraphs of its own before it loops, so its t* comes ~300 steps after A's.
@@ -324,7 +324,7 @@ ELEMENTS = """() => ({
 })"""
 
 
-def test_a_60_step_trace_keeps_a_few_elements_a_step_and_typesets_near_the_screen(  # type: ignore[no-untyped-def]
+def test_a_60_step_trace_keeps_a_few_elements_a_step_and_typesets_near_the_screen(
     live_server, browser, owner, tmp_path, shared_data, artifacts
 ) -> None:
     sky = sky_t1_record(shared_data, SKY_T1_60_STEPS_LINE)

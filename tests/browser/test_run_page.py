@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "correct horse battery"
 
 
-def test_the_job_page_follows_a_run_live_and_cancels_it(live_server, browser, make_user, artifacts) -> None:  # type: ignore[no-untyped-def]
+def test_the_job_page_follows_a_run_live_and_cancels_it(live_server, browser, make_user, artifacts) -> None:
     project = Project.objects.create(name="Live", slug="live")
     Membership.objects.create(project=project, user=make_user("lead", PASSWORD), role=Role.REVIEWER)
     model = LanguageModel.objects.create(project=project, name="smol <b>model</b>", backend="transformers", endpoint="embedded")

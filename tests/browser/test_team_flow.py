@@ -51,7 +51,7 @@ def short_processbench_file(shared_data: Path, folder: Path, count: int = 4) -> 
     return path
 
 
-def log_in(browser: Browser, live_server, username: str, password: str, path: str) -> Page:  # type: ignore[no-untyped-def]
+def log_in(browser: Browser, live_server, username: str, password: str, path: str) -> Page:
     page = browser.new_context(viewport=VIEWPORT).new_page()
     page.goto(live_server.url + path)
     page.fill("#id_username", username)
@@ -70,7 +70,7 @@ def current_trace_id(page: Page) -> int:
     return int(heading.removeprefix("Label trace #"))
 
 
-def test_owner_annotators_and_reviewer_go_from_members_to_export(  # type: ignore[no-untyped-def]
+def test_owner_annotators_and_reviewer_go_from_members_to_export(
     live_server, browser, make_user, shared_data, artifacts, tmp_path, settings, eager_celery
 ) -> None:
     settings.DATA_DIR = tmp_path

@@ -40,7 +40,7 @@ SETTLED = "() => !document.querySelector('.tex:not([data-tex]), .tex[data-tex=pe
 FILLERS = PAGE_SIZE + 2
 
 
-def sky_t1_record(shared_data: Path, wanted: int = SKY_T1_LINE) -> dict:  # type: ignore[type-arg]
+def sky_t1_record(shared_data: Path, wanted: int = SKY_T1_LINE) -> dict:
     with (shared_data / SKY_T1).open(encoding="utf-8") as fp:
         for number, line in enumerate(fp, start=1):
             if number == wanted:
@@ -48,7 +48,7 @@ def sky_t1_record(shared_data: Path, wanted: int = SKY_T1_LINE) -> dict:  # type
     raise AssertionError(f"{SKY_T1} has fewer than {wanted} lines")
 
 
-def seed(shared_data: Path, user) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def seed(shared_data: Path, user) -> dict[str, int]:
     """The demo project: fillers, a PRM800K trace, the Sky-T1 trace with labels from two sources, the XSS trace."""
     project = Project.objects.create(name="Browser demo", slug="demo")
     Membership.objects.create(project=project, user=user, role=Role.OWNER)
@@ -80,21 +80,21 @@ def watch(page: Page) -> tuple[list[str], list[str]]:
     problems: list[str] = []
     dialogs: list[str] = []
 
-    def on_console(message) -> None:  # type: ignore[no-untyped-def]
+    def on_console(message) -> None:
         if message.type == "error":
             problems.append(f"console: {message.text}")
 
-    def on_response(response) -> None:  # type: ignore[no-untyped-def]
+    def on_response(response) -> None:
         if response.status >= 400:
             problems.append(f"{response.status}: {response.url}")
 
-    def on_failed(request) -> None:  # type: ignore[no-untyped-def]
+    def on_failed(request) -> None:
         # A background request dropped by the page itself (an htmx poll in flight when a form
         # navigates away) shows a person nothing; any other failed request is a problem.
         if not (request.failure == "net::ERR_ABORTED" and request.resource_type in ("xhr", "fetch")):
             problems.append(f"failed: {request.url} {request.failure}")
 
-    def on_dialog(dialog) -> None:  # type: ignore[no-untyped-def]
+    def on_dialog(dialog) -> None:
         dialogs.append(dialog.message)
         dialog.dismiss()
 
@@ -110,7 +110,7 @@ def current_step(page: Page) -> str:
     return page.evaluate("document.activeElement && document.activeElement.id")
 
 
-def test_login_filter_open_and_read_a_trace(live_server, browser, make_user, shared_data, artifacts) -> None:  # type: ignore[no-untyped-def]
+def test_login_filter_open_and_read_a_trace(live_server, browser, make_user, shared_data, artifacts) -> None:
     user = make_user("reader", PASSWORD)
     ids = seed(shared_data, user)
     page = browser.new_page(viewport={"width": 1360, "height": 900})
@@ -187,7 +187,7 @@ def test_login_filter_open_and_read_a_trace(live_server, browser, make_user, sha
     assert problems == []
 
 
-def log_in(page: Page, live_server, url: str) -> None:  # type: ignore[no-untyped-def]
+def log_in(page: Page, live_server, url: str) -> None:
     """Open ``url`` through the login form as "reader"."""
     page.goto(live_server.url + url)
     page.fill("#id_username", "reader")
@@ -220,7 +220,7 @@ COUNT_FORMULAS_OF_PLAIN_TEXT = r"""(texts) => texts.map((text) => {
 })"""
 
 
-def test_analysis_marks_render_and_m_hides_them(live_server, browser, make_user, shared_data, artifacts) -> None:  # type: ignore[no-untyped-def]
+def test_analysis_marks_render_and_m_hides_them(live_server, browser, make_user, shared_data, artifacts) -> None:
     user = make_user("reader", PASSWORD)
     ids = seed(shared_data, user)
     project = Project.objects.get(slug="demo")

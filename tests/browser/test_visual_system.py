@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
 
 
-def seed(owner) -> tuple[Project, Run]:  # type: ignore[no-untyped-def]
+def seed(owner) -> tuple[Project, Run]:
     project = Project.objects.create(name="Visual", slug="visual")
     Membership.objects.create(project=project, user=owner, role=Role.OWNER)
     model = LanguageModel.objects.create(project=project, name="smol", backend="transformers", endpoint="embedded")
@@ -40,7 +40,7 @@ def seed(owner) -> tuple[Project, Run]:  # type: ignore[no-untyped-def]
     return project, runs[1]
 
 
-def open_page(browser, live_server, user) -> Page:  # type: ignore[no-untyped-def]
+def open_page(browser, live_server, user) -> Page:
     client = Client()
     client.force_login(user)
     context = browser.new_context(viewport={"width": 1440, "height": 900})
@@ -52,14 +52,14 @@ COLOURS = "badge => getComputedStyle(badge).backgroundColor + getComputedStyle(b
 
 
 def top_of(locator: Locator) -> int:
-    return round(locator.bounding_box()["y"])  # type: ignore[index]
+    return round(locator.bounding_box()["y"])
 
 
 def width_of(page: Page, selector: str) -> float:
-    return page.locator(selector).first.bounding_box()["width"]  # type: ignore[index]
+    return page.locator(selector).first.bounding_box()["width"]
 
 
-def test_work_pages_use_the_screen_with_one_visual_system(live_server, browser, make_user, artifacts) -> None:  # type: ignore[no-untyped-def]
+def test_work_pages_use_the_screen_with_one_visual_system(live_server, browser, make_user, artifacts) -> None:
     owner = make_user("lead")
     project, running = seed(owner)
     page = open_page(browser, live_server, owner)
@@ -74,11 +74,11 @@ def test_work_pages_use_the_screen_with_one_visual_system(live_server, browser, 
     assert header.evaluate("th => getComputedStyle(th).textTransform") == "none"
     assert header.evaluate("th => getComputedStyle(th).position") == "sticky"
     dates = page.locator("#run-table tbody tr td:last-child")
-    assert all(cell.bounding_box()["height"] < 40 for cell in dates.all()[:5]), "dates wrap"  # type: ignore[index]
+    assert all(cell.bounding_box()["height"] < 40 for cell in dates.all()[:5]), "dates wrap"
     page.screenshot(path=str(artifacts / "runs-list.png"))
     page.mouse.wheel(0, 900)
     page.wait_for_timeout(200)
-    assert header.bounding_box()["y"] <= 1, "the header does not stay at the top"  # type: ignore[index]
+    assert header.bounding_box()["y"] <= 1, "the header does not stay at the top"
     page.screenshot(path=str(artifacts / "runs-list-scrolled.png"))
 
     page.goto(live_server.url + reverse("job-detail", args=[project.slug, running.pk]))
@@ -87,7 +87,7 @@ def test_work_pages_use_the_screen_with_one_visual_system(live_server, browser, 
 
     page.goto(live_server.url + reverse("job-new", args=[project.slug]))
     number = page.locator("#job-new input[type=number]").first
-    assert number.bounding_box()["width"] <= 160, "a number gets a box as wide as the page"  # type: ignore[index]
+    assert number.bounding_box()["width"] <= 160, "a number gets a box as wide as the page"
     run_fields = page.locator("#job-new .field")
     assert len({top_of(f) for f in run_fields.all()}) < run_fields.count(), "every field on a row of its own"
     page.screenshot(path=str(artifacts / "run-form.png"), full_page=True)
@@ -99,17 +99,17 @@ def test_work_pages_use_the_screen_with_one_visual_system(live_server, browser, 
     page.goto(live_server.url + reverse("queue-new", args=[project.slug]))
     fields = page.locator("#queue-form .field:not(.field-actions):not(.field-textarea)")
     tops = [top_of(f) for f in fields.all()]
-    lefts = [round(f.bounding_box()["x"]) for f in fields.all()]  # type: ignore[index]
+    lefts = [round(f.bounding_box()["x"]) for f in fields.all()]
     assert len(set(tops)) < len(tops), "every field on a row of its own"
     row = [i for i, top in enumerate(tops) if top == tops[0]]
     assert len(row) > 1 and len({top_of(fields.nth(i).locator("input, select").first) for i in row}) == 1, "ragged row"
     assert min(lefts) == lefts[0]
-    assert page.locator("#queue-form input[type=number]").first.bounding_box()["width"] <= 160  # type: ignore[index]
+    assert page.locator("#queue-form input[type=number]").first.bounding_box()["width"] <= 160
     page.screenshot(path=str(artifacts / "queue-form.png"), full_page=True)
 
     for name in ("export-form", "auto-label-form"):
         page.goto(live_server.url + reverse(name, args=[project.slug]))
         for number in page.locator("form input[type=number]").all():
-            assert number.bounding_box()["width"] <= 160  # type: ignore[index]
+            assert number.bounding_box()["width"] <= 160
         page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
     assert problems == []

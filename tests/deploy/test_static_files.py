@@ -26,7 +26,7 @@ def stylesheet_url(client: Client) -> str:
     return found.group(1)
 
 
-def test_collected_files_are_hashed_compressed_and_cached_for_a_year(tmp_path: Path, settings) -> None:  # type: ignore[no-untyped-def]
+def test_collected_files_are_hashed_compressed_and_cached_for_a_year(tmp_path: Path, settings) -> None:
     settings.STATIC_ROOT = tmp_path / "staticfiles"
     call_command("collectstatic", "--noinput", verbosity=0)
 
@@ -45,7 +45,7 @@ def test_collected_files_are_hashed_compressed_and_cached_for_a_year(tmp_path: P
     assert fonts and all(re.search(r"\.[0-9a-f]{12}\.woff2$", font) for font in fonts)
 
 
-def test_before_collectstatic_pages_name_the_source_files(tmp_path: Path, settings) -> None:  # type: ignore[no-untyped-def]
+def test_before_collectstatic_pages_name_the_source_files(tmp_path: Path, settings) -> None:
     settings.STATIC_ROOT = tmp_path / "never-collected"
     settings.STATIC_ROOT.mkdir()
 

@@ -47,7 +47,7 @@ print(json.dumps({{"statuses": statuses, "loaded": loaded}}))
 """
 
 
-def seed(user, annotator) -> tuple[str, list[int]]:  # type: ignore[no-untyped-def]
+def seed(user, annotator) -> tuple[str, list[int]]:
     """A project with two analysed samples of one problem whose steps ``user`` and ``annotator``
     rated, and an automatic method too (so the annotation dashboard has agreement to compute)."""
     project = Project.objects.create(name="Web process", slug="web")
@@ -68,7 +68,7 @@ def seed(user, annotator) -> tuple[str, list[int]]:  # type: ignore[no-untyped-d
     return project.slug, ids
 
 
-def test_the_main_pages_never_import_the_scientific_stack(make_user) -> None:  # type: ignore[no-untyped-def]
+def test_the_main_pages_never_import_the_scientific_stack(make_user) -> None:
     user = make_user("reader")
     slug, (first, second) = seed(user, make_user("annotator"))
     urls = [

@@ -30,7 +30,7 @@ SAVES = 100
 VALUES = (1, -1, 0)
 
 
-def seed(make_user) -> tuple[Trace, list[Step]]:  # type: ignore[no-untyped-def]
+def seed(make_user) -> tuple[Trace, list[Step]]:
     project = Project.objects.create(name="Concurrent", slug="concurrent")
     for name in ("ann", "bea"):
         Membership.objects.create(project=project, user=make_user(name, PASSWORD), role=Role.ANNOTATOR)
@@ -42,12 +42,12 @@ def seed(make_user) -> tuple[Trace, list[Step]]:  # type: ignore[no-untyped-def]
     return trace, list(Step.objects.filter(trace=trace).order_by("index"))
 
 
-def session(live_server, username: str) -> requests.Session:  # type: ignore[no-untyped-def]
+def session(live_server, username: str) -> requests.Session:
     """Log in through the login form, as a browser does."""
     browser = requests.Session()
     login = live_server.url + reverse("login")
     page = browser.get(login, timeout=30)
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)[1]  # type: ignore[index]
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)[1]
     answer = browser.post(login, {"username": username, "password": PASSWORD, "csrfmiddlewaretoken": token},
                           headers={"Referer": login}, timeout=30, allow_redirects=False)  # fmt: skip
     assert answer.status_code == 302, answer.text[:300]
@@ -56,7 +56,7 @@ def session(live_server, username: str) -> requests.Session:  # type: ignore[no-
 
 def saver(
     live_server, browser: requests.Session, trace: Trace, step: Step, acknowledged: list[int], offset: int
-) -> Callable[[], None]:  # type: ignore[no-untyped-def]
+) -> Callable[[], None]:
     url = live_server.url + reverse("trace-label-step", args=[trace.project.slug, trace.pk])
 
     def save_many() -> None:
@@ -92,7 +92,7 @@ def my_value(username: str, step: Step) -> list[int | None]:
     return list(Label.objects.filter(step=step, source=HUMAN, user__username=username).values_list("value", flat=True))
 
 
-def test_two_people_on_different_and_same_steps(live_server, make_user) -> None:  # type: ignore[no-untyped-def]
+def test_two_people_on_different_and_same_steps(live_server, make_user) -> None:
     trace, steps = seed(make_user)
     ann, bea = session(live_server, "ann"), session(live_server, "bea")
     acks: dict[str, list[int]] = {"ann0": [], "bea1": [], "ann2": [], "bea2": []}
@@ -110,7 +110,7 @@ def test_two_people_on_different_and_same_steps(live_server, make_user) -> None:
     assert my_value("bea", steps[2]) == [acks["bea2"][-1]]
 
 
-def test_one_person_in_two_tabs_on_one_step(live_server, make_user) -> None:  # type: ignore[no-untyped-def]
+def test_one_person_in_two_tabs_on_one_step(live_server, make_user) -> None:
     trace, steps = seed(make_user)
     first, second = session(live_server, "ann"), session(live_server, "ann")
     acks: dict[str, list[int]] = {"first": [], "second": []}

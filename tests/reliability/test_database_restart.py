@@ -38,7 +38,7 @@ def kill_worker_connections() -> int:
         return int(cursor.fetchone()[0])
 
 
-def test_a_run_survives_its_workers_database_connection_dying(start_workers, wait_for, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_run_survives_its_workers_database_connection_dying(start_workers, wait_for, tmp_path) -> None:
     project = Project.objects.create(name="Restart", slug="restart")
     model = LanguageModel.objects.create(
         project=project, name="SmolLM2-135M-Instruct", backend="transformers", endpoint="embedded", system_prompt=DEFAULT_SYSTEM_PROMPT

@@ -29,7 +29,7 @@ def finished(run: Run) -> Run | None:
     return Run.objects.filter(pk=run.pk).exclude(status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).first()
 
 
-def test_an_export_killed_mid_way_completes_exactly_once(start_workers, wait_for) -> None:  # type: ignore[no-untyped-def]
+def test_an_export_killed_mid_way_completes_exactly_once(start_workers, wait_for) -> None:
     project = Project.objects.create(name="Crash export", slug="crash-export")
     run = Run.objects.create(project=project, kind=RunKind.IMPORT, name="big.jsonl")
     parsed = [

@@ -43,7 +43,7 @@ def assert_complete(run: Run, worker_log: Path) -> None:
     assert "Retry in 2s" in log and "OperationalError" in log
 
 
-def test_an_import_survives_its_workers_database_connection_dying(start_workers, wait_for, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_an_import_survives_its_workers_database_connection_dying(start_workers, wait_for, tmp_path: Path) -> None:
     project = Project.objects.create(name="Restart", slug="restart")
     start_workers({"PGAPPNAME": WORKER_APP})
     run = do_enqueue_import(project, write_traces(tmp_path / "big.jsonl"), "jsonl")
@@ -54,7 +54,7 @@ def test_an_import_survives_its_workers_database_connection_dying(start_workers,
     assert_complete(wait_for(lambda: settled(run), timeout=300), tmp_path / "worker-0.log")
 
 
-def test_an_interrupted_analysis_resumes_and_is_never_reported_done_early(start_workers, wait_for, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_an_interrupted_analysis_resumes_and_is_never_reported_done_early(start_workers, wait_for, tmp_path: Path) -> None:
     project = Project.objects.create(name="Restart", slug="restart")
     start_workers({"PGAPPNAME": WORKER_APP})
     run = do_enqueue_import(project, write_traces(tmp_path / "big.jsonl"), "jsonl")

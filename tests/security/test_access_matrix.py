@@ -254,7 +254,7 @@ class World:
 
 
 @pytest.fixture
-def world(django_user_model) -> Iterator[World]:  # type: ignore[no-untyped-def]
+def world(django_user_model) -> Iterator[World]:
     project = Project.objects.create(name=f"{SECRET} project", slug="secretive")
     run = Run.objects.create(project=project, kind=RunKind.IMPORT, name=f"{SECRET}.jsonl", status=RunStatus.SUCCEEDED)
     parsed = ParsedTrace(

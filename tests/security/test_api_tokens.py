@@ -22,7 +22,7 @@ def with_token(key: str) -> APIClient:
     return client
 
 
-def test_a_signed_in_person_issues_rotates_and_revokes_their_own_token(owner, make_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_signed_in_person_issues_rotates_and_revokes_their_own_token(owner, make_user) -> None:
     other_key = Token.objects.create(user=make_user("bob")).key
     browser = APIClient()
     browser.force_login(owner)
@@ -45,7 +45,7 @@ def test_the_endpoint_needs_a_signed_in_person() -> None:
     assert not Token.objects.exists()
 
 
-def test_the_command_issues_and_revokes(owner) -> None:  # type: ignore[no-untyped-def]
+def test_the_command_issues_and_revokes(owner) -> None:
     out = io.StringIO()
     call_command("api_token", "owner", stdout=out)
     key = out.getvalue().strip()
@@ -56,7 +56,7 @@ def test_the_command_issues_and_revokes(owner) -> None:  # type: ignore[no-untyp
         call_command("api_token", "nobody")
 
 
-def test_a_person_creates_rotates_and_revokes_their_token_in_the_ui(make_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_person_creates_rotates_and_revokes_their_token_in_the_ui(make_user) -> None:
     user = make_user("pipeline-owner")
     client = Client()
     client.force_login(user)

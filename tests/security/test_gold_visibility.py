@@ -141,8 +141,8 @@ def accept_key(client: Client, world: World, trace: Trace) -> str | None:
     """Press ``a`` on the first step outside the queue: the source the person's label was accepted from."""
     step = Step.objects.filter(segmentation_id=trace.current_segmentation_id).order_by("index").first()
     url = reverse("trace-label-step", args=[world.project.slug, trace.pk])
-    client.post(url, {"action": "accept", "step": step.pk})  # type: ignore[union-attr]
-    mine = Label.objects.filter(step=step, source=HUMAN, user__username=client.username).first()  # type: ignore[attr-defined]
+    client.post(url, {"action": "accept", "step": step.pk})
+    mine = Label.objects.filter(step=step, source=HUMAN, user__username=client.username).first()
     return mine.params["accepted"]["source"] if mine else None
 
 
@@ -217,7 +217,7 @@ SEES_GOLD = {Role.OWNER: True, Role.REVIEWER: True, Role.ANNOTATOR: False, Role.
 
 
 @pytest.fixture(autouse=True)
-def data_dir(settings, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
+def data_dir(settings, tmp_path: Path) -> Path:
     settings.DATA_DIR = tmp_path
     return tmp_path
 
@@ -225,7 +225,7 @@ def data_dir(settings, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("queue_open", [True, False], ids=["open queue", "closed queue"])
 @pytest.mark.parametrize("role", list(SEES_GOLD))
 @pytest.mark.parametrize("name", list(SURFACES))
-def test_gold_is_shown_to_reviewers_and_owners_only(project, name, role, queue_open) -> None:  # type: ignore[no-untyped-def]
+def test_gold_is_shown_to_reviewers_and_owners_only(project, name, role, queue_open) -> None:
     world = build_world(project, queue_open=queue_open)
     surface = SURFACES[name]
     expected = surface.shown if SEES_GOLD[role] else surface.hidden
@@ -234,7 +234,7 @@ def test_gold_is_shown_to_reviewers_and_owners_only(project, name, role, queue_o
         person = member(project, f"{role}-{trace.pk if trace else 'project'}", role)
         client = Client()
         client.force_login(person)
-        client.username = person.username  # type: ignore[attr-defined]
+        client.username = person.username
         return surface.probe(client, world, trace)
 
     if surface.per_trace:

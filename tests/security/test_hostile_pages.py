@@ -129,7 +129,7 @@ def visit(
         assert expected in text, f"{url}: {expected!r} is not shown as text"
 
 
-def test_no_payload_runs_on_any_page(live_server, browser, make_user, tmp_path, artifacts) -> None:  # type: ignore[no-untyped-def]
+def test_no_payload_runs_on_any_page(live_server, browser, make_user, tmp_path, artifacts) -> None:
     user = make_user("reader", PASSWORD)
     project = Project.objects.create(name="Hostile", slug=SLUG)
     Membership.objects.create(project=project, user=user, role=Role.OWNER)
@@ -170,7 +170,7 @@ def test_no_payload_runs_on_any_page(live_server, browser, make_user, tmp_path, 
     page.close()
 
 
-def test_the_huge_trace_is_served_escaped(client, make_user, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_huge_trace_is_served_escaped(client, make_user, tmp_path) -> None:
     """The 1 MB single-line trace imports; its viewer and labeling pages stay under 2 MB (a piece of each
     long text), and the rest of each text loads escaped, piece by piece, until the whole line is there.
     A stripped or unescaped tag would leave the text without its "<script>" (``whole_text`` strips tags)."""

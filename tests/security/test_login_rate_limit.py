@@ -17,7 +17,7 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(autouse=True)
-def fresh_counts(settings):  # type: ignore[no-untyped-def]
+def fresh_counts(settings):
     settings.LOGIN_FAILURE_LIMIT = 5
     caches[CACHE].clear()
     yield
@@ -28,7 +28,7 @@ def attempt(password: str, username: str = "alice", address: str = "10.0.0.1") -
     return Client(REMOTE_ADDR=address).post(reverse("login"), {"username": username, "password": password})
 
 
-def test_five_failures_lock_the_username_from_that_address(make_user) -> None:  # type: ignore[no-untyped-def]
+def test_five_failures_lock_the_username_from_that_address(make_user) -> None:
     make_user("alice", PASSWORD)
     for _ in range(5):
         assert attempt("wrong").status_code == 200  # the form again, with its error
@@ -38,7 +38,7 @@ def test_five_failures_lock_the_username_from_that_address(make_user) -> None:  
     assert "_auth_user_id" not in locked.wsgi_request.session
 
 
-def test_the_lock_is_per_username_and_address(make_user) -> None:  # type: ignore[no-untyped-def]
+def test_the_lock_is_per_username_and_address(make_user) -> None:
     make_user("alice", PASSWORD)
     make_user("bob", PASSWORD)
     for _ in range(5):
@@ -48,7 +48,7 @@ def test_the_lock_is_per_username_and_address(make_user) -> None:  # type: ignor
     assert attempt(PASSWORD, username="ALICE ").status_code == 429  # the same username, spelled otherwise
 
 
-def test_a_success_clears_the_count(make_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_success_clears_the_count(make_user) -> None:
     make_user("alice", PASSWORD)
     for _ in range(4):
         attempt("wrong")
@@ -58,7 +58,7 @@ def test_a_success_clears_the_count(make_user) -> None:  # type: ignore[no-untyp
     assert attempt(PASSWORD).status_code == 302
 
 
-def test_the_window_ends(make_user, settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_window_ends(make_user, settings, monkeypatch) -> None:
     make_user("alice", PASSWORD)
     settings.LOGIN_FAILURE_WINDOW = 600
     for _ in range(5):
@@ -74,7 +74,7 @@ def test_the_admin_signs_in_through_the_limited_login() -> None:
     assert response.status_code == 302 and response["Location"] == reverse("login") + "?next=/admin/"
 
 
-def test_the_lock_holds_for_every_spelling_that_signs_in_to_it(make_user) -> None:  # type: ignore[no-untyped-def]
+def test_the_lock_holds_for_every_spelling_that_signs_in_to_it(make_user) -> None:
     """Django's login form reads the username NFKC-normalised: full-width 'ａnnotator2' signs in as 'annotator2'."""
     make_user("annotator2", PASSWORD)
     for _ in range(5):

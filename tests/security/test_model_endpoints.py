@@ -34,13 +34,13 @@ def listener() -> Iterator[FakeOpenAIServer]:
 
 
 @pytest.fixture
-def attacker(owner, project: Project) -> APIClient:  # type: ignore[no-untyped-def]
+def attacker(owner, project: Project) -> APIClient:
     client = APIClient()
     client.force_login(owner)
     return client
 
 
-def register(client: APIClient, **fields: object):  # type: ignore[no-untyped-def]
+def register(client: APIClient, **fields: object):
     return client.post(reverse("languagemodel-list"), {"project": "test", "name": "mine", **fields}, format="json")
 
 
@@ -70,7 +70,7 @@ def test_a_model_cannot_name_an_address_or_a_key_variable(
 
 def test_the_workers_environment_never_reaches_a_server_a_project_named(
     attacker: APIClient, listener: FakeOpenAIServer, project: Project, declare_endpoints, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """A row shaped like the former URL-per-model API (as a database from before endpoints holds
     it) generates nothing; the operator's own endpoint at the same address gets only its own key."""
     monkeypatch.setenv("TEAM_KEY", TEAM_KEY)
@@ -105,7 +105,7 @@ def test_the_workers_environment_never_reaches_a_server_a_project_named(
 
 def test_an_endpoint_is_used_only_by_the_projects_it_is_opened_to(
     attacker: APIClient, project: Project, declare_endpoints
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     declare_endpoints(
         theirs={"backend": "openai", "base_url": "http://127.0.0.1:9/v1", "projects": ["another-team"]},
         ours={"backend": "openai", "base_url": "http://127.0.0.1:9/v1", "projects": ["test"], "models": ["qwq"]},
@@ -132,7 +132,7 @@ def test_an_endpoint_is_used_only_by_the_projects_it_is_opened_to(
 
 def test_loaded_backends_never_share_a_key_or_a_model_id(
     listener: FakeOpenAIServer, project: Project, declare_endpoints, make_user, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Two endpoints at one address, one with a key and one without, and two model ids on one
     endpoint, in two projects: every request carries its own endpoint's key and its own model id."""
     monkeypatch.setenv("TEAM_KEY", TEAM_KEY)

@@ -15,7 +15,7 @@ MESSAGE = b"Too many password reset requests for this email address. Try again i
 
 
 @pytest.fixture(autouse=True)
-def fresh_counts(settings):  # type: ignore[no-untyped-def]
+def fresh_counts(settings):
     settings.PASSWORD_RESET_LIMIT = 3
     settings.PASSWORD_RESET_WINDOW = 3600
     caches[CACHE].clear()
@@ -24,7 +24,7 @@ def fresh_counts(settings):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def alice(django_user_model):  # type: ignore[no-untyped-def]
+def alice(django_user_model):
     return django_user_model.objects.create_user("alice", "alice@example.com", "correct horse battery")
 
 
@@ -32,7 +32,7 @@ def request_reset(email: str, address: str = "10.0.0.1") -> object:
     return Client(REMOTE_ADDR=address).post(reverse("password_reset"), {"email": email})
 
 
-def test_requests_for_one_email_are_limited_from_any_address(alice, mailoutbox) -> None:  # type: ignore[no-untyped-def]
+def test_requests_for_one_email_are_limited_from_any_address(alice, mailoutbox) -> None:
     for n in range(3):
         assert request_reset("alice@example.com", address=f"10.0.0.{n}").status_code == 302
     refused = request_reset("ALICE@example.com ", address="10.0.0.9")  # the same mailbox, spelled otherwise
@@ -41,7 +41,7 @@ def test_requests_for_one_email_are_limited_from_any_address(alice, mailoutbox) 
     assert len(mailoutbox) == 3, "a refused request sends no mail"
 
 
-def test_requests_from_one_address_are_limited_for_any_email(alice, mailoutbox) -> None:  # type: ignore[no-untyped-def]
+def test_requests_from_one_address_are_limited_for_any_email(alice, mailoutbox) -> None:
     for n in range(3):
         assert request_reset(f"nobody{n}@example.com").status_code == 302
     refused = request_reset("alice@example.com")

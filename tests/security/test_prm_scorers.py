@@ -62,7 +62,7 @@ def test_each_mistake_names_the_scorer_and_the_key(table: dict[str, object], mes
 
 
 @pytest.mark.django_db
-def test_a_trained_prm_runs_on_its_base_endpoints_device_from_the_system_folder(project, declare_endpoints, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_trained_prm_runs_on_its_base_endpoints_device_from_the_system_folder(project, declare_endpoints, settings, tmp_path) -> None:
     settings.DATA_DIR = tmp_path
     declare_endpoints(**{"gpu-box": {"backend": "transformers", "path": "/models/smol", "device": "cuda"}})
     TrainedPrm.objects.create(project=project, name="mine", base_endpoint="gpu-box", folder="test-run7", version="v")
@@ -73,7 +73,7 @@ def test_a_trained_prm_runs_on_its_base_endpoints_device_from_the_system_folder(
 
 
 @pytest.mark.django_db
-def test_closed_scorers_and_endpoints_are_refused(project, declare_endpoints, settings) -> None:  # type: ignore[no-untyped-def]
+def test_closed_scorers_and_endpoints_are_refused(project, declare_endpoints, settings) -> None:
     from app.scorers import DeclaredScorer
 
     settings.PRM_SCORERS = {"theirs": DeclaredScorer(name="theirs", path="/m", convention="step_tag", projects=("other",))}
@@ -88,7 +88,7 @@ def test_closed_scorers_and_endpoints_are_refused(project, declare_endpoints, se
 
 
 @pytest.mark.django_db
-def test_the_api_keeps_no_path_or_device_a_tenant_sends(project, owner) -> None:  # type: ignore[no-untyped-def]
+def test_the_api_keeps_no_path_or_device_a_tenant_sends(project, owner) -> None:
     from traces.actions.store import store_traces
     from traces.formats.base import ParsedTrace
 

@@ -13,7 +13,7 @@ from traces.models import Project, Role
 pytestmark = pytest.mark.django_db
 
 
-def test_creates_the_project_with_its_owner(make_user) -> None:  # type: ignore[no-untyped-def]
+def test_creates_the_project_with_its_owner(make_user) -> None:
     alice = make_user("alice")
     out = StringIO()
     call_command("create_project", "team", "--name", "Team", "--owner", "alice", "--description", "Ours", stdout=out)
@@ -22,7 +22,7 @@ def test_creates_the_project_with_its_owner(make_user) -> None:  # type: ignore[
     assert "Created project 'team' (Team) owned by alice." in out.getvalue()
 
 
-def test_the_name_defaults_to_the_slug(make_user) -> None:  # type: ignore[no-untyped-def]
+def test_the_name_defaults_to_the_slug(make_user) -> None:
     make_user("alice")
     call_command("create_project", "team", "--owner", "alice", stdout=StringIO())
     assert Project.objects.get(slug="team").name == "team"
@@ -34,7 +34,7 @@ def test_an_unknown_owner_is_named_and_nothing_is_created() -> None:
     assert not Project.objects.exists()
 
 
-def test_a_taken_or_bad_slug_is_named(make_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_taken_or_bad_slug_is_named(make_user) -> None:
     make_user("alice")
     Project.objects.create(slug="team", name="Team")
     with pytest.raises(CommandError, match="slug: Project with this Slug already exists"):

@@ -73,7 +73,7 @@ def test_the_demo_user_gets_the_saved_password_back() -> None:
     assert changed and get_user_model().objects.get(username="demo").check_password("first secret")
 
 
-def test_the_login_address_is_where_make_run_serves(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_login_address_is_where_make_run_serves(monkeypatch) -> None:
     monkeypatch.delenv("HOST", raising=False)
     monkeypatch.delenv("PORT", raising=False)
     assert login_url() == "http://127.0.0.1:8000/"
@@ -129,7 +129,7 @@ def test_demo_labels_mark_the_answer_step_once_as_an_automatic_source() -> None:
     assert not Label.objects.filter(source=HUMAN).exists()
 
 
-def test_the_demo_team_worked_a_queue_that_agreement_and_adjudication_can_show(settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_demo_team_worked_a_queue_that_agreement_and_adjudication_can_show(settings, tmp_path: Path) -> None:
     settings.DATA_DIR = tmp_path
     run = _stored_run([f"Read the problem.\n\nMultiply.\n\nThe answer is {n}." for n in ANSWERS])
     do_seed_demo_labels(run)
@@ -169,7 +169,7 @@ def test_the_demo_team_worked_a_queue_that_agreement_and_adjudication_can_show(s
 
 
 @pytest.mark.model
-def test_demo_end_to_end_then_idempotent_then_forced(settings, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_demo_end_to_end_then_idempotent_then_forced(settings, tmp_path: Path, monkeypatch) -> None:
     settings.DATA_DIR = tmp_path
     monkeypatch.delenv("HOST", raising=False)
     monkeypatch.delenv("PORT", raising=False)

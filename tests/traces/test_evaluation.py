@@ -117,7 +117,7 @@ def records(shared_data: Path) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def imported(db, shared_data: Path, records: list[dict[str, Any]]) -> Project:  # type: ignore[no-untyped-def]
+def imported(db, shared_data: Path, records: list[dict[str, Any]]) -> Project:
     """The sample imported, plus a ``heuristic:shifted`` labelling written step by step."""
     project = Project.objects.create(name="Bench", slug="bench")
     do_import(project, shared_data / "processbench" / "olympiadbench.jsonl", "processbench")
@@ -193,7 +193,7 @@ def test_command_rejects_unknown_projects_and_bad_sources(imported: Project) -> 
         call_command("evaluate_labels", "--project", "bench", "--method", SHIFTED, "--reference", "human-else-auto")
 
 
-def test_api_evaluates_for_members_only(imported: Project, records: list[dict[str, Any]], make_user) -> None:  # type: ignore[no-untyped-def]
+def test_api_evaluates_for_members_only(imported: Project, records: list[dict[str, Any]], make_user) -> None:
     from rest_framework.test import APIClient
 
     viewer, outsider = make_user("viewer"), make_user("outsider")
@@ -217,7 +217,7 @@ def test_api_evaluates_for_members_only(imported: Project, records: list[dict[st
 
 def test_ui_page_shows_the_table_and_the_confusion_matrix(
     imported: Project, records: list[dict[str, Any]], make_user
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     viewer = make_user("viewer")
     Membership.objects.create(project=imported, user=viewer, role=Role.VIEWER)
     client = Client()

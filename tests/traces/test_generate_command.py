@@ -14,7 +14,7 @@ from traces.trace_builder import problem_hash
 
 
 @pytest.fixture
-def setup(db):  # type: ignore[no-untyped-def]
+def setup(db):
     project = Project.objects.create(name="Cli", slug="cli")
     LanguageModel.objects.create(project=project, name="smol", backend="transformers", endpoint="embedded")
     for i in range(3):
@@ -25,7 +25,7 @@ def setup(db):  # type: ignore[no-untyped-def]
     return project
 
 
-def test_here_generates_in_this_process(setup, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_here_generates_in_this_process(setup, monkeypatch) -> None:
     monkeypatch.setattr("workers.backends.registry.backend_for", lambda model: ScriptedBackend())
     out = StringIO()
     call_command("generate", "--project", "cli", "--model", "smol", "--n", "2", "--here", stdout=out, verbosity=0)
@@ -35,7 +35,7 @@ def test_here_generates_in_this_process(setup, monkeypatch) -> None:  # type: ig
     assert "succeeded: 6 traces" in out.getvalue()
 
 
-def test_by_default_the_run_is_queued(setup, monkeypatch, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+def test_by_default_the_run_is_queued(setup, monkeypatch, django_capture_on_commit_callbacks) -> None:
     queued: list[tuple[str, int, list[int]]] = []
     monkeypatch.setattr("traces.jobs.enqueue", lambda task, *args: queued.append((task, *args)))
     out = StringIO()
@@ -47,7 +47,7 @@ def test_by_default_the_run_is_queued(setup, monkeypatch, django_capture_on_comm
     assert f"/p/cli/runs/{run.pk}/" in out.getvalue()
 
 
-def test_a_think_budget_makes_a_budget_forced_run(setup, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_think_budget_makes_a_budget_forced_run(setup, monkeypatch) -> None:
     monkeypatch.setattr("traces.jobs.enqueue", lambda task, *args: None)
     call_command("generate", "--project", "cli", "--model", "smol", "--think-budget", "64", stdout=StringIO())
     assert Run.objects.get().params["think_budget"] == 64
@@ -63,7 +63,7 @@ def test_a_think_budget_makes_a_budget_forced_run(setup, monkeypatch) -> None:  
         (["--model", "smol", "--think-budget", "0"], "think_budget must be None or at least 1"),
     ],
 )
-def test_bad_arguments_are_named(setup, arguments, message) -> None:  # type: ignore[no-untyped-def]
+def test_bad_arguments_are_named(setup, arguments, message) -> None:
     with pytest.raises(CommandError) as refused:
         call_command("generate", "--project", "cli", *arguments)
     assert message in str(refused.value)

@@ -21,7 +21,7 @@ def run(*args: str) -> str:
     return out.getvalue()
 
 
-def test_add_member_adds_changes_and_leaves_alone(project, owner, make_user) -> None:  # type: ignore[no-untyped-def]
+def test_add_member_adds_changes_and_leaves_alone(project, owner, make_user) -> None:
     alice = make_user("alice")
     alice.email = "alice@example.org"
     alice.save()
@@ -38,7 +38,7 @@ def test_add_member_adds_changes_and_leaves_alone(project, owner, make_user) -> 
     ]
 
 
-def test_add_member_creates_an_account_and_prints_its_set_password_path(project, owner) -> None:  # type: ignore[no-untyped-def]
+def test_add_member_creates_an_account_and_prints_its_set_password_path(project, owner) -> None:
     out = run("add_member", "test", "bob", "--role", "viewer", "--create", "--email", "bob@example.org")
     bob = get_user_model().objects.get(username="bob")
     path = out.strip().splitlines()[-1]
@@ -60,17 +60,17 @@ def test_add_member_creates_an_account_and_prints_its_set_password_path(project,
         (["test", "owner", "--role", "viewer", "--create", "--email", "o@x.org"], "the username 'owner' is taken"),
     ],
 )
-def test_add_member_says_what_is_wrong(project, owner, args: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
+def test_add_member_says_what_is_wrong(project, owner, args: list[str], message: str) -> None:
     with pytest.raises(CommandError, match=message.replace("(", r"\(").replace(")", r"\)")):
         call_command("add_member", *args)
 
 
-def test_a_role_outside_the_four_is_refused_by_the_parser(project, owner) -> None:  # type: ignore[no-untyped-def]
+def test_a_role_outside_the_four_is_refused_by_the_parser(project, owner) -> None:
     with pytest.raises(CommandError, match="invalid choice: 'superuser'"):
         call_command("add_member", "test", "owner", "--role", "superuser")
 
 
-def test_remove_member(project, owner, make_user) -> None:  # type: ignore[no-untyped-def]
+def test_remove_member(project, owner, make_user) -> None:
     alice = make_user("alice")
     run("add_member", "test", "alice", "--role", "owner")
     assert "Removed owner from 'test'." in run("remove_member", "test", "owner")
@@ -81,7 +81,7 @@ def test_remove_member(project, owner, make_user) -> None:  # type: ignore[no-un
     assert project.role_of(alice) == Role.OWNER and get_user_model().objects.filter(username="owner").exists()
 
 
-def test_the_help_says_how(capsys) -> None:  # type: ignore[no-untyped-def]
+def test_the_help_says_how(capsys) -> None:
     for command in ("add_member", "remove_member"):
         with pytest.raises(SystemExit):
             call_command(command, "--help")
@@ -93,7 +93,7 @@ def test_the_help_says_how(capsys) -> None:  # type: ignore[no-untyped-def]
 SECRET = "a long secret 99x"
 
 
-def test_a_staff_user_manages_accounts_in_the_admin(make_user, django_user_model) -> None:  # type: ignore[no-untyped-def]
+def test_a_staff_user_manages_accounts_in_the_admin(make_user, django_user_model) -> None:
     admin = django_user_model.objects.create_superuser("root", "root@example.org", "a long admin secret")
     client = Client()
     client.force_login(admin)

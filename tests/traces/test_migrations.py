@@ -12,7 +12,7 @@ BEFORE = [("traces", "0006_trace_analysis_summary_scores")]
 AFTER = [("traces", "0007_project_score_names")]
 
 
-def migrate(targets: list[tuple[str, str]]):  # type: ignore[no-untyped-def]
+def migrate(targets: list[tuple[str, str]]):
     """Migrate to ``targets`` and return the historical app registry there."""
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
@@ -21,7 +21,7 @@ def migrate(targets: list[tuple[str, str]]):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(autouse=True)
-def back_to_the_latest_schema():  # type: ignore[no-untyped-def]
+def back_to_the_latest_schema():
     """The tests after these need every migration applied, whichever a test stopped at."""
     yield
     migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())

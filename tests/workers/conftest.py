@@ -17,7 +17,7 @@ def smollm2_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def smollm2(smollm2_dir: Path):  # type: ignore[no-untyped-def]
+def smollm2(smollm2_dir: Path):
     """A TransformersBackend on the CPU, shared by the model tests of a session."""
     from workers.backends.transformers import TransformersBackend
 

@@ -26,7 +26,7 @@ class StopAfter:
             raise RunCancelled("cancelled")
 
 
-def test_transformers_stops_at_the_batch_the_callback_refuses(smollm2, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_transformers_stops_at_the_batch_the_callback_refuses(smollm2, monkeypatch) -> None:
     monkeypatch.setattr(smollm2, "batch_size", 1)
     stop = StopAfter(batches=1)
     with pytest.raises(RunCancelled):

@@ -49,7 +49,7 @@ def finished(run: Run) -> Run | None:
     return Run.objects.filter(pk=run.pk).exclude(status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).first()
 
 
-def test_a_worker_generates_a_run_and_analyses_its_traces(start_workers, wait_for) -> None:  # type: ignore[no-untyped-def]
+def test_a_worker_generates_a_run_and_analyses_its_traces(start_workers, wait_for) -> None:
     project = Project.objects.create(name="Gen", slug="gen")
     problems = arithmetic_problems(project, 3)
     start_workers()
@@ -66,7 +66,7 @@ def test_a_worker_generates_a_run_and_analyses_its_traces(start_workers, wait_fo
     wait_for(lambda: TraceAnalysis.objects.filter(trace__run=run).count() == 6, timeout=120)
 
 
-def test_a_worker_killed_mid_chunk_loses_and_duplicates_nothing(start_workers, wait_for, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_worker_killed_mid_chunk_loses_and_duplicates_nothing(start_workers, wait_for, monkeypatch) -> None:
     project = Project.objects.create(name="Crash", slug="crash")
     problems = arithmetic_problems(project, 2 * PROMPTS_PER_BATCH)  # one chunk of two batches
     redeliver_fast = {"THINKSCOPE_BROKER_VISIBILITY_TIMEOUT": "5"}

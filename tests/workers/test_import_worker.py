@@ -9,7 +9,7 @@ from traces.actions.imports import do_enqueue_import
 from traces.models import Label, Project, Run, RunStatus, Step, Trace, TraceAnalysis
 
 
-def test_queued_import_runs_in_a_worker_process(celery_worker_process, wait_for, shared_data: Path) -> None:  # type: ignore[no-untyped-def]
+def test_queued_import_runs_in_a_worker_process(celery_worker_process, wait_for, shared_data: Path) -> None:
     sample = shared_data / "processbench" / "gsm8k.jsonl"
     records = [json.loads(line) for line in sample.open(encoding="utf-8")]
     project = Project.objects.create(name="Worker", slug="worker")
@@ -27,7 +27,7 @@ def test_queued_import_runs_in_a_worker_process(celery_worker_process, wait_for,
     wait_for(lambda: TraceAnalysis.objects.filter(trace__run=run).count() == len(records))
 
 
-def test_a_bad_file_fails_the_run_in_the_worker(celery_worker_process, wait_for, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_file_fails_the_run_in_the_worker(celery_worker_process, wait_for, tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"prompt": "2+2?", "completion": "4"}\n{"prompt": 7}\n', encoding="utf-8")
     project = Project.objects.create(name="Worker", slug="worker")
@@ -52,7 +52,7 @@ def finished(run: Run) -> Run | None:
     return Run.objects.filter(pk=run.pk).exclude(status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).first()
 
 
-def test_a_queued_import_shows_running_until_its_analysis_ends(celery_worker_process, wait_for, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_queued_import_shows_running_until_its_analysis_ends(celery_worker_process, wait_for, tmp_path: Path) -> None:
     """The job page polls the Run: ``running`` is committed before the file is read, and the Run
     succeeds only once its traces are analysed."""
     project = Project.objects.create(name="Worker", slug="worker")
@@ -67,7 +67,7 @@ def test_a_queued_import_shows_running_until_its_analysis_ends(celery_worker_pro
     assert succeeded.report["analysis"] == {"done": lines, "total": lines}
 
 
-def test_two_workers_importing_one_file_both_finish_and_store_it_once(start_workers, wait_for, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_two_workers_importing_one_file_both_finish_and_store_it_once(start_workers, wait_for, tmp_path: Path) -> None:
     """The second import meets the first one's problems under a unique key: it reads the file again
     and skips them as duplicates, instead of staying queued."""
     project = Project.objects.create(name="Worker", slug="worker")

@@ -37,7 +37,7 @@ def reply(body: dict[str, Any], index: int) -> str:
 
 
 @pytest.fixture
-def server(declare_endpoints) -> Iterator[FakeOpenAIServer]:  # type: ignore[no-untyped-def]
+def server(declare_endpoints) -> Iterator[FakeOpenAIServer]:
     with FakeOpenAIServer(FakeBehaviour(responder=reply)) as running:
         declare_endpoints(judges={"backend": "openai", "base_url": running.base_url + "/v1"})
         yield running

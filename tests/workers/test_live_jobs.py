@@ -34,7 +34,7 @@ def slow_server() -> Iterator[FakeOpenAIServer]:
 
 
 @pytest.fixture
-def model(project: Project, slow_server: FakeOpenAIServer, declare_endpoints, start_workers) -> LanguageModel:  # type: ignore[no-untyped-def]
+def model(project: Project, slow_server: FakeOpenAIServer, declare_endpoints, start_workers) -> LanguageModel:
     env = declare_endpoints(slow={"backend": "openai", "base_url": slow_server.base_url + "/v1", "max_concurrency": 1})
     start_workers(env=env)
     return LanguageModel.objects.create(
@@ -43,7 +43,7 @@ def model(project: Project, slow_server: FakeOpenAIServer, declare_endpoints, st
 
 
 @pytest.fixture
-def reviewer(project: Project, make_user) -> Client:  # type: ignore[no-untyped-def]
+def reviewer(project: Project, make_user) -> Client:
     user = make_user("reviewer")
     Membership.objects.create(project=project, user=user, role=Role.REVIEWER)
     client = Client()
@@ -56,7 +56,7 @@ def engine_of(run: Run) -> dict[str, Any] | None:
     return run.report.get("engine")
 
 
-def test_a_small_generation_shows_progress_and_speed_while_the_engine_works(  # type: ignore[no-untyped-def]
+def test_a_small_generation_shows_progress_and_speed_while_the_engine_works(
     project: Project, model: LanguageModel, reviewer: Client, wait_for
 ) -> None:
     problems = [
@@ -84,7 +84,7 @@ def store(project: Project, steps: list[str]) -> Trace:
     return Trace.objects.get(pk=store_traces(project, run, [parsed]).trace_ids[0])
 
 
-def test_cancelling_a_monte_carlo_job_stops_the_engine_within_seconds(  # type: ignore[no-untyped-def]
+def test_cancelling_a_monte_carlo_job_stops_the_engine_within_seconds(
     project: Project, model: LanguageModel, reviewer: Client, slow_server: FakeOpenAIServer, wait_for
 ) -> None:
     trace = store(project, [f"Step {i}: 3 + 4 = 7." for i in range(8)])

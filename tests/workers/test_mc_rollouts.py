@@ -51,7 +51,7 @@ def test_openai_continue_from_sends_the_partial_answer_and_returns_the_continuat
     )
 
     assert [[c.text for c in samples] for samples in results] == [
-        [fake_continuation([{"content": "What is 2 + 2 ?"}, {}], i) for i in range(2)]  # type: ignore[list-item]
+        [fake_continuation([{"content": "What is 2 + 2 ?"}, {}], i) for i in range(2)]
     ] * 2
     bodies = sorted(server.record.chat_requests, key=lambda body: body["messages"][-1]["content"])
     assert [body["messages"][-1] for body in bodies] == [
@@ -64,7 +64,7 @@ def test_openai_continue_from_sends_the_partial_answer_and_returns_the_continuat
 
 
 @pytest.mark.model
-def test_transformers_continue_from_renders_the_opened_turn_and_the_prefix(smollm2) -> None:  # type: ignore[no-untyped-def]
+def test_transformers_continue_from_renders_the_opened_turn_and_the_prefix(smollm2) -> None:
     assert isinstance(smollm2, RolloutBackend)
     prompt = build_prompt(QUESTION)
     greedy = SamplingParams(max_new_tokens=6, temperature=0)
@@ -78,7 +78,7 @@ def test_transformers_continue_from_renders_the_opened_turn_and_the_prefix(smoll
 
 
 @pytest.mark.model
-def test_transformers_rollouts_from_the_shared_cache_equal_rollouts_from_scratch(smollm2) -> None:  # type: ignore[no-untyped-def]
+def test_transformers_rollouts_from_the_shared_cache_equal_rollouts_from_scratch(smollm2) -> None:
     """The shared-prefix path (every prefix continues from the longest one's KV cache) gives the
     tokens a full run of each input gives: nested prefixes, a prefix that leaves the others' path,
     and a second prompt in the same call."""
@@ -95,7 +95,7 @@ def test_transformers_rollouts_from_the_shared_cache_equal_rollouts_from_scratch
 
 @pytest.mark.model
 @pytest.mark.django_db(transaction=True)
-def test_mc_labels_on_the_real_model_agree_with_their_rollouts(project: Project, smollm2) -> None:  # type: ignore[no-untyped-def]
+def test_mc_labels_on_the_real_model_agree_with_their_rollouts(project: Project, smollm2) -> None:
     """Each stored label is what its rollouts say, and the rollouts are what the model samples."""
     trace = store(project, STEPS)
     roller = LanguageModel.objects.create(project=project, name="smollm2", backend="transformers", endpoint="embedded")
@@ -129,7 +129,7 @@ def scripted_rollout(body: dict[str, Any], index: int) -> str:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_worker_runs_an_mc_job_end_to_end(project: Project, declare_endpoints, start_workers, wait_for) -> None:  # type: ignore[no-untyped-def]
+def test_a_worker_runs_an_mc_job_end_to_end(project: Project, declare_endpoints, start_workers, wait_for) -> None:
     with FakeOpenAIServer(FakeBehaviour(responder=scripted_rollout)) as server:
         start_workers(env=declare_endpoints(fake={"backend": "openai", "base_url": server.base_url + "/v1"}))
         trace = store(project, ["3 + 4 = 7.", "WRONG: 3 + 4 = 8.", "The answer is 8."])

@@ -37,7 +37,7 @@ def server() -> Iterator[FakeOpenAIServer]:
 def backend_for(server: FakeOpenAIServer, **options: float) -> OpenAIBackend:
     """A backend with short waits, so retries cost milliseconds unless a test says otherwise."""
     settings = {"backoff_base": 0.01, "timeout": 5.0, **options}
-    return OpenAIBackend(server.base_url, model="fake-model", **settings)  # type: ignore[arg-type]
+    return OpenAIBackend(server.base_url, model="fake-model", **settings)
 
 
 def test_is_a_generation_backend(server: FakeOpenAIServer) -> None:
@@ -208,7 +208,7 @@ def test_budget_forcing_thinks_then_forces_the_answer_as_continuations(server: F
     }
 
     def responder(body: dict[str, object], index: int) -> str:
-        prefix = body["messages"][-1]["content"]  # type: ignore[index]
+        prefix = body["messages"][-1]["content"]
         return thinking[index] if prefix == "<think>\n" else " 4 ."
 
     server.behaviour = FakeBehaviour(responder=responder)

@@ -60,11 +60,11 @@ def store_labelled(project: Project) -> list[Trace]:
 
 
 def tiny_spec(name: str) -> TrainingSpec:
-    return TrainingSpec(name=name, policy=LabelPolicy(sources=SOURCE), **TINY)  # type: ignore[arg-type]
+    return TrainingSpec(name=name, policy=LabelPolicy(sources=SOURCE), **TINY)
 
 
 @pytest.fixture
-def data_dir(settings, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
+def data_dir(settings, tmp_path: Path) -> Path:
     """Trained PRMs of this test under a folder of its own (the converted base model stays shared)."""
     settings.DATA_DIR = tmp_path
     return tmp_path
@@ -130,7 +130,7 @@ def test_training_then_scoring_in_this_process(project: Project, data_dir: Path)
 
 
 @pytest.mark.django_db
-def test_a_step_tag_scorer_reads_the_positive_token_against_the_negative(project: Project, settings, smollm2_dir) -> None:  # type: ignore[no-untyped-def]
+def test_a_step_tag_scorer_reads_the_positive_token_against_the_negative(project: Project, settings, smollm2_dir) -> None:
     """SmolLM2 is no PRM, but the convention's arithmetic is checked on it: P(+) / (P(+) + P(−)) at each tag."""
     settings.PRM_SCORERS = {
         "tagged": DeclaredScorer(name="tagged", path=str(smollm2_dir), convention="step_tag", step_tag="ки", max_length=256)
@@ -160,7 +160,7 @@ def test_a_step_tag_scorer_reads_the_positive_token_against_the_negative(project
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_worker_trains_and_scores_end_to_end(project: Project, start_workers, wait_for) -> None:  # type: ignore[no-untyped-def]
+def test_a_worker_trains_and_scores_end_to_end(project: Project, start_workers, wait_for) -> None:
     start_workers()
     traces = store_labelled(project)
     training = do_start_training(project, tiny_spec("worker-made"), Selection())

@@ -18,7 +18,7 @@ from workers import redelivery
 
 
 @pytest.fixture(autouse=True)
-def broker_dir(settings, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
+def broker_dir(settings, tmp_path: Path) -> Path:
     settings.BROKER_DIR = tmp_path
     return tmp_path
 

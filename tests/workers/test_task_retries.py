@@ -26,7 +26,7 @@ def task_at(retries: int) -> SimpleNamespace:
     return SimpleNamespace(request=SimpleNamespace(retries=retries), retry=retry, calls=calls)
 
 
-def failing(error: BaseException):  # type: ignore[no-untyped-def]
+def failing(error: BaseException):
     def body() -> None:
         raise error
 
@@ -41,19 +41,19 @@ def test_passing_errors_are_retried_with_growing_waits(error: BaseException, fir
         task = task_at(attempt)
         given_up: list[BaseException] = []
         with pytest.raises(Retry):
-            run_retrying(task, failing(error), given_up.append)  # type: ignore[arg-type]
+            run_retrying(task, failing(error), given_up.append)
         assert task.calls == [{"exc": error, "countdown": min(300, first_wait * 2**attempt)}] and given_up == []
 
 
 def test_after_the_last_retry_the_run_fails_with_the_error() -> None:
     error = BackendUnavailable("POST http://gpu-box:8000/v1/chat/completions failed after 6 attempts; last: 503")
     task, given_up = task_at(MAX_RETRIES), []
-    run_retrying(task, failing(error), given_up.append)  # type: ignore[arg-type]
+    run_retrying(task, failing(error), given_up.append)
     assert given_up == [error] and task.calls == []
 
 
 def test_other_errors_are_the_jobs_own_and_propagate() -> None:
     task, given_up = task_at(0), []
     with pytest.raises(ValueError, match="bad params"):
-        run_retrying(task, failing(ValueError("bad params")), given_up.append)  # type: ignore[arg-type]
+        run_retrying(task, failing(ValueError("bad params")), given_up.append)
     assert task.calls == [] and given_up == []

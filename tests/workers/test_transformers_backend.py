@@ -25,7 +25,7 @@ GREEDY = SamplingParams(max_new_tokens=8, temperature=0)
 
 
 @pytest.fixture(scope="module")
-def tokenizer(smollm2):  # type: ignore[no-untyped-def]
+def tokenizer(smollm2):
     """A tokenizer loaded apart from the backend's, to check its counts independently.
 
     Imported here, after the backend module: torch must first be imported by
@@ -43,7 +43,7 @@ def test_the_packaged_gguf_is_converted_once(smollm2_dir: Path) -> None:
     assert embedded_model_dir(smollm2_dir.parent) == smollm2_dir  # found, not converted again
 
 
-def test_greedy_batch_is_deterministic_and_hits_the_length_limit(smollm2, tokenizer) -> None:  # type: ignore[no-untyped-def]
+def test_greedy_batch_is_deterministic_and_hits_the_length_limit(smollm2, tokenizer) -> None:
     assert isinstance(smollm2, GenerationBackend)
     first = smollm2.generate(PROMPTS, GREEDY)
     second = smollm2.generate(PROMPTS, GREEDY)
@@ -57,7 +57,7 @@ def test_greedy_batch_is_deterministic_and_hits_the_length_limit(smollm2, tokeni
         assert completion.seconds > 0
 
 
-def test_a_completion_that_ends_stops_before_the_limit(smollm2) -> None:  # type: ignore[no-untyped-def]
+def test_a_completion_that_ends_stops_before_the_limit(smollm2) -> None:
     ((completion,),) = smollm2.generate(
         [ChatPrompt.of("What is the capital of France?")], SamplingParams(max_new_tokens=24, temperature=0)
     )
@@ -66,14 +66,14 @@ def test_a_completion_that_ends_stops_before_the_limit(smollm2) -> None:  # type
     assert "Paris" in completion.text and "<|im_end|>" not in completion.text
 
 
-def test_seeded_sampling_repeats_and_gives_n_samples(smollm2) -> None:  # type: ignore[no-untyped-def]
+def test_seeded_sampling_repeats_and_gives_n_samples(smollm2) -> None:
     params = SamplingParams(max_new_tokens=8, temperature=1.0, top_p=1.0, n=2, seed=3)
     first = smollm2.generate(PROMPTS, params)
     assert [len(samples) for samples in first] == [2, 2]
     assert [[c.text for c in s] for s in first] == [[c.text for c in s] for s in smollm2.generate(PROMPTS, params)]
 
 
-def test_greedy_logprobs_pick_the_most_likely_token(smollm2) -> None:  # type: ignore[no-untyped-def]
+def test_greedy_logprobs_pick_the_most_likely_token(smollm2) -> None:
     ((completion,),) = smollm2.generate(PROMPTS[:1], SamplingParams(max_new_tokens=4, temperature=0, logprobs=2))
     assert completion.logprobs is not None and len(completion.logprobs) == completion.completion_tokens
     for entry in completion.logprobs:
@@ -83,7 +83,7 @@ def test_greedy_logprobs_pick_the_most_likely_token(smollm2) -> None:  # type: i
     assert "".join(entry["token"] for entry in completion.logprobs) == completion.text
 
 
-def test_a_stop_string_ends_a_row_and_stays_in_its_text(smollm2) -> None:  # type: ignore[no-untyped-def]
+def test_a_stop_string_ends_a_row_and_stays_in_its_text(smollm2) -> None:
     texts = [smollm2.render(prompt) for prompt in PROMPTS]
     (free,), _ = smollm2.generate_texts(texts, GREEDY, None)
     word = free.text.split()[2]
@@ -93,7 +93,7 @@ def test_a_stop_string_ends_a_row_and_stays_in_its_text(smollm2) -> None:  # typ
     assert other.completion_tokens <= GREEDY.max_new_tokens and "<|im_end|>" not in other.text
 
 
-def test_budget_forcing_thinks_within_the_budget_then_forces_the_answer(smollm2, tokenizer) -> None:  # type: ignore[no-untyped-def]
+def test_budget_forcing_thinks_within_the_budget_then_forces_the_answer(smollm2, tokenizer) -> None:
     """s1 budget forcing on the real model: the thinking is cut at 12 tokens (or closed earlier by the
     model), closed, and the answer forced after "The final answer is"; the counts are the tokens generated."""
     params = SamplingParams(max_new_tokens=6, temperature=0, think_budget=12, n=2)

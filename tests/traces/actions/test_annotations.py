@@ -21,7 +21,7 @@ def trace(project: Project) -> Trace:
     return Trace.objects.get(pk=trace_id)
 
 
-def test_verdicts_are_upserted_and_leave_the_first_error_alone(owner, trace) -> None:  # type: ignore[no-untyped-def]
+def test_verdicts_are_upserted_and_leave_the_first_error_alone(owner, trace) -> None:
     replace_first_error(owner, trace.pk, HUMAN, 2)
     verdicts = TraceVerdicts(final_answer_verdict="correct", tags=("arith", "short"), note="fine")
     saved = do_save_trace_verdicts(owner, trace, verdicts)
@@ -42,7 +42,7 @@ def test_verdicts_are_upserted_and_leave_the_first_error_alone(owner, trace) -> 
         (TraceVerdicts(note="x" * 100_000), "note: at most"),
     ],
 )
-def test_a_bad_verdict_is_named_and_nothing_is_saved(owner, trace, verdicts, message) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_verdict_is_named_and_nothing_is_saved(owner, trace, verdicts, message) -> None:
     with pytest.raises(AnnotationError, match=message):
         do_save_trace_verdicts(owner, trace, verdicts)
     assert not TraceAnnotation.objects.filter(trace=trace).exists()

@@ -48,7 +48,7 @@ def roller(project: Project) -> LanguageModel:
 
 def start(project: Project, model: LanguageModel, traces: Sequence[Trace], **spec: object) -> Run:
     with_defaults = {"k": 4, "max_new_tokens": 16, **spec}
-    return do_start_mc(project, model, McSpec(**with_defaults), Selection(trace_ids=tuple(t.pk for t in traces)))  # type: ignore[arg-type]
+    return do_start_mc(project, model, McSpec(**with_defaults), Selection(trace_ids=tuple(t.pk for t in traces)))
 
 
 def mc_labels(trace: Trace) -> list[Label]:
@@ -65,7 +65,7 @@ def test_linear_labels_every_step_from_one_batched_call(project: Project, roller
     run = start(project, roller, [trace], mode="linear")
     backend = RolloutScript()
 
-    run = run_auto_labels(run.pk, lambda model: backend)  # type: ignore[assignment]
+    run = run_auto_labels(run.pk, lambda model: backend)
 
     assert backend.calls == [(4, 4)]  # every prefix and its K rollouts in one call
     assert (run.status, run.progress_done, run.progress_total) == (RunStatus.SUCCEEDED, 1, 1)
@@ -135,7 +135,7 @@ def test_a_redelivered_task_skips_the_traces_already_done(project: Project, roll
     run = start(project, roller, [first, second])
     Run.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, report={"last_trace_id": first.pk}, progress_done=1)
     backend = RolloutScript()
-    run = run_auto_labels(run.pk, lambda model: backend)  # type: ignore[assignment]
+    run = run_auto_labels(run.pk, lambda model: backend)
     assert backend.calls == [(4, 4)] and run.progress_done == 2 and run.status == RunStatus.SUCCEEDED
     assert not mc_labels(first) and mc_labels(second)
     assert run_auto_labels(run.pk, lambda model: backend) is None  # finished: nothing to do
@@ -176,7 +176,7 @@ def test_backend_failures(project: Project, roller: LanguageModel) -> None:
 @pytest.mark.django_db
 def test_starting_queues_one_task_after_commit(
     project: Project, roller: LanguageModel, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     traces = [store(project, STEPS, key="a"), store(project, STEPS, key="b")]
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         run = do_start_mc(project, roller, McSpec(k=2, mode="binary"), Selection(ExportFilters(model="gen")))

@@ -19,7 +19,7 @@ PARAMS = SamplingParams(max_new_tokens=16, temperature=0.2, top_p=0.9, n=2, seed
 
 
 @pytest.fixture
-def demo():  # type: ignore[no-untyped-def]
+def demo():
     """The demo user, project and model, as ``manage.py demo`` makes them."""
     user, _ = do_demo_user("pw")
     project = do_demo_project(user, "tiny")
@@ -35,7 +35,7 @@ def _store(run: Run, count: int, problem: str = "Problem") -> None:
     store_traces(run.project, run, parsed)
 
 
-def test_the_demo_model_is_the_embedded_one_with_the_demo_settings(demo) -> None:  # type: ignore[no-untyped-def]
+def test_the_demo_model_is_the_embedded_one_with_the_demo_settings(demo) -> None:
     _, project, model = demo
     assert (model.backend, model.endpoint, model.system_prompt, model.think_format) == (
         Backend.TRANSFORMERS, EMBEDDED, "Think.", "think_tags",
@@ -47,7 +47,7 @@ def test_the_demo_model_is_the_embedded_one_with_the_demo_settings(demo) -> None
     assert again.system_prompt == "Think again." and SamplingParams.from_dict(again.default_params) == other
 
 
-def test_the_demo_run_is_found_by_its_sampling_parameters(demo) -> None:  # type: ignore[no-untyped-def]
+def test_the_demo_run_is_found_by_its_sampling_parameters(demo) -> None:
     user, project, model = demo
     run = do_demo_run(project, model, PARAMS, user)
     assert (run.kind, run.n_samples, run.seed, run.created_by) == (RunKind.GENERATION, 2, 7, user)
@@ -56,7 +56,7 @@ def test_the_demo_run_is_found_by_its_sampling_parameters(demo) -> None:  # type
     assert do_demo_run(project, model, longer, user).pk != run.pk
 
 
-def test_force_deletes_the_generated_runs_and_their_traces_only(demo) -> None:  # type: ignore[no-untyped-def]
+def test_force_deletes_the_generated_runs_and_their_traces_only(demo) -> None:
     user, project, model = demo
     run = do_demo_run(project, model, PARAMS, user)
     _store(run, 3)
@@ -69,7 +69,7 @@ def test_force_deletes_the_generated_runs_and_their_traces_only(demo) -> None:  
     assert do_delete_demo_runs(project, model) == 0
 
 
-def test_the_demo_queue_is_made_once_and_again_when_its_traces_are_gone(demo, make_user) -> None:  # type: ignore[no-untyped-def]
+def test_the_demo_queue_is_made_once_and_again_when_its_traces_are_gone(demo, make_user) -> None:
     user, project, model = demo
     run = do_demo_run(project, model, PARAMS, user)
     annotators = [make_user(name) for name in ANNOTATORS]

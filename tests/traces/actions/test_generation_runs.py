@@ -20,7 +20,7 @@ def _problems(count: int) -> list[DemoProblem]:
 
 
 @pytest.fixture
-def generation_run(db):  # type: ignore[no-untyped-def]
+def generation_run(db):
     project = Project.objects.create(name="Gen", slug="gen")
     model = LanguageModel.objects.create(project=project, name="scripted", backend="transformers", endpoint="embedded", think_format="none")
     run = Run.objects.create(project=project, model=model, kind=RunKind.GENERATION)
@@ -31,7 +31,7 @@ def test_scripted_backend_satisfies_the_protocol() -> None:
     assert isinstance(ScriptedBackend(), GenerationBackend)
 
 
-def test_generate_run_stores_every_sample_and_keeps_the_run_current(generation_run) -> None:  # type: ignore[no-untyped-def]
+def test_generate_run_stores_every_sample_and_keeps_the_run_current(generation_run) -> None:
     run, model = generation_run
     problems, params = _problems(5), SamplingParams(n=2, seed=1)
     backend, batches = ScriptedBackend(), []
@@ -58,7 +58,7 @@ def test_generate_run_stores_every_sample_and_keeps_the_run_current(generation_r
     assert missing_samples(run, problems, 2) == []
 
 
-def test_a_failed_run_keeps_its_finished_batches_and_resumes(generation_run) -> None:  # type: ignore[no-untyped-def]
+def test_a_failed_run_keeps_its_finished_batches_and_resumes(generation_run) -> None:
     run, model = generation_run
     problems, params = _problems(5), SamplingParams(n=1, seed=1)
     with pytest.raises(RuntimeError, match="engine crashed"):
@@ -80,7 +80,7 @@ def test_a_failed_run_keeps_its_finished_batches_and_resumes(generation_run) -> 
     assert Trace.objects.filter(run=run).count() == 5
 
 
-def test_an_interrupt_cancels_the_run(generation_run) -> None:  # type: ignore[no-untyped-def]
+def test_an_interrupt_cancels_the_run(generation_run) -> None:
     run, model = generation_run
     backend = ScriptedBackend(fail_on_call=1, error=KeyboardInterrupt())
     with pytest.raises(KeyboardInterrupt):
@@ -89,7 +89,7 @@ def test_an_interrupt_cancels_the_run(generation_run) -> None:  # type: ignore[n
     assert (run.status, run.error) == (RunStatus.CANCELLED, "KeyboardInterrupt")
 
 
-def test_only_missing_sample_indices_are_stored(generation_run) -> None:  # type: ignore[no-untyped-def]
+def test_only_missing_sample_indices_are_stored(generation_run) -> None:
     run, model = generation_run
     problems = _problems(1)
     generate_run(run, model, ScriptedBackend(), missing_samples(run, problems, 1), SamplingParams(n=1))
@@ -116,7 +116,7 @@ from traces.trace_builder import problem_hash  # noqa: E402
 
 
 @pytest.fixture
-def stored_problems(generation_run):  # type: ignore[no-untyped-def]
+def stored_problems(generation_run):
     run, model = generation_run
     problems = [
         Problem.objects.create(
@@ -128,7 +128,7 @@ def stored_problems(generation_run):  # type: ignore[no-untyped-def]
     return run.project, model, problems
 
 
-def test_problems_are_selected_by_dataset_ids_and_limit(stored_problems) -> None:  # type: ignore[no-untyped-def]
+def test_problems_are_selected_by_dataset_ids_and_limit(stored_problems) -> None:
     project, _, problems = stored_problems
     assert select_problem_ids(project, source="tiny") == [p.pk for p in problems[:4]]
     assert select_problem_ids(project, limit=2) == [p.pk for p in problems[:2]]
@@ -138,7 +138,7 @@ def test_problems_are_selected_by_dataset_ids_and_limit(stored_problems) -> None
     assert refused.value.field == "problems"
 
 
-def test_start_refuses_what_cannot_run(stored_problems) -> None:  # type: ignore[no-untyped-def]
+def test_start_refuses_what_cannot_run(stored_problems) -> None:
     project, model, problems = stored_problems
     imported = LanguageModel.objects.create(project=project, name="from-a-file", backend="imported")
     with pytest.raises(GenerationError, match="no endpoint chosen"):
@@ -159,7 +159,7 @@ def test_start_refuses_what_cannot_run(stored_problems) -> None:  # type: ignore
 
 def test_a_started_run_queues_one_task_per_chunk_after_commit(
     stored_problems, django_capture_on_commit_callbacks, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     project, model, problems = stored_problems
     queued: list[tuple[str, int, list[int]]] = []
     monkeypatch.setattr("traces.actions.generation.PROBLEMS_PER_CHUNK", 4)
@@ -175,7 +175,7 @@ def test_a_started_run_queues_one_task_per_chunk_after_commit(
     assert run.params["problem_ids"] == ids and run.params["n"] == 2
 
 
-def _started(project, model, problems, n=1):  # type: ignore[no-untyped-def]
+def _started(project, model, problems, n=1):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("traces.actions.generation.enqueue_missing_chunks", lambda run_id: 0)
         return do_start_generation(project, model, [p.pk for p in problems], SamplingParams(n=n, seed=1))
@@ -183,7 +183,7 @@ def _started(project, model, problems, n=1):  # type: ignore[no-untyped-def]
 
 def test_chunks_are_idempotent_and_the_last_one_finishes_the_run(
     stored_problems, monkeypatch, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     project, model, problems = stored_problems
     analysed: list[tuple[str, int]] = []
     monkeypatch.setattr("traces.jobs.enqueue", lambda task, run_id: analysed.append((task, run_id)))
@@ -209,13 +209,13 @@ def test_chunks_are_idempotent_and_the_last_one_finishes_the_run(
 
 def test_a_cancelled_run_stops_between_batches_and_resumes_only_what_is_missing(
     stored_problems, monkeypatch, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     project, model, problems = stored_problems
     monkeypatch.setattr("traces.actions.generation.PROMPTS_PER_BATCH", 2)
     run = _started(project, model, problems)
 
     class CancelAfterFirstBatch(ScriptedBackend):
-        def generate(self, prompts, params, progress=None):  # type: ignore[no-untyped-def]
+        def generate(self, prompts, params, progress=None):
             done = super().generate(prompts, params, progress)
             if len(self.calls) == 1:
                 do_cancel_run(Run.objects.get(pk=run.pk))
@@ -240,7 +240,7 @@ def test_a_cancelled_run_stops_between_batches_and_resumes_only_what_is_missing(
 
 def test_a_failing_backend_fails_the_run_with_its_error_and_keeps_finished_batches(
     stored_problems, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     project, model, problems = stored_problems
     monkeypatch.setattr("traces.actions.generation.PROMPTS_PER_BATCH", 2)
     run = _started(project, model, problems)
@@ -255,7 +255,7 @@ def test_a_failing_backend_fails_the_run_with_its_error_and_keeps_finished_batch
     assert run.report["failures"][0]["problems"] == [p.pk for p in problems]
 
 
-def test_a_backend_without_a_tokenizer_endpoint_still_generates(stored_problems, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_backend_without_a_tokenizer_endpoint_still_generates(stored_problems, monkeypatch) -> None:
     project, model, problems = stored_problems
     run = _started(project, model, problems[:1])
 

@@ -205,7 +205,7 @@ def test_manage_py_analyze_finishes_a_stopped_analysis(tmp_path: Path, project, 
 @pytest.mark.django_db
 def test_resume_queues_the_rest_of_a_stopped_analysis(
     tmp_path: Path, project, monkeypatch: pytest.MonkeyPatch, eager_celery, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     with monkeypatch.context() as patched:
         break_analysis_after(patched, 1, OperationalError("gone"))
         with pytest.raises(OperationalError):

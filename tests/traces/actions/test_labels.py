@@ -39,18 +39,18 @@ def steps(trace: Trace) -> list[Step]:
     return steps
 
 
-def mine(user, trace: Trace) -> dict[int, tuple[int | None, bool | None]]:  # type: ignore[no-untyped-def]
+def mine(user, trace: Trace) -> dict[int, tuple[int | None, bool | None]]:
     """The person's human labels of the trace: step index → (value, flagged)."""
     labels = Label.objects.filter(trace=trace, source=HUMAN, user=user).select_related("step")
     return {label.step.index: (label.value, label.flagged) for label in labels}
 
 
-def first_error(user, trace: Trace) -> int | None:  # type: ignore[no-untyped-def]
+def first_error(user, trace: Trace) -> int | None:
     annotation = TraceAnnotation.objects.filter(trace=trace, source=HUMAN, user=user).first()
     return None if annotation is None else annotation.first_error_step
 
 
-def test_rating_keeps_the_flag_and_unflagging_an_unrated_step_removes_its_label(owner, trace, steps) -> None:  # type: ignore[no-untyped-def]
+def test_rating_keeps_the_flag_and_unflagging_an_unrated_step_removes_its_label(owner, trace, steps) -> None:
     assert do_rate_step(owner, steps[0], 1).step_ids == {steps[0].pk}
     assert do_toggle_flag(owner, steps[0]).changed
     do_rate_step(owner, steps[0], 0)
@@ -67,7 +67,7 @@ def test_rating_keeps_the_flag_and_unflagging_an_unrated_step_removes_its_label(
         do_rate_step(owner, steps[2], 2)
 
 
-def test_accepting_takes_the_best_suggestion_the_person_may_use(owner, trace, steps) -> None:  # type: ignore[no-untyped-def]
+def test_accepting_takes_the_best_suggestion_the_person_may_use(owner, trace, steps) -> None:
     Label.objects.create(step=steps[2], trace=trace, source="mc_rollout", value=-1, confidence=0.9)
     Label.objects.create(step=steps[2], trace=trace, source="llm_judge:qwen", value=0, confidence=0.6)
     do_accept_suggestion(owner, steps[2])
@@ -84,7 +84,7 @@ def test_accepting_takes_the_best_suggestion_the_person_may_use(owner, trace, st
         do_accept_suggestion(owner, steps[0])
 
 
-def test_marking_the_first_error_follows_processbench(owner, trace, steps) -> None:  # type: ignore[no-untyped-def]
+def test_marking_the_first_error_follows_processbench(owner, trace, steps) -> None:
     do_rate_step(owner, steps[3], -1)
     changes = do_mark_first_error(owner, trace, 2)
     assert changes.kind == "first_error" and changes.step_ids == {step.pk for step in steps}
@@ -98,18 +98,18 @@ def test_marking_the_first_error_follows_processbench(owner, trace, steps) -> No
         do_mark_first_error(owner, trace, 4)
 
 
-def test_undo_takes_back_the_last_change_then_the_one_before(owner, trace, steps) -> None:  # type: ignore[no-untyped-def]
+def test_undo_takes_back_the_last_change_then_the_one_before(owner, trace, steps) -> None:
     assert do_undo_last_change(owner, trace) is None  # nothing to undo
     do_rate_step(owner, steps[0], -1)
     do_mark_first_error(owner, trace, 1)
     undone = do_undo_last_change(owner, trace)
     assert undone is not None and undone.kind == "first_error"
     assert mine(owner, trace) == {0: (-1, None)} and first_error(owner, trace) is None
-    assert do_undo_last_change(owner, trace).kind == "rate"  # type: ignore[union-attr]
+    assert do_undo_last_change(owner, trace).kind == "rate"
     assert mine(owner, trace) == {} and not LabelChange.objects.filter(trace=trace).exists()
 
 
-def test_one_persons_actions_leave_anothers_labels_alone(owner, make_user, trace, steps) -> None:  # type: ignore[no-untyped-def]
+def test_one_persons_actions_leave_anothers_labels_alone(owner, make_user, trace, steps) -> None:
     other = make_user("bob")
     do_rate_step(other, steps[0], -1)
     do_mark_first_error(owner, trace, NO_ERROR)

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def alice(django_user_model):  # type: ignore[no-untyped-def]
+def alice(django_user_model):
     return django_user_model.objects.create_user("alice", email="Alice@Example.org")
 
 
@@ -32,7 +32,7 @@ def changes(project: Project) -> list[tuple[str, str, str, str]]:
     return list(rows.values_list("actor_name", "subject_name", "old_role", "new_role"))
 
 
-def test_an_owner_adds_an_account_by_username_or_email_and_it_is_recorded(project, owner, alice) -> None:  # type: ignore[no-untyped-def]
+def test_an_owner_adds_an_account_by_username_or_email_and_it_is_recorded(project, owner, alice) -> None:
     membership = do_add_member(project, owner, "alice", "annotator")
     assert (membership.user, membership.role) == (alice, Role.ANNOTATOR)
     do_remove_member(project, owner, alice)
@@ -47,7 +47,7 @@ def test_an_owner_adds_an_account_by_username_or_email_and_it_is_recorded(projec
     assert (change.actor, change.subject, change.account_created) == (owner, alice, False)
 
 
-def test_adding_names_the_field_at_fault(project, owner, alice, django_user_model) -> None:  # type: ignore[no-untyped-def]
+def test_adding_names_the_field_at_fault(project, owner, alice, django_user_model) -> None:
     with pytest.raises(MemberError, match="no account has the username or email 'nobody'") as missing:
         do_add_member(project, owner, "nobody", "viewer")
     assert missing.value.field == "user"
@@ -64,7 +64,7 @@ def test_adding_names_the_field_at_fault(project, owner, alice, django_user_mode
 
 
 @pytest.mark.parametrize("role", [Role.VIEWER, Role.ANNOTATOR, Role.REVIEWER])
-def test_only_owners_manage_members(project, alice, make_user, role: Role) -> None:  # type: ignore[no-untyped-def]
+def test_only_owners_manage_members(project, alice, make_user, role: Role) -> None:
     member = make_user(f"the-{role}")
     Membership.objects.create(project=project, user=member, role=role)
     Membership.objects.create(project=project, user=alice, role=Role.VIEWER)
@@ -82,13 +82,13 @@ def test_only_owners_manage_members(project, alice, make_user, role: Role) -> No
     assert project.role_of(member) == role and changes(project) == []
 
 
-def test_a_non_member_manages_nothing(project, owner, alice) -> None:  # type: ignore[no-untyped-def]
+def test_a_non_member_manages_nothing(project, owner, alice) -> None:
     with pytest.raises(access.PermissionDenied):
         do_add_member(project, alice, "alice", "owner")
     assert project.role_of(alice) is None
 
 
-def test_the_last_owner_is_never_demoted_or_removed(project, owner, alice) -> None:  # type: ignore[no-untyped-def]
+def test_the_last_owner_is_never_demoted_or_removed(project, owner, alice) -> None:
     with pytest.raises(MemberError, match="owner is the last owner of Test project and cannot be demoted") as demoted:
         do_change_role(project, owner, owner, "reviewer")
     assert demoted.value.field == "role"
@@ -105,13 +105,13 @@ def test_the_last_owner_is_never_demoted_or_removed(project, owner, alice) -> No
     assert changes(project) == [("owner", "alice", "", "owner"), ("alice", "owner", "owner", "viewer")]
 
 
-def test_an_owner_may_leave_when_another_owner_stays(project, owner, alice) -> None:  # type: ignore[no-untyped-def]
+def test_an_owner_may_leave_when_another_owner_stays(project, owner, alice) -> None:
     do_add_member(project, owner, "alice", "owner")
     do_remove_member(project, owner, owner)
     assert project.role_of(owner) is None and project.role_of(alice) == Role.OWNER
 
 
-def test_changing_a_role_records_old_and_new_and_the_same_role_records_nothing(project, owner, alice) -> None:  # type: ignore[no-untyped-def]
+def test_changing_a_role_records_old_and_new_and_the_same_role_records_nothing(project, owner, alice) -> None:
     do_add_member(project, owner, "alice", "viewer")
     do_change_role(project, owner, alice, "annotator")
     do_change_role(project, owner, alice, "annotator")
@@ -120,23 +120,23 @@ def test_changing_a_role_records_old_and_new_and_the_same_role_records_nothing(p
     assert MembershipChange.objects.filter(project=project).newest_first().first().actor is None
 
 
-def test_changing_or_removing_someone_who_is_not_a_member_is_refused(project, owner, alice) -> None:  # type: ignore[no-untyped-def]
+def test_changing_or_removing_someone_who_is_not_a_member_is_refused(project, owner, alice) -> None:
     with pytest.raises(MemberError, match="alice is not a member of Test project"):
         do_change_role(project, owner, alice, "viewer")
     with pytest.raises(MemberError, match="alice is not a member"):
         do_remove_member(project, owner, alice)
 
 
-def test_no_role_above_owner_and_no_staff_flag(project, owner, alice) -> None:  # type: ignore[no-untyped-def]
+def test_no_role_above_owner_and_no_staff_flag(project, owner, alice) -> None:
     for role in ("superuser", "staff", "admin", "", None):
         with pytest.raises(MemberError, match="is not a role"):
-            do_add_member(project, owner, "alice", role)  # type: ignore[arg-type]
+            do_add_member(project, owner, "alice", role)
     do_add_member(project, owner, "alice", "owner")
     alice.refresh_from_db()
     assert not alice.is_staff and not alice.is_superuser
 
 
-def test_a_new_teammates_account_has_no_password_and_a_one_time_link(project, owner) -> None:  # type: ignore[no-untyped-def]
+def test_a_new_teammates_account_has_no_password_and_a_one_time_link(project, owner) -> None:
     created = do_create_member_account(project, owner, username="bob", email="bob@example.org", role="annotator")
     bob = get_user_model().objects.get(username="bob")
     assert (created.membership.user, created.membership.role) == (bob, Role.ANNOTATOR)
@@ -172,7 +172,7 @@ def test_a_new_teammates_account_has_no_password_and_a_one_time_link(project, ow
         ("", "new@example.org", "username", "This field cannot be blank"),
     ],
 )
-def test_a_new_account_names_what_is_wrong_and_writes_nothing(  # type: ignore[no-untyped-def]
+def test_a_new_account_names_what_is_wrong_and_writes_nothing(
     project, owner, alice, username: str, email: str, field: str, message: str
 ) -> None:
     users = get_user_model().objects.count()
@@ -182,13 +182,13 @@ def test_a_new_account_names_what_is_wrong_and_writes_nothing(  # type: ignore[n
     assert get_user_model().objects.count() == users and changes(project) == []
 
 
-def test_find_account_prefers_the_username(alice, django_user_model) -> None:  # type: ignore[no-untyped-def]
+def test_find_account_prefers_the_username(alice, django_user_model) -> None:
     named_like_an_email = django_user_model.objects.create_user("alice@example.org")
     assert find_account("alice@example.org") == named_like_an_email
     assert find_account("ALICE@example.org") == alice
 
 
-def test_members_are_listed_owners_first_then_by_username(project, owner, make_user) -> None:  # type: ignore[no-untyped-def]
+def test_members_are_listed_owners_first_then_by_username(project, owner, make_user) -> None:
     for name, role in (("zoe", Role.OWNER), ("amy", Role.VIEWER), ("bea", Role.REVIEWER), ("cat", Role.ANNOTATOR)):
         Membership.objects.create(project=project, user=make_user(name), role=role)
     listed = Membership.objects.filter(project=project).listed()

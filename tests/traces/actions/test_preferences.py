@@ -39,7 +39,7 @@ def pair(project: Project) -> tuple[Trace, Trace]:
     return first, second
 
 
-def member(make_user, project: Project, role: Role, name: str):  # type: ignore[no-untyped-def]
+def member(make_user, project: Project, role: Role, name: str):
     user = make_user(name)
     Membership.objects.create(project=project, user=user, role=role)
     return user
@@ -56,7 +56,7 @@ def test_canonical_pair_flips_the_choice_when_the_pair_was_shown_the_other_way()
 @pytest.mark.parametrize("choice", ["a", "b", "tie"])
 def test_the_choice_is_stored_canonically_and_reads_back_as_shown(
     pair: tuple[Trace, Trace], make_user, project: Project, shown: str, choice: str
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     user = member(make_user, project, Role.ANNOTATOR, "ann")
     x, y = pair if shown == "in order" else pair[::-1]
     preference = do_save_preference(user, x, y, choice, "clearer steps")
@@ -69,7 +69,7 @@ def test_the_choice_is_stored_canonically_and_reads_back_as_shown(
     assert as_shown(preference, x.pk) == choice
 
 
-def test_judging_the_pair_again_updates_the_same_row(pair: tuple[Trace, Trace], make_user, project: Project) -> None:  # type: ignore[no-untyped-def]
+def test_judging_the_pair_again_updates_the_same_row(pair: tuple[Trace, Trace], make_user, project: Project) -> None:
     user = member(make_user, project, Role.REVIEWER, "rev")
     other = member(make_user, project, Role.ANNOTATOR, "ann")
     first = do_save_preference(user, pair[0], pair[1], "a", "first")
@@ -82,7 +82,7 @@ def test_judging_the_pair_again_updates_the_same_row(pair: tuple[Trace, Trace], 
     assert Preference.objects.count() == 2
 
 
-def test_traces_of_different_problems_are_refused_with_a_clear_error(make_user, project: Project) -> None:  # type: ignore[no-untyped-def]
+def test_traces_of_different_problems_are_refused_with_a_clear_error(make_user, project: Project) -> None:
     user = member(make_user, project, Role.OWNER, "own")
     x, y = stored(project, ("What is 2+2?", "model-a", "4"), ("What is 3+1?", "model-a", "4"))
     with pytest.raises(PreferenceError, match=r"answer different problems"):
@@ -90,13 +90,13 @@ def test_traces_of_different_problems_are_refused_with_a_clear_error(make_user, 
     assert not Preference.objects.exists()
 
 
-def test_a_trace_is_not_compared_with_itself(pair: tuple[Trace, Trace], make_user, project: Project) -> None:  # type: ignore[no-untyped-def]
+def test_a_trace_is_not_compared_with_itself(pair: tuple[Trace, Trace], make_user, project: Project) -> None:
     user = member(make_user, project, Role.OWNER, "own")
     with pytest.raises(PreferenceError, match="itself"):
         do_save_preference(user, pair[0], pair[0], "a")
 
 
-def test_traces_of_different_projects_are_refused(pair: tuple[Trace, Trace], make_user, project: Project) -> None:  # type: ignore[no-untyped-def]
+def test_traces_of_different_projects_are_refused(pair: tuple[Trace, Trace], make_user, project: Project) -> None:
     user = member(make_user, project, Role.OWNER, "own")
     other = Project.objects.create(name="Other", slug="other")
     Membership.objects.create(project=other, user=user, role=Role.OWNER)
@@ -106,7 +106,7 @@ def test_traces_of_different_projects_are_refused(pair: tuple[Trace, Trace], mak
 
 
 @pytest.mark.parametrize("role", [Role.VIEWER, None])
-def test_viewers_and_outsiders_cannot_judge(pair: tuple[Trace, Trace], make_user, project: Project, role) -> None:  # type: ignore[no-untyped-def]
+def test_viewers_and_outsiders_cannot_judge(pair: tuple[Trace, Trace], make_user, project: Project, role) -> None:
     user = member(make_user, project, role, "who") if role else make_user("outsider")
     with pytest.raises(access.PermissionDenied):
         do_save_preference(user, pair[0], pair[1], "a")
@@ -122,7 +122,7 @@ def test_viewers_and_outsiders_cannot_judge(pair: tuple[Trace, Trace], make_user
         ("a", "nul \x00 here", "NUL"),
     ],
 )
-def test_bad_choices_and_reasons_are_refused(pair, make_user, project, choice: str, reason: str, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_choices_and_reasons_are_refused(pair, make_user, project, choice: str, reason: str, message: str) -> None:
     user = member(make_user, project, Role.ANNOTATOR, "ann")
     with pytest.raises(PreferenceError, match=message):
         do_save_preference(user, pair[0], pair[1], choice, reason)

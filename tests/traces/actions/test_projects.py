@@ -11,7 +11,7 @@ from traces.models import Membership, Project, Role
 pytestmark = pytest.mark.django_db
 
 
-def test_the_project_gets_its_owner(make_user) -> None:  # type: ignore[no-untyped-def]
+def test_the_project_gets_its_owner(make_user) -> None:
     owner = make_user("alice")
     project = do_create_project(slug="team", name="Team", owner=owner, description="Our traces")
     assert (project.name, project.description) == ("Team", "Our traces")
@@ -19,7 +19,7 @@ def test_the_project_gets_its_owner(make_user) -> None:  # type: ignore[no-untyp
     assert project.role_of(owner) == Role.OWNER
 
 
-def test_a_failed_membership_leaves_no_project(django_user_model) -> None:  # type: ignore[no-untyped-def]
+def test_a_failed_membership_leaves_no_project(django_user_model) -> None:
     ghost = django_user_model(username="ghost")  # never saved: its membership cannot be written
     with pytest.raises(ValueError):
         do_create_project(slug="orphan", name="Orphan", owner=ghost)
@@ -27,7 +27,7 @@ def test_a_failed_membership_leaves_no_project(django_user_model) -> None:  # ty
 
 
 @pytest.mark.parametrize(("slug", "field"), [("not a slug", "slug"), ("taken", "slug"), ("x" * 101, "slug")])
-def test_a_bad_or_taken_slug_is_named(make_user, slug: str, field: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_or_taken_slug_is_named(make_user, slug: str, field: str) -> None:
     Project.objects.create(slug="taken", name="Taken")
     with pytest.raises(ValidationError) as refused:
         do_create_project(slug=slug, name="N", owner=make_user("alice"))

@@ -57,7 +57,7 @@ PROCESSBENCH = Path("processbench") / "gsm8k.jsonl"
 GOLD = "import:processbench"
 
 
-def short_records(shared_data: Path, count: int) -> list[dict]:  # type: ignore[type-arg]
+def short_records(shared_data: Path, count: int) -> list[dict]:
     """The first ``count`` records with 3 to 6 steps, erroneous and error-free alternating where possible."""
     erroneous, error_free = [], []
     with (shared_data / PROCESSBENCH).open(encoding="utf-8") as fp:
@@ -72,12 +72,12 @@ def short_records(shared_data: Path, count: int) -> list[dict]:  # type: ignore[
 
 
 @pytest.fixture
-def records(shared_data: Path) -> list[dict]:  # type: ignore[type-arg]
+def records(shared_data: Path) -> list[dict]:
     return short_records(shared_data, 4)
 
 
 @pytest.fixture
-def traces(project: Project, records: list[dict]) -> list[Trace]:  # type: ignore[type-arg]
+def traces(project: Project, records: list[dict]) -> list[Trace]:
     """The records imported, oldest first (the trace list shows them newest first)."""
     run = Run.objects.create(project=project, kind=RunKind.IMPORT, name=PROCESSBENCH.name)
     parsed = [item for number, record in enumerate(records, 1) for item in parse_record(record, number)]
@@ -86,7 +86,7 @@ def traces(project: Project, records: list[dict]) -> list[Trace]:  # type: ignor
 
 
 @pytest.fixture
-def people(make_user):  # type: ignore[no-untyped-def]
+def people(make_user):
     return [make_user(name) for name in ("ann", "bob", "cat")]
 
 
@@ -94,13 +94,13 @@ def steps_of(trace: Trace) -> list[Step]:
     return list(Step.objects.filter(segmentation_id=trace.current_segmentation_id).order_by("index"))
 
 
-def label(user, trace: Trace, values: list[int | None]) -> None:  # type: ignore[no-untyped-def]
+def label(user, trace: Trace, values: list[int | None]) -> None:
     """The person's human labels of the trace's steps (None: leave the step unrated)."""
     items = [LabelInput(step, value) for step, value in zip(steps_of(trace), values, strict=True) if value is not None]
     do_save_labels(user, items)
 
 
-def processbench_values(record: dict) -> list[int | None]:  # type: ignore[type-arg]
+def processbench_values(record: dict) -> list[int | None]:
     """ProcessBench's step labels: +1 before the first error, −1 at it, nothing after; all +1 without error."""
     first, count = record["label"], len(record["steps"])
     if first == -1:
@@ -108,9 +108,9 @@ def processbench_values(record: dict) -> list[int | None]:  # type: ignore[type-
     return [1 if i < first else -1 if i == first else None for i in range(count)]
 
 
-def make_queue(project: Project, owner, traces: list[Trace], **spec: object) -> Queue:  # type: ignore[no-untyped-def]
+def make_queue(project: Project, owner, traces: list[Trace], **spec: object) -> Queue:
     selected = Trace.objects.filter(pk__in=[trace.pk for trace in traces])
-    return do_create_queue(project, owner, QueueSpec(name=str(spec.pop("name", "q")), **spec), selected, {"q": "x"})  # type: ignore[arg-type]
+    return do_create_queue(project, owner, QueueSpec(name=str(spec.pop("name", "q")), **spec), selected, {"q": "x"})
 
 
 def item_traces(queue: Queue) -> list[int]:
@@ -128,14 +128,14 @@ def test_interleave_spreads_gold_items_evenly() -> None:
     assert interleave([1, 2], []) == [(1, False), (2, False)]
 
 
-def test_a_queue_holds_the_filtered_traces_newest_first_and_keeps_its_filter(project, owner, traces) -> None:  # type: ignore[no-untyped-def]
+def test_a_queue_holds_the_filtered_traces_newest_first_and_keeps_its_filter(project, owner, traces) -> None:
     queue = make_queue(project, owner, traces[:3], overlap=2)
     assert item_traces(queue) == [traces[2].pk, traces[1].pk, traces[0].pk]
     assert (queue.overlap, queue.filters, queue.created_by, queue.is_open) == (2, {"q": "x"}, owner, True)
     assert not QueueItem.objects.filter(queue=queue).exclude(gold_source="").exists()
 
 
-def test_gold_items_come_from_the_filter_first_then_the_rest_of_the_project(project, owner, traces) -> None:  # type: ignore[no-untyped-def]
+def test_gold_items_come_from_the_filter_first_then_the_rest_of_the_project(project, owner, traces) -> None:
     queue = make_queue(project, owner, traces[:2], gold_source=GOLD, gold_count=3)
     gold = QueueItem.objects.filter(queue=queue).exclude(gold_source="")
     # both selected traces have ProcessBench labels, so they are the first gold; the third is the newest other
@@ -154,13 +154,13 @@ def test_gold_items_come_from_the_filter_first_then_the_rest_of_the_project(proj
         ({"gold_count": 1, "gold_source": "llm_judge:none"}, "no trace of 'test' has labels of source"),
     ],
 )
-def test_bad_queues_are_refused_naming_the_field(project, owner, traces, spec, message) -> None:  # type: ignore[no-untyped-def]
+def test_bad_queues_are_refused_naming_the_field(project, owner, traces, spec, message) -> None:
     with pytest.raises(QueueError, match=message):
         make_queue(project, owner, traces, **spec)
     assert not Queue.objects.exists() and not QueueItem.objects.exists()
 
 
-def test_a_second_queue_of_the_same_name_and_an_empty_filter_are_refused(project, owner, traces) -> None:  # type: ignore[no-untyped-def]
+def test_a_second_queue_of_the_same_name_and_an_empty_filter_are_refused(project, owner, traces) -> None:
     make_queue(project, owner, traces, name="first")
     with pytest.raises(QueueError, match="already has a queue named 'first'"):
         make_queue(project, owner, traces, name="first")
@@ -171,7 +171,7 @@ def test_a_second_queue_of_the_same_name_and_an_empty_filter_are_refused(project
 # --- Handing out ------------------------------------------------------------------------------------------
 
 
-def test_overlap_two_gives_each_item_to_two_people_then_moves_on(project, owner, traces, people) -> None:  # type: ignore[no-untyped-def]
+def test_overlap_two_gives_each_item_to_two_people_then_moves_on(project, owner, traces, people) -> None:
     ann, bob, cat = people
     queue = make_queue(project, owner, traces[:3], overlap=2)
     first, second, third = QueueItem.objects.filter(queue=queue).order_by("position")
@@ -191,7 +191,7 @@ def test_overlap_two_gives_each_item_to_two_people_then_moves_on(project, owner,
     assert QueueItem.objects.get(pk=first.pk).done_count == 1
 
 
-def test_submit_needs_a_rating_and_skip_hands_the_item_to_someone_else(project, owner, traces, people) -> None:  # type: ignore[no-untyped-def]
+def test_submit_needs_a_rating_and_skip_hands_the_item_to_someone_else(project, owner, traces, people) -> None:
     ann, bob, _ = people
     queue = make_queue(project, owner, traces[:2], overlap=1)
     first, second = QueueItem.objects.filter(queue=queue).order_by("position")
@@ -212,7 +212,7 @@ def test_submit_needs_a_rating_and_skip_hands_the_item_to_someone_else(project, 
         do_skip_item(second, bob)
 
 
-def test_an_abandoned_hand_out_stops_holding_its_item_after_the_lease(project, owner, traces, people) -> None:  # type: ignore[no-untyped-def]
+def test_an_abandoned_hand_out_stops_holding_its_item_after_the_lease(project, owner, traces, people) -> None:
     ann, bob, _ = people
     queue = make_queue(project, owner, traces[:1], overlap=1)
     item = QueueItem.objects.get(queue=queue)
@@ -222,7 +222,7 @@ def test_an_abandoned_hand_out_stops_holding_its_item_after_the_lease(project, o
     assert next_item_for(queue, bob) == item
 
 
-def test_policies_order_the_hand_outs(project, owner, traces, people, make_user) -> None:  # type: ignore[no-untyped-def]
+def test_policies_order_the_hand_outs(project, owner, traces, people, make_user) -> None:
     ann, bob, cat = people
     dan, eve = make_user("dan"), make_user("eve")
     fewest = make_queue(project, owner, traces, name="fewest", overlap=3, policy=AssignmentPolicy.FEWEST_DONE)
@@ -241,7 +241,7 @@ def test_policies_order_the_hand_outs(project, owner, traces, people, make_user)
     assert len({tuple(order) for order in orders.values()}) > 1  # in an order of their own
 
 
-def test_a_closed_queue_hands_out_nothing_new_but_resumes_work_in_progress(project, owner, traces, people) -> None:  # type: ignore[no-untyped-def]
+def test_a_closed_queue_hands_out_nothing_new_but_resumes_work_in_progress(project, owner, traces, people) -> None:
     ann, bob, _ = people
     queue = make_queue(project, owner, traces, overlap=2)
     item = next_item_for(queue, ann)
@@ -251,7 +251,7 @@ def test_a_closed_queue_hands_out_nothing_new_but_resumes_work_in_progress(proje
 
 
 @pytest.mark.django_db(transaction=True)
-def test_people_asking_at_once_never_push_an_item_past_its_overlap(project, owner, traces, make_user) -> None:  # type: ignore[no-untyped-def]
+def test_people_asking_at_once_never_push_an_item_past_its_overlap(project, owner, traces, make_user) -> None:
     """Threads with their own connections ask together (PostgreSQL: the queue row lock serialises them)."""
     if connection.vendor != "postgresql":
         pytest.skip("concurrent hand-outs need a database with row locks (run with DATABASE_URL=postgres://…)")
@@ -261,7 +261,7 @@ def test_people_asking_at_once_never_push_an_item_past_its_overlap(project, owne
     errors: list[BaseException] = []
     barrier = threading.Barrier(len(crowd))
 
-    def ask(person) -> None:  # type: ignore[no-untyped-def]
+    def ask(person) -> None:
         try:
             barrier.wait()
             item = next_item_for(queue, person)
@@ -285,7 +285,7 @@ def test_people_asking_at_once_never_push_an_item_past_its_overlap(project, owne
 # --- Progress and gold --------------------------------------------------------------------------------------
 
 
-def test_progress_and_gold_accuracy_per_annotator(project, owner, traces, records, people) -> None:  # type: ignore[no-untyped-def]
+def test_progress_and_gold_accuracy_per_annotator(project, owner, traces, records, people) -> None:
     ann, bob, _ = people
     queue = make_queue(project, owner, traces[:2], overlap=2, gold_source=GOLD, gold_count=1)
     gold_item = QueueItem.objects.get(queue=queue, gold_source=GOLD)
@@ -299,8 +299,8 @@ def test_progress_and_gold_accuracy_per_annotator(project, owner, traces, record
     assert (progress["ann"].done, progress["ann"].skipped, progress["ann"].in_progress) == (2, 0, 0)
     assert progress["ann"].median_seconds is not None
     rated = [value for value in truth if value is not None]
-    assert (progress["ann"].gold.accuracy, progress["ann"].gold.steps) == (1.0, len(rated))  # type: ignore[union-attr]
-    assert progress["bob"].gold.accuracy == sum(value == 1 for value in rated) / len(rated)  # type: ignore[union-attr]
+    assert (progress["ann"].gold.accuracy, progress["ann"].gold.steps) == (1.0, len(rated))
+    assert progress["bob"].gold.accuracy == sum(value == 1 for value in rated) / len(rated)
     overall = queue_progress(queue)
     assert (overall.items, overall.complete_items, overall.labelings_done, overall.labelings_needed) == (2, 2, 4, 4)
 
@@ -308,7 +308,7 @@ def test_progress_and_gold_accuracy_per_annotator(project, owner, traces, record
 # --- Agreement ------------------------------------------------------------------------------------------------
 
 
-def test_agreement_among_people_and_against_the_imported_labels(project, owner, traces, records, people) -> None:  # type: ignore[no-untyped-def]
+def test_agreement_among_people_and_against_the_imported_labels(project, owner, traces, records, people) -> None:
     ann, bob, _ = people
     queue = make_queue(project, owner, traces[:2], overlap=2)
     first, second = traces[1], traces[0]  # queue order: newest first
@@ -350,7 +350,7 @@ def test_agreement_among_people_and_against_the_imported_labels(project, owner, 
 
 def test_adjudication_records_one_value_per_step_with_optimistic_locking(
     project, owner, traces, people, make_user
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     ann, bob, _ = people
     reviewer = make_user("rev")
     queue = make_queue(project, owner, traces[:1], overlap=2)
@@ -379,12 +379,12 @@ def test_adjudication_records_one_value_per_step_with_optimistic_locking(
     # exports that prefer adjudicated labels take it over the people's tie (which would resolve to −1)
     labels = [SourcedLabel(source, value, None, user_id) for source, value, user_id in
               Label.objects.filter(step=step).values_list("source", "value", "user_id")]  # fmt: skip
-    assert resolve_step(LabelPolicy(sources="adjudicated-else-human"), labels).value == 1  # type: ignore[union-attr]
-    assert resolve_step(LabelPolicy(sources="human"), labels).value == -1  # type: ignore[union-attr]
+    assert resolve_step(LabelPolicy(sources="adjudicated-else-human"), labels).value == 1
+    assert resolve_step(LabelPolicy(sources="human"), labels).value == -1
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_reviewers_saving_from_the_same_page_at_once_one_is_refused(project, owner, traces, make_user) -> None:  # type: ignore[no-untyped-def]
+def test_two_reviewers_saving_from_the_same_page_at_once_one_is_refused(project, owner, traces, make_user) -> None:
     if connection.vendor != "postgresql":
         pytest.skip("concurrent saves need a database with row locks (run with DATABASE_URL=postgres://…)")
     trace = traces[0]
@@ -394,7 +394,7 @@ def test_two_reviewers_saving_from_the_same_page_at_once_one_is_refused(project,
     outcomes: list[str] = []
     barrier = threading.Barrier(2)
 
-    def save(reviewer, value: int) -> None:  # type: ignore[no-untyped-def]
+    def save(reviewer, value: int) -> None:
         try:
             barrier.wait()
             do_adjudicate_step(reviewer, trace, step, value, version)

@@ -10,7 +10,7 @@ from traces.actions.tokens import do_issue_token, do_revoke_token
 pytestmark = pytest.mark.django_db
 
 
-def test_a_new_token_replaces_the_old_one_and_revoking_deletes_it(make_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_new_token_replaces_the_old_one_and_revoking_deletes_it(make_user) -> None:
     alice, bob = make_user("alice"), make_user("bob")
     first = do_issue_token(alice)
     bobs = do_issue_token(bob)

@@ -29,7 +29,7 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
-def data_dir(settings, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
+def data_dir(settings, tmp_path: Path) -> Path:
     settings.DATA_DIR = tmp_path / "data"
     settings.THINKSCOPE_FAILED_UPLOAD_RETENTION_HOURS = 24
     return settings.DATA_DIR

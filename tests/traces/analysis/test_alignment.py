@@ -74,6 +74,6 @@ def test_every_step_appears_once_in_order_and_every_t_star_is_on_the_anchor_row(
     for trace, column in zip(traces, columns(alignment.rows) or [[] for _ in traces], strict=True):
         assert [cell for cell in column if cell is not None] == list(range(trace.count))
         if trace.anchor is not None:
-            assert column[alignment.anchor_row] == trace.anchor  # type: ignore[index]
+            assert column[alignment.anchor_row] == trace.anchor
     # No row is all gaps: the alignment is as short as it can be.
     assert all(any(cell is not None for cell in row.cells) for row in alignment.rows)

@@ -357,7 +357,7 @@ def test_last_number_fallback_is_opt_in() -> None:
     ],
 )
 def test_grade(predicted: str | None, reference: str, answer_type: str, expected: Verdict) -> None:
-    assert grade(predicted, reference, answer_type) == expected  # type: ignore[arg-type]
+    assert grade(predicted, reference, answer_type) == expected
 
 
 @pytest.mark.parametrize(
@@ -424,7 +424,7 @@ def test_extract_and_normalize_never_raise(text: str) -> None:
 @settings(max_examples=40, deadline=None)
 @given(predicted=_MATHY_TEXT, reference=_MATHY_TEXT, answer_type=st.sampled_from(["numeric", "math", "choice", "text"]))
 def test_grade_never_raises(predicted: str, reference: str, answer_type: str) -> None:
-    verdict = grade(predicted, reference, answer_type)  # type: ignore[arg-type]
+    verdict = grade(predicted, reference, answer_type)
     assert verdict.correct in (True, False, None)
 
 
@@ -450,7 +450,7 @@ def test_pathological_inputs_return(text: str) -> None:
     infer_answer_type(text)
     grade(text, text)
     for answer_type in ("numeric", "math", "choice", "text"):
-        grade(text, "5", answer_type)  # type: ignore[arg-type]
+        grade(text, "5", answer_type)
 
 
 # --------------------------------------------------------------------------------------------
@@ -554,4 +554,4 @@ def test_an_interval_is_no_vector() -> None:
 def test_documented_answer_type_aliases() -> None:
     """thinkscope JSONL documents ``mc``: it grades as ``choice``; an unknown type as ``math``."""
     assert canonical_answer_type("mc") == "choice" and canonical_answer_type("whatever") == "math"
-    assert grade("29", "C", "mc", problem=OWN_STYLE).correct is True  # type: ignore[arg-type]
+    assert grade("29", "C", "mc", problem=OWN_STYLE).correct is True

@@ -101,7 +101,7 @@ def test_an_earlier_supporting_answer_is_support(verdicts: list[tuple[SkyTrace, 
     """A final answer reached earlier in the thinking, then abandoned: mismatch but supported."""
     trace, m = next((t, m) for t, m in verdicts if m.verdict == "match" and t.think_span is not None)
     assert m.think_answer is not None
-    think_end = trace.think_span[1]  # type: ignore[index]
+    think_end = trace.think_span[1]
     text = trace.text[:think_end] + "\n\nSo the answer is 987654321.\n\n" + trace.text[think_end:]
     changed = think_answer_mismatch(text, split_think(text))
     assert changed.think_answer is not None and changed.think_answer.text == "987654321"
@@ -159,7 +159,7 @@ def _verdict(think: str, answer: str, answer_type: str = "math", problem: str | 
     """The verdict of a trace whose thinking arrives separately (``reasoning_content``)."""
     text = f"{think}\n\n{answer}"
     split = ThinkSplit(0, len(think), len(think) + 2, len(text), True)
-    return think_answer_mismatch(text, split, answer_type=answer_type, problem=problem)  # type: ignore[arg-type]
+    return think_answer_mismatch(text, split, answer_type=answer_type, problem=problem)
 
 
 @pytest.mark.parametrize(

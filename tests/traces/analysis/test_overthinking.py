@@ -146,7 +146,7 @@ def test_real_token_offsets_are_used_when_given(measured: list[Measured]) -> Non
     per_char = list(range(len(m.trace.text)))  # a "tokenizer" with one token per character
     r = measure_overthinking(m.trace.text, m.steps, m.trace.answer, token_starts=per_char)
     assert r.think_tokens == m.end - m.start
-    assert r.tokens_after == m.end - r.first_correct.end  # type: ignore[union-attr]
+    assert r.tokens_after == m.end - r.first_correct.end
 
 
 def test_tokens_after_t_star_start_inside_a_long_step() -> None:
@@ -189,7 +189,7 @@ def test_t_star_where_a_reader_puts_it(thinking: str, reference: str, reached_in
     text = f"<think>{thinking}</think>The answer is {reference}."
     split = split_think(text)
     steps = segment(text, "reasoning", split.think_start, split.think_end)
-    over = measure_overthinking(text, steps, reference, answer_type=answer_type, problem=problem)  # type: ignore[arg-type]
+    over = measure_overthinking(text, steps, reference, answer_type=answer_type, problem=problem)
     if reached_in is None:
         assert over.t_star is None
     else:
@@ -236,7 +236,7 @@ def test_underthinking_on_real_traces(measured: list[Measured]) -> None:
             assert m.start <= s.start < s.end <= m.end
         totals[m.trace.score].append(len(under.switches))
         if under.switches_before_correct_path is not None:
-            assert m.start <= under.correct_path_start <= m.result.first_correct.start  # type: ignore[operator,union-attr]
+            assert m.start <= under.correct_path_start <= m.result.first_correct.start
             before.append(under.switches_before_correct_path)
     print(
         f"\nthought switches: median {statistics.median(totals[True])} in correct traces, "
@@ -256,7 +256,7 @@ def test_never_raises_and_stays_in_bounds(text: str, raw_steps: list[tuple[int, 
     assert 0.0 <= over.ratio <= 1.0
     if over.first_correct is not None:
         assert 0 <= over.first_correct.start <= over.first_correct.end <= len(text)
-        assert 0 <= over.t_star < len(steps)  # type: ignore[operator]
+        assert 0 <= over.t_star < len(steps)
     for cue in over.reverifications:
         assert 0 <= cue.start <= cue.end <= len(text)
     under = measure_underthinking(text, -3, len(text) + 3, over.first_correct)

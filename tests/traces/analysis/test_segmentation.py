@@ -104,7 +104,7 @@ def thoughts(skyt1_traces: list[SkyTrace]) -> list[tuple[SkyTrace, list[Span]]]:
 
 def test_reasoning_spans_tile_each_thought(thoughts: list[tuple[SkyTrace, list[Span]]]) -> None:
     for trace, spans in thoughts:
-        assert_tiles(spans, *trace.think_span)  # type: ignore[misc]
+        assert_tiles(spans, *trace.think_span)
         assert "".join(trace.text[s.start : s.end] for s in spans) == trace.thought
 
 
@@ -123,7 +123,7 @@ def _pivot_hits(thoughts: list[tuple[SkyTrace, list[Span]]], pattern: str) -> tu
     found = opened = 0
     for trace, spans in thoughts:
         starts = {s.start for s in spans}
-        think_start = trace.think_span[0]  # type: ignore[index]
+        think_start = trace.think_span[0]
         for m in re.finditer(pattern, trace.thought):
             found += 1
             opened += think_start + m.start(1) in starts
@@ -194,7 +194,7 @@ def test_offsets_are_absolute_and_clamped() -> None:
 
 def test_unknown_method_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="unknown segmenter 'sentences'"):
-        segment("x", "sentences")  # type: ignore[arg-type]
+        segment("x", "sentences")
 
 
 # --------------------------------------------------------------------------------------------
@@ -220,7 +220,7 @@ _STEPPY_TEXT = st.lists(
 )
 def test_segment_tiles_any_range(text: str, method: str, bounds: tuple[int, int | None], min_chars: int) -> None:
     start, end = bounds
-    spans = segment(text, method, start, end, min_chars=min_chars)  # type: ignore[arg-type]
+    spans = segment(text, method, start, end, min_chars=min_chars)
     clamped_end = len(text) if end is None else max(0, min(end, len(text)))
     clamped_start = max(0, min(start, clamped_end))
     assert_tiles(spans, clamped_start, clamped_end)

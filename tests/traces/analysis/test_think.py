@@ -44,7 +44,7 @@ def decided(records: list[dict[str, Any]], model: str) -> str:
 def test_sky_t1_split_matches_the_tags_of_every_real_trace(skyt1_traces: list[SkyTrace], fmt: str) -> None:
     mismatches = []
     for trace in skyt1_traces:
-        split = split_think(trace.text, fmt)  # type: ignore[arg-type]
+        split = split_think(trace.text, fmt)
         think = (split.think_start, split.think_end) if split.has_think else None
         got = (think, (split.answer_start, split.answer_end), not split.think_closed)
         expected = (trace.think_span, trace.solution_span, trace.truncated)
@@ -75,11 +75,11 @@ def test_think_tags_on_retagged_real_traces(skyt1_traces: list[SkyTrace]) -> Non
         # R1 chat templates put the opening tag in the prompt: the completion starts inside the thought.
         r1 = f"{thought}</think>{solution}"
         for fmt in ("think_tags", "think_in_prompt", "auto"):
-            split = split_think(r1, fmt)  # type: ignore[arg-type]
+            split = split_think(r1, fmt)
             assert (split.think_text(r1), split.answer_text(r1)) == (thought, solution)
         # A thought cut off by the length limit is truncated: no answer part, opener or not.
         for cut, fmt in ((f"<think>{thought}", "auto"), (f"<think>{thought}", "think_tags"), (thought, "think_in_prompt")):
-            split = split_think(cut, fmt)  # type: ignore[arg-type]
+            split = split_think(cut, fmt)
             assert (split.think_text(cut), split.answer_text(cut), split.think_closed) == (thought, "", False)
 
 
@@ -119,8 +119,8 @@ def test_truncation_is_exactly_an_unclosed_think_block(sample_records: Records, 
         else:
             opened = fmt == "think_in_prompt" or "<think>" in text
             closed = "</think>" in text
-        assert split_think(text, fmt).think_closed == (closed or not opened), text[:80]  # type: ignore[arg-type]
-    assert sum(not split_think(t, f).think_closed for t, f in traces) == 53  # type: ignore[arg-type]
+        assert split_think(text, fmt).think_closed == (closed or not opened), text[:80]
+    assert sum(not split_think(t, f).think_closed for t, f in traces) == 53
 
 
 def test_each_model_of_the_real_files_gets_one_format(sample_records: Records, skyt1_traces: list[SkyTrace]) -> None:
@@ -185,7 +185,7 @@ def test_think_tags_need_the_model_to_open_them() -> None:
 def test_text_before_an_opening_tag_is_thinking(text: str, fmt: str, think: str) -> None:
     """Text before the opener that is more than whitespace belongs to the thinking: the model was
     already thinking, and an answer cannot come before its thinking."""
-    split = split_think(text, fmt)  # type: ignore[arg-type]
+    split = split_think(text, fmt)
     assert split.think_text(text) == think
 
 
@@ -207,7 +207,7 @@ def test_none_format_is_all_answer() -> None:
 
 def test_unknown_format_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="unknown think format 'xml'"):
-        split_think("x", "xml")  # type: ignore[arg-type]
+        split_think("x", "xml")
 
 
 _TAG_SOUP = st.lists(
@@ -227,7 +227,7 @@ _TAG_SOUP = st.lists(
     finish=st.sampled_from([None, "stop", "length"]),
 )
 def test_split_is_ordered_inside_the_text_and_its_regions_tile_it(text: str, fmt: str, finish: str | None) -> None:
-    split = split_think(text, fmt, finish)  # type: ignore[arg-type]
+    split = split_think(text, fmt, finish)
     assert 0 <= split.think_start <= split.think_end <= split.answer_start <= split.answer_end <= len(text)
     if not split.think_closed:
         assert split.think_end == split.answer_start == split.answer_end == len(text)

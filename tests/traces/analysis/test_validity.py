@@ -31,39 +31,39 @@ validity = _validity_module()
 
 
 @pytest.fixture(scope="module")
-def measures(shared_data: Path):  # type: ignore[no-untyped-def]
+def measures(shared_data: Path):
     judged = validity.judge(validity.DEFAULT_TRUTH, shared_data)
     assert len(judged) >= 180  # the whole truth set was read
     return validity.measure(judged)
 
 
-def _at_least(rate, target: float) -> None:  # type: ignore[no-untyped-def]
+def _at_least(rate, target: float) -> None:
     assert rate.total and rate.value >= target, f"{rate}; misses: {rate.misses}"
 
 
-def test_think_answer_mismatch(measures) -> None:  # type: ignore[no-untyped-def]
+def test_think_answer_mismatch(measures) -> None:
     """Precision ≥ 0.9 and recall ≥ 0.8. The truth set holds one true mismatch (a trace of our own
     making), so recall is that one found, and precision that nothing else is flagged."""
     _at_least(measures.mismatch_precision, 0.9)
     _at_least(measures.mismatch_recall, 0.8)
 
 
-def test_final_answer_correctness(measures) -> None:  # type: ignore[no-untyped-def]
+def test_final_answer_correctness(measures) -> None:
     """Correctness at import agrees with the reader on ≥ 98% of the traces the reader could grade."""
     _at_least(measures.correctness, 0.98)
 
 
-def test_truncated_thinking_is_exact(measures) -> None:  # type: ignore[no-untyped-def]
+def test_truncated_thinking_is_exact(measures) -> None:
     assert measures.truncation.value == 1.0, measures.truncation.misses
 
 
-def test_t_star_is_found_where_the_reader_finds_it(measures) -> None:  # type: ignore[no-untyped-def]
+def test_t_star_is_found_where_the_reader_finds_it(measures) -> None:
     """t* is found on ≥ 95% of the correct traces (and not found where the reader's thinking never
     reaches the reference, as a plan that is never carried out)."""
     _at_least(measures.t_star_found, 0.95)
 
 
-def test_t_star_step(measures) -> None:  # type: ignore[no-untyped-def]
+def test_t_star_step(measures) -> None:
     """Within one step of the reader's t*: the target is 90%; measured 0.705 (110/156).
 
     The misses are, in the main, readers placing t* at the first substantive arrival where thinkscope
@@ -78,6 +78,6 @@ def test_t_star_step(measures) -> None:  # type: ignore[no-untyped-def]
     _at_least(measures.t_star_within_one, 0.70)
 
 
-def test_loops(measures) -> None:  # type: ignore[no-untyped-def]
+def test_loops(measures) -> None:
     """Loop precision ≥ 0.9 (a formula restated while a derivation works is not a loop)."""
     _at_least(measures.loop_precision, 0.9)

@@ -32,17 +32,17 @@ def seed_project(slug: str, count: int) -> Project:
 
 
 @pytest.fixture
-def alpha(db) -> Project:  # type: ignore[no-untyped-def]
+def alpha(db) -> Project:
     return seed_project("alpha", 7)
 
 
 @pytest.fixture
-def beta(db) -> Project:  # type: ignore[no-untyped-def]
+def beta(db) -> Project:
     return seed_project("beta", 3)
 
 
 @pytest.fixture
-def client_for(make_user):  # type: ignore[no-untyped-def]
+def client_for(make_user):
     """An APIClient authenticated by token as a new user holding ``role`` in ``project``."""
 
     def make(project: Project | None, role: Role | None, username: str | None = None) -> APIClient:
@@ -51,7 +51,7 @@ def client_for(make_user):  # type: ignore[no-untyped-def]
             Membership.objects.create(project=project, user=user, role=role)
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-        client.user = user  # type: ignore[attr-defined]
+        client.user = user
         return client
 
     return make

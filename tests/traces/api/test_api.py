@@ -14,13 +14,13 @@ from traces.models import Label, Role, Run, RunStatus, Step, Trace
 pytestmark = pytest.mark.django_db
 
 
-def test_anonymous_gets_401(alpha) -> None:  # type: ignore[no-untyped-def]
+def test_anonymous_gets_401(alpha) -> None:
     response = APIClient().get(reverse("trace-list"))
     assert response.status_code == 401
     assert "credentials" in response.json()["detail"]
 
 
-def test_trace_list_is_scoped_and_filtered(alpha, beta, client_for) -> None:  # type: ignore[no-untyped-def]
+def test_trace_list_is_scoped_and_filtered(alpha, beta, client_for) -> None:
     client = client_for(alpha, Role.VIEWER)
     body = client.get(reverse("trace-list")).json()
     assert {row["project"] for row in body["results"]} == {"alpha"}
@@ -31,7 +31,7 @@ def test_trace_list_is_scoped_and_filtered(alpha, beta, client_for) -> None:  # 
     assert client.get(reverse("trace-list"), {"project": "beta"}).json()["results"] == []
 
 
-def test_cursor_pagination_walks_every_trace_once(alpha, client_for) -> None:  # type: ignore[no-untyped-def]
+def test_cursor_pagination_walks_every_trace_once(alpha, client_for) -> None:
     client = client_for(alpha, Role.VIEWER)
     seen, url = [], reverse("trace-list") + "?page_size=3"
     while url:
@@ -41,7 +41,7 @@ def test_cursor_pagination_walks_every_trace_once(alpha, client_for) -> None:  #
     assert seen == sorted(Trace.objects.filter(project=alpha).values_list("id", flat=True), reverse=True)
 
 
-def test_trace_detail_has_steps_with_labels(alpha, client_for) -> None:  # type: ignore[no-untyped-def]
+def test_trace_detail_has_steps_with_labels(alpha, client_for) -> None:
     client = client_for(alpha, Role.VIEWER)
     trace = Trace.objects.filter(project=alpha).first()
     body = client.get(reverse("trace-detail", args=[trace.pk])).json()
@@ -50,14 +50,14 @@ def test_trace_detail_has_steps_with_labels(alpha, client_for) -> None:  # type:
     assert body["is_correct"] is True and body["problem"]["answer"] == "4"
 
 
-def test_other_projects_trace_is_404(alpha, beta, client_for) -> None:  # type: ignore[no-untyped-def]
+def test_other_projects_trace_is_404(alpha, beta, client_for) -> None:
     client = client_for(alpha, Role.OWNER)
     foreign = Trace.objects.filter(project=beta).first()
     response = client.get(reverse("trace-detail", args=[foreign.pk]))
     assert response.status_code == 404 and "raw_text" not in response.json()
 
 
-def test_annotator_saves_and_updates_own_label(alpha, client_for) -> None:  # type: ignore[no-untyped-def]
+def test_annotator_saves_and_updates_own_label(alpha, client_for) -> None:
     client = client_for(alpha, Role.ANNOTATOR)
     step = Step.objects.filter(trace__project=alpha).first()
     first = client.post(reverse("label-list"), {"step": step.pk, "value": -1}, format="json")
@@ -69,7 +69,7 @@ def test_annotator_saves_and_updates_own_label(alpha, client_for) -> None:  # ty
     assert Trace.objects.get(pk=step.trace_id).has_labels
 
 
-def test_viewer_cannot_label(alpha, client_for) -> None:  # type: ignore[no-untyped-def]
+def test_viewer_cannot_label(alpha, client_for) -> None:
     client = client_for(alpha, Role.VIEWER)
     step = Step.objects.filter(trace__project=alpha).first()
     response = client.post(reverse("label-list"), {"step": step.pk, "value": 1}, format="json")
@@ -77,14 +77,14 @@ def test_viewer_cannot_label(alpha, client_for) -> None:  # type: ignore[no-unty
     assert not Label.objects.filter(source="human").exists()
 
 
-def test_label_on_foreign_step_is_refused_without_leaking(alpha, beta, client_for) -> None:  # type: ignore[no-untyped-def]
+def test_label_on_foreign_step_is_refused_without_leaking(alpha, beta, client_for) -> None:
     client = client_for(alpha, Role.OWNER)
     foreign = Step.objects.filter(trace__project=beta).first()
     response = client.post(reverse("label-list"), {"step": foreign.pk, "value": 1}, format="json")
     assert response.status_code == 400 and "does not exist" in response.json()["step"][0]
 
 
-def test_bulk_labels_are_all_or_nothing(alpha, client_for) -> None:  # type: ignore[no-untyped-def]
+def test_bulk_labels_are_all_or_nothing(alpha, client_for) -> None:
     client = client_for(alpha, Role.ANNOTATOR)
     steps = list(Step.objects.filter(trace__project=alpha)[:3])
     bad = [{"step": s.pk, "value": 1} for s in steps] + [{"step": steps[0].pk, "value": 5}]
@@ -95,7 +95,7 @@ def test_bulk_labels_are_all_or_nothing(alpha, client_for) -> None:  # type: ign
     assert good.status_code == 201 and Label.objects.filter(source="human").count() == 3
 
 
-def test_import_upload_runs_as_a_job(alpha, client_for, shared_data: Path, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+def test_import_upload_runs_as_a_job(alpha, client_for, shared_data: Path, django_capture_on_commit_callbacks) -> None:
     from app.celery import celery_app
 
     celery_app.conf.task_always_eager = True
@@ -112,7 +112,7 @@ def test_import_upload_runs_as_a_job(alpha, client_for, shared_data: Path, djang
         celery_app.conf.task_always_eager = False
 
 
-def test_an_import_may_set_the_think_format_of_its_traces(alpha, client_for) -> None:  # type: ignore[no-untyped-def]
+def test_an_import_may_set_the_think_format_of_its_traces(alpha, client_for) -> None:
     client = client_for(alpha, Role.REVIEWER)
     line = b'{"prompt": "2+2?", "completion": "So 4.</think>4"}\n'
     upload = SimpleUploadedFile("one.jsonl", line, content_type="application/jsonl")
@@ -125,14 +125,14 @@ def test_an_import_may_set_the_think_format_of_its_traces(alpha, client_for) -> 
     assert refused.status_code == 400 and "think_format" in refused.json()
 
 
-def test_annotator_cannot_import(alpha, client_for) -> None:  # type: ignore[no-untyped-def]
+def test_annotator_cannot_import(alpha, client_for) -> None:
     client = client_for(alpha, Role.ANNOTATOR)
     upload = SimpleUploadedFile("x.jsonl", b"{}\n")
     response = client.post(reverse("import-list"), {"project": "alpha", "format": "jsonl", "file": upload})
     assert response.status_code == 403
 
 
-def test_openapi_schema_and_docs_are_served(alpha, client_for) -> None:  # type: ignore[no-untyped-def]
+def test_openapi_schema_and_docs_are_served(alpha, client_for) -> None:
     client = client_for(alpha, Role.VIEWER)
     schema = client.get(reverse("api-schema"), HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert schema.status_code == 200 and "/api/traces/" in schema.json()["paths"]
@@ -140,7 +140,7 @@ def test_openapi_schema_and_docs_are_served(alpha, client_for) -> None:  # type:
     assert docs.status_code == 200 and b"cdn" not in docs.content.lower()
 
 
-def upload_as_job(client: APIClient, name: str, content: bytes, fmt: str, capture) -> dict:  # type: ignore[no-untyped-def, type-arg]
+def upload_as_job(client: APIClient, name: str, content: bytes, fmt: str, capture) -> dict:
     """POST a file to the import endpoint, running the job it queues; the response body."""
     upload = SimpleUploadedFile(name, content, content_type="application/jsonl")
     with capture(execute=True):
@@ -149,7 +149,7 @@ def upload_as_job(client: APIClient, name: str, content: bytes, fmt: str, captur
     return response.json()
 
 
-def test_an_imported_upload_is_deleted_and_shown_by_its_name_only(  # type: ignore[no-untyped-def]
+def test_an_imported_upload_is_deleted_and_shown_by_its_name_only(
     alpha, client_for, shared_data: Path, settings, tmp_path: Path, eager_celery, django_capture_on_commit_callbacks
 ) -> None:
     settings.DATA_DIR = tmp_path / "server-data"
@@ -164,7 +164,7 @@ def test_an_imported_upload_is_deleted_and_shown_by_its_name_only(  # type: igno
     assert str(tmp_path) not in str(shown)
 
 
-def test_a_failed_upload_names_the_file_only_and_is_kept_for_a_while(  # type: ignore[no-untyped-def]
+def test_a_failed_upload_names_the_file_only_and_is_kept_for_a_while(
     alpha, client_for, settings, tmp_path: Path, eager_celery, django_capture_on_commit_callbacks
 ) -> None:
     from datetime import timedelta

@@ -54,7 +54,7 @@ NOT_PROJECT_SCOPED = {
 
 
 @pytest.fixture
-def secret_alpha(alpha: Project, make_user) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def secret_alpha(alpha: Project, make_user) -> dict[str, Any]:
     """Alpha with one object of every kind that holds the secret, by resource name."""
     run = Run.objects.create(project=alpha, kind=RunKind.IMPORT, name=f"{SECRET}.jsonl")
     secret = ParsedTrace(
@@ -179,7 +179,7 @@ def state() -> tuple[int, ...]:
     )
 
 
-def test_every_endpoint_refuses_another_projects_member(secret_alpha, beta, client_for) -> None:  # type: ignore[no-untyped-def]
+def test_every_endpoint_refuses_another_projects_member(secret_alpha, beta, client_for) -> None:
     outsider: APIClient = client_for(beta, Role.OWNER)
     writes = bodies(secret_alpha)
     query = {"file": "train", "method": "import:test", "reference": "import:test"}
@@ -222,7 +222,7 @@ def test_every_endpoint_refuses_another_projects_member(secret_alpha, beta, clie
     }
 
 
-def test_a_foreign_id_in_a_filter_reads_like_a_missing_one(secret_alpha, beta, client_for) -> None:  # type: ignore[no-untyped-def]
+def test_a_foreign_id_in_a_filter_reads_like_a_missing_one(secret_alpha, beta, client_for) -> None:
     outsider: APIClient = client_for(beta, Role.OWNER)
     for url, name in (
         ("/api/labels/", "trace"),

@@ -23,13 +23,13 @@ PRM800K_REQUEST: dict[str, Any] = {"project": "alpha", "format": "prm800k", "pol
 
 
 @pytest.fixture(autouse=True)
-def data_dir(settings, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
+def data_dir(settings, tmp_path: Path) -> Path:
     settings.DATA_DIR = tmp_path
     return tmp_path
 
 
 @pytest.fixture
-def start(django_capture_on_commit_callbacks) -> Iterator[Callable[..., Any]]:  # type: ignore[no-untyped-def]
+def start(django_capture_on_commit_callbacks) -> Iterator[Callable[..., Any]]:
     """POST an export request; a queued job runs in-process when the request commits (eager Celery)."""
     from app.celery import celery_app
 
@@ -46,7 +46,7 @@ def body_of(response: Any) -> bytes:
     return b"".join(response.streaming_content)
 
 
-def test_reviewer_exports_and_downloads_prm800k(alpha, client_for, start) -> None:  # type: ignore[no-untyped-def]
+def test_reviewer_exports_and_downloads_prm800k(alpha, client_for, start) -> None:
     client = client_for(alpha, Role.REVIEWER)
     response = start(client, {**PRM800K_REQUEST, "policy": {"sources": "import:test", "neutral": "drop"}})
     assert response.status_code == 202, response.json()
@@ -70,7 +70,7 @@ def test_reviewer_exports_and_downloads_prm800k(alpha, client_for, start) -> Non
     assert json.loads(body_of(manifest)) == job["manifest"]
 
 
-def test_filters_select_the_traces_and_are_recorded(alpha, client_for, start) -> None:  # type: ignore[no-untyped-def]
+def test_filters_select_the_traces_and_are_recorded(alpha, client_for, start) -> None:
     client = client_for(alpha, Role.OWNER)
     response = start(client, {**PRM800K_REQUEST, "filters": {"model": "model-a", "q": "Problem"}})
     assert response.status_code == 202, response.json()
@@ -101,7 +101,7 @@ def test_filters_select_the_traces_and_are_recorded(alpha, client_for, start) ->
         ({"project": "beta"}, ("project",), "does not exist"),
     ],
 )
-def test_bad_requests_get_400_naming_the_field(alpha, beta, client_for, start, change, field_path, message) -> None:  # type: ignore[no-untyped-def]
+def test_bad_requests_get_400_naming_the_field(alpha, beta, client_for, start, change, field_path, message) -> None:
     client = client_for(alpha, Role.OWNER)
     response = start(client, {**PRM800K_REQUEST, **change})
     assert response.status_code == 400
@@ -113,13 +113,13 @@ def test_bad_requests_get_400_naming_the_field(alpha, beta, client_for, start, c
 
 
 @pytest.mark.parametrize("role", [Role.VIEWER, Role.ANNOTATOR])
-def test_viewers_and_annotators_cannot_export(alpha, client_for, start, role) -> None:  # type: ignore[no-untyped-def]
+def test_viewers_and_annotators_cannot_export(alpha, client_for, start, role) -> None:
     response = start(client_for(alpha, role), PRM800K_REQUEST)
     assert response.status_code == 403 and "does not allow export" in response.json()["detail"]
     assert not Run.objects.filter(kind=RunKind.EXPORT).exists()
 
 
-def test_members_see_and_download_their_projects_exports_only(alpha, beta, client_for, start) -> None:  # type: ignore[no-untyped-def]
+def test_members_see_and_download_their_projects_exports_only(alpha, beta, client_for, start) -> None:
     alpha_job = start(client_for(alpha, Role.OWNER), PRM800K_REQUEST).json()
     beta_job = start(client_for(beta, Role.OWNER), {**PRM800K_REQUEST, "project": "beta"}).json()
     viewer = client_for(alpha, Role.VIEWER)
@@ -131,7 +131,7 @@ def test_members_see_and_download_their_projects_exports_only(alpha, beta, clien
         assert response.status_code == 404 and "beta" not in response.content.decode()
 
 
-def test_download_names_the_files_it_has(alpha, client_for, start) -> None:  # type: ignore[no-untyped-def]
+def test_download_names_the_files_it_has(alpha, client_for, start) -> None:
     client = client_for(alpha, Role.OWNER)
     job = start(client, PRM800K_REQUEST).json()
     response = client.get(reverse("export-download", args=[job["id"]]), {"file": "test"})
@@ -139,7 +139,7 @@ def test_download_names_the_files_it_has(alpha, client_for, start) -> None:  # t
     assert response.json()["file"] == [f"no file 'test' in export {job['id']}; choose one of train, manifest"]
 
 
-def test_a_queued_export_has_no_files_yet(alpha, client_for, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+def test_a_queued_export_has_no_files_yet(alpha, client_for, django_capture_on_commit_callbacks) -> None:
     client = client_for(alpha, Role.OWNER)
     with django_capture_on_commit_callbacks(execute=False):  # the job is queued, no worker runs it
         job = client.post(reverse("export-list"), PRM800K_REQUEST, format="json").json()
@@ -149,7 +149,7 @@ def test_a_queued_export_has_no_files_yet(alpha, client_for, django_capture_on_c
     assert response.status_code == 400 and "has not succeeded (status: queued)" in response.json()["file"][0]
 
 
-def test_openrlhf_export_takes_its_options(alpha, client_for, start) -> None:  # type: ignore[no-untyped-def]
+def test_openrlhf_export_takes_its_options(alpha, client_for, start) -> None:
     client = client_for(alpha, Role.REVIEWER)
     body = {"project": "alpha", "format": "openrlhf", "options": {"placeholder_token": "<step>"},
             "policy": {"sources": "import:test", "human_completion": "skip"}}  # fmt: skip

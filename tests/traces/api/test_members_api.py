@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def people(project, make_user):  # type: ignore[no-untyped-def]
+def people(project, make_user):
     """An owner and an annotator of ``project`` (emails set), and a stranger with a project of their own."""
     found = {}
     for name, role in (("olga", Role.OWNER), ("ann", Role.ANNOTATOR)):
@@ -28,7 +28,7 @@ def people(project, make_user):  # type: ignore[no-untyped-def]
     return found
 
 
-def api(user) -> APIClient:  # type: ignore[no-untyped-def]
+def api(user) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
     return client
@@ -38,7 +38,7 @@ def members(slug: str = "test") -> str:
     return f"/api/projects/{slug}/members/"
 
 
-def test_members_read_the_list_and_only_owners_see_emails(project, people) -> None:  # type: ignore[no-untyped-def]
+def test_members_read_the_list_and_only_owners_see_emails(project, people) -> None:
     as_owner = api(people["olga"]).get(members()).json()
     assert [(m["username"], m["role"], m["email"]) for m in as_owner] == [
         ("olga", "owner", "olga@example.org"),
@@ -51,7 +51,7 @@ def test_members_read_the_list_and_only_owners_see_emails(project, people) -> No
     assert one.status_code == 200 and one.json()["username"] == "olga"
 
 
-def test_non_members_get_404(project, people) -> None:  # type: ignore[no-untyped-def]
+def test_non_members_get_404(project, people) -> None:
     client = api(people["stranger"])
     assert client.get(members()).status_code == 404
     assert client.post(members(), {"user": "stranger", "role": "owner"}, format="json").status_code == 404
@@ -61,7 +61,7 @@ def test_non_members_get_404(project, people) -> None:  # type: ignore[no-untype
     assert project.role_of(people["stranger"]) is None
 
 
-def test_an_annotator_writes_nothing(project, people) -> None:  # type: ignore[no-untyped-def]
+def test_an_annotator_writes_nothing(project, people) -> None:
     client = api(people["ann"])
     refused = client.post(members(), {"user": "stranger", "role": "viewer"}, format="json")
     assert refused.status_code == 403 and "only owners" in refused.json()["detail"]
@@ -70,7 +70,7 @@ def test_an_annotator_writes_nothing(project, people) -> None:  # type: ignore[n
     assert project.role_of(people["ann"]) == Role.ANNOTATOR and not MembershipChange.objects.exists()
 
 
-def test_an_owner_adds_changes_and_removes_and_the_record_says_so(project, people) -> None:  # type: ignore[no-untyped-def]
+def test_an_owner_adds_changes_and_removes_and_the_record_says_so(project, people) -> None:
     client = api(people["olga"])
     added = client.post(members(), {"user": "stranger", "role": "viewer"}, format="json")
     stranger = people["stranger"]
@@ -88,7 +88,7 @@ def test_an_owner_adds_changes_and_removes_and_the_record_says_so(project, peopl
     assert api(people["ann"]).get(f"{members()}changes/").status_code == 200  # members read the record
 
 
-def test_a_new_teammates_account_and_its_link_come_back_once(project, people) -> None:  # type: ignore[no-untyped-def]
+def test_a_new_teammates_account_and_its_link_come_back_once(project, people) -> None:
     body = {"username": "newbie", "email": "newbie@example.org", "role": "annotator"}
     created = api(people["olga"]).post(members(), body, format="json")
     data = created.json()
@@ -113,12 +113,12 @@ def test_a_new_teammates_account_and_its_link_come_back_once(project, people) ->
         ({"username": "ANN", "email": "a@example.org", "role": "viewer"}, "username", "the username 'ANN' is taken"),
     ],
 )
-def test_a_refused_add_names_the_field(project, people, body: dict, field: str, message: str) -> None:  # type: ignore[no-untyped-def, type-arg]
+def test_a_refused_add_names_the_field(project, people, body: dict, field: str, message: str) -> None:
     response = api(people["olga"]).post(members(), body, format="json")
     assert response.status_code == 400 and message in " ".join(response.json()[field])
 
 
-def test_the_last_owner_stays(project, people) -> None:  # type: ignore[no-untyped-def]
+def test_the_last_owner_stays(project, people) -> None:
     client = api(people["olga"])
     olga = people["olga"].pk
     demoted = client.patch(f"{members()}{olga}/", {"role": "viewer"}, format="json")
@@ -129,7 +129,7 @@ def test_the_last_owner_stays(project, people) -> None:  # type: ignore[no-untyp
     assert project.role_of(people["olga"]) == Role.OWNER
 
 
-def test_a_user_who_is_not_a_member_is_404(project, people) -> None:  # type: ignore[no-untyped-def]
+def test_a_user_who_is_not_a_member_is_404(project, people) -> None:
     client = api(people["olga"])
     assert client.patch(f"{members()}{people['stranger'].pk}/", {"role": "viewer"}, format="json").status_code == 404
     assert client.put(f"{members()}{people['ann'].pk}/", {"role": "viewer"}, format="json").status_code == 405

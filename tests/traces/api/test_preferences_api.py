@@ -28,7 +28,7 @@ def test_the_route_is_the_router_s() -> None:
     assert reverse("preference-list") == URL
 
 
-def test_an_annotator_creates_a_preference_stored_canonically_and_updates_it(alpha: Project, client_for) -> None:  # type: ignore[no-untyped-def]
+def test_an_annotator_creates_a_preference_stored_canonically_and_updates_it(alpha: Project, client_for) -> None:
     x, y = same_problem_traces(alpha, 2)
     client = client_for(alpha, Role.ANNOTATOR)
     high, low = (x, y) if x.pk > y.pk else (y, x)
@@ -44,7 +44,7 @@ def test_an_annotator_creates_a_preference_stored_canonically_and_updates_it(alp
     assert Preference.objects.get().choice == "tie"
 
 
-def test_a_viewer_reads_but_cannot_create(alpha: Project, client_for) -> None:  # type: ignore[no-untyped-def]
+def test_a_viewer_reads_but_cannot_create(alpha: Project, client_for) -> None:
     x, y = same_problem_traces(alpha, 2)
     Preference.objects.create(trace_a=min(x, y, key=lambda t: t.pk), trace_b=max(x, y, key=lambda t: t.pk), choice="a")
     viewer = client_for(alpha, Role.VIEWER)
@@ -55,7 +55,7 @@ def test_a_viewer_reads_but_cannot_create(alpha: Project, client_for) -> None:  
     assert Preference.objects.count() == 1
 
 
-def test_reads_are_scoped_to_the_user_s_projects(alpha: Project, beta: Project, client_for) -> None:  # type: ignore[no-untyped-def]
+def test_reads_are_scoped_to_the_user_s_projects(alpha: Project, beta: Project, client_for) -> None:
     for project in (alpha, beta):
         x, y = same_problem_traces(project, 2)
         Preference.objects.create(trace_a=x if x.pk < y.pk else y, trace_b=y if x.pk < y.pk else x, choice="tie")
@@ -68,7 +68,7 @@ def test_reads_are_scoped_to_the_user_s_projects(alpha: Project, beta: Project, 
     assert client_for(None, None, "nobody").get(URL).json()["results"] == []
 
 
-def test_filters_by_trace_and_choice(alpha: Project, client_for) -> None:  # type: ignore[no-untyped-def]
+def test_filters_by_trace_and_choice(alpha: Project, client_for) -> None:
     a, b, c = sorted(same_problem_traces(alpha, 3), key=lambda t: t.pk)
     Preference.objects.create(trace_a=a, trace_b=b, choice="a")
     Preference.objects.create(trace_a=b, trace_b=c, choice="tie")
@@ -79,7 +79,7 @@ def test_filters_by_trace_and_choice(alpha: Project, client_for) -> None:  # typ
     assert client.get(URL, {"trace": "x"}).status_code == 400
 
 
-def test_traces_of_different_problems_are_a_400_naming_the_reason(alpha: Project, client_for) -> None:  # type: ignore[no-untyped-def]
+def test_traces_of_different_problems_are_a_400_naming_the_reason(alpha: Project, client_for) -> None:
     (x,) = same_problem_traces(alpha, 1, "First problem?")
     (y,) = same_problem_traces(alpha, 1, "Second problem?")
     client = client_for(alpha, Role.OWNER)
@@ -89,7 +89,7 @@ def test_traces_of_different_problems_are_a_400_naming_the_reason(alpha: Project
     assert not Preference.objects.exists()
 
 
-def test_a_trace_of_another_project_does_not_exist_for_the_user(alpha: Project, beta: Project, client_for) -> None:  # type: ignore[no-untyped-def]
+def test_a_trace_of_another_project_does_not_exist_for_the_user(alpha: Project, beta: Project, client_for) -> None:
     (x,) = same_problem_traces(alpha, 1)
     (hidden,) = same_problem_traces(beta, 1)
     client = client_for(alpha, Role.OWNER)
@@ -107,7 +107,7 @@ def test_a_trace_of_another_project_does_not_exist_for_the_user(alpha: Project, 
         ({"trace_a": 2**70}, "trace_a"),
     ],
 )
-def test_bad_input_is_a_400_naming_the_field(alpha: Project, client_for, payload: dict, field: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_input_is_a_400_naming_the_field(alpha: Project, client_for, payload: dict, field: str) -> None:
     x, y = same_problem_traces(alpha, 2)
     client = client_for(alpha, Role.OWNER)
     response = client.post(URL, {"trace_a": x.pk, "trace_b": y.pk, "choice": "a", **payload}, format="json")
@@ -115,7 +115,7 @@ def test_bad_input_is_a_400_naming_the_field(alpha: Project, client_for, payload
     assert field in response.json()
 
 
-def test_the_schema_lists_the_preference_endpoints(client_for, alpha: Project) -> None:  # type: ignore[no-untyped-def]
+def test_the_schema_lists_the_preference_endpoints(client_for, alpha: Project) -> None:
     schema = client_for(alpha, Role.VIEWER).get("/api/schema/?format=json").json()
     assert {"get", "post"} <= set(schema["paths"]["/api/preferences/"])
     assert "Preference" in schema["components"]["schemas"]

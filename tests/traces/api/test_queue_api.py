@@ -12,13 +12,13 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def queue(alpha):  # type: ignore[no-untyped-def]
+def queue(alpha):
     traces = Trace.objects.filter(project=alpha).order_by("-id")[:2]
     spec = QueueSpec(name="two", overlap=1, gold_source="import:test", gold_count=1)
-    return do_create_queue(alpha, None, spec, Trace.objects.filter(pk__in=[t.pk for t in traces]), {})  # type: ignore[arg-type]
+    return do_create_queue(alpha, None, spec, Trace.objects.filter(pk__in=[t.pk for t in traces]), {})
 
 
-def test_queues_are_listed_for_members_only(client_for, alpha, beta, queue) -> None:  # type: ignore[no-untyped-def]
+def test_queues_are_listed_for_members_only(client_for, alpha, beta, queue) -> None:
     viewer = client_for(alpha, Role.VIEWER)
     body = viewer.get(reverse("queue-list")).json()
     assert [row["name"] for row in body["results"]] == ["two"] and body["results"][0]["project"] == "alpha"
@@ -28,7 +28,7 @@ def test_queues_are_listed_for_members_only(client_for, alpha, beta, queue) -> N
     assert outsider.post(reverse("queue-next", args=[queue.pk])).status_code == 404
 
 
-def test_next_hands_out_items_and_never_says_which_are_gold(client_for, alpha, queue) -> None:  # type: ignore[no-untyped-def]
+def test_next_hands_out_items_and_never_says_which_are_gold(client_for, alpha, queue) -> None:
     ann = client_for(alpha, Role.ANNOTATOR, "ann")
     first = ann.post(reverse("queue-next", args=[queue.pk]))
     assert first.status_code == 200
@@ -48,7 +48,7 @@ def test_next_hands_out_items_and_never_says_which_are_gold(client_for, alpha, q
     assert cat.post(reverse("queue-next", args=[queue.pk])).status_code == 204  # overlap 1: both are held
 
 
-def test_viewers_may_not_take_items(client_for, alpha, queue) -> None:  # type: ignore[no-untyped-def]
+def test_viewers_may_not_take_items(client_for, alpha, queue) -> None:
     viewer = client_for(alpha, Role.VIEWER)
     assert viewer.post(reverse("queue-next", args=[queue.pk])).status_code == 403
     assert not QueueAssignment.objects.exists()

@@ -10,12 +10,12 @@ from traces.models import LanguageModel, Problem, Role, Run, RunKind, RunStatus
 
 
 @pytest.fixture
-def generator(alpha) -> LanguageModel:  # type: ignore[no-untyped-def]
+def generator(alpha) -> LanguageModel:
     return LanguageModel.objects.create(project=alpha, name="smol", backend="transformers", endpoint="embedded")
 
 
 @pytest.fixture
-def queued_tasks(monkeypatch) -> list[tuple[int, list[int]]]:  # type: ignore[no-untyped-def]
+def queued_tasks(monkeypatch) -> list[tuple[int, list[int]]]:
     queued: list[tuple[int, list[int]]] = []
 
     def enqueue(task: str, run_id: int, problem_ids: list[int]) -> None:
@@ -28,7 +28,7 @@ def queued_tasks(monkeypatch) -> list[tuple[int, list[int]]]:  # type: ignore[no
 
 def test_a_reviewer_starts_a_run_and_polls_it(
     alpha, generator, client_for, queued_tasks, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client = client_for(alpha, Role.REVIEWER)
     ids = list(Problem.objects.filter(project=alpha).order_by("pk").values_list("pk", flat=True))
     with django_capture_on_commit_callbacks(execute=True):
@@ -56,7 +56,7 @@ def test_a_reviewer_starts_a_run_and_polls_it(
         ({"dataset": "no-such-dataset"}, "problems", "no problems selected"),
     ],
 )
-def test_bad_requests_name_the_field(alpha, generator, client_for, queued_tasks, payload, field, message) -> None:  # type: ignore[no-untyped-def]
+def test_bad_requests_name_the_field(alpha, generator, client_for, queued_tasks, payload, field, message) -> None:
     client = client_for(alpha, Role.OWNER)
     response = client.post(reverse("run-list"), {"project": "alpha", "model": "smol", **payload}, format="json")
     assert response.status_code == 400
@@ -64,13 +64,13 @@ def test_bad_requests_name_the_field(alpha, generator, client_for, queued_tasks,
     assert not Run.objects.filter(kind=RunKind.GENERATION).exists() and queued_tasks == []
 
 
-def test_an_imported_model_cannot_generate(alpha, client_for) -> None:  # type: ignore[no-untyped-def]
+def test_an_imported_model_cannot_generate(alpha, client_for) -> None:
     client = client_for(alpha, Role.OWNER)
     response = client.post(reverse("run-list"), {"project": "alpha", "model": "model-a"}, format="json")
     assert response.status_code == 400 and "no endpoint chosen" in response.json()["model"][0]
 
 
-def test_annotators_and_outsiders_cannot_start_runs(alpha, beta, generator, client_for) -> None:  # type: ignore[no-untyped-def]
+def test_annotators_and_outsiders_cannot_start_runs(alpha, beta, generator, client_for) -> None:
     annotator = client_for(alpha, Role.ANNOTATOR)
     assert annotator.post(reverse("run-list"), {"project": "alpha", "model": "smol"}, format="json").status_code == 403
     outsider = client_for(beta, Role.OWNER)
@@ -79,7 +79,7 @@ def test_annotators_and_outsiders_cannot_start_runs(alpha, beta, generator, clie
     assert not Run.objects.filter(kind=RunKind.GENERATION).exists()
 
 
-def test_cancel_then_resume(alpha, generator, client_for, queued_tasks, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+def test_cancel_then_resume(alpha, generator, client_for, queued_tasks, django_capture_on_commit_callbacks) -> None:
     ids = list(Problem.objects.filter(project=alpha).values_list("pk", flat=True))[:2]
     run = Run.objects.create(
         project=alpha, model=generator, kind=RunKind.GENERATION, status=RunStatus.RUNNING, progress_total=2,

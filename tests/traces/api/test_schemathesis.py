@@ -25,7 +25,7 @@ EXAMPLES = 25
 
 
 @pytest.fixture
-def loopback_server(transactional_db, settings, tmp_path: Path) -> Iterator[LiveServer]:  # type: ignore[no-untyped-def]
+def loopback_server(transactional_db, settings, tmp_path: Path) -> Iterator[LiveServer]:
     """The app served on 127.0.0.1 by a thread of this process; jobs run inline (eager Celery)."""
     from app.celery import celery_app
 
@@ -37,7 +37,7 @@ def loopback_server(transactional_db, settings, tmp_path: Path) -> Iterator[Live
     celery_app.conf.task_always_eager = False
 
 
-def test_no_generated_request_gets_a_server_error(loopback_server: LiveServer, alpha: Project, make_user) -> None:  # type: ignore[no-untyped-def]
+def test_no_generated_request_gets_a_server_error(loopback_server: LiveServer, alpha: Project, make_user) -> None:
     owner = make_user("schemathesis")
     Membership.objects.create(project=alpha, user=owner, role=Role.OWNER)
     auth = {"Authorization": f"Token {Token.objects.create(user=owner).key}"}

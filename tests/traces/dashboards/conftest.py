@@ -10,7 +10,7 @@ from traces.models import Project
 
 
 @pytest.fixture
-def member_client(owner) -> Client:  # type: ignore[no-untyped-def]
+def member_client(owner) -> Client:
     client = Client()
     client.force_login(owner)
     return client

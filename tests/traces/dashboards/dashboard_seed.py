@@ -143,7 +143,7 @@ class Annotation:
     queue_items: int
 
 
-def seed_annotation(project: Project, users: list, traces: list[Trace]) -> Annotation:  # type: ignore[type-arg]
+def seed_annotation(project: Project, users: list, traces: list[Trace]) -> Annotation:
     """A queue over ``traces`` (the first one gold), steps labelled by both users, mc_rollout suggestions."""
     rng = random.Random(3)
     queue = Queue.objects.create(project=project, name="review", overlap=2)

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def annotated(project, owner, make_user, records):  # type: ignore[no-untyped-def]
+def annotated(project, owner, make_user, records):
     second = make_user("bob")
     Membership.objects.create(project=project, user=second, role=Role.ANNOTATOR)
     users = [owner, second]
@@ -30,17 +30,17 @@ def annotated(project, owner, make_user, records):  # type: ignore[no-untyped-de
     return users, seed_annotation(project, users, traces)
 
 
-def data(client: Client, project, **params: str) -> dict:  # type: ignore[no-untyped-def, type-arg]
+def data(client: Client, project, **params: str) -> dict:
     response = client.get(reverse("dashboard-data", args=[project.slug, "annotation"]), params)
     assert response.status_code == 200, response.content
     return response.json()
 
 
-def chart(payload: dict, chart_id: str) -> dict:  # type: ignore[type-arg]
+def chart(payload: dict, chart_id: str) -> dict:
     return next(c for c in payload["charts"] if c["id"] == chart_id)
 
 
-def test_progress_throughput_and_gold_accuracy(member_client, project, annotated) -> None:  # type: ignore[no-untyped-def]
+def test_progress_throughput_and_gold_accuracy(member_client, project, annotated) -> None:
     users, seeded = annotated
     payload = data(member_client, project)
     (queue,) = chart(payload, "queue_progress")["rows"]
@@ -61,7 +61,7 @@ def test_progress_throughput_and_gold_accuracy(member_client, project, annotated
         assert gold[user.username]["ci_low"] == pytest.approx(expected.low)
 
 
-def test_agreement_between_people_and_with_methods(member_client, project, annotated) -> None:  # type: ignore[no-untyped-def]
+def test_agreement_between_people_and_with_methods(member_client, project, annotated) -> None:
     users, seeded = annotated
     payload = data(member_client, project, period="day")
     agreement = {row["measure"]: row for row in chart(payload, "agreement")["rows"]}  # one day: one row each
@@ -83,7 +83,7 @@ def test_agreement_between_people_and_with_methods(member_client, project, annot
     assert auto["agreement"] == pytest.approx(sum(a == h for a, h in pairs) / len(pairs))
 
 
-def test_the_dashboard_and_the_queue_page_give_the_same_fleiss_kappa(  # type: ignore[no-untyped-def]
+def test_the_dashboard_and_the_queue_page_give_the_same_fleiss_kappa(
     member_client, project, owner, make_user, records
 ) -> None:
     """Half the steps rated by three people, half by two: a tie between the counts, which both pages
@@ -104,19 +104,19 @@ def test_the_dashboard_and_the_queue_page_give_the_same_fleiss_kappa(  # type: i
     assert agreement["Krippendorff's alpha"]["value"] == pytest.approx(queue_page.alpha)
 
 
-def test_date_filter_and_empty_state(member_client, project, annotated) -> None:  # type: ignore[no-untyped-def]
+def test_date_filter_and_empty_state(member_client, project, annotated) -> None:
     payload = data(member_client, project, date_from="2999-01-01")
     assert chart(payload, "throughput")["rows"] == [] and chart(payload, "agreement")["rows"] == []
     assert chart(payload, "queue_progress")["rows"]  # progress is the queues' current state
 
 
-def test_a_project_without_labels_says_so(member_client, project) -> None:  # type: ignore[no-untyped-def]
+def test_a_project_without_labels_says_so(member_client, project) -> None:
     assert data(member_client, project)["empty"] == "No queues and no labels by people in this project yet."
     response = member_client.get(reverse("dashboard-csv", args=[project.slug, "annotation"]), {"chart": "agreement"})
     assert response.status_code == 400
 
 
-def test_the_period_select_shows_the_period_the_charts_use(member_client, project, annotated) -> None:  # type: ignore[no-untyped-def]
+def test_the_period_select_shows_the_period_the_charts_use(member_client, project, annotated) -> None:
     """Without ?period= the series are weekly, and the select shows that (it once showed "Day")."""
     page = member_client.get(reverse("dashboard", args=[project.slug, "annotation"])).content.decode()
     select = page[page.index('name="period"') :]

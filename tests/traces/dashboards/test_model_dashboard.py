@@ -29,17 +29,17 @@ from traces.models import LanguageModel, Project, Run, Trace
 pytestmark = pytest.mark.django_db
 
 
-def data(client: Client, project: Project, **params: str) -> dict:  # type: ignore[type-arg]
+def data(client: Client, project: Project, **params: str) -> dict:
     response = client.get(reverse("dashboard-data", args=[project.slug, "models"]), params)
     assert response.status_code == 200, response.content
     return response.json()
 
 
-def chart(payload: dict, chart_id: str) -> dict:  # type: ignore[type-arg]
+def chart(payload: dict, chart_id: str) -> dict:
     return next(c for c in payload["charts"] if c["id"] == chart_id)
 
 
-def rows_by(chart_data: dict, *keys: str) -> dict:  # type: ignore[type-arg]
+def rows_by(chart_data: dict, *keys: str) -> dict:
     return {tuple(row[k] for k in keys) if len(keys) > 1 else row[keys[0]]: row for row in chart_data["rows"]}
 
 
@@ -47,7 +47,7 @@ def graded(records: list[Record], model: str) -> list[Record]:
     return [r for r in records if r.model == model and r.correct is not None]
 
 
-def test_accuracy_cost_and_pass_at_k_equal_the_metric_functions(member_client, project, records) -> None:  # type: ignore[no-untyped-def]
+def test_accuracy_cost_and_pass_at_k_equal_the_metric_functions(member_client, project, records) -> None:
     payload = data(member_client, project)
     accuracy = rows_by(chart(payload, "accuracy"), "model")
     pass_k = rows_by(chart(payload, "pass_at_k"), "model", "k")
@@ -72,7 +72,7 @@ def test_accuracy_cost_and_pass_at_k_equal_the_metric_functions(member_client, p
         assert cost[model]["tokens_per_correct"] == pytest.approx(tokens / sum(bool(r.correct) for r in mine))
 
 
-def test_majority_vote_and_difficulty_equal_the_metric_functions(member_client, project, records) -> None:  # type: ignore[no-untyped-def]
+def test_majority_vote_and_difficulty_equal_the_metric_functions(member_client, project, records) -> None:
     payload = data(member_client, project)
     majority = rows_by(chart(payload, "maj_at_k"), "model")
     for model in MODELS:
@@ -102,7 +102,7 @@ def test_majority_vote_and_difficulty_equal_the_metric_functions(member_client, 
     assert hardest["verdict"] == "every model fails" and hardest["solve_rate"] == 0
 
 
-def test_token_distributions_and_accuracy_by_length(member_client, project, records) -> None:  # type: ignore[no-untyped-def]
+def test_token_distributions_and_accuracy_by_length(member_client, project, records) -> None:
     payload = data(member_client, project)
     think = rows_by(chart(payload, "think_tokens"), "model", "bucket")
     by_length = rows_by(chart(payload, "accuracy_by_length"), "model", "bucket")
@@ -121,7 +121,7 @@ def test_token_distributions_and_accuracy_by_length(member_client, project, reco
             assert row["accuracy"] == (pytest.approx(bucket.accuracy.value) if bucket.accuracy else None)
 
 
-def test_rates_behaviours_and_overthinking_come_from_the_stored_scores(member_client, project, records) -> None:  # type: ignore[no-untyped-def]
+def test_rates_behaviours_and_overthinking_come_from_the_stored_scores(member_client, project, records) -> None:
     payload = data(member_client, project)
     rates = rows_by(chart(payload, "rates"), "model", "measure")
     behaviours = rows_by(chart(payload, "behaviours"), "model", "behaviour")
@@ -144,7 +144,7 @@ def test_rates_behaviours_and_overthinking_come_from_the_stored_scores(member_cl
         assert overthinking[(model, "0.0–0.1")]["traces"] == bins.count(0)
 
 
-def test_filters_narrow_every_chart(member_client, project, records) -> None:  # type: ignore[no-untyped-def]
+def test_filters_narrow_every_chart(member_client, project, records) -> None:
     payload = data(member_client, project, dataset="gsm8k")
     accuracy = rows_by(chart(payload, "accuracy"), "model")
     for model in MODELS:
@@ -156,7 +156,7 @@ def test_filters_narrow_every_chart(member_client, project, records) -> None:  #
     assert data(member_client, project, date_from="2999-01-01")["empty"] == "No traces match these filters."
 
 
-def test_bad_filters_get_400_naming_the_field(member_client, project, records) -> None:  # type: ignore[no-untyped-def]
+def test_bad_filters_get_400_naming_the_field(member_client, project, records) -> None:
     url = reverse("dashboard-data", args=[project.slug, "models"])
     response = member_client.get(url, {"date_from": "2026-02-10", "date_to": "2026-02-01"})
     assert response.status_code == 400 and "date_to" in response.json()["errors"]
@@ -166,7 +166,7 @@ def test_bad_filters_get_400_naming_the_field(member_client, project, records) -
     assert page.status_code == 400 and b"Enter a valid date" in page.content
 
 
-def test_csv_is_the_chart_table(member_client, project, records) -> None:  # type: ignore[no-untyped-def]
+def test_csv_is_the_chart_table(member_client, project, records) -> None:
     url = reverse("dashboard-csv", args=[project.slug, "models"])
     response = member_client.get(url, {"chart": "accuracy", "dataset": "math500"})
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
@@ -178,7 +178,7 @@ def test_csv_is_the_chart_table(member_client, project, records) -> None:  # typ
     assert member_client.get(url, {"chart": "nope"}).status_code == 400
 
 
-def test_csv_cells_a_spreadsheet_would_run_are_guarded_as_the_export_guards_them(member_client, project, records) -> None:  # type: ignore[no-untyped-def]
+def test_csv_cells_a_spreadsheet_would_run_are_guarded_as_the_export_guards_them(member_client, project, records) -> None:
     formula = '=HYPERLINK("http://x","y")'
     LanguageModel.objects.filter(project=project, name=MODELS[0]).update(name=formula)
     response = member_client.get(reverse("dashboard-csv", args=[project.slug, "models"]), {"chart": "accuracy"})
@@ -187,7 +187,7 @@ def test_csv_cells_a_spreadsheet_would_run_are_guarded_as_the_export_guards_them
     assert csv_safe(formula) in names and formula not in names
 
 
-def test_click_links_open_the_trace_list_filtered(member_client, project, records) -> None:  # type: ignore[no-untyped-def]
+def test_click_links_open_the_trace_list_filtered(member_client, project, records) -> None:
     payload = data(member_client, project)
     accuracy = chart(payload, "accuracy")
     model = LanguageModel.objects.get(project=project, name=accuracy["rows"][0]["model"])
@@ -202,7 +202,7 @@ def test_click_links_open_the_trace_list_filtered(member_client, project, record
     assert member_client.get(reverse("trace-list", args=[project.slug]) + "?" + overthinking_link).status_code == 200
 
 
-def test_the_queries_do_not_grow_with_the_traces(member_client, project, django_assert_max_num_queries) -> None:  # type: ignore[no-untyped-def]
+def test_the_queries_do_not_grow_with_the_traces(member_client, project, django_assert_max_num_queries) -> None:
     seed_models(project, rng_seed=1)
     with django_assert_max_num_queries(12) as few:
         data(member_client, project)
@@ -212,7 +212,7 @@ def test_the_queries_do_not_grow_with_the_traces(member_client, project, django_
     assert len(chart(payload, "accuracy")["rows"]) == 2 * len(MODELS)
 
 
-def test_access_and_empty_states(member_client, project, make_user) -> None:  # type: ignore[no-untyped-def]
+def test_access_and_empty_states(member_client, project, make_user) -> None:
     page = member_client.get(reverse("dashboard", args=[project.slug, "models"]))
     assert page.status_code == 200 and b'id="dashboard"' in page.content and b"Dashboards" in page.content
     assert data(member_client, project)["empty"]
@@ -231,7 +231,7 @@ def many_models(project: Project) -> list[Record]:
     return records
 
 
-def test_without_a_choice_the_models_with_the_most_traces_are_shown(member_client, project, many_models) -> None:  # type: ignore[no-untyped-def]
+def test_without_a_choice_the_models_with_the_most_traces_are_shown(member_client, project, many_models) -> None:
     payload = data(member_client, project)
     shown = set(rows_by(chart(payload, "accuracy"), "model"))
     assert len(shown) == 8 and not any(name.startswith("e-") for name in shown)
@@ -241,9 +241,9 @@ def test_without_a_choice_the_models_with_the_most_traces_are_shown(member_clien
     assert page.count('name="models"') == 15 and "e-alpha-7b · 8 traces" in page
 
 
-def test_picked_models_are_shown_and_more_than_twenty_are_refused(member_client, project, many_models) -> None:  # type: ignore[no-untyped-def]
+def test_picked_models_are_shown_and_more_than_twenty_are_refused(member_client, project, many_models) -> None:
     picked = LanguageModel.objects.filter(project=project, name__startswith="e-").order_by("name")
-    payload = data(member_client, project, models=[str(m.pk) for m in picked])  # type: ignore[arg-type]
+    payload = data(member_client, project, models=[str(m.pk) for m in picked])
     assert set(rows_by(chart(payload, "accuracy"), "model")) == {m.name for m in picked}
     assert payload["note"] == ""
     extra = [LanguageModel.objects.create(project=project, name=f"extra-{i}") for i in range(6)]
@@ -252,7 +252,7 @@ def test_picked_models_are_shown_and_more_than_twenty_are_refused(member_client,
     assert response.status_code == 400 and "Pick at most 20 models" in response.json()["errors"]["models"][0]
 
 
-def test_the_difficulty_table_only_speaks_of_the_models_that_tried_a_problem(member_client, project, many_models) -> None:  # type: ignore[no-untyped-def]
+def test_the_difficulty_table_only_speaks_of_the_models_that_tried_a_problem(member_client, project, many_models) -> None:
     payload = data(member_client, project)
     rows = chart(payload, "difficulty")["rows"]
     unsolved = [row for row in rows if row["solved_by"] == 0]
@@ -261,6 +261,6 @@ def test_the_difficulty_table_only_speaks_of_the_models_that_tried_a_problem(mem
     assert not any(row["verdict"] == "every model fails" for row in rows)
     assert {row["verdict"] for row in unsolved} <= {"the 3 models that tried it fail", "the 2 models that tried it fail"}
     only = LanguageModel.objects.get(project=project, name="a-alpha-7b")
-    one = data(member_client, project, models=[str(only.pk)])  # type: ignore[arg-type]
+    one = data(member_client, project, models=[str(only.pk)])
     hardest = chart(one, "difficulty")["rows"][0]
     assert (hardest["tried_by"], hardest["verdict"]) == (1, "a-alpha-7b fails; no other model shown tried it")

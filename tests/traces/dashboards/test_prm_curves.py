@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 METHOD = "prm:tiny"
 
 
-def score_traces(project, records: list[Record]) -> dict[int, dict[str, float]]:  # type: ignore[no-untyped-def]
+def score_traces(project, records: list[Record]) -> dict[int, dict[str, float]]:
     """PRM trace scores of every graded trace but one: right answers score higher, with noise."""
     rng = random.Random(3)
     scores = {}
@@ -40,7 +40,7 @@ def score_traces(project, records: list[Record]) -> dict[int, dict[str, float]]:
     return scores
 
 
-def expected_curves(records: list[Record], scores: dict[int, dict[str, float]], model: str):  # type: ignore[no-untyped-def]
+def expected_curves(records: list[Record], scores: dict[int, dict[str, float]], model: str):
     mine = [r for r in records if r.model == model and r.correct is not None and r.id in scores]
     keys: dict[str, int] = {}
     return selection_curves(
@@ -53,7 +53,7 @@ def expected_curves(records: list[Record], scores: dict[int, dict[str, float]], 
     )
 
 
-def test_curves_come_from_the_stored_trace_scores(member_client, project, records) -> None:  # type: ignore[no-untyped-def]
+def test_curves_come_from_the_stored_trace_scores(member_client, project, records) -> None:
     scores = score_traces(project, records)
     payload = data(member_client, project)
     summary = chart(payload, "best_of_n")
@@ -80,7 +80,7 @@ def test_curves_come_from_the_stored_trace_scores(member_client, project, record
         assert link["score"] == [f"{METHOD}:prm_min"]
 
 
-def test_a_trace_list_link_of_a_curve_sorts_by_the_score(member_client, project, records) -> None:  # type: ignore[no-untyped-def]
+def test_a_trace_list_link_of_a_curve_sorts_by_the_score(member_client, project, records) -> None:
     score_traces(project, records)
     payload = data(member_client, project)
     best = next(c for c in payload["charts"] if c["id"].startswith("best_of_n-"))
@@ -88,6 +88,6 @@ def test_a_trace_list_link_of_a_curve_sorts_by_the_score(member_client, project,
     assert response.status_code == 200
 
 
-def test_without_prm_scores_the_summary_says_how_to_get_them(member_client, project, records) -> None:  # type: ignore[no-untyped-def]
+def test_without_prm_scores_the_summary_says_how_to_get_them(member_client, project, records) -> None:
     summary = chart(data(member_client, project), "best_of_n")
     assert summary["rows"] == [] and "PRMs page" in summary["note"]

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def processbench(shared_data: Path, project):  # type: ignore[no-untyped-def]
+def processbench(shared_data: Path, project):
     path = shared_data / "processbench" / "gsm8k.jsonl"
     do_import(project, path, "processbench")
     return read_jsonl(path)

@@ -31,7 +31,7 @@ STEPS = 3
 
 
 @pytest.fixture
-def data_dir(settings, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
+def data_dir(settings, tmp_path: Path) -> Path:
     settings.DATA_DIR = tmp_path
     return tmp_path
 
@@ -49,7 +49,7 @@ def expected_trl_rows(count: int) -> list[dict[str, object]]:
 @pytest.mark.django_db
 def test_a_started_export_runs_as_a_job_and_records_its_manifest(
     project, owner, data_dir, eager_celery, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     seed_traces(project, 12, steps=STEPS)
     spec = ExportSpec("trl", LabelPolicy(sources=SYNTHETIC_SOURCE))
 
@@ -72,7 +72,7 @@ def test_a_started_export_runs_as_a_job_and_records_its_manifest(
 
 
 @pytest.mark.django_db
-def test_filters_and_split_are_applied_and_the_same_spec_gives_the_same_bytes(project, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_filters_and_split_are_applied_and_the_same_spec_gives_the_same_bytes(project, data_dir) -> None:
     seed_traces(project, 30, problems=10, steps=STEPS)
     incorrect = Trace.objects.filter(project=project).order_by("id")[:4]
     Trace.objects.filter(pk__in=[t.pk for t in incorrect]).update(is_correct=False)
@@ -92,7 +92,7 @@ def test_filters_and_split_are_applied_and_the_same_spec_gives_the_same_bytes(pr
 
 
 @pytest.mark.django_db
-def test_a_job_that_cannot_write_its_files_fails_with_the_reason(project, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_a_job_that_cannot_write_its_files_fails_with_the_reason(project, data_dir) -> None:
     seed_traces(project, 2, steps=STEPS)
     spec = ExportSpec("trl", LabelPolicy(sources=SYNTHETIC_SOURCE))
     run = Run.objects.create(project=project, kind=RunKind.EXPORT, params=spec.as_params())
@@ -110,7 +110,7 @@ def test_a_job_that_cannot_write_its_files_fails_with_the_reason(project, data_d
 
 
 @pytest.mark.django_db
-def test_bad_specs_are_rejected_naming_the_field(project) -> None:  # type: ignore[no-untyped-def]
+def test_bad_specs_are_rejected_naming_the_field(project) -> None:
     seed_traces(project, 1, steps=STEPS)
     policy = LabelPolicy(sources=SYNTHETIC_SOURCE)
     cases = [
@@ -127,7 +127,7 @@ def test_bad_specs_are_rejected_naming_the_field(project) -> None:  # type: igno
 
 
 @pytest.mark.django_db
-def test_only_the_files_of_the_export_can_be_named(project, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_only_the_files_of_the_export_can_be_named(project, data_dir) -> None:
     seed_traces(project, 3, steps=STEPS)
     run = Run.objects.create(
         project=project,
@@ -143,7 +143,7 @@ def test_only_the_files_of_the_export_can_be_named(project, data_dir) -> None:  
         export_file(run, "train")
 
 
-def test_an_export_job_runs_in_a_worker_process(celery_worker_process, wait_for, shared_data: Path) -> None:  # type: ignore[no-untyped-def]
+def test_an_export_job_runs_in_a_worker_process(celery_worker_process, wait_for, shared_data: Path) -> None:
     sample = shared_data / "processbench" / "math.jsonl"
     records = [json.loads(line) for line in sample.open(encoding="utf-8")]
     project = Project.objects.create(name="Worker export", slug="worker-export")

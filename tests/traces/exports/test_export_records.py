@@ -42,7 +42,7 @@ def make_trace(texts: list[str], values: list[int | None], **fields: object) -> 
         "run_id": 1,
         "steps": steps,
     }
-    return ExportTrace(**{**base, **fields})  # type: ignore[arg-type]
+    return ExportTrace(**{**base, **fields})
 
 
 @pytest.mark.parametrize(

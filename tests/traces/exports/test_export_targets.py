@@ -41,7 +41,7 @@ def export_rows(traces: Any, fmt: str, policy: LabelPolicy, out: Path, **options
 
 
 @pytest.fixture
-def phase1(shared_data: Path, project) -> Any:  # type: ignore[no-untyped-def]
+def phase1(shared_data: Path, project) -> Any:
     """The three phase-1 PRM800K records (13 steps written by their labellers), imported."""
     result = do_import(project, shared_data / "prm800k" / "phase1_train.examples.jsonl", "prm800k")
     return Trace.objects.filter(run=result.run)
@@ -82,7 +82,7 @@ def test_prm800k_shaped_export_keeps_human_completions_native(shared_data: Path,
     assert rows == read_jsonl(shared_data / "prm800k" / "phase1_train.examples.jsonl")
 
 
-def import_processbench(shared_data: Path, project) -> Any:  # type: ignore[no-untyped-def]
+def import_processbench(shared_data: Path, project) -> Any:
     ids = []
     for split in PROCESSBENCH_SPLITS:
         ids += [do_import(project, shared_data / "processbench" / f"{split}.jsonl", "processbench").run.pk]

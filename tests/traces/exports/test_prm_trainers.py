@@ -112,7 +112,7 @@ def model_dir() -> Path:
 
 
 @pytest.fixture
-def imported(shared_data: Path, project) -> tuple[Run, Run]:  # type: ignore[no-untyped-def]
+def imported(shared_data: Path, project) -> tuple[Run, Run]:
     """ProcessBench's gsm8k sample and PRM800K phase 1 (whose labellers wrote 13 of its steps)."""
     return (
         do_import(project, shared_data / "processbench" / "gsm8k.jsonl", "processbench").run,

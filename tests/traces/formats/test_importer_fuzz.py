@@ -63,7 +63,7 @@ def mutate(record: dict[str, Any], mutation: str, data: st.DataObject) -> bytes:
 
 
 @pytest.fixture
-def fuzz_project(db) -> Project:  # type: ignore[no-untyped-def]
+def fuzz_project(db) -> Project:
     return Project.objects.create(name="Fuzz", slug="fuzz")
 
 
@@ -121,7 +121,7 @@ def test_bytes_that_are_not_utf8_name_the_line_and_byte(tmp_path: Path, fuzz_pro
 # --- Upload size limit (THINKSCOPE_MAX_UPLOAD_BYTES) ---------------------------------------------------------
 
 
-def test_an_upload_over_the_limit_is_refused_with_a_clear_message(settings, make_user, fuzz_project) -> None:  # type: ignore[no-untyped-def]
+def test_an_upload_over_the_limit_is_refused_with_a_clear_message(settings, make_user, fuzz_project) -> None:
     settings.THINKSCOPE_MAX_UPLOAD_BYTES = 1000
     user = make_user("uploader")
     Membership.objects.create(project=fuzz_project, user=user, role=Role.REVIEWER)
@@ -135,7 +135,7 @@ def test_an_upload_over_the_limit_is_refused_with_a_clear_message(settings, make
 
 
 def test_an_upload_declaring_a_length_over_the_limit_is_refused_before_its_body_is_read(
-    settings, make_user, fuzz_project  # type: ignore[no-untyped-def]
+    settings, make_user, fuzz_project
 ) -> None:
     settings.THINKSCOPE_MAX_UPLOAD_BYTES = 1000
     user = make_user("uploader")

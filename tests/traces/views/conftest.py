@@ -23,7 +23,7 @@ def make_traces(project: Project) -> Callable[..., dict[str, Trace]]:
 
 
 @pytest.fixture
-def member_client(owner) -> Client:  # type: ignore[no-untyped-def]
+def member_client(owner) -> Client:
     """A test client logged in as the project's owner."""
     client = Client()
     client.force_login(owner)
@@ -31,7 +31,7 @@ def member_client(owner) -> Client:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def outsider_client(make_user) -> Client:  # type: ignore[no-untyped-def]
+def outsider_client(make_user) -> Client:
     """A logged-in user who is a member of another project only."""
     user = make_user("mallory")
     other = Project.objects.create(name="Other", slug="other")
@@ -42,7 +42,7 @@ def outsider_client(make_user) -> Client:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def member(make_user, project) -> Callable[[str, Role], tuple[object, Client]]:  # type: ignore[no-untyped-def]
+def member(make_user, project) -> Callable[[str, Role], tuple[object, Client]]:
     """``member(name, role)``: a user of that role in the project and a client logged in as them."""
 
     def make(name: str, role: Role = Role.ANNOTATOR) -> tuple[object, Client]:

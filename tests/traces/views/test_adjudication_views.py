@@ -16,14 +16,14 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def setup(project, make_user, make_traces):  # type: ignore[no-untyped-def]
+def setup(project, make_user, make_traces):
     """A queue of one trace of four steps labelled by ann and bob, who disagree on steps 2 and 4."""
     ann, bob = make_user("ann"), make_user("bob")
     ann_values, bob_values = [1, 1, 0, 1], [1, -1, 0, -1]
     labels = [LabelSpec(i, v, source=HUMAN, user=ann) for i, v in enumerate(ann_values)]
     labels += [LabelSpec(i, v, source=HUMAN, user=bob) for i, v in enumerate(bob_values)]
     trace = make_traces([TraceSpec(key="t", steps=["s1", "s2 <b>bold</b>", "s3", "s4"], labels=labels)])["t"]
-    queue = do_create_queue(project, None, QueueSpec(name="q", overlap=2), Trace.objects.all(), {})  # type: ignore[arg-type]
+    queue = do_create_queue(project, None, QueueSpec(name="q", overlap=2), Trace.objects.all(), {})
     return queue, trace
 
 
@@ -41,7 +41,7 @@ def step(trace: Trace, index: int) -> Step:
     return Step.objects.get(trace=trace, index=index)
 
 
-def test_the_list_counts_disagreements_and_the_page_shows_them_side_by_side(setup, member) -> None:  # type: ignore[no-untyped-def]
+def test_the_list_counts_disagreements_and_the_page_shows_them_side_by_side(setup, member) -> None:
     queue, trace = setup
     reviewer = member("rita", Role.REVIEWER)[1]
     listing = reviewer.get(reverse("queue-adjudication", args=["test", queue.pk])).content.decode()
@@ -56,7 +56,7 @@ def test_the_list_counts_disagreements_and_the_page_shows_them_side_by_side(setu
     assert ratings[:2] == ["pos", "neg"]  # ann +1, bob −1, in the labelers' order
 
 
-def test_one_click_records_the_adjudicated_label_and_returns_the_fragment(setup, member) -> None:  # type: ignore[no-untyped-def]
+def test_one_click_records_the_adjudicated_label_and_returns_the_fragment(setup, member) -> None:
     queue, trace = setup
     reviewer = member("rita", Role.REVIEWER)[1]
     opened = version_of(reviewer.get(page_url(queue, trace)).content.decode())
@@ -74,7 +74,7 @@ def test_one_click_records_the_adjudicated_label_and_returns_the_fragment(setup,
     assert response.status_code == 302 and Label.objects.get(source=ADJUDICATED).value == 0
 
 
-def test_a_save_from_an_outdated_page_is_refused_with_409_and_changes_nothing(setup, member) -> None:  # type: ignore[no-untyped-def]
+def test_a_save_from_an_outdated_page_is_refused_with_409_and_changes_nothing(setup, member) -> None:
     queue, trace = setup
     first = member("rita", Role.REVIEWER)[1]
     second = member("olga", Role.OWNER)[1]
@@ -100,7 +100,7 @@ def test_a_save_from_an_outdated_page_is_refused_with_409_and_changes_nothing(se
         ({"value": 1, "version": ""}, "version: This field is required"),
     ],
 )
-def test_bad_saves_get_400_naming_the_field(setup, member, data, message) -> None:  # type: ignore[no-untyped-def]
+def test_bad_saves_get_400_naming_the_field(setup, member, data, message) -> None:
     queue, trace = setup
     reviewer = member("rita", Role.REVIEWER)[1]
     version = version_of(reviewer.get(page_url(queue, trace)).content.decode())
@@ -110,7 +110,7 @@ def test_bad_saves_get_400_naming_the_field(setup, member, data, message) -> Non
 
 
 @pytest.mark.parametrize("role", [Role.VIEWER, Role.ANNOTATOR])
-def test_annotators_and_viewers_get_403(setup, member, role) -> None:  # type: ignore[no-untyped-def]
+def test_annotators_and_viewers_get_403(setup, member, role) -> None:
     queue, trace = setup
     _, client = member("nobody", role)
     assert client.get(reverse("queue-adjudication", args=["test", queue.pk])).status_code == 403
@@ -119,7 +119,7 @@ def test_annotators_and_viewers_get_403(setup, member, role) -> None:  # type: i
     assert response.status_code == 403 and not Label.objects.filter(source=ADJUDICATED).exists()
 
 
-def test_the_agreement_page_shows_overall_and_pair_figures(setup, member) -> None:  # type: ignore[no-untyped-def]
+def test_the_agreement_page_shows_overall_and_pair_figures(setup, member) -> None:
     queue, _ = setup
     viewer = member("vera", Role.VIEWER)[1]
     body = viewer.get(reverse("queue-agreement", args=["test", queue.pk])).content.decode()

@@ -98,7 +98,7 @@ MarkerSpec = tuple[str, int, int, str]  # kind, start, end, label
 
 
 def analyse(
-    trace: Trace, markers: list[MarkerSpec], verdicts: dict | None = None, scores: dict[str, float] | None = None  # type: ignore[type-arg]
+    trace: Trace, markers: list[MarkerSpec], verdicts: dict | None = None, scores: dict[str, float] | None = None
 ) -> None:
     """Store an analysis of ``trace`` written by hand: markers as (kind, start, end, label)."""
     TraceAnalysis.objects.create(
@@ -124,7 +124,7 @@ def expected_marks(trace: Trace, step: Step, markers: list[MarkerSpec]) -> list[
 # --- Viewer -------------------------------------------------------------------------------------
 
 
-def test_a_trace_without_analysis_says_how_to_analyse_it(member_client, make_traces) -> None:  # type: ignore[no-untyped-def]
+def test_a_trace_without_analysis_says_how_to_analyse_it(member_client, make_traces) -> None:
     trace = make_traces([TraceSpec(key="raw", think=["Let me think."])])["raw"]
     body = member_client.get(detail_url(trace)).content.decode()
     assert "Not analysed yet" in body
@@ -137,7 +137,7 @@ def test_a_trace_without_analysis_says_how_to_analyse_it(member_client, make_tra
     "verdict, badge",
     [("match", "think = answer"), ("mismatch", "think–answer mismatch"), ("undetermined", "think–answer undetermined")],
 )
-def test_badges_show_the_verdicts_and_scores(member_client, make_traces, verdict, badge) -> None:  # type: ignore[no-untyped-def]
+def test_badges_show_the_verdicts_and_scores(member_client, make_traces, verdict, badge) -> None:
     spec = TraceSpec(key="v", think=["First try 5.", "So the answer is 4.", "Let me check: 4."], final_answer="4")
     trace = make_traces([spec])["v"]
     t_star_at = trace.raw_text.index("4.")  # inside the second think step
@@ -161,7 +161,7 @@ def test_badges_show_the_verdicts_and_scores(member_client, make_traces, verdict
     assert "Not analysed yet" not in body
 
 
-def test_a_trace_without_a_think_part_has_no_think_answer_verdict(member_client, make_traces) -> None:  # type: ignore[no-untyped-def]
+def test_a_trace_without_a_think_part_has_no_think_answer_verdict(member_client, make_traces) -> None:
     """A model that does not think (the demo's) gets no "undetermined" badge on every trace."""
     trace = make_traces([TraceSpec(key="plain", think=[], steps=["2 + 2 = 4.", "The answer is 4."])])["plain"]
     assert not trace.think_split.has_think
@@ -171,7 +171,7 @@ def test_a_trace_without_a_think_part_has_no_think_answer_verdict(member_client,
     assert "no think part: the completion is all answer" in body and "thinking concluded" not in body
 
 
-def test_a_trace_without_a_think_part_has_no_overthinking_ratio(member_client, make_traces) -> None:  # type: ignore[no-untyped-def]
+def test_a_trace_without_a_think_part_has_no_overthinking_ratio(member_client, make_traces) -> None:
     """t* of a completion without a think part is in the answer, and its overthinking undetermined."""
     trace = make_traces([TraceSpec(key="plain", think=[], steps=["2 + 2 = 4.", "The answer is 4."])])["plain"]
     t_star_at = trace.raw_text.index("4.")
@@ -185,7 +185,7 @@ def test_a_trace_without_a_think_part_has_no_overthinking_ratio(member_client, m
     assert re.search(r"<dt>Overthinking ratio</dt><dd>—</dd>", body)
 
 
-def test_badges_stay_quiet_when_nothing_is_wrong(member_client, make_traces) -> None:  # type: ignore[no-untyped-def]
+def test_badges_stay_quiet_when_nothing_is_wrong(member_client, make_traces) -> None:
     trace = make_traces([TraceSpec(key="calm", think=["So the answer is 4."])])["calm"]
     analyse(trace, [], verdicts={"mismatch": "match", "think_answer": "4", "truncated": False,
                                  "unsupported_answer": False},
@@ -195,7 +195,7 @@ def test_badges_stay_quiet_when_nothing_is_wrong(member_client, make_traces) -> 
     assert "Nothing to mark in this trace" in body and "data-toggle-marks" not in body
 
 
-def test_overlapping_markers_crossing_steps_are_clipped_per_step(member_client, make_traces) -> None:  # type: ignore[no-untyped-def]
+def test_overlapping_markers_crossing_steps_are_clipped_per_step(member_client, make_traces) -> None:
     spec = TraceSpec(key="overlap", think=["Wait, let me check the sum.", "Alternatively, add again.", "The sum is 4."])
     trace = make_traces([spec])["overlap"]
     raw = trace.raw_text
@@ -225,7 +225,7 @@ def test_overlapping_markers_crossing_steps_are_clipped_per_step(member_client, 
     assert legend == [MARK_STYLES[k].css for k in MARK_STYLES if k in {m[0] for m in markers}]
 
 
-def test_hostile_text_in_a_loop_span_and_in_labels_stays_escaped(member_client, make_traces) -> None:  # type: ignore[no-untyped-def]
+def test_hostile_text_in_a_loop_span_and_in_labels_stays_escaped(member_client, make_traces) -> None:
     step = f"Repeat {SCRIPT} now."
     trace = make_traces([TraceSpec(key="xss", think=[step, step, step])])["xss"]
     raw = trace.raw_text
@@ -244,7 +244,7 @@ def test_hostile_text_in_a_loop_span_and_in_labels_stays_escaped(member_client, 
     assert all(marks >= {"loop"} for t in shown[:3] for _, marks in t.chars)
 
 
-def test_marks_wrap_whole_formulas(member_client, make_traces) -> None:  # type: ignore[no-untyped-def]
+def test_marks_wrap_whole_formulas(member_client, make_traces) -> None:
     think = ["So we get $x = 42$, done.", "Check \\(y + 42 = 84\\) and $$z$$ again."]
     trace = make_traces([TraceSpec(key="tex", think=think)])["tex"]
     raw = trace.raw_text
@@ -262,7 +262,7 @@ def test_marks_wrap_whole_formulas(member_client, make_traces) -> None:  # type:
     assert [t.text for t in shown[:2]] == think
 
 
-def test_markers_moved_to_one_formula_edge_share_one_tag(member_client, make_traces) -> None:  # type: ignore[no-untyped-def]
+def test_markers_moved_to_one_formula_edge_share_one_tag(member_client, make_traces) -> None:
     trace = make_traces([TraceSpec(key="nested", think=["So $\\frac{\\frac{1}{2}}{2}$ it is."])])["nested"]
     raw = trace.raw_text
     inside = [raw.index("{1}"), raw.index("{2}}"), raw.index("}{2}$")]  # three repeats inside one formula
@@ -288,7 +288,7 @@ def test_formula_spans_follow_katex_auto_render(text: str, formulas: list[str]) 
     assert [text[s:e] for s, e in tex_spans(text)] == formulas
 
 
-def test_a_part_without_steps_is_marked_too(member_client, make_traces) -> None:  # type: ignore[no-untyped-def]
+def test_a_part_without_steps_is_marked_too(member_client, make_traces) -> None:
     trace = make_traces([TraceSpec(key="bare", think=["Hmm, wait."])])["bare"]
     Step.objects.filter(trace=trace).delete()
     wait = trace.raw_text.index("wait")
@@ -313,7 +313,7 @@ def sky_traces(project: Project, shared_data: Path) -> list[Trace]:
     return list(traces.select_related("analysis").order_by("id"))
 
 
-def test_real_traces_keep_their_text_and_show_every_marker(member_client, sky_traces) -> None:  # type: ignore[no-untyped-def]
+def test_real_traces_keep_their_text_and_show_every_marker(member_client, sky_traces) -> None:
     kinds: Counter[str] = Counter()
     for trace in sky_traces:
         markers = trace.analysis.markers
@@ -348,7 +348,7 @@ def test_real_traces_keep_their_text_and_show_every_marker(member_client, sky_tr
     assert {"t_star", "after_t_star", "loop", "thought_switch"} <= set(kinds)
 
 
-def test_viewer_query_count_is_bounded_with_an_analysis(member_client, make_traces, django_assert_max_num_queries) -> None:  # type: ignore[no-untyped-def]
+def test_viewer_query_count_is_bounded_with_an_analysis(member_client, make_traces, django_assert_max_num_queries) -> None:
     think = [f"Wait, thought {i}." for i in range(300)]
     trace = make_traces([TraceSpec(key="big", think=think)])["big"]
     starts = [m.start() for m in re.finditer("Wait", trace.raw_text)]
@@ -366,7 +366,7 @@ def list_url(**params: object) -> str:
     return reverse("trace-list", args=["test"]) + ("?" + urlencode(params) if params else "")
 
 
-def walk(client, url: str) -> list[Trace]:  # type: ignore[no-untyped-def]
+def walk(client, url: str) -> list[Trace]:
     """Every trace of every page, following the "Load more" cursor."""
     seen: list[Trace] = []
     while url:
@@ -409,7 +409,7 @@ def expected_order(name: str, method: str, *, descending: bool, low: float | Non
 @pytest.mark.parametrize(
     "bounds", [{}, {"score_min": 0.25}, {"score_max": 0.5}, {"score_min": 0.25, "score_max": 0.75}]
 )
-def test_sorting_by_a_score_walks_every_trace_once_in_order(member_client, scored, order, bounds) -> None:  # type: ignore[no-untyped-def]
+def test_sorting_by_a_score_walks_every_trace_once_in_order(member_client, scored, order, bounds) -> None:
     seen = walk(member_client, list_url(score="overthinking_ratio", order=order, **bounds))
     expected = expected_order("overthinking_ratio", METHOD, descending=order == "desc",
                               low=bounds.get("score_min"), high=bounds.get("score_max"))
@@ -419,14 +419,14 @@ def test_sorting_by_a_score_walks_every_trace_once_in_order(member_client, score
     assert [t.score_value for t in seen] == [values[t.pk] for t in seen]
 
 
-def test_filtering_by_a_score_keeps_newest_first(member_client, scored) -> None:  # type: ignore[no-untyped-def]
+def test_filtering_by_a_score_keeps_newest_first(member_client, scored) -> None:
     seen = walk(member_client, list_url(score="loop_count", score_min=1))
     rows = Score.objects.filter(name="loop_count").values_list("value", "trace_id")
     expected = sorted((t for v, t in rows if v >= 1), reverse=True)
     assert [t.pk for t in seen] == expected
 
 
-def test_a_score_of_another_method_is_its_own_choice(member_client, scored) -> None:  # type: ignore[no-untyped-def]
+def test_a_score_of_another_method_is_its_own_choice(member_client, scored) -> None:
     response = member_client.get(list_url(score="llm_judge:x:overthinking_ratio", order="desc"))
     assert [t.pk for t in response.context["page"].traces] == [scored[3].pk]
     body = response.content.decode()
@@ -437,7 +437,7 @@ def test_a_score_of_another_method_is_its_own_choice(member_client, scored) -> N
                      r'Overthinking ratio \(LLM judge x\)</option>', body)
 
 
-def test_choosing_a_score_alone_adds_its_column_without_excluding(member_client, scored) -> None:  # type: ignore[no-untyped-def]
+def test_choosing_a_score_alone_adds_its_column_without_excluding(member_client, scored) -> None:
     response = member_client.get(list_url(score="overthinking_ratio"))
     page = response.context["page"]
     newest = sorted((t.pk for t in scored), reverse=True)[: trace_views.PAGE_SIZE]
@@ -448,14 +448,14 @@ def test_choosing_a_score_alone_adds_its_column_without_excluding(member_client,
     assert '<th class="num score-column"' in body and "Traces without this score are left out" not in body
 
 
-def test_the_list_says_traces_without_the_score_are_left_out(member_client, scored) -> None:  # type: ignore[no-untyped-def]
+def test_the_list_says_traces_without_the_score_are_left_out(member_client, scored) -> None:
     body = member_client.get(list_url(score="overthinking_ratio", order="desc", score_min=0.5)).content.decode()
     assert "Ordered by <strong>Overthinking ratio</strong>, highest first · at least 0.5." in body
     assert "Traces without this score are left out." in body
     assert body.count('class="num score-cell"') == trace_views.PAGE_SIZE
 
 
-def test_the_cursor_and_filters_stay_in_the_url(member_client, scored) -> None:  # type: ignore[no-untyped-def]
+def test_the_cursor_and_filters_stay_in_the_url(member_client, scored) -> None:
     page = member_client.get(list_url(score="overthinking_ratio", order="asc", score_max=0.5)).context["page"]
     params = dict(pair.split("=") for pair in page.next_query.split("&"))
     last = page.traces[-1]
@@ -478,7 +478,7 @@ def test_the_cursor_and_filters_stay_in_the_url(member_client, scored) -> None: 
         ({"score": "loop_count", "order": "asc", "score_min": "nan"}, "score_min", "Enter a number"),
     ],
 )
-def test_bad_score_parameters_are_form_errors(member_client, scored, params, field, message) -> None:  # type: ignore[no-untyped-def]
+def test_bad_score_parameters_are_form_errors(member_client, scored, params, field, message) -> None:
     response = member_client.get(list_url(**params))
     assert response.status_code == 200
     assert response.context["page"].traces == []
@@ -486,7 +486,7 @@ def test_bad_score_parameters_are_form_errors(member_client, scored, params, fie
     assert "Some filters are not valid" in response.content.decode()
 
 
-def test_score_list_query_count_is_bounded(member_client, scored, django_assert_max_num_queries) -> None:  # type: ignore[no-untyped-def]
+def test_score_list_query_count_is_bounded(member_client, scored, django_assert_max_num_queries) -> None:
     with django_assert_max_num_queries(8):
         response = member_client.get(list_url(score="overthinking_ratio", order="desc", score_min=0.1, q="Problem"))
     assert len(response.context["page"].traces) == trace_views.PAGE_SIZE

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def traces(make_traces: Callable[..., dict[str, Trace]], project: Project, declare_endpoints) -> dict[str, Trace]:  # type: ignore[no-untyped-def]
+def traces(make_traces: Callable[..., dict[str, Trace]], project: Project, declare_endpoints) -> dict[str, Trace]:
     made = make_traces([TraceSpec("alpha", model="gen"), TraceSpec("beta", model="gen", is_correct=False)])
     declare_endpoints(judges={"backend": "openai", "base_url": "http://127.0.0.1:9/v1"})
     LanguageModel.objects.create(project=project, name="roller", backend="transformers", endpoint="embedded")
@@ -49,7 +49,7 @@ def test_the_fragment_for_one_trace(member_client: Client, project: Project, tra
 
 def test_starting_mc_for_one_trace_redirects_to_its_job(
     member_client: Client, project: Project, traces: dict[str, Trace], django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     roller = LanguageModel.objects.get(name="roller")
     data = {
         "method": "mc",
@@ -69,7 +69,7 @@ def test_starting_mc_for_one_trace_redirects_to_its_job(
 
 def test_a_judge_job_over_the_list_filter(
     member_client: Client, project: Project, traces: dict[str, Trace], django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     judge = LanguageModel.objects.get(name="judge")
     page = member_client.get(url(project, "correct=no")).content.decode()
     assert "<div><dt>Traces selected</dt><dd>1</dd></div>" in page
@@ -121,7 +121,7 @@ def test_bad_input_is_shown_not_started(member_client: Client, project: Project,
 
 def test_annotators_may_not_start_jobs_and_outsiders_see_nothing(
     make_user, project: Project, traces: dict[str, Trace], outsider_client: Client
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     annotator = make_user("ann")
     Membership.objects.create(project=project, user=annotator, role=Role.ANNOTATOR)
     client = Client()

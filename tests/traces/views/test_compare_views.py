@@ -60,7 +60,7 @@ LONG = TraceSpec(
 
 
 @pytest.fixture
-def pair(make_traces) -> list[Trace]:  # type: ignore[no-untyped-def]
+def pair(make_traces) -> list[Trace]:
     """A (4 steps, t* at its step 2) and B (7 steps, t* at its step 4) of one problem, both analysed."""
     made = make_traces([SHORT, LONG])
     traces = same_problem([made["short"], made["long"]])
@@ -77,7 +77,7 @@ def save_url(slug: str = "test") -> str:
     return reverse("trace-compare-preference", args=[slug])
 
 
-def post_preference(client: Client, traces: list[Trace], choice: str, reason: str = "", *, pair=None, htmx=True):  # type: ignore[no-untyped-def]
+def post_preference(client: Client, traces: list[Trace], choice: str, reason: str = "", *, pair=None, htmx=True):
     x, y = pair or (traces[0], traces[1])
     data = {"traces": ",".join(str(t.pk) for t in traces), "pair": f"{x.pk},{y.pk}", "choice": choice, "reason": reason}
     headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
@@ -114,7 +114,7 @@ def test_anonymous_users_are_sent_to_log_in(pair: list[Trace]) -> None:
     assert response.status_code == 302 and "/login" in response["Location"]
 
 
-def test_a_viewer_sees_the_comparison_but_cannot_save_a_preference(pair: list[Trace], member) -> None:  # type: ignore[no-untyped-def]
+def test_a_viewer_sees_the_comparison_but_cannot_save_a_preference(pair: list[Trace], member) -> None:
     _, client = member("vic", Role.VIEWER)
     page = client.get(compare_url(pair))
     assert page.status_code == 200
@@ -127,7 +127,7 @@ def test_a_viewer_sees_the_comparison_but_cannot_save_a_preference(pair: list[Tr
 
 
 @pytest.mark.parametrize("role", [Role.ANNOTATOR, Role.REVIEWER, Role.OWNER])
-def test_annotators_and_above_save_through_htmx_and_get_the_fragment_back(pair: list[Trace], member, role) -> None:  # type: ignore[no-untyped-def]
+def test_annotators_and_above_save_through_htmx_and_get_the_fragment_back(pair: list[Trace], member, role) -> None:
     user, client = member("ann", role)
     response = post_preference(client, pair, "b", "B reaches 4 without the detour")
     assert response.status_code == 200
@@ -142,7 +142,7 @@ def test_annotators_and_above_save_through_htmx_and_get_the_fragment_back(pair: 
     assert preference.choice == ("b" if pair[0].pk == low else "a")  # B (pair[1]) is the better one
 
 
-def test_a_pair_shown_the_other_way_round_is_stored_canonically_and_updated_in_place(pair: list[Trace], member) -> None:  # type: ignore[no-untyped-def]
+def test_a_pair_shown_the_other_way_round_is_stored_canonically_and_updated_in_place(pair: list[Trace], member) -> None:
     user, client = member("ann")
     reversed_pair = [pair[1], pair[0]]
     post_preference(client, reversed_pair, "a", "first reason")  # A on this page is pair[1]
@@ -156,7 +156,7 @@ def test_a_pair_shown_the_other_way_round_is_stored_canonically_and_updated_in_p
     assert Preference.objects.count() == 1
 
 
-def test_the_saved_choice_is_pressed_and_its_reason_filled_in_when_the_page_loads(pair: list[Trace], member) -> None:  # type: ignore[no-untyped-def]
+def test_the_saved_choice_is_pressed_and_its_reason_filled_in_when_the_page_loads(pair: list[Trace], member) -> None:
     _, client = member("ann")
     post_preference(client, pair, "a", "A is <b>shorter</b>")
     html = client.get(compare_url(pair)).content.decode()
@@ -168,7 +168,7 @@ def test_the_saved_choice_is_pressed_and_its_reason_filled_in_when_the_page_load
     assert re.findall(r'data-choice-key="(\w)" aria-pressed="true"', html) == ["b"]
 
 
-def test_a_plain_post_redirects_back_to_the_comparison(pair: list[Trace], member) -> None:  # type: ignore[no-untyped-def]
+def test_a_plain_post_redirects_back_to_the_comparison(pair: list[Trace], member) -> None:
     _, client = member("ann")
     response = post_preference(client, pair, "a", htmx=False)
     assert response.status_code == 302
@@ -177,7 +177,7 @@ def test_a_plain_post_redirects_back_to_the_comparison(pair: list[Trace], member
     assert "<strong>A vs B</strong>: A is better" in page
 
 
-def test_a_bad_choice_is_a_form_error_and_saves_nothing(pair: list[Trace], member) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_choice_is_a_form_error_and_saves_nothing(pair: list[Trace], member) -> None:
     _, client = member("ann")
     response = post_preference(client, pair, "A-ish")
     assert response.status_code == 200
@@ -187,7 +187,7 @@ def test_a_bad_choice_is_a_form_error_and_saves_nothing(pair: list[Trace], membe
     assert plain.status_code == 400 and "data-compare-column" in plain.content.decode()
 
 
-def test_only_my_own_preferences_are_listed(pair: list[Trace], member) -> None:  # type: ignore[no-untyped-def]
+def test_only_my_own_preferences_are_listed(pair: list[Trace], member) -> None:
     other, _ = member("other")
     me, client = member("me")
     low, high = sorted(pair, key=lambda t: t.pk)
@@ -199,7 +199,7 @@ def test_only_my_own_preferences_are_listed(pair: list[Trace], member) -> None: 
 # --- What cannot be compared ------------------------------------------------------------------
 
 
-def test_traces_of_different_problems_get_a_clear_error(make_traces, member) -> None:  # type: ignore[no-untyped-def]
+def test_traces_of_different_problems_get_a_clear_error(make_traces, member) -> None:
     _, client = member("ann")
     made = make_traces([TraceSpec(key="one"), TraceSpec(key="two")])
     traces = [made["one"], made["two"]]
@@ -224,14 +224,14 @@ def test_traces_of_different_problems_get_a_clear_error(make_traces, member) -> 
         ("traces=1,99999999999999999999", "is not a trace number"),
     ],
 )
-def test_bad_trace_lists_get_a_clear_error(pair: list[Trace], member, query: str, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_trace_lists_get_a_clear_error(pair: list[Trace], member, query: str, message: str) -> None:
     _, client = member("ann")
     response = client.get(reverse("trace-compare", args=["test"]) + "?" + query)
     assert response.status_code == 400
     assert message in response.content.decode()
 
 
-def test_a_trace_of_another_project_is_not_found_without_saying_it_exists(pair: list[Trace], member) -> None:  # type: ignore[no-untyped-def]
+def test_a_trace_of_another_project_is_not_found_without_saying_it_exists(pair: list[Trace], member) -> None:
     _, client = member("ann")
     other = Project.objects.create(name="Other", slug="other")
     hidden = build_trace(other, TraceSpec(key="zzsecret", steps=["zzsecret step"]), 0)
@@ -242,7 +242,7 @@ def test_a_trace_of_another_project_is_not_found_without_saying_it_exists(pair: 
     assert "zzsecret" not in html  # nothing of its text
 
 
-def test_repeated_traces_params_from_the_list_form_are_accepted(pair: list[Trace], member) -> None:  # type: ignore[no-untyped-def]
+def test_repeated_traces_params_from_the_list_form_are_accepted(pair: list[Trace], member) -> None:
     _, client = member("ann")
     url = reverse("trace-compare", args=["test"]) + f"?traces={pair[0].pk}&traces={pair[1].pk}"
     assert client.get(url).status_code == 200
@@ -251,7 +251,7 @@ def test_repeated_traces_params_from_the_list_form_are_accepted(pair: list[Trace
 # --- What the page shows ------------------------------------------------------------------------
 
 
-def test_steps_are_aligned_on_t_star_and_the_t_star_row_is_highlighted(pair: list[Trace], member) -> None:  # type: ignore[no-untyped-def]
+def test_steps_are_aligned_on_t_star_and_the_t_star_row_is_highlighted(pair: list[Trace], member) -> None:
     _, client = member("vic", Role.VIEWER)
     html = client.get(compare_url(pair)).content.decode()
     columns = columns_of(html)
@@ -268,7 +268,7 @@ def test_steps_are_aligned_on_t_star_and_the_t_star_row_is_highlighted(pair: lis
     assert html.count("cmp-gap") == 1
 
 
-def test_header_cards_show_answers_correctness_tokens_and_key_scores(pair: list[Trace], member) -> None:  # type: ignore[no-untyped-def]
+def test_header_cards_show_answers_correctness_tokens_and_key_scores(pair: list[Trace], member) -> None:
     Trace.objects.filter(pk=pair[1].pk).update(is_correct=False, final_answer="5")
     _, client = member("ann")
     html = client.get(compare_url(pair)).content.decode()
@@ -281,7 +281,7 @@ def test_header_cards_show_answers_correctness_tokens_and_key_scores(pair: list[
     assert '<dd data-score="mismatch">match</dd>' in html
 
 
-def test_without_any_t_star_steps_are_aligned_by_position(make_traces, member) -> None:  # type: ignore[no-untyped-def]
+def test_without_any_t_star_steps_are_aligned_by_position(make_traces, member) -> None:
     made = make_traces([SHORT, LONG])
     traces = same_problem([made["short"], made["long"]])
     _, client = member("ann")
@@ -292,7 +292,7 @@ def test_without_any_t_star_steps_are_aligned_by_position(make_traces, member) -
     assert "not analysed yet" in html
 
 
-def test_hostile_model_text_is_escaped(make_traces, member) -> None:  # type: ignore[no-untyped-def]
+def test_hostile_model_text_is_escaped(make_traces, member) -> None:
     specs = [
         TraceSpec(key="x", model=PAYLOAD, think=[PAYLOAD], steps=[PAYLOAD], final_answer=PAYLOAD),
         TraceSpec(key="y", model="plain", steps=["fine"]),
@@ -315,12 +315,12 @@ def test_hostile_model_text_is_escaped(make_traces, member) -> None:  # type: ig
 
 
 @pytest.fixture
-def three(make_traces) -> list[Trace]:  # type: ignore[no-untyped-def]
+def three(make_traces) -> list[Trace]:
     made = make_traces([TraceSpec(key="p", model="m1"), TraceSpec(key="q", model="m2"), TraceSpec(key="r", model="m3")])
     return same_problem([made["p"], made["q"], made["r"]])
 
 
-def test_with_three_traces_a_pair_is_chosen_and_judged_with_its_letters(three: list[Trace], member) -> None:  # type: ignore[no-untyped-def]
+def test_with_three_traces_a_pair_is_chosen_and_judged_with_its_letters(three: list[Trace], member) -> None:
     user, client = member("ann")
     html = client.get(compare_url(three)).content.decode()
     assert html.count('aria-label="Pair to judge"') == 1
@@ -338,7 +338,7 @@ def test_with_three_traces_a_pair_is_chosen_and_judged_with_its_letters(three: l
     assert better == three[2].pk
 
 
-def test_a_pair_that_is_not_two_shown_traces_is_refused(three: list[Trace], member) -> None:  # type: ignore[no-untyped-def]
+def test_a_pair_that_is_not_two_shown_traces_is_refused(three: list[Trace], member) -> None:
     _, client = member("ann")
     response = client.get(compare_url(three) + f"&pair={three[2].pk},{three[0].pk}")  # not in column order
     assert response.status_code == 400 and "is not two of the shown traces" in response.content.decode()
@@ -350,7 +350,7 @@ def test_a_pair_that_is_not_two_shown_traces_is_refused(three: list[Trace], memb
 # --- Entry points --------------------------------------------------------------------------------------
 
 
-def test_the_trace_viewer_offers_the_other_traces_of_the_same_problem(pair: list[Trace], make_traces, member) -> None:  # type: ignore[no-untyped-def]
+def test_the_trace_viewer_offers_the_other_traces_of_the_same_problem(pair: list[Trace], make_traces, member) -> None:
     unrelated = make_traces([TraceSpec(key="unrelated")])["unrelated"]
     _, client = member("vic", Role.VIEWER)
     html = client.get(reverse("trace-detail", args=["test", pair[0].pk])).content.decode()
@@ -361,7 +361,7 @@ def test_the_trace_viewer_offers_the_other_traces_of_the_same_problem(pair: list
     assert "Compare with…" not in alone
 
 
-def test_the_trace_list_has_checkboxes_and_a_compare_button(pair: list[Trace], member) -> None:  # type: ignore[no-untyped-def]
+def test_the_trace_list_has_checkboxes_and_a_compare_button(pair: list[Trace], member) -> None:
     _, client = member("vic", Role.VIEWER)
     html = client.get(reverse("trace-list", args=["test"])).content.decode()
     assert f'action="{reverse("trace-compare", args=["test"])}"' in html
@@ -420,12 +420,12 @@ def with_hidden_cells(client: Client, body: str) -> str:
     return body
 
 
-def test_the_compare_page_of_two_1mb_looping_traces_is_bounded_and_opens_at_t_star(member_client, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_compare_page_of_two_1mb_looping_traces_is_bounded_and_opens_at_t_star(member_client, tmp_path) -> None:
     traces = looping_pair(tmp_path, 1_000_000)
     assert all(Step.objects.filter(trace=trace).count() > 8000 for trace in traces)
     body = member_client.get(compare_url(traces)).content.decode()
     assert len(body.encode()) < 2_000_000, len(body)
-    anchor = int(re.search(r'data-jump-row="(\d+)"', body).group(1))  # type: ignore[union-attr]
+    anchor = int(re.search(r'data-jump-row="(\d+)"', body).group(1))
     assert anchor > 250
     for letter in "AB":
         column = columns_of(body)[letter]
@@ -435,7 +435,7 @@ def test_the_compare_page_of_two_1mb_looping_traces_is_bounded_and_opens_at_t_st
     assert re.search(r'data-rows="0-2\d\d" aria-hidden="true"', body)  # A's gap above its first step: one cell
 
 
-def test_every_step_of_both_columns_loads_through_the_fragments(member_client, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_every_step_of_both_columns_loads_through_the_fragments(member_client, tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(windows, "PAGE_STEPS", 14)  # many windows: 7 rows a column
     traces = looping_pair(tmp_path, 40_000)
     body = member_client.get(compare_url(traces)).content.decode()
@@ -450,12 +450,12 @@ def test_every_step_of_both_columns_loads_through_the_fragments(member_client, t
 
 
 @pytest.mark.parametrize("query", ["column=G&first=0&stop=2", "column=A&first=0&stop=99999", "first=0&stop=2"])
-def test_bad_column_windows_are_refused(member_client, pair, query) -> None:  # type: ignore[no-untyped-def]
+def test_bad_column_windows_are_refused(member_client, pair, query) -> None:
     response = member_client.get(compare_url(pair) + "&" + query, HTTP_HX_REQUEST="true")
     assert response.status_code in (400, 404), (query, response.status_code)
 
 
-def test_a_long_step_in_a_column_shows_a_piece_and_loads_the_rest_there(member_client, make_traces) -> None:  # type: ignore[no-untyped-def]
+def test_a_long_step_in_a_column_shows_a_piece_and_loads_the_rest_there(member_client, make_traces) -> None:
     step = "".join(f"Line {i} <b>of</b> a very long step.\n" for i in range(3000))  # ~100k characters
     made = make_traces([TraceSpec(key="long", think=["Short.", step]), TraceSpec(key="other", think=["Also short."])])
     traces = same_problem([made["long"], made["other"]])
@@ -466,6 +466,6 @@ def test_a_long_step_in_a_column_shows_a_piece_and_loads_the_rest_there(member_c
     (shown,) = [text for number, text in column_steps(body, "A") if number == 2]
     while button is not None:
         piece = member_client.get(html.unescape(button.group(1)), HTTP_HX_REQUEST="true").content.decode()
-        shown += html.unescape(re.sub(r"<[^>]+>", "", re.match(r'<span class="tex">(.*?)</span>', piece, re.S).group(1)))  # type: ignore[union-attr]
+        shown += html.unescape(re.sub(r"<[^>]+>", "", re.match(r'<span class="tex">(.*?)</span>', piece, re.S).group(1)))
         button = re.search(r'id="rest-A-step-1" hx-get="([^"]+)"', piece)
     assert shown == step.strip()

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def data_dir(settings, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
+def data_dir(settings, tmp_path: Path) -> Path:
     settings.DATA_DIR = tmp_path
     return tmp_path
 
@@ -33,7 +33,7 @@ POLICY_FORM = {
 }  # fmt: skip
 
 
-def test_the_trace_list_links_to_the_export_form_with_its_filters(project, make_traces, member_client: Client) -> None:  # type: ignore[no-untyped-def]
+def test_the_trace_list_links_to_the_export_form_with_its_filters(project, make_traces, member_client: Client) -> None:
     make_traces(SPECS)
     page = member_client.get(reverse("trace-list", args=[project.slug]), {"correct": "no"}).content.decode()
     assert f'href="{reverse("export-form", args=[project.slug])}?correct=no"' in page
@@ -41,7 +41,7 @@ def test_the_trace_list_links_to_the_export_form_with_its_filters(project, make_
 
 def test_form_shows_the_selection_and_starts_a_job(
     project, make_traces, member_client: Client, eager_celery, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     make_traces(SPECS)
     url = reverse("export-form", args=[project.slug]) + "?correct=no"
     form = member_client.get(url).content.decode()
@@ -67,7 +67,7 @@ def test_form_shows_the_selection_and_starts_a_job(
     assert [row["labels"] for row in rows] == [[True, spec.labels[1].value == 1] for spec in incorrect]
 
 
-def test_a_running_job_polls_its_status_fragment(project, member_client: Client) -> None:  # type: ignore[no-untyped-def]
+def test_a_running_job_polls_its_status_fragment(project, member_client: Client) -> None:
     run = Run.objects.create(project=project, kind=RunKind.EXPORT, status=RunStatus.RUNNING, params={"format": "trl"})
     url = reverse("export-job", args=[project.slug, run.pk])
     fragment = member_client.get(url, HTTP_HX_REQUEST="true").content.decode()
@@ -79,7 +79,7 @@ def test_a_running_job_polls_its_status_fragment(project, member_client: Client)
     assert 'hx-trigger="every 2s"' not in done and "disk full &lt;script&gt;" in done
 
 
-def test_a_bad_policy_is_shown_beside_its_field(project, make_traces, member_client: Client) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_policy_is_shown_beside_its_field(project, make_traces, member_client: Client) -> None:
     make_traces(SPECS)
     response = member_client.post(
         reverse("export-form", args=[project.slug]), {**POLICY_FORM, "sources": "human-else-auto"}
@@ -89,7 +89,7 @@ def test_a_bad_policy_is_shown_beside_its_field(project, make_traces, member_cli
     assert not Run.objects.filter(kind=RunKind.EXPORT).exists()
 
 
-def test_viewers_may_not_export_and_outsiders_see_nothing(project, make_user, outsider_client: Client) -> None:  # type: ignore[no-untyped-def]
+def test_viewers_may_not_export_and_outsiders_see_nothing(project, make_user, outsider_client: Client) -> None:
     viewer = make_user("victor")
     Membership.objects.create(project=project, user=viewer, role=Role.VIEWER)
     client = Client()

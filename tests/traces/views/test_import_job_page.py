@@ -36,7 +36,7 @@ def lost_connection(*args: object) -> None:
     raise OperationalError("gone")
 
 
-def test_a_stopped_analysis_shows_its_progress_and_resumes(  # type: ignore[no-untyped-def]
+def test_a_stopped_analysis_shows_its_progress_and_resumes(
     member_client: Client, project: Project, tmp_path: Path, monkeypatch, eager_celery, django_capture_on_commit_callbacks
 ) -> None:
     path = tmp_path / "t.jsonl"

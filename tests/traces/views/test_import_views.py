@@ -30,7 +30,7 @@ PROCESSBENCH_LINE = {"id": "gsm8k-12", "generator": "Qwen2-7B", "problem": "Tom 
 
 
 @pytest.fixture(autouse=True)
-def data_dir(settings, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
+def data_dir(settings, tmp_path: Path) -> Path:
     settings.DATA_DIR = tmp_path
     return tmp_path
 
@@ -104,7 +104,7 @@ def test_another_format_previews_and_the_format_changes_without_uploading_again(
     assert len(stored_uploads()) == 1
 
 
-def test_the_preview_says_where_each_models_thinking_is_and_the_import_keeps_the_choice(  # type: ignore[no-untyped-def]
+def test_the_preview_says_where_each_models_thinking_is_and_the_import_keeps_the_choice(
     member_client: Client, project: Project, eager_celery, django_capture_on_commit_callbacks
 ) -> None:
     preview = upload(member_client, project, jsonl(JSONL_LINES))["Location"].split("?")[0]
@@ -137,7 +137,7 @@ def test_a_bad_line_shows_its_line_and_field_and_nothing_is_written(member_clien
     assert "will be skipped" in skipping and 'id="import-confirm" disabled' not in skipping
 
 
-def test_a_file_over_the_limit_is_refused_with_its_size(member_client: Client, project: Project, settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_file_over_the_limit_is_refused_with_its_size(member_client: Client, project: Project, settings) -> None:
     settings.THINKSCOPE_MAX_UPLOAD_BYTES = 10
     response = upload(member_client, project, jsonl(JSONL_LINES[:1]))
     assert response.status_code == 400 and "files are limited to 10\xa0bytes (10 bytes)" in response.content.decode()
@@ -165,7 +165,7 @@ def test_an_upload_is_only_its_uploaders(member_client: Client, make_user: Any, 
     assert len(stored_uploads()) == 1 and not Run.objects.exists()
 
 
-def test_confirm_imports_the_file_as_a_job(  # type: ignore[no-untyped-def]
+def test_confirm_imports_the_file_as_a_job(
     member_client: Client, project: Project, eager_celery, django_capture_on_commit_callbacks
 ) -> None:
     preview = upload(member_client, project, jsonl(JSONL_LINES))["Location"].split("?")[0]
@@ -189,7 +189,7 @@ def test_confirm_with_an_unknown_format_imports_nothing(member_client: Client, p
 
 
 @pytest.mark.parametrize("page", ["job-list", "trace-list"])
-def test_the_runs_page_and_the_empty_trace_list_link_the_import_page_for_those_who_may_import(  # type: ignore[no-untyped-def]
+def test_the_runs_page_and_the_empty_trace_list_link_the_import_page_for_those_who_may_import(
     page: str, member_client: Client, make_user: Any, project: Project
 ) -> None:
     url = reverse(page, args=[project.slug])

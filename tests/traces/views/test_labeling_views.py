@@ -26,7 +26,7 @@ PAYLOAD = '<script>alert(1)</script> <img src=x onerror=alert(1)> " onfocus="ale
 
 
 @pytest.fixture
-def member(make_user, project) -> Callable[[str, Role], tuple[object, Client]]:  # type: ignore[no-untyped-def]
+def member(make_user, project) -> Callable[[str, Role], tuple[object, Client]]:
     """``member(name, role)``: a user of that role in the project and a client logged in as them."""
 
     def make(name: str, role: Role = Role.ANNOTATOR) -> tuple[object, Client]:
@@ -62,7 +62,7 @@ def my_values(trace: Trace, user: object) -> list[int | None]:
     return [by_step.get(step.index) for step in steps_of(trace)]
 
 
-def post_key(client: Client, trace: Trace, action: str, step: Step | None = None, **extra: object):  # type: ignore[no-untyped-def]
+def post_key(client: Client, trace: Trace, action: str, step: Step | None = None, **extra: object):
     data = {"action": action, **extra}
     if step is not None:
         data["step"] = step.pk
@@ -77,7 +77,7 @@ def swapped_cells(body: str) -> dict[int, str]:
     return {int(step_id): value for step_id, value in cells}
 
 
-def five_steps(make_traces, **spec: object) -> Trace:  # type: ignore[no-untyped-def]
+def five_steps(make_traces, **spec: object) -> Trace:
     """A trace of two think steps and three answer steps."""
     steps = ["a2", "a3", "So the answer is 4."]
     return make_traces([TraceSpec(key="five", think=["t0", "t1"], steps=steps, **spec)])["five"]
@@ -103,7 +103,7 @@ ENDPOINTS = [
 
 
 @pytest.mark.parametrize("endpoint, method, data", ENDPOINTS)
-def test_anonymous_is_sent_to_login(client, make_traces, endpoint, method, data) -> None:  # type: ignore[no-untyped-def]
+def test_anonymous_is_sent_to_login(client, make_traces, endpoint, method, data) -> None:
     trace = five_steps(make_traces)
     url = urls(trace)[endpoint]
     response = getattr(client, method)(url, data)
@@ -111,14 +111,14 @@ def test_anonymous_is_sent_to_login(client, make_traces, endpoint, method, data)
 
 
 @pytest.mark.parametrize("endpoint, method, data", ENDPOINTS)
-def test_non_member_gets_404(outsider_client, make_traces, endpoint, method, data) -> None:  # type: ignore[no-untyped-def]
+def test_non_member_gets_404(outsider_client, make_traces, endpoint, method, data) -> None:
     trace = five_steps(make_traces)
     assert getattr(outsider_client, method)(urls(trace)[endpoint], data).status_code == 404
     assert not Label.objects.filter(source=HUMAN).exists() and not TraceAnnotation.objects.exists()
 
 
 @pytest.mark.parametrize("endpoint, method, data", ENDPOINTS)
-def test_viewer_gets_403_and_writes_nothing(member, make_traces, endpoint, method, data) -> None:  # type: ignore[no-untyped-def]
+def test_viewer_gets_403_and_writes_nothing(member, make_traces, endpoint, method, data) -> None:
     trace = five_steps(make_traces)
     _, client = member("vera", Role.VIEWER)
     assert getattr(client, method)(urls(trace)[endpoint], data).status_code == 403
@@ -126,7 +126,7 @@ def test_viewer_gets_403_and_writes_nothing(member, make_traces, endpoint, metho
 
 
 @pytest.mark.parametrize("role", [Role.ANNOTATOR, Role.REVIEWER, Role.OWNER])
-def test_annotator_and_above_may_label(member, make_traces, role) -> None:  # type: ignore[no-untyped-def]
+def test_annotator_and_above_may_label(member, make_traces, role) -> None:
     trace = five_steps(make_traces)
     user, client = member("ann", role)
     assert client.get(urls(trace)["page"]).status_code == 200
@@ -134,7 +134,7 @@ def test_annotator_and_above_may_label(member, make_traces, role) -> None:  # ty
     assert my_values(trace, user) == [1, None, None, None, None]
 
 
-def test_a_trace_of_another_project_is_404_and_a_step_of_another_trace_is_refused(member, make_traces) -> None:  # type: ignore[no-untyped-def]
+def test_a_trace_of_another_project_is_404_and_a_step_of_another_trace_is_refused(member, make_traces) -> None:
     trace, other = make_traces([TraceSpec(key="mine"), TraceSpec(key="other")]).values()
     elsewhere = Project.objects.create(name="Elsewhere", slug="elsewhere")
     hidden = make_traces([TraceSpec(key="hidden")], in_project=elsewhere)["hidden"]
@@ -159,7 +159,7 @@ def test_a_trace_of_another_project_is_404_and_a_step_of_another_trace_is_refuse
         ({"action": "rate", "step": "STEP", "value": "7"}, "value: Select a valid choice. 7 is not one of the"),
     ],
 )
-def test_bad_keystrokes_get_400_naming_the_field(member, make_traces, data, message) -> None:  # type: ignore[no-untyped-def]
+def test_bad_keystrokes_get_400_naming_the_field(member, make_traces, data, message) -> None:
     trace = five_steps(make_traces)
     _, client = member("ann")
     if data.get("step") == "STEP":
@@ -173,7 +173,7 @@ def test_bad_keystrokes_get_400_naming_the_field(member, make_traces, data, mess
 # --- The page ------------------------------------------------------------------------------------------------
 
 
-def test_page_shows_own_labels_and_automatic_suggestions_but_not_other_peoples_labels(member, make_user, make_traces) -> None:  # type: ignore[no-untyped-def]
+def test_page_shows_own_labels_and_automatic_suggestions_but_not_other_peoples_labels(member, make_user, make_traces) -> None:
     other = make_user("olga")
     trace = five_steps(
         make_traces,
@@ -208,7 +208,7 @@ def test_page_shows_own_labels_and_automatic_suggestions_but_not_other_peoples_l
     assert "<script" not in page_body and not re.search(r"\son[a-z]+=", page_body)  # the CSP forbids inline code
 
 
-def test_everything_a_model_or_a_source_wrote_is_escaped(member, make_traces) -> None:  # type: ignore[no-untyped-def]
+def test_everything_a_model_or_a_source_wrote_is_escaped(member, make_traces) -> None:
     spec = TraceSpec(
         key="xss",
         prompt=f"Problem {PAYLOAD}",
@@ -230,7 +230,7 @@ def test_everything_a_model_or_a_source_wrote_is_escaped(member, make_traces) ->
 # --- Keys ------------------------------------------------------------------------------------------------------
 
 
-def test_rate_swaps_only_that_steps_cell_and_keeps_flag_and_note(member, make_traces) -> None:  # type: ignore[no-untyped-def]
+def test_rate_swaps_only_that_steps_cell_and_keeps_flag_and_note(member, make_traces) -> None:
     trace = five_steps(make_traces)
     user, client = member("ann")
     steps = steps_of(trace)
@@ -255,7 +255,7 @@ def test_rate_swaps_only_that_steps_cell_and_keeps_flag_and_note(member, make_tr
     assert LabelChange.objects.filter(user=user, trace=trace).count() == 4  # the no-op left no history
 
 
-def test_flag_alone_on_an_unrated_step_and_unflag_leaves_no_empty_label(member, make_traces) -> None:  # type: ignore[no-untyped-def]
+def test_flag_alone_on_an_unrated_step_and_unflag_leaves_no_empty_label(member, make_traces) -> None:
     trace = five_steps(make_traces)
     user, client = member("ann")
     step = steps_of(trace)[0]
@@ -265,7 +265,7 @@ def test_flag_alone_on_an_unrated_step_and_unflag_leaves_no_empty_label(member, 
     assert not Label.objects.filter(user=user, step=step).exists()
 
 
-def test_accept_takes_the_most_confident_suggestion_and_records_its_source(member, make_traces) -> None:  # type: ignore[no-untyped-def]
+def test_accept_takes_the_most_confident_suggestion_and_records_its_source(member, make_traces) -> None:
     trace = five_steps(
         make_traces,
         labels=[
@@ -297,7 +297,7 @@ def test_accept_takes_the_most_confident_suggestion_and_records_its_source(membe
 
 
 @pytest.mark.parametrize("first_error", [0, 2, 4, -1])
-def test_first_error_mode_follows_processbench(member, make_user, make_traces, first_error) -> None:  # type: ignore[no-untyped-def]
+def test_first_error_mode_follows_processbench(member, make_user, make_traces, first_error) -> None:
     other = make_user("olga")
     trace = five_steps(make_traces, labels=[LabelSpec(step=i, value=0, source=HUMAN, user=other) for i in range(5)])
     user, client = member("ann")
@@ -328,7 +328,7 @@ def test_first_error_mode_follows_processbench(member, make_user, make_traces, f
         assert "you: no erroneous step" in body
 
 
-def test_undo_goes_back_change_by_change_and_survives_a_new_request(member, make_traces) -> None:  # type: ignore[no-untyped-def]
+def test_undo_goes_back_change_by_change_and_survives_a_new_request(member, make_traces) -> None:
     trace = five_steps(make_traces)
     user, client = member("ann")
     steps = steps_of(trace)
@@ -353,7 +353,7 @@ def test_undo_goes_back_change_by_change_and_survives_a_new_request(member, make
     assert "Nothing to undo." in fresh.post(urls(trace)["undo"]).content.decode()
 
 
-def test_undo_restores_the_previous_first_error(member, make_traces) -> None:  # type: ignore[no-untyped-def]
+def test_undo_restores_the_previous_first_error(member, make_traces) -> None:
     trace = five_steps(make_traces)
     user, client = member("ann")
     steps = steps_of(trace)
@@ -365,7 +365,7 @@ def test_undo_restores_the_previous_first_error(member, make_traces) -> None:  #
     assert "your first error: step 4" in body
 
 
-def test_api_saves_are_undone_too(member, make_traces) -> None:  # type: ignore[no-untyped-def]
+def test_api_saves_are_undone_too(member, make_traces) -> None:
     trace = five_steps(make_traces)
     user, client = member("ann")
     step = steps_of(trace)[0]
@@ -379,7 +379,7 @@ def test_api_saves_are_undone_too(member, make_traces) -> None:  # type: ignore[
 # --- Two people --------------------------------------------------------------------------------------------------
 
 
-def test_two_people_interleaving_keep_each_others_labels(member, make_traces) -> None:  # type: ignore[no-untyped-def]
+def test_two_people_interleaving_keep_each_others_labels(member, make_traces) -> None:
     trace = five_steps(make_traces)
     ann, ann_client = member("ann")
     bob, bob_client = member("bob")
@@ -403,7 +403,7 @@ def test_two_people_interleaving_keep_each_others_labels(member, make_traces) ->
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_saves_on_the_same_step_lose_nothing(make_user, project, make_traces) -> None:  # type: ignore[no-untyped-def]
+def test_concurrent_saves_on_the_same_step_lose_nothing(make_user, project, make_traces) -> None:
     """Threads with their own connections save at the same moment (PostgreSQL: real row locks)."""
     trace = five_steps(make_traces)
     shared, first_insert = steps_of(trace)[1:3]
@@ -417,7 +417,7 @@ def test_concurrent_saves_on_the_same_step_lose_nothing(make_user, project, make
         def run(user: object, value: int) -> None:
             try:
                 barrier.wait()
-                do_rate_step(user, step, value)  # type: ignore[arg-type]
+                do_rate_step(user, step, value)
             except BaseException as error:  # reported by the assertion below
                 errors.append(error)
             finally:
@@ -443,7 +443,7 @@ def test_concurrent_saves_on_the_same_step_lose_nothing(make_user, project, make
 # --- Trace-level form and next -------------------------------------------------------------------------------
 
 
-def test_trace_level_form_saves_through_htmx_and_keeps_the_first_error(member, make_traces) -> None:  # type: ignore[no-untyped-def]
+def test_trace_level_form_saves_through_htmx_and_keeps_the_first_error(member, make_traces) -> None:
     trace = five_steps(make_traces)
     user, client = member("ann")
     post_key(client, trace, "first_error", steps_of(trace)[2])
@@ -481,7 +481,7 @@ def test_trace_level_form_saves_through_htmx_and_keeps_the_first_error(member, m
         ({"tags": "x" * 41}, "tags: each tag is 1 to 40 characters"),
     ],
 )
-def test_trace_level_form_refuses_bad_values_and_says_which(member, make_traces, data, error) -> None:  # type: ignore[no-untyped-def]
+def test_trace_level_form_refuses_bad_values_and_says_which(member, make_traces, data, error) -> None:
     trace = five_steps(make_traces)
     _, client = member("ann")
     body = client.post(urls(trace)["verdicts"], data, HTTP_HX_REQUEST="true").content.decode()
@@ -489,7 +489,7 @@ def test_trace_level_form_refuses_bad_values_and_says_which(member, make_traces,
     assert not TraceAnnotation.objects.exists()
 
 
-def test_next_goes_to_the_next_trace_without_my_labels_in_list_order(member, make_traces) -> None:  # type: ignore[no-untyped-def]
+def test_next_goes_to_the_next_trace_without_my_labels_in_list_order(member, make_traces) -> None:
     traces = make_traces([TraceSpec(key=f"t{i}") for i in range(4)])  # list order: newest (t3) first
     t0, t1, t2, t3 = (traces[f"t{i}"] for i in range(4))
     user, client = member("ann")
@@ -507,7 +507,7 @@ def test_next_goes_to_the_next_trace_without_my_labels_in_list_order(member, mak
     assert "nothing left to label" in client.get(next_of(t3)).content.decode()
 
 
-def test_a_label_save_costs_the_same_queries_on_a_600_step_trace(member, make_traces) -> None:  # type: ignore[no-untyped-def]
+def test_a_label_save_costs_the_same_queries_on_a_600_step_trace(member, make_traces) -> None:
     small = five_steps(make_traces)
     big = make_traces([TraceSpec(key="big", think=[f"thought {i}" for i in range(598)])])["big"]
     _, client = member("ann")
@@ -522,7 +522,7 @@ def test_a_label_save_costs_the_same_queries_on_a_600_step_trace(member, make_tr
     assert counts[0] == counts[1] and counts[0] <= 16
 
 
-def test_the_trace_viewer_links_to_the_labeling_page(member, make_traces) -> None:  # type: ignore[no-untyped-def]
+def test_the_trace_viewer_links_to_the_labeling_page(member, make_traces) -> None:
     trace = five_steps(make_traces)
     _, client = member("ann")
     body = client.get(reverse("trace-detail", args=[trace.project.slug, trace.pk])).content.decode()

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def labelled(make_traces):  # type: ignore[no-untyped-def]
+def labelled(make_traces):
     return make_traces(
         [
             TraceSpec("alpha", labels=[LabelSpec(0, 1, "human"), LabelSpec(1, -1, "human")]),
@@ -27,20 +27,20 @@ def labelled(make_traces):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def trained(project):  # type: ignore[no-untyped-def]
+def trained(project):
     return TrainedPrm.objects.create(
         project=project, name="tiny", base_endpoint="embedded", folder="test-run1", version="abc123def456",
         params={"examples": 2, "max_length": 128, "training": {"steps": 3, "final_loss": 0.61}},
     )  # fmt: skip
 
 
-def page(client: Client, project) -> str:  # type: ignore[no-untyped-def]
+def page(client: Client, project) -> str:
     response = client.get(reverse("prm-list", args=[project.slug]))
     assert response.status_code == 200
     return response.content.decode()
 
 
-def test_the_page_offers_training_with_clear_defaults_to_reviewers(member_client, project, labelled) -> None:  # type: ignore[no-untyped-def]
+def test_the_page_offers_training_with_clear_defaults_to_reviewers(member_client, project, labelled) -> None:
     html = page(member_client, project)
     assert "Train a PRM" in html and 'value="20"' in html  # 20 optimizer steps
     assert 'value="adjudicated-else-human" selected title="adjudicated-else-human">Adjudicated, else people' in html
@@ -49,7 +49,7 @@ def test_the_page_offers_training_with_clear_defaults_to_reviewers(member_client
     assert 'title="human">People</abbr></dt><dd>2 traces' in html
 
 
-def test_viewers_read_the_page_but_start_nothing(member, project, trained) -> None:  # type: ignore[no-untyped-def]
+def test_viewers_read_the_page_but_start_nothing(member, project, trained) -> None:
     _, client = member("vic", Role.VIEWER)
     html = page(client, project)
     assert "tiny" in html and "Train a PRM" not in html and 'value="score"' not in html
@@ -57,7 +57,7 @@ def test_viewers_read_the_page_but_start_nothing(member, project, trained) -> No
     assert response.status_code == 403
 
 
-def test_posting_the_training_form_queues_a_training_job(member_client, project, labelled) -> None:  # type: ignore[no-untyped-def]
+def test_posting_the_training_form_queues_a_training_job(member_client, project, labelled) -> None:
     form = {"method": "train", "name": "first", "sources": "adjudicated-else-human", "neutral": "positive",
             "after_error": "cut", "base": "embedded", "max_steps": 5, "learning_rate": 0.0001, "batch_size": 2,
             "max_length": 128, "trainable_layers": 2}  # fmt: skip
@@ -68,7 +68,7 @@ def test_posting_the_training_form_queues_a_training_job(member_client, project,
     assert run.params["policy"]["sources"] == "adjudicated-else-human" and run.params["policy"]["after_error"] == "cut"
 
 
-def test_a_name_in_use_and_a_gold_source_are_refused_on_the_form(member_client, project, labelled, trained) -> None:  # type: ignore[no-untyped-def]
+def test_a_name_in_use_and_a_gold_source_are_refused_on_the_form(member_client, project, labelled, trained) -> None:
     url = reverse("prm-list", args=[project.slug])
     base = {"method": "train", "neutral": "positive", "after_error": "cut", "base": "embedded", "max_steps": 5,
             "learning_rate": 0.0001, "batch_size": 2, "max_length": 128, "trainable_layers": 2}  # fmt: skip
@@ -82,7 +82,7 @@ def test_a_name_in_use_and_a_gold_source_are_refused_on_the_form(member_client, 
     assert not Run.objects.filter(kind=RunKind.PRM_TRAINING).exists()
 
 
-def test_scoring_a_run_from_the_page(member_client, project, labelled, trained) -> None:  # type: ignore[no-untyped-def]
+def test_scoring_a_run_from_the_page(member_client, project, labelled, trained) -> None:
     run_id = labelled["alpha"].run_id
     response = member_client.post(
         reverse("prm-list", args=[project.slug]), {"method": "score", "scorer": "tiny", "run": run_id, "threshold": 0.6}
@@ -95,7 +95,7 @@ def test_scoring_a_run_from_the_page(member_client, project, labelled, trained) 
     assert response.status_code == 400 and "no scorer &#x27;nope&#x27;" in response.content.decode()
 
 
-def test_the_training_job_page_draws_the_loss_curve(member_client, project) -> None:  # type: ignore[no-untyped-def]
+def test_the_training_job_page_draws_the_loss_curve(member_client, project) -> None:
     run = Run.objects.create(
         project=project, kind=RunKind.PRM_TRAINING, status=RunStatus.RUNNING, progress_total=20, progress_done=3,
         params={"name": "tiny", "base": "embedded", "max_steps": 20, "policy": {"sources": "human"}},
@@ -108,7 +108,7 @@ def test_the_training_job_page_draws_the_loss_curve(member_client, project) -> N
     assert "(none)" in html  # no selected trace went unused
 
 
-def test_the_scoring_job_page_lists_each_traces_scores(member_client, project, labelled, trained) -> None:  # type: ignore[no-untyped-def]
+def test_the_scoring_job_page_lists_each_traces_scores(member_client, project, labelled, trained) -> None:
     trace = labelled["alpha"]
     run = Run.objects.create(project=project, kind=RunKind.PRM_SCORING, status=RunStatus.SUCCEEDED, progress_total=1,
                              progress_done=1, params={"scorer": "tiny", "threshold": 0.5}, report={"version": "abc"})  # fmt: skip
@@ -122,7 +122,7 @@ def test_the_scoring_job_page_lists_each_traces_scores(member_client, project, l
 # --- API ----------------------------------------------------------------------------------------
 
 
-def test_the_api_lists_scorers_without_their_folders(member_client, project, trained, settings) -> None:  # type: ignore[no-untyped-def]
+def test_the_api_lists_scorers_without_their_folders(member_client, project, trained, settings) -> None:
     settings.PRM_SCORERS = {
         "shepherd": DeclaredScorer(name="shepherd", path="/secret/models/ms", convention="step_tag", device="cuda"),
         "elsewhere": DeclaredScorer(name="elsewhere", path="/x", convention="step_tag", projects=("other",)),
@@ -136,7 +136,7 @@ def test_the_api_lists_scorers_without_their_folders(member_client, project, tra
     assert "/secret" not in response.content.decode() and "cuda" not in response.content.decode()
 
 
-def test_the_api_starts_training_and_scoring_and_takes_no_path(member_client, project, labelled, trained) -> None:  # type: ignore[no-untyped-def]
+def test_the_api_starts_training_and_scoring_and_takes_no_path(member_client, project, labelled, trained) -> None:
     response = member_client.post("/api/prms/train/", {"project": project.slug, "max_steps": 2}, content_type="application/json")
     assert response.status_code == 202, response.content
     body = response.json()
@@ -151,13 +151,13 @@ def test_the_api_starts_training_and_scoring_and_takes_no_path(member_client, pr
     assert response.status_code == 202 and response.json()["progress_total"] == 1
 
 
-def test_the_api_refuses_annotators(member, project, trained) -> None:  # type: ignore[no-untyped-def]
+def test_the_api_refuses_annotators(member, project, trained) -> None:
     _, client = member("ann", Role.ANNOTATOR)
     response = client.post("/api/prms/score/", {"project": project.slug, "scorer": "tiny"}, content_type="application/json")
     assert response.status_code == 403
 
 
-def test_the_automatic_labels_page_scores_the_selected_traces(member_client, project, labelled, trained) -> None:  # type: ignore[no-untyped-def]
+def test_the_automatic_labels_page_scores_the_selected_traces(member_client, project, labelled, trained) -> None:
     url = reverse("auto-label-form", args=[project.slug]) + f"?trace={labelled['beta'].pk}"
     html = member_client.get(url).content.decode()
     assert 'id="prm-form"' in html and '<option value="tiny">tiny</option>' in html

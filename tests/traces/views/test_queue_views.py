@@ -30,7 +30,7 @@ JUDGE = "llm_judge:j"
 
 
 @pytest.fixture
-def traces(make_traces) -> dict[str, Trace]:  # type: ignore[no-untyped-def]
+def traces(make_traces) -> dict[str, Trace]:
     """Four traces: two incorrect (one with a gold label from ProcessBench and a judge suggestion), two correct."""
     return make_traces(
         [
@@ -43,7 +43,7 @@ def traces(make_traces) -> dict[str, Trace]:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def queue(project, owner, traces) -> Queue:  # type: ignore[no-untyped-def]
+def queue(project, owner, traces) -> Queue:
     wrong = Trace.objects.filter(is_correct=False)
     spec = QueueSpec(name="wrong answers", overlap=2, gold_source=GOLD, gold_count=1)
     return do_create_queue(project, owner, spec, wrong, {"correct": "no"})
@@ -100,14 +100,14 @@ def state() -> tuple[int, int, int, list[bool]]:
 
 
 @pytest.mark.parametrize("endpoint, method, data, least", RULES)
-def test_anonymous_is_sent_to_login(client, queue, traces, endpoint, method, data, least) -> None:  # type: ignore[no-untyped-def]
+def test_anonymous_is_sent_to_login(client, queue, traces, endpoint, method, data, least) -> None:
     url = queue_urls(queue, item_of(queue, traces["w1"]), traces["w1"])[endpoint]
     response = getattr(client, method)(url, data)
     assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
 
 
 @pytest.mark.parametrize("endpoint, method, data, least", RULES)
-def test_non_member_gets_404_and_changes_nothing(outsider_client, queue, traces, endpoint, method, data, least) -> None:  # type: ignore[no-untyped-def]
+def test_non_member_gets_404_and_changes_nothing(outsider_client, queue, traces, endpoint, method, data, least) -> None:
     before = state()
     url = queue_urls(queue, item_of(queue, traces["w1"]), traces["w1"])[endpoint]
     assert getattr(outsider_client, method)(url, data).status_code == 404
@@ -116,7 +116,7 @@ def test_non_member_gets_404_and_changes_nothing(outsider_client, queue, traces,
 
 @pytest.mark.parametrize("role", RANK)
 @pytest.mark.parametrize("endpoint, method, data, least", RULES)
-def test_each_role_gets_exactly_what_it_may(member, queue, traces, role, endpoint, method, data, least) -> None:  # type: ignore[no-untyped-def]
+def test_each_role_gets_exactly_what_it_may(member, queue, traces, role, endpoint, method, data, least) -> None:
     user, client = member("someone", role)
     item = item_of(queue, traces["w1"])
     if endpoint in ("submit", "skip", "label") and RANK.index(role) >= RANK.index(least):
@@ -130,15 +130,15 @@ def test_each_role_gets_exactly_what_it_may(member, queue, traces, role, endpoin
         assert response.status_code in (200, 302, 400, 409), response.status_code
 
 
-def test_a_queue_of_another_project_and_an_item_of_another_queue_are_404(member, queue, traces, make_traces) -> None:  # type: ignore[no-untyped-def]
+def test_a_queue_of_another_project_and_an_item_of_another_queue_are_404(member, queue, traces, make_traces) -> None:
     _, client = member("olga", Role.OWNER)
     other = Project.objects.create(name="Other", slug="other")
     theirs = make_traces([TraceSpec(key="elsewhere")], in_project=other)["elsewhere"]
-    foreign = do_create_queue(other, None, QueueSpec(name="theirs"), Trace.objects.filter(pk=theirs.pk), {})  # type: ignore[arg-type]
+    foreign = do_create_queue(other, None, QueueSpec(name="theirs"), Trace.objects.filter(pk=theirs.pk), {})
     assert client.get(reverse("queue-detail", args=["test", foreign.pk])).status_code == 404
     second = do_create_queue(
         queue.project, None, QueueSpec(name="second"), Trace.objects.filter(pk=traces["c1"].pk), {}
-    )  # type: ignore[arg-type]
+    )
     foreign_item = QueueItem.objects.get(queue=second)
     assert client.post(reverse("queue-item-submit", args=["test", queue.pk, foreign_item.pk])).status_code == 404
     # a trace that is not an item of the queue named in the labeling page's address
@@ -149,21 +149,21 @@ def test_a_queue_of_another_project_and_an_item_of_another_queue_are_404(member,
 # --- List and creation --------------------------------------------------------------------------------------
 
 
-def test_the_list_shows_an_empty_state_then_the_queues_with_progress(member, project, traces) -> None:  # type: ignore[no-untyped-def]
+def test_the_list_shows_an_empty_state_then_the_queues_with_progress(member, project, traces) -> None:
     _, annotator = member("ann", Role.ANNOTATOR)
     page = annotator.get(reverse("queue-list", args=[project.slug])).content.decode()
     assert "No queues yet." in page and "A reviewer or owner" in page and "New queue" not in page
-    do_create_queue(project, None, QueueSpec(name="all", overlap=3), Trace.objects.all(), {})  # type: ignore[arg-type]
+    do_create_queue(project, None, QueueSpec(name="all", overlap=3), Trace.objects.all(), {})
     page = annotator.get(reverse("queue-list", args=[project.slug])).content.decode()
     assert '<progress max="12" value="0"' in page and "0 / 12 labelings" in page
 
 
-def test_the_trace_list_links_to_a_queue_of_its_filter(member_client, project, traces) -> None:  # type: ignore[no-untyped-def]
+def test_the_trace_list_links_to_a_queue_of_its_filter(member_client, project, traces) -> None:
     page = member_client.get(reverse("trace-list", args=[project.slug]) + "?correct=no").content.decode()
     assert f'href="{reverse("queue-new", args=[project.slug])}?correct=no">Make a queue from this filter' in page
 
 
-def test_a_queue_is_made_of_exactly_what_the_trace_list_shows(member, project, traces) -> None:  # type: ignore[no-untyped-def]
+def test_a_queue_is_made_of_exactly_what_the_trace_list_shows(member, project, traces) -> None:
     _, reviewer = member("rita", Role.REVIEWER)
     query = "?correct=no&model=&after=999999"
     listed = reviewer.get(reverse("trace-list", args=[project.slug]) + "?correct=no").content.decode()
@@ -187,14 +187,14 @@ def test_a_queue_is_made_of_exactly_what_the_trace_list_shows(member, project, t
         ({"name": "x", "overlap": 1, "policy": "in_order", "gold_source": "nope"}, "Select a valid choice"),
     ],
 )
-def test_bad_queue_forms_say_what_is_wrong_and_make_nothing(member, project, traces, data, message) -> None:  # type: ignore[no-untyped-def]
+def test_bad_queue_forms_say_what_is_wrong_and_make_nothing(member, project, traces, data, message) -> None:
     _, reviewer = member("rita", Role.REVIEWER)
     response = reviewer.post(reverse("queue-new", args=[project.slug]), data)
     assert response.status_code == 400 and message in response.content.decode()
     assert not Queue.objects.exists()
 
 
-def test_a_filter_selecting_nothing_is_refused(member, project, traces) -> None:  # type: ignore[no-untyped-def]
+def test_a_filter_selecting_nothing_is_refused(member, project, traces) -> None:
     _, reviewer = member("rita", Role.REVIEWER)
     url = reverse("queue-new", args=[project.slug]) + "?q=no-such-text"
     response = reviewer.post(url, {"name": "x", "overlap": 1, "policy": "in_order"})
@@ -204,7 +204,7 @@ def test_a_filter_selecting_nothing_is_refused(member, project, traces) -> None:
 # --- Working a queue ---------------------------------------------------------------------------------------
 
 
-def test_n_in_queue_context_submits_and_goes_to_the_next_item(member, queue, traces) -> None:  # type: ignore[no-untyped-def]
+def test_n_in_queue_context_submits_and_goes_to_the_next_item(member, queue, traces) -> None:
     ann, client = member("ann", Role.ANNOTATOR)
     response = client.post(reverse("queue-next", args=["test", queue.pk]))
     first = QueueItem.objects.get(queue=queue, position=1)
@@ -229,7 +229,7 @@ def test_n_in_queue_context_submits_and_goes_to_the_next_item(member, queue, tra
     assert "item 2 of 2 · your 1 done" in page and "Item 1 submitted." in page
 
 
-def test_the_last_item_leads_back_to_the_queue_with_a_message(member, queue, traces) -> None:  # type: ignore[no-untyped-def]
+def test_the_last_item_leads_back_to_the_queue_with_a_message(member, queue, traces) -> None:
     ann, client = member("ann", Role.ANNOTATOR)
     for item in queue.items.all():
         QueueAssignment.objects.create(item=item, user=ann, status=AssignmentStatus.SKIPPED)
@@ -238,12 +238,12 @@ def test_the_last_item_leads_back_to_the_queue_with_a_message(member, queue, tra
     assert "Nothing left for you in “wrong answers”" in response.content.decode()
 
 
-def test_the_queue_page_skips_the_item_in_progress_even_in_a_closed_queue(member, queue, traces) -> None:  # type: ignore[no-untyped-def]
+def test_the_queue_page_skips_the_item_in_progress_even_in_a_closed_queue(member, queue, traces) -> None:
     ann, annotator = member("ann", Role.ANNOTATOR)
     _, viewer = member("vera", Role.VIEWER)
     detail = reverse("queue-detail", args=["test", queue.pk])
     assert 'id="skip-current"' not in annotator.get(detail).content.decode()  # nothing in progress yet
-    first = next_item_for(queue, ann)  # type: ignore[arg-type]
+    first = next_item_for(queue, ann)
     assert first is not None
     queue.is_open = False  # a closed queue hands nothing out, but work in progress can still be given back
     queue.save(update_fields=["is_open"])
@@ -257,7 +257,7 @@ def test_the_queue_page_skips_the_item_in_progress_even_in_a_closed_queue(member
     assert 'id="skip-current"' not in annotator.get(detail).content.decode()
 
 
-def test_gold_is_hidden_from_annotators_and_shown_to_reviewers(member, queue, traces) -> None:  # type: ignore[no-untyped-def]
+def test_gold_is_hidden_from_annotators_and_shown_to_reviewers(member, queue, traces) -> None:
     ann, annotator = member("ann", Role.ANNOTATOR)
     _, reviewer = member("rita", Role.REVIEWER)
     gold = item_of(queue, traces["w1"])
@@ -282,10 +282,10 @@ def test_gold_is_hidden_from_annotators_and_shown_to_reviewers(member, queue, tr
     assert "Gold accuracy" in page and ">gold</span>" in page
 
 
-def test_the_detail_page_shows_per_annotator_progress(member, queue, traces) -> None:  # type: ignore[no-untyped-def]
+def test_the_detail_page_shows_per_annotator_progress(member, queue, traces) -> None:
     ann, _ = member("ann", Role.ANNOTATOR)
     _, owner_client = member("olga", Role.OWNER)
-    first = next_item_for(queue, ann)  # type: ignore[arg-type]
+    first = next_item_for(queue, ann)
     assert first is not None
     QueueAssignment.objects.filter(item=first, user=ann).update(status=AssignmentStatus.DONE, seconds_spent=42.0)
     page = owner_client.get(reverse("queue-detail", args=["test", queue.pk])).content.decode()
@@ -295,7 +295,7 @@ def test_the_detail_page_shows_per_annotator_progress(member, queue, traces) -> 
     assert cells[:4] == ["1", "0", "0", "42"]
 
 
-def test_owners_close_and_reopen_a_queue(member, queue, traces) -> None:  # type: ignore[no-untyped-def]
+def test_owners_close_and_reopen_a_queue(member, queue, traces) -> None:
     _, owner_client = member("olga", Role.OWNER)
     ann, annotator = member("ann", Role.ANNOTATOR)
     owner_client.post(reverse("queue-open", args=["test", queue.pk]), {"open": "0"})
@@ -306,6 +306,6 @@ def test_owners_close_and_reopen_a_queue(member, queue, traces) -> None:  # type
     assert Queue.objects.get(pk=queue.pk).is_open
 
 
-def test_the_export_form_offers_adjudicated_else_human(member_client, project, traces) -> None:  # type: ignore[no-untyped-def]
+def test_the_export_form_offers_adjudicated_else_human(member_client, project, traces) -> None:
     page = member_client.get(reverse("export-form", args=[project.slug])).content.decode()
     assert '<option value="adjudicated-else-human" title="adjudicated-else-human">Adjudicated, else people</option>' in page

@@ -30,7 +30,7 @@ def list_url(**params: object) -> str:
 
 
 @pytest.fixture
-def t_star_trace(make_traces) -> Trace:  # type: ignore[no-untyped-def]
+def t_star_trace(make_traces) -> Trace:
     spec = TraceSpec(key="t", think=["Try 2+2.", "Maybe 5.", "No: 4.", "Check: 4."], steps=["Answer: 4"])
     trace = make_traces([spec])["t"]
     store_trace_scores([Score(trace=trace, name="t_star_step", value=T_STAR_STORED, method=METHOD)])
@@ -49,7 +49,7 @@ def test_display_names_cover_scores_sources_and_unknown_keys() -> None:
     assert shown_score("overthinking_ratio", 0.25) == 0.25
 
 
-def test_the_list_shows_t_star_as_the_viewers_step_number(member_client, t_star_trace) -> None:  # type: ignore[no-untyped-def]
+def test_the_list_shows_t_star_as_the_viewers_step_number(member_client, t_star_trace) -> None:
     body = member_client.get(list_url(score="t_star_step")).content.decode()
     cell = re.search(r'<td class="num score-cell">(.*?)</td>', body, re.S).group(1)
     assert re.sub(r"<[^>]+>", "", cell).strip() == str(T_STAR_STORED + 1)
@@ -60,7 +60,7 @@ def test_the_list_shows_t_star_as_the_viewers_step_number(member_client, t_star_
     assert re.search(r'title="t_star_step">t\* step</abbr></td><td class="muted">.*?</td><td class="num">3</td>', viewer)
 
 
-def test_filtering_t_star_reads_bounds_as_step_numbers(member_client, t_star_trace) -> None:  # type: ignore[no-untyped-def]
+def test_filtering_t_star_reads_bounds_as_step_numbers(member_client, t_star_trace) -> None:
     shown = T_STAR_STORED + 1
     kept = member_client.get(list_url(score="t_star_step", score_min=shown, score_max=shown)).context["page"]
     assert [t.pk for t in kept.traces] == [t_star_trace.pk]
@@ -68,7 +68,7 @@ def test_filtering_t_star_reads_bounds_as_step_numbers(member_client, t_star_tra
     assert left_out.traces == []
 
 
-def test_the_viewer_names_label_sources_with_the_key_on_hover(member_client, make_traces) -> None:  # type: ignore[no-untyped-def]
+def test_the_viewer_names_label_sources_with_the_key_on_hover(member_client, make_traces) -> None:
     labels = [LabelSpec(step=0, value=1, source="import:processbench"), LabelSpec(step=0, value=1, source="mc_rollout")]
     trace = make_traces([TraceSpec(key="l", labels=labels)])["l"]
     body = member_client.get(reverse("trace-detail", args=["test", trace.pk])).content.decode()
@@ -77,7 +77,7 @@ def test_the_viewer_names_label_sources_with_the_key_on_hover(member_client, mak
     assert ">import:processbench<" not in body
 
 
-def test_a_batch_generation_time_is_a_human_duration_shared_by_its_traces(member_client, make_traces) -> None:  # type: ignore[no-untyped-def]
+def test_a_batch_generation_time_is_a_human_duration_shared_by_its_traces(member_client, make_traces) -> None:
     made = make_traces([TraceSpec(key=f"g{i}", run="demo generation") for i in range(8)])
     Trace.objects.filter(pk__in=[t.pk for t in made.values()]).update(generation_ms=181912)
     made["g0"].run.__class__.objects.filter(pk=made["g0"].run_id).update(kind=RunKind.GENERATION)
@@ -88,7 +88,7 @@ def test_a_batch_generation_time_is_a_human_duration_shared_by_its_traces(member
     assert "181912 ms</dd>" not in body
 
 
-def test_a_lone_generation_time_is_a_human_duration(member_client, make_traces) -> None:  # type: ignore[no-untyped-def]
+def test_a_lone_generation_time_is_a_human_duration(member_client, make_traces) -> None:
     trace = make_traces([TraceSpec(key="one")])["one"]
     Trace.objects.filter(pk=trace.pk).update(generation_ms=850)
     body = member_client.get(reverse("trace-detail", args=["test", trace.pk])).content.decode()

@@ -30,7 +30,7 @@ def problems(project: Project) -> list[Problem]:
     ]  # fmt: skip
 
 
-def client_as(make_user, project: Project, role: Role | None) -> Client:  # type: ignore[no-untyped-def]
+def client_as(make_user, project: Project, role: Role | None) -> Client:
     user = make_user(f"user-{role or 'none'}")
     if role:
         Membership.objects.create(project=project, user=user, role=role)
@@ -40,7 +40,7 @@ def client_as(make_user, project: Project, role: Role | None) -> Client:  # type
 
 
 @pytest.fixture
-def queued_tasks(monkeypatch) -> list[tuple[int, list[int]]]:  # type: ignore[no-untyped-def]
+def queued_tasks(monkeypatch) -> list[tuple[int, list[int]]]:
     """The chunk tasks a test queues, instead of sending them to a broker."""
     queued: list[tuple[int, list[int]]] = []
 
@@ -54,7 +54,7 @@ def queued_tasks(monkeypatch) -> list[tuple[int, list[int]]]:  # type: ignore[no
 
 def test_the_form_starts_a_run_and_redirects_to_its_job_page(
     member_client, project, generator, problems, queued_tasks, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     page = member_client.get(reverse("job-new", args=[project.slug]))
     assert page.status_code == 200 and b"arith" in page.content and b"smol" in page.content
     with django_capture_on_commit_callbacks(execute=True):
@@ -69,7 +69,7 @@ def test_the_form_starts_a_run_and_redirects_to_its_job_page(
     assert queued_tasks == [(run.pk, [problems[0].pk, problems[1].pk])]
 
 
-def test_bad_input_is_refused_beside_its_field(member_client, project, generator, problems) -> None:  # type: ignore[no-untyped-def]
+def test_bad_input_is_refused_beside_its_field(member_client, project, generator, problems) -> None:
     url = reverse("job-new", args=[project.slug])
     base = {"model": generator.pk, "n": 1, "temperature": 0.7, "top_p": 0.9, "max_new_tokens": 16}
     response = member_client.post(url, {**base, "problem_ids": "1, two"})
@@ -81,12 +81,12 @@ def test_bad_input_is_refused_beside_its_field(member_client, project, generator
     assert not Run.objects.exists()
 
 
-def test_a_project_without_a_generating_model_explains_how_to_add_one(member_client, project) -> None:  # type: ignore[no-untyped-def]
+def test_a_project_without_a_generating_model_explains_how_to_add_one(member_client, project) -> None:
     response = member_client.get(reverse("job-new", args=[project.slug]))
     assert response.status_code == 200 and b"no model that can generate" in response.content
 
 
-def test_the_job_page_polls_while_active_and_stops_when_done(member_client, project, generator) -> None:  # type: ignore[no-untyped-def]
+def test_the_job_page_polls_while_active_and_stops_when_done(member_client, project, generator) -> None:
     run = Run.objects.create(
         project=project, model=generator, kind=RunKind.GENERATION, status=RunStatus.RUNNING, progress_done=3,
         progress_total=12, tokens_generated=900, started_at=timezone.now() - timedelta(seconds=30),
@@ -114,7 +114,7 @@ def test_progress_reports_eta_from_the_rate_so_far() -> None:
 
 def test_cancel_and_resume_from_the_job_page(
     member_client, project, generator, problems, queued_tasks, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     run = Run.objects.create(
         project=project, model=generator, kind=RunKind.GENERATION, status=RunStatus.RUNNING, progress_total=3,
         params={"problem_ids": [p.pk for p in problems], "n": 1},
@@ -131,7 +131,7 @@ def test_cancel_and_resume_from_the_job_page(
     assert run.status == RunStatus.QUEUED and queued_tasks == [(run.pk, [p.pk for p in problems])]
 
 
-def test_the_list_shows_every_kind_and_filters_by_kind(member_client, project, generator) -> None:  # type: ignore[no-untyped-def]
+def test_the_list_shows_every_kind_and_filters_by_kind(member_client, project, generator) -> None:
     Run.objects.create(project=project, model=generator, kind=RunKind.GENERATION, name="gen <i>one</i>")
     Run.objects.create(project=project, kind=RunKind.IMPORT, name="file.jsonl")
     page = member_client.get(reverse("job-list", args=[project.slug]))
@@ -152,7 +152,7 @@ def test_the_list_shows_every_kind_and_filters_by_kind(member_client, project, g
         (None, 404, 404),
     ],
 )
-def test_roles(make_user, project, generator, role, read, write) -> None:  # type: ignore[no-untyped-def]
+def test_roles(make_user, project, generator, role, read, write) -> None:
     run = Run.objects.create(project=project, model=generator, kind=RunKind.GENERATION, status=RunStatus.RUNNING)
     client = client_as(make_user, project, role)
     assert client.get(reverse("job-list", args=[project.slug])).status_code == read
@@ -164,12 +164,12 @@ def test_roles(make_user, project, generator, role, read, write) -> None:  # typ
     assert (run.status == RunStatus.CANCELLED) == (write == 302)
 
 
-def test_anonymous_users_are_sent_to_log_in(project) -> None:  # type: ignore[no-untyped-def]
+def test_anonymous_users_are_sent_to_log_in(project) -> None:
     response = Client().get(reverse("job-list", args=[project.slug]))
     assert response.status_code == 302 and "/login" in response["Location"]
 
 
-def test_the_form_defaults_to_a_few_problems_and_estimates_from_the_measured_rate(member_client, project, generator, problems) -> None:  # type: ignore[no-untyped-def]
+def test_the_form_defaults_to_a_few_problems_and_estimates_from_the_measured_rate(member_client, project, generator, problems) -> None:
     url = reverse("job-new", args=[project.slug])
     page = member_client.get(url).content.decode()
     assert 'name="limit" value="4"' in page and 'id="run-estimate"' in page
@@ -183,7 +183,7 @@ def test_the_form_defaults_to_a_few_problems_and_estimates_from_the_measured_rat
     assert "At most 57 s" in measured and "up to 512 new tokens at 9.0 tokens/s" in measured
 
 
-def test_a_run_over_ten_minutes_starts_only_once_confirmed(  # type: ignore[no-untyped-def]
+def test_a_run_over_ten_minutes_starts_only_once_confirmed(
     member_client, project, generator, problems, queued_tasks, django_capture_on_commit_callbacks
 ) -> None:
     Run.objects.create(project=project, model=generator, kind=RunKind.GENERATION, status=RunStatus.SUCCEEDED,
@@ -200,7 +200,7 @@ def test_a_run_over_ten_minutes_starts_only_once_confirmed(  # type: ignore[no-u
     assert started.status_code == 302 and Run.objects.filter(status=RunStatus.QUEUED).count() == 1
 
 
-def test_the_engine_batch_in_flight_moves_the_progress_and_its_time(member_client, project, generator, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_engine_batch_in_flight_moves_the_progress_and_its_time(member_client, project, generator, monkeypatch) -> None:
     now = timezone.now()
     monkeypatch.setattr(timezone, "now", lambda: now)  # the page reads the clock: a slow request must not age the batch
     started = now - timedelta(seconds=12)
@@ -218,7 +218,7 @@ def test_the_engine_batch_in_flight_moves_the_progress_and_its_time(member_clien
     assert 'id="run-eta">52 s<' in fragment
 
 
-def test_before_its_first_batch_a_generation_shows_the_longest_it_may_take(member_client, project, generator) -> None:  # type: ignore[no-untyped-def]
+def test_before_its_first_batch_a_generation_shows_the_longest_it_may_take(member_client, project, generator) -> None:
     Run.objects.create(project=project, model=generator, kind=RunKind.GENERATION, status=RunStatus.SUCCEEDED,
                        tokens_generated=900, report={"engine_seconds": 100.0})  # fmt: skip
     run = Run.objects.create(

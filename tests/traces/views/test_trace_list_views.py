@@ -26,13 +26,13 @@ SPECS = [
 ]
 
 
-def keys_in(response) -> set[str]:  # type: ignore[no-untyped-def]
+def keys_in(response) -> set[str]:
     """The spec keys of the traces a list response shows (each prompt starts "Problem <key>")."""
     return {re.match(r"Problem (\w+)", t.problem_excerpt).group(1) for t in response.context["page"].traces}
 
 
 @pytest.fixture
-def seeded(make_traces):  # type: ignore[no-untyped-def]
+def seeded(make_traces):
     return make_traces(SPECS)
 
 
@@ -40,7 +40,7 @@ def list_url(**params: object) -> str:
     return reverse("trace-list", args=["test"]) + ("?" + urlencode(params) if params else "")
 
 
-def test_unfiltered_list_shows_every_trace_newest_first(member_client, seeded) -> None:  # type: ignore[no-untyped-def]
+def test_unfiltered_list_shows_every_trace_newest_first(member_client, seeded) -> None:
     response = member_client.get(list_url())
     assert response.status_code == 200
     ids = [t.pk for t in response.context["page"].traces]
@@ -62,13 +62,13 @@ def test_unfiltered_list_shows_every_trace_newest_first(member_client, seeded) -
         ("q", "zebra", lambda s: "zebra" in (s.prompt + " ".join(s.think + s.steps)).lower()),
     ],
 )
-def test_each_filter_narrows_the_list(member_client, seeded, field, value, predicate) -> None:  # type: ignore[no-untyped-def]
+def test_each_filter_narrows_the_list(member_client, seeded, field, value, predicate) -> None:
     expected = {spec.key for spec in SPECS if predicate(spec)}
     assert expected and expected != {spec.key for spec in SPECS}  # the case really narrows
     assert keys_in(member_client.get(list_url(**{field: value}))) == expected
 
 
-def test_model_and_run_filters_take_ids_and_combine(member_client, seeded) -> None:  # type: ignore[no-untyped-def]
+def test_model_and_run_filters_take_ids_and_combine(member_client, seeded) -> None:
     model_a = seeded["alpha"].model_id
     run_2 = seeded["charlie"].run_id
     assert keys_in(member_client.get(list_url(model=model_a))) == {s.key for s in SPECS if s.model == "model-a"}
@@ -77,7 +77,7 @@ def test_model_and_run_filters_take_ids_and_combine(member_client, seeded) -> No
     assert keys_in(member_client.get(list_url(model=model_a, run=run_2))) == both
 
 
-def test_a_model_of_another_project_is_a_form_error_not_a_leak(member_client, seeded, make_traces) -> None:  # type: ignore[no-untyped-def]
+def test_a_model_of_another_project_is_a_form_error_not_a_leak(member_client, seeded, make_traces) -> None:
     from traces.models import Project
 
     other = Project.objects.create(name="Other team", slug="other-team")
@@ -90,7 +90,7 @@ def test_a_model_of_another_project_is_a_form_error_not_a_leak(member_client, se
     assert "secret-model" not in body
 
 
-def test_no_match_and_empty_project_have_their_own_messages(member_client, seeded, project) -> None:  # type: ignore[no-untyped-def]
+def test_no_match_and_empty_project_have_their_own_messages(member_client, seeded, project) -> None:
     assert "No traces match these filters" in member_client.get(list_url(q="nothing like this")).content.decode()
     project.traces.all().delete()
     body = member_client.get(list_url()).content.decode()
@@ -98,7 +98,7 @@ def test_no_match_and_empty_project_have_their_own_messages(member_client, seede
     assert "manage.py import_traces" in body and "--project test" in body
 
 
-def test_keyset_pages_cover_every_trace_once(member_client, make_traces) -> None:  # type: ignore[no-untyped-def]
+def test_keyset_pages_cover_every_trace_once(member_client, make_traces) -> None:
     total = 2 * PAGE_SIZE + 7
     traces = make_traces([TraceSpec(key=f"t{i}") for i in range(total)])
     seen: list[int] = []
@@ -114,7 +114,7 @@ def test_keyset_pages_cover_every_trace_once(member_client, make_traces) -> None
     assert seen == sorted((t.pk for t in traces.values()), reverse=True)
 
 
-def test_cursor_keeps_the_filters(member_client, make_traces) -> None:  # type: ignore[no-untyped-def]
+def test_cursor_keeps_the_filters(member_client, make_traces) -> None:
     specs = [TraceSpec(key=f"t{i}", finish_reason="length" if i % 2 else "stop") for i in range(PAGE_SIZE * 2 + 2)]
     make_traces(specs)
     first = member_client.get(list_url(finish_reason="length")).context["page"]
@@ -125,7 +125,7 @@ def test_cursor_keeps_the_filters(member_client, make_traces) -> None:  # type: 
     assert not {t.pk for t in first.traces} & {t.pk for t in second.traces}
 
 
-def test_htmx_filter_request_returns_only_the_results_fragment(member_client, seeded) -> None:  # type: ignore[no-untyped-def]
+def test_htmx_filter_request_returns_only_the_results_fragment(member_client, seeded) -> None:
     response = member_client.get(list_url(correct="yes"), HTTP_HX_REQUEST="true", HTTP_HX_TARGET="trace-results")
     body = response.content.decode().strip()
     assert body.startswith('<section id="trace-results"')
@@ -134,7 +134,7 @@ def test_htmx_filter_request_returns_only_the_results_fragment(member_client, se
     assert "HX-Request" in response["Vary"]
 
 
-def test_htmx_load_more_returns_only_the_next_rows(member_client, make_traces) -> None:  # type: ignore[no-untyped-def]
+def test_htmx_load_more_returns_only_the_next_rows(member_client, make_traces) -> None:
     make_traces([TraceSpec(key=f"t{i}") for i in range(PAGE_SIZE + 3)])
     first = member_client.get(list_url()).context["page"]
     response = member_client.get(
@@ -147,7 +147,7 @@ def test_htmx_load_more_returns_only_the_next_rows(member_client, make_traces) -
     assert 'id="load-more"' not in body  # the last page has no further "Load more"
 
 
-def test_full_page_has_a_load_more_link_that_works_without_javascript(member_client, make_traces) -> None:  # type: ignore[no-untyped-def]
+def test_full_page_has_a_load_more_link_that_works_without_javascript(member_client, make_traces) -> None:
     make_traces([TraceSpec(key=f"t{i}") for i in range(PAGE_SIZE + 1)])
     response = member_client.get(list_url())
     page = response.context["page"]
@@ -156,7 +156,7 @@ def test_full_page_has_a_load_more_link_that_works_without_javascript(member_cli
     assert 'hx-target="#load-more"' in body
 
 
-def test_list_query_count_does_not_grow_with_traces(member_client, make_traces, django_assert_max_num_queries) -> None:  # type: ignore[no-untyped-def]
+def test_list_query_count_does_not_grow_with_traces(member_client, make_traces, django_assert_max_num_queries) -> None:
     labels = [LabelSpec(step=0, value=1), LabelSpec(step=1, value=0, source="mc_rollout")]
     make_traces([TraceSpec(key=f"t{i}", labels=labels, model=f"m{i % 3}") for i in range(PAGE_SIZE + 10)])
     # session, user, project, the gold sources hidden from the person, the form's models, runs and scores, the page

@@ -57,11 +57,11 @@ def shown_steps(body: str) -> list[ShownStep]:
     return steps
 
 
-def detail_url(trace) -> str:  # type: ignore[no-untyped-def]
+def detail_url(trace) -> str:
     return reverse("trace-detail", args=[trace.project.slug, trace.pk])
 
 
-def test_viewer_shows_problem_answers_steps_and_labels_from_two_sources(member_client, owner, make_traces) -> None:  # type: ignore[no-untyped-def]
+def test_viewer_shows_problem_answers_steps_and_labels_from_two_sources(member_client, owner, make_traces) -> None:
     spec = TraceSpec(
         key="labeled",
         think=["Let me compute $2+2$.", "Wait, check it again."],
@@ -98,7 +98,7 @@ def test_viewer_shows_problem_answers_steps_and_labels_from_two_sources(member_c
     assert "fine by me" in body and '<span class="chip-who">owner</span>' in body
 
 
-def test_correctness_tokens_finish_reason_and_truncated_thinking(member_client, make_traces) -> None:  # type: ignore[no-untyped-def]
+def test_correctness_tokens_finish_reason_and_truncated_thinking(member_client, make_traces) -> None:
     trace = make_traces(
         [TraceSpec(key="cut", think=["I keep thinking"] * 3, think_closed=False, steps=[], is_correct=False,
                    final_answer="", finish_reason="length")]
@@ -111,7 +111,7 @@ def test_correctness_tokens_finish_reason_and_truncated_thinking(member_client, 
     assert "No answer part: the thinking never finished" in body
 
 
-def test_long_thinking_starts_collapsed(member_client, make_traces) -> None:  # type: ignore[no-untyped-def]
+def test_long_thinking_starts_collapsed(member_client, make_traces) -> None:
     paragraph = "Hmm, let me reconsider the whole computation once more. " * 10
     think = [paragraph] * (COLLAPSE_THINK_OVER_CHARS // len(paragraph) + 2)
     trace = make_traces([TraceSpec(key="long", think=think)])["long"]
@@ -120,14 +120,14 @@ def test_long_thinking_starts_collapsed(member_client, make_traces) -> None:  # 
     assert len(shown_steps(body)) == len(think) + 2
 
 
-def test_untouched_text_renders_when_a_trace_has_no_steps(member_client, make_traces) -> None:  # type: ignore[no-untyped-def]
+def test_untouched_text_renders_when_a_trace_has_no_steps(member_client, make_traces) -> None:
     trace = make_traces([TraceSpec(key="bare")])["bare"]
     Step.objects.filter(trace=trace).delete()
     body = member_client.get(detail_url(trace)).content.decode()
     assert '<div class="part-text tex" id="text-answer">Add the numbers.\n\nSo the answer is 4.</div>' in body
 
 
-def test_every_piece_of_model_text_is_escaped(member_client, owner, make_traces) -> None:  # type: ignore[no-untyped-def]
+def test_every_piece_of_model_text_is_escaped(member_client, owner, make_traces) -> None:
     spec = TraceSpec(
         key="xss",
         model=f"evil {SCRIPT}",
@@ -157,7 +157,7 @@ def test_every_piece_of_model_text_is_escaped(member_client, owner, make_traces)
 RATING_CSS = {1: "pos", 0: "zero", -1: "neg", None: "none"}
 
 
-def path_completion(raw: dict) -> dict:  # type: ignore[type-arg]
+def path_completion(raw: dict) -> dict:
     """The completion the labeller went on with (PRM800K: chosen, else the human one, else the first −1)."""
     if raw["chosen_completion"] is not None:
         return raw["completions"][raw["chosen_completion"]]
@@ -166,7 +166,7 @@ def path_completion(raw: dict) -> dict:  # type: ignore[type-arg]
     return next((c for c in raw["completions"] if c["rating"] == -1), raw["completions"][0])
 
 
-def test_prm800k_alternatives_and_ratings_of_every_step(member_client, project, shared_data) -> None:  # type: ignore[no-untyped-def]
+def test_prm800k_alternatives_and_ratings_of_every_step(member_client, project, shared_data) -> None:
     path = shared_data / "prm800k" / "phase1_train.examples.jsonl"
     records = [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
     run = Run.objects.create(project=project, kind=RunKind.IMPORT, name=path.name)
@@ -190,7 +190,7 @@ def test_prm800k_alternatives_and_ratings_of_every_step(member_client, project, 
 
 def test_viewer_query_count_does_not_grow_with_steps_or_labels(
     member_client, owner, make_traces, django_assert_max_num_queries
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     many = 300
     sources = ("mc_rollout", "import:test")
     labels = [LabelSpec(step=i, value=(i % 3) - 1, source=source) for i in range(many) for source in sources]

@@ -43,7 +43,7 @@ def import_looping_trace(tmp_path: Path, size: int) -> Trace:
 def loop_repeats(trace: Trace) -> int:
     """How many times the looping trace's one loop repeats, as its analysis found."""
     labels = {m["label"] for m in trace.analysis.markers if m["kind"] == "loop"}
-    return int(re.fullmatch(r"loop 1: repeat \d+ of (\d+)", next(iter(labels))).group(1))  # type: ignore[union-attr]
+    return int(re.fullmatch(r"loop 1: repeat \d+ of (\d+)", next(iter(labels))).group(1))
 
 
 def step_texts(trace: Trace) -> list[str]:
@@ -51,7 +51,7 @@ def step_texts(trace: Trace) -> list[str]:
     return [trace.raw_text[s.char_start : s.char_end].strip() for s in steps]
 
 
-def test_the_pages_of_a_1mb_looping_trace_stay_under_2mb(member_client, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_pages_of_a_1mb_looping_trace_stay_under_2mb(member_client, tmp_path) -> None:
     trace = import_looping_trace(tmp_path, 1_000_000)
     steps = Step.objects.filter(trace=trace).count()
     repeats = loop_repeats(trace)
@@ -67,7 +67,7 @@ def test_the_pages_of_a_1mb_looping_trace_stay_under_2mb(member_client, tmp_path
         assert f"{steps - 1:,} steps" in body or f"{steps:,} steps" in body  # the part still counts them all
 
 
-def test_every_step_of_a_looping_trace_loads_through_the_windows(member_client, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_every_step_of_a_looping_trace_loads_through_the_windows(member_client, tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(windows, "PAGE_STEPS", 7)  # many windows of a small trace
     trace = import_looping_trace(tmp_path, 40_000)
     expected = step_texts(trace)
@@ -80,7 +80,7 @@ def test_every_step_of_a_looping_trace_loads_through_the_windows(member_client, 
         assert [text for _, text in whole] == expected, name
 
 
-def test_a_long_step_and_a_long_problem_show_a_piece_and_load_the_rest(member_client, make_traces) -> None:  # type: ignore[no-untyped-def]
+def test_a_long_step_and_a_long_problem_show_a_piece_and_load_the_rest(member_client, make_traces) -> None:
     step = "".join(f"Line {i} <script>x</script> of a very long step.\n" for i in range(4000))  # ~180k characters
     prompt = "What is $2+2$? " * 6000  # 90k characters
     trace = make_traces([TraceSpec(key="long", prompt=prompt, think=["Short.", step], steps=["It is 4."])])["long"]
@@ -91,7 +91,7 @@ def test_a_long_step_and_a_long_problem_show_a_piece_and_load_the_rest(member_cl
         assert whole_text(member_client, body, "problem") == prompt, name
 
 
-def test_a_part_without_steps_shows_a_piece_and_loads_the_rest(member_client, make_traces) -> None:  # type: ignore[no-untyped-def]
+def test_a_part_without_steps_shows_a_piece_and_loads_the_rest(member_client, make_traces) -> None:
     think = "Wait, is it 4? " * 8000
     trace = make_traces([TraceSpec(key="bare", think=[think])])["bare"]
     Step.objects.filter(trace=trace, part="think").delete()
@@ -99,7 +99,7 @@ def test_a_part_without_steps_shows_a_piece_and_loads_the_rest(member_client, ma
     assert whole_text(member_client, body, "think") == think
 
 
-def test_a_page_opened_at_a_step_shows_it_after_a_row_of_the_steps_before(member_client, make_traces, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_page_opened_at_a_step_shows_it_after_a_row_of_the_steps_before(member_client, make_traces, monkeypatch) -> None:
     monkeypatch.setattr(windows, "PAGE_STEPS", 5)
     trace = make_traces([TraceSpec(key="many", think=[f"Thought {i}." for i in range(40)])])["many"]
     for name in PAGES:
@@ -113,21 +113,21 @@ def test_a_page_opened_at_a_step_shows_it_after_a_row_of_the_steps_before(member
     "query",
     ["first=0", "first=3&stop=2", "first=0&stop=5&start=9", "text=problem", "at=5", "text=../x&at=1", "first=x&stop=2"],
 )
-def test_bad_window_parameters_are_refused(member_client, make_traces, query) -> None:  # type: ignore[no-untyped-def]
+def test_bad_window_parameters_are_refused(member_client, make_traces, query) -> None:
     trace = make_traces([TraceSpec(key="t", think=["One.", "Two."])])["t"]
     for name in PAGES:
         assert member_client.get(reverse(name, args=["test", trace.pk]) + "?" + query).status_code == 400
 
 
 @pytest.mark.parametrize("query", ["first=1&stop=3", "first=0&stop=99", "text=step-99&at=1", "text=problem&at=999"])
-def test_windows_outside_the_trace_or_across_its_parts_are_404(member_client, make_traces, query) -> None:  # type: ignore[no-untyped-def]
+def test_windows_outside_the_trace_or_across_its_parts_are_404(member_client, make_traces, query) -> None:
     trace = make_traces([TraceSpec(key="t", think=["One.", "Two."])])["t"]  # steps 0-1 think, 2-3 answer
     for name in PAGES:
         response = member_client.get(reverse(name, args=["test", trace.pk]) + "?" + query, HTTP_HX_REQUEST="true")
         assert response.status_code == 404, (name, query)
 
 
-def test_the_labeling_page_loads_its_windows_in_its_queue(member_client, owner, project, make_traces, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_labeling_page_loads_its_windows_in_its_queue(member_client, owner, project, make_traces, monkeypatch) -> None:
     monkeypatch.setattr(windows, "PAGE_STEPS", 3)
     trace = make_traces([TraceSpec(key="q", think=[f"Thought {i}." for i in range(10)])])["q"]
     queue = do_create_queue(project, owner, QueueSpec(name="q"), Trace.objects.filter(pk=trace.pk), {})
@@ -138,7 +138,7 @@ def test_the_labeling_page_loads_its_windows_in_its_queue(member_client, owner, 
     assert len(shown_steps(with_hidden_steps(member_client, body))) == 12
 
 
-def test_mark_tags_add_no_words_to_the_text(member_client, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_mark_tags_add_no_words_to_the_text(member_client, tmp_path) -> None:
     trace = import_looping_trace(tmp_path, 5_000)
     body = member_client.get(reverse("trace-detail", args=["test", trace.pk])).content.decode()
     tags = re.findall(r'<span class="mark-tag mark-tag-[\w-]+" data-tag="([^"]+)" title="[^"]*">([^<]*)</span>', body)
@@ -157,7 +157,7 @@ def number_ranges(numbers: list[int]) -> str:
     return ",".join(f"{first}-{last}" for first, last in runs)
 
 
-def test_the_first_error_key_on_a_looping_trace_answers_with_the_shown_cells_only(member_client, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_first_error_key_on_a_looping_trace_answers_with_the_shown_cells_only(member_client, tmp_path) -> None:
     trace = import_looping_trace(tmp_path, 1_000_000)
     steps = Step.objects.filter(segmentation_id=trace.current_segmentation_id).order_by("index")
     page = member_client.get(reverse("trace-label", args=["test", trace.pk])).content.decode()

@@ -54,7 +54,7 @@ def import_text(project: Project, tmp_path: Path, record: dict[str, object]) -> 
     return Trace.objects.get(run=do_import(project, path, "jsonl").run)
 
 
-def whole_page(client, trace: Trace) -> list[str]:  # type: ignore[no-untyped-def]
+def whole_page(client, trace: Trace) -> list[str]:
     """The viewer's step texts of ``trace``, every hidden window loaded."""
     body = client.get(reverse("trace-detail", args=[trace.project.slug, trace.pk])).content.decode()
     return [text for _, text in shown_steps(with_hidden_steps(client, body))]
@@ -81,7 +81,7 @@ def test_text_before_an_opening_tag_is_in_the_thinking_on_the_page(project, memb
     assert shown[0].startswith("Let me restate part 0")
 
 
-def test_a_thinking_cut_at_its_limit_is_shown_whole(project, member_client, shared_data: Path, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_thinking_cut_at_its_limit_is_shown_whole(project, member_client, shared_data: Path, tmp_path, monkeypatch) -> None:
     """The R1-Distill-Qwen-7B output that runs to its 32,768-token limit inside its thinking (no
     ``</think>``): all of it is thinking, truncated, and every step loads through small windows."""
     monkeypatch.setattr(windows, "PAGE_STEPS", 40)
