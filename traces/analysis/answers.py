@@ -79,8 +79,12 @@ _BARE_BOXED_ARG = re.compile(r"[^\s$]+")
 _GSM8K = re.compile(r"####[ \t]*([^\n]*)")
 _GSM8K_NUMBERISH = re.compile(r"[-+$]?[ \t]*\.?\d")
 _ANSWER_IS = re.compile(
-    r"\b(?:the\s+)?(?:(?:final\s+)?answer|(?:correct|right|best)\s+(?:option|choice))\s+(?:is|should\s+be|must\s+be)\b"
+    r"\b(?:the\s+)?(?:final\s+)?answer\s+(?:is|should\s+be|must\s+be)\b"
     r"(?:[ \t]+(?:indeed|clearly|definitely|certainly|simply|just|therefore|thus|still)\b)?[ \t]*:?",
+    re.IGNORECASE,
+)
+_CORRECT_OPTION_IS = re.compile(
+    r"\b(?:the\s+)?(?:correct|right|best)\s+(?:option|choice)\s+(?:is|should\s+be|must\s+be)\b[ \t]*:?",
     re.IGNORECASE,
 )
 _ANSWER_COLON = re.compile(
@@ -93,7 +97,7 @@ _SENTENCE_END = re.compile(r"\.(?=\s|$)|\n")
 _OPTION_IS = re.compile(  # "Option E is the most accurate …", "choice (B) is correct"; "… corresponds to choice E", "matches G"
     r"\b(?:option|choice)\s+\(?([A-J])\)?\s+(?:is|seems|appears)\s+(?:to\s+be\s+)?(?:the\s+)?"
     r"(?:most\s+(?:accurate|appropriate|correct|likely|plausible|comprehensive|reasonable)|best|correct|right)\b"
-    r"|\b(?:(?:corresponds?\s+to|matches)\s+(?:option\s+|choice\s+)?|is\s+(?:option|choice)\s+)\(?([A-J])\)?(?![\w(])",
+    r"|\b(?:(?:corresponds?\s+to|matches)\s+(?:option\s+|choice\s+)?|(?<=\bis\s)(?:option|choice)\s+)\(?([A-J])\)?(?![\w(])",
     re.IGNORECASE,
 )
 # "The answer should be an integer n where 0 ≤ n < 9", "… must be expressed as a common fraction":
@@ -246,6 +250,27 @@ def _last_phrase_answer(text: str, pattern: re.Pattern[str], kind: str) -> Extra
     return None
 
 
+def _last_phrased(text: str) -> ExtractedAnswer | None:
+    """The answer of the last answer phrase of ``text``, whichever its kind: "the answer is …",
+    "the correct option is …" (``answer_is``), "Answer: …" (``answer_colon``), "Option E is the
+    most accurate …" (``option_is``)."""
+    # Each phrase holds "answer", "option", "choice", "match" or "correspond": substring tests spare
+    # the regex scans on the many steps that never say them (they dominate per-step extraction).
+    lowered = text.lower()
+    says_option = "option" in lowered or "choice" in lowered
+    phrased = []
+    if "answer" in lowered:
+        answer_is = _last_phrase_answer(text, _ANSWER_IS, "answer_is")
+        phrased.append(answer_is)
+        if answer_is is None or lowered.find("answer", answer_is.end) >= 0:  # else none can follow it
+            phrased.append(_last_phrase_answer(text, _ANSWER_COLON, "answer_colon"))
+    if says_option:
+        phrased.append(_last_phrase_answer(text, _CORRECT_OPTION_IS, "answer_is"))
+    if says_option or "match" in lowered or "correspond" in lowered:
+        phrased.append(_last_option_is(text))
+    return max((found for found in phrased if found is not None), key=lambda found: found.start, default=None)
+
+
 def _last_option_is(text: str) -> ExtractedAnswer | None:
     """The letter of the last "Option E is the most accurate/correct/best …" or "… which
     corresponds to (option) E / matches (option) E / is option E" (kind ``option_is``)."""
@@ -297,25 +322,10 @@ def extract_answer(text: str, *, last_number_fallback: bool = False, closing: bo
     when nothing else is found (kind ``last_number``), as the Qwen2.5-Math evaluation scripts and
     lm-eval's "flexible-extract" do.  Linear time, never raises.
     """
-    # The phrase patterns contain "answer", "option", "choice", "match" or "correspond": substring tests
-    # spare their regex scans on the many steps that never say them (they dominate per-step extraction).
-    lowered = text.lower()
-    says_answer = "answer" in lowered
-    says_option = "option" in lowered or "choice" in lowered
-    names_option = says_option or "match" in lowered or "correspond" in lowered
-    phrased = [
-        found
-        for found in (
-            _last_phrase_answer(text, _ANSWER_IS, "answer_is") if says_answer or says_option else None,
-            _last_phrase_answer(text, _ANSWER_COLON, "answer_colon") if says_answer else None,
-            _last_option_is(text) if names_option else None,
-        )
-        if found is not None
-    ]
     found = (
         last_boxed(text)
         or _last_gsm8k(text)
-        or max(phrased, key=lambda answer: answer.start, default=None)
+        or _last_phrased(text)
         or _lone_choice(text)
         or (closing_answer(text) if closing else None)
     )
