@@ -42,7 +42,9 @@ may change a mismatch verdict, t* or the correctness the analysis reports.
 the answer reaching the reference ends, not where step t* ends, so a long step no longer hides them.
 6: grading and reading answers as a careful grader does (numbers with units or in words, prose
 conclusions, option letters against option texts, no answer read from a restatement of the task;
-plan-only thinking concludes nothing), which may change correctness, mismatch verdicts, t* and loops."""
+plan-only thinking concludes nothing), a sentence or formula must repeat five times to be a loop,
+and a thinking cut off before any answer is truncated even where no delimiter shows its end, which
+may change correctness, mismatch verdicts, t*, loops and truncation."""
 
 METHOD = "analysis"
 """The ``Score.method`` of every score this module produces."""
