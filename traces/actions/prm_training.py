@@ -341,6 +341,7 @@ def _register(run: Run, spec: TrainingSpec, outcome: TrainOutcome, counts: Examp
     training = {
         "steps": outcome.steps,
         "seconds": round(outcome.seconds, 2),
+        "cpu_seconds": round(outcome.cpu_seconds, 2),
         "steps_per_second": round(outcome.steps / outcome.seconds, 4) if outcome.seconds else None,
         "final_loss": outcome.final_loss,
         "positions": outcome.positions,

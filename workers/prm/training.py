@@ -49,6 +49,7 @@ class TrainingOutcome:
 
     steps: int
     seconds: float
+    cpu_seconds: float  # of this process (all its threads): what the loop cost, whatever else shares the machine
     final_loss: float | None
     stopped: bool
     positions: int
@@ -197,9 +198,9 @@ def train_prm(
     model, tokenizer, rows, positions, cut = train_rows(request)
     watch = Watch(on_loss, should_stop)
     trainer = build_trainer(request, model, tokenizer, rows, callbacks=[watch])
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     result = trainer.train()
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     if not watch.stopped:
         trainer.save_model(str(request.out_dir))
@@ -207,6 +208,7 @@ def train_prm(
     return TrainingOutcome(
         steps=result.global_step,
         seconds=seconds,
+        cpu_seconds=cpu_seconds,
         final_loss=float(losses[-1]) if losses else None,
         stopped=watch.stopped,
         positions=positions,
