@@ -191,10 +191,11 @@ ROUTES: dict[str, Row] = {
     "api:scorer-score": api(POST=R, body={"POST": {"project": "@slug", "scorer": "none-yet"}}),
 }
 
-#: URLs outside any project: Django's own login/password views and its admin (staff only).
+#: URLs outside any project: Django's own login/password views, its admin (staff only) and the health
+#: check (anonymous, it says only whether the database answers: tests/deploy/test_compose.py).
 OUTSIDE_PROJECTS = {
     "login", "logout", "password_change", "password_change_done", "password_reset", "password_reset_done",
-    "password_reset_confirm", "password_reset_complete", "admin-login",
+    "password_reset_confirm", "password_reset_complete", "admin-login", "healthz",
 }  # fmt: skip
 
 

@@ -19,6 +19,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
+from app.scorers import DeclaredScorer
 from traces.actions.store import store_traces
 from traces.formats.base import ParsedStep, ParsedTrace
 from traces.models import (
@@ -98,6 +99,8 @@ def bodies(objects: dict[str, Any]) -> dict[tuple[str, str], Callable[[], dict[s
     """What each write sends, aimed at alpha; each call builds a fresh body (uploads are read once)."""
     return {
         ("/api/exports/", "post"): lambda: {"project": "alpha", "format": "trl", "policy": {"sources": "human"}},
+        ("/api/prms/train/", "post"): lambda: {"project": "alpha", "max_steps": 1},
+        ("/api/prms/score/", "post"): lambda: {"project": "alpha", "scorer": "alpha-only"},
         ("/api/imports/", "post"): lambda: {
             "project": "alpha",
             "format": "jsonl",
@@ -179,7 +182,12 @@ def state() -> tuple[int, ...]:
     )
 
 
-def test_every_endpoint_refuses_another_projects_member(secret_alpha, beta, client_for) -> None:
+def test_every_endpoint_refuses_another_projects_member(secret_alpha, beta, client_for, settings) -> None:
+    # A scorer open to alpha alone: asking for alpha's scorers is refused (400) and never names it.
+    settings.PRM_SCORERS = {
+        "alpha-only": DeclaredScorer(name="alpha-only", path="/x", convention="step_tag", projects=("alpha",)),
+        "shared": DeclaredScorer(name="shared", path="/y", convention="step_tag"),
+    }
     outsider: APIClient = client_for(beta, Role.OWNER)
     writes = bodies(secret_alpha)
     query = {"file": "train", "method": "import:test", "reference": "import:test"}
@@ -197,6 +205,9 @@ def test_every_endpoint_refuses_another_projects_member(secret_alpha, beta, clie
                     url, {"project": "alpha", "project__slug": "alpha", "trace": secret_alpha["traces"]}
                 )
                 for listed in (response, filtered):
+                    if path == "/api/prms/":  # one project's scorers, named: alpha's is refused, never listed
+                        assert listed.status_code == 400 and "alpha-only" not in listed.content.decode(), url
+                        continue
                     assert listed.status_code == 200, f"GET {url}: {listed.status_code}"
                     ids = {row["id"] for row in rows(listed)}
                     assert not ids & alpha_ids(path), f"GET {url} lists alpha's rows"
