@@ -151,7 +151,7 @@ def grade_trace(parsed: ParsedTrace, final_answer: str | None, answer_type: str)
         return None, "no_reference"
     if not final_answer:
         return False, "no_answer"
-    verdict = grade(final_answer, parsed.reference_answer, canonical_answer_type(answer_type))
+    verdict = grade(final_answer, parsed.reference_answer, canonical_answer_type(answer_type), problem=parsed.prompt)
     return verdict.correct, verdict.method
 
 
