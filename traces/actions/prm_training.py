@@ -199,6 +199,9 @@ class TrainOutcome(Protocol):
     def seconds(self) -> float: ...
 
     @property
+    def cpu_seconds(self) -> float: ...
+
+    @property
     def final_loss(self) -> float | None: ...
 
     @property
