@@ -185,6 +185,14 @@ def selected_traces(project: Project, selection: Selection) -> TraceQuerySet:
     return traces
 
 
+def count_selected(traces: TraceQuerySet) -> int:
+    """How many traces a job will work on; RequestRejected when the selection matches none."""
+    count = traces.count()
+    if not count:
+        raise RequestRejected("traces", "no traces selected: the filters match none")
+    return count
+
+
 def _check_model(project: Project, model: LanguageModel, field_name: str) -> None:
     if model.project_id != project.pk:
         raise RequestRejected(field_name, f"model '{model.name}' is not a model of project '{project.slug}'")
@@ -212,9 +220,7 @@ def _start(
     queue: bool,
 ) -> Run:
     """Create the queued Run and, when ``queue``, queue its `gpu` task once the row is committed."""
-    count = traces.count()
-    if not count:
-        raise RequestRejected("traces", "no traces selected: the filters match none")
+    count = count_selected(traces)
     task = jobs.MC_ROLLOUTS if kind == RunKind.MC_ROLLOUT else jobs.JUDGE
     with transaction.atomic():
         run = Run.objects.create(

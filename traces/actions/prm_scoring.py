@@ -36,7 +36,14 @@ from django.db.models import Max
 from django.utils import timezone
 
 from traces import jobs
-from traces.actions.auto_labels import Selection, TraceResult, commit_trace, pending_traces, selected_traces
+from traces.actions.auto_labels import (
+    Selection,
+    TraceResult,
+    commit_trace,
+    count_selected,
+    pending_traces,
+    selected_traces,
+)
 from traces.actions.exports import RequestRejected
 from traces.actions.prm_scorers import Scorer, scorer_named
 from traces.actions.runs import ACTIVE, DATABASE_GONE, RunCancelled, fail_run, is_stopped, mark_started
@@ -78,9 +85,7 @@ def do_start_scoring(
     spec.check()
     scorer = scorer_named(project, spec.scorer)
     traces = selected_traces(project, selection)
-    count = traces.count()
-    if not count:
-        raise RequestRejected("traces", "no traces selected: the filters match none")
+    count = count_selected(traces)
     with transaction.atomic():
         run = Run.objects.create(
             project=project,

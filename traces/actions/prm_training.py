@@ -36,7 +36,7 @@ from django.utils import timezone
 
 from app.endpoints import EMBEDDED
 from traces import jobs
-from traces.actions.auto_labels import Selection, selected_traces
+from traces.actions.auto_labels import Selection, count_selected, selected_traces
 from traces.actions.exports import POLICY_FIELDS, RequestRejected, build_policy
 from traces.actions.models import usable_endpoints
 from traces.actions.prm_scorers import prm_dir, usable_scorers
@@ -143,9 +143,7 @@ def do_start_training(
     if spec.name in taken:
         raise RequestRejected("name", f"project '{project.slug}' already has a scorer named {spec.name!r}")
     traces = selected_traces(project, selection)
-    count = traces.count()
-    if not count:
-        raise RequestRejected("traces", "no traces selected: the filters match none")
+    count = count_selected(traces)
     with transaction.atomic():
         run = Run.objects.create(
             project=project,
