@@ -23,7 +23,8 @@ LOOP = "I add the two numbers once more."
 def dense_text() -> str:
     """Thinking that reaches the answer 7, re-checks it in almost every sentence, and loops."""
     checks = " ".join(f"Let me verify step {i}: 3 + 4 = 7." for i in range(CHECKS))
-    return f"<think>We need 3 + 4.\n\n{checks}\n\n{LOOP} {LOOP} {LOOP} {LOOP}\n\nSo it is 7.</think>The answer is 7."
+    loop = " ".join([LOOP] * 6)  # a short sentence loops from its fifth repeat (docs/concepts.md §3.4)
+    return f"<think>We need 3 + 4.\n\n{checks}\n\n{loop}\n\nSo it is 7.</think>The answer is 7."
 
 
 def seed_dense_trace(user) -> int:
