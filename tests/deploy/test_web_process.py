@@ -16,9 +16,9 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO_ROOT, env_for_test_database
 from django.urls import reverse
 
+from tests.conftest import REPO_ROOT, env_for_test_database
 from traces.actions.analysis import analyze_traces
 from traces.actions.labels import LabelInput, do_save_labels
 from traces.actions.store import store_traces
