@@ -10,6 +10,7 @@ Nothing here takes a path: a base model is an operator's endpoint by name, a sco
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -36,7 +37,7 @@ from traces.api.serializers import (
     selection,
 )
 from traces.api.views import SignedInApiRequest, require_role
-from traces.models import Project
+from traces.models import Project, Run
 
 DEFAULTS = TrainingSpec()
 
@@ -131,20 +132,21 @@ class PrmViewSet(viewsets.ViewSet):
     @action(detail=False, methods=["post"])
     def train(self, request: SignedInApiRequest) -> Response:
         """Start training a PRM (reviewers and owners); poll the run: its report holds the loss curve."""
-        data = self._valid(TrainingRequestSerializer, request)
-        try:
-            run = do_start_training(data["project"], data["spec"], data["selection"], user=request.user)
-        except RequestRejected as rejected:
-            raise ValidationError(rejection_detail(rejected)) from None
-        return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+        return self._start(TrainingRequestSerializer, do_start_training, request)
 
     @extend_schema(request=ScoringRequestSerializer, responses={202: RunSerializer})
     @action(detail=False, methods=["post"])
     def score(self, request: SignedInApiRequest) -> Response:
         """Start scoring every step of the selected traces with a scorer (reviewers and owners)."""
-        data = self._valid(ScoringRequestSerializer, request)
+        return self._start(ScoringRequestSerializer, do_start_scoring, request)
+
+    def _start(
+        self, serializer_class: type[serializers.Serializer], starter: Callable[..., Run], request: SignedInApiRequest
+    ) -> Response:
+        """Validate the request, start the job with ``starter``; 202 with the Run, or 400 naming the field."""
+        data = self._valid(serializer_class, request)
         try:
-            run = do_start_scoring(data["project"], data["spec"], data["selection"], user=request.user)
+            run = starter(data["project"], data["spec"], data["selection"], user=request.user)
         except RequestRejected as rejected:
             raise ValidationError(rejection_detail(rejected)) from None
         return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
